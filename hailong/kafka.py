@@ -1,0 +1,73 @@
+"""Reliable publishing with confluent-kafka, shared by producers and the stream worker.
+
+Settings follow librdkafka's no-loss advice: idempotence (which implies acks=all and
+bounded in-flight requests), and a long delivery timeout so a broker outage of
+minutes is ridden out inside the client rather than surfaced as a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from hailong.errors import DeliveryError
+from hailong.settings import Settings
+
+# librdkafka's defaults are 5 min; devices may be offline for longer, so let the
+# client keep retrying for an hour before a message is reported as failed.
+DELIVERY_TIMEOUT_MS = 3_600_000
+
+
+def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
+    """librdkafka configuration for a no-loss producer."""
+    return {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "enable.idempotence": True,
+        "acks": "all",
+        "message.timeout.ms": DELIVERY_TIMEOUT_MS,
+        "linger.ms": 5,
+        "compression.type": "lz4",
+        **extra,
+    }
+
+
+def make_producer(settings: Settings, **extra: Any) -> Producer:
+    return Producer(producer_config(settings, **extra))
+
+
+def deliver(producer: Producer, topic: str, messages: Iterable[tuple[bytes | None, bytes]],
+            timeout_s: float = 60.0) -> int:
+    """Publish ``(key, value)`` pairs and wait until Kafka confirmed every one.
+
+    Raises :class:`DeliveryError` if any message was not confirmed; the caller can
+    simply call again (the stream worker does), at the cost of possible duplicates,
+    which downstream dedups by ``event_id``.
+    """
+    failures: list[KafkaError] = []
+    sent = 0
+
+    def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            failures.append(err)
+
+    for key, value in messages:
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                break
+            except BufferError:
+                # Local queue full: serve delivery reports to make room, then retry.
+                producer.poll(0.5)
+        producer.poll(0)
+        sent += 1
+    remaining = producer.flush(timeout_s)
+    if remaining:
+        raise DeliveryError(f"{remaining} of {sent} messages to {topic} not confirmed "
+                            f"within {timeout_s:.0f} s")
+    if failures:
+        first = failures[0]
+        raise DeliveryError(f"{len(failures)} of {sent} messages to {topic} failed: {first.str()}",
+                            first.name())
+    return sent

@@ -1,0 +1,132 @@
+"""All configuration, read from the environment in this one module.
+
+Every setting is an environment variable ``HAILONG_<NAME>`` (case-insensitive), e.g.
+``HAILONG_KAFKA_BOOTSTRAP=kafka1:9092``. Everything else receives the frozen
+:class:`Settings` from :func:`load_settings` and never reads the environment itself.
+
+Leaving ``kafka_bootstrap`` / ``clickhouse_host`` unset means "use the local stack
+that ``hailong stack start`` runs under ``.stack/``"; setting them points the whole
+platform at an existing cluster, and the stack commands leave that service alone.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hailong.errors import ConfigError
+from hailong.methodology import Weights
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# Local-stack ports sit away from the services' defaults (9092, 9000, 8123) so that a
+# developer's own Kafka or ClickHouse on the same machine is never disturbed.
+LOCAL_KAFKA_PORT = 19092
+LOCAL_CLICKHOUSE_PORT = 19000
+
+
+class Settings(BaseSettings):
+    """The platform's settings; see the module docstring for how they are set."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HAILONG_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    # --- Kafka ---------------------------------------------------------------------
+    kafka_bootstrap: str | None = Field(
+        None, description="host:port list of an existing cluster; unset = local stack"
+    )
+    topic_prefix: str = Field("", description="prepended to every topic name")
+    consumer_group: str = "hailong-streams"
+
+    # --- ClickHouse ----------------------------------------------------------------
+    clickhouse_host: str | None = Field(None, description="unset = local stack")
+    clickhouse_port: int | None = Field(None, description="native protocol port")
+    clickhouse_database: str = Field("hailong", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    clickhouse_user: str = "hailong"
+    clickhouse_password: SecretStr = SecretStr("hailong")
+    clickhouse_readonly_user: str = "city_it"
+    clickhouse_readonly_password: SecretStr = SecretStr("city_it")
+
+    # --- local stack ---------------------------------------------------------------
+    stack_dir: Path = PROJECT_ROOT / ".stack"
+    kafka_port: int = LOCAL_KAFKA_PORT
+    kafka_controller_port: int = LOCAL_KAFKA_PORT + 1
+    kafka_heap_mb: int = 512
+    clickhouse_local_port: int = LOCAL_CLICKHOUSE_PORT
+    clickhouse_http_port: int = 18123
+    service_timeout_s: float = Field(90.0, gt=0)
+
+    # --- stream worker -------------------------------------------------------------
+    batch_max_events: int = Field(5000, gt=0)
+    # ClickHouse wants few large inserts: about one per second (brief, "Known traps").
+    batch_within_s: float = Field(1.0, gt=0)
+    retry_backoff_max_s: float = Field(30.0, gt=0)
+
+    # --- methodology ---------------------------------------------------------------
+    # e.g. HAILONG_WEIGHTS__QR=0.6
+    weights: Weights = Weights()
+    min_sample: int = Field(30, ge=0, description="K_n + Q_n needed to be ranked")
+
+    @model_validator(mode="after")
+    def _check_prefix(self) -> Settings:
+        if self.topic_prefix and not all(
+            c.isalnum() or c in "._-" for c in self.topic_prefix
+        ):
+            raise ValueError("topic_prefix may hold only letters, digits, '.', '_', '-'")
+        return self
+
+    # Derived values -------------------------------------------------------------------
+    @property
+    def local_kafka(self) -> bool:
+        """True when the platform uses the Kafka broker of the local stack."""
+        return self.kafka_bootstrap is None
+
+    @property
+    def local_clickhouse(self) -> bool:
+        """True when the platform uses the ClickHouse server of the local stack."""
+        return self.clickhouse_host is None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def ch_host(self) -> str:
+        return self.clickhouse_host or "127.0.0.1"
+
+    @property
+    def ch_port(self) -> int:
+        if self.clickhouse_port is not None:
+            return self.clickhouse_port
+        return self.clickhouse_local_port if self.local_clickhouse else 9000
+
+    @cached_property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+
+class Topics:
+    """Topic names of wire contract v1, with the configured prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.kiosk = f"{prefix}satisfaction.kiosk.v1"
+        self.qr = f"{prefix}satisfaction.qr.v1"
+        self.camera = f"{prefix}satisfaction.camera.v1"
+        self.deadletter = f"{prefix}satisfaction.deadletter.v1"
+
+    @property
+    def events(self) -> tuple[str, str, str]:
+        """The three topics devices publish to."""
+        return (self.kiosk, self.qr, self.camera)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus explicit overrides) into frozen settings."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(f"invalid HAILONG_* settings:\n{exc}") from exc

@@ -1,0 +1,409 @@
+"""The local stack: one Kafka broker and one ClickHouse server under ``.stack/``.
+
+``hailong stack install|start|stop|status|reset`` call into this module. Every
+command is idempotent: starting a running service does nothing, stopping a stopped
+one does nothing. Data stays in ``.stack/`` across restarts until ``reset``.
+
+A service configured to an existing cluster (``HAILONG_KAFKA_BOOTSTRAP``,
+``HAILONG_CLICKHOUSE_HOST``) is not started here; ``status`` still checks it answers.
+
+Processes run in their own session, so they outlive the command that started them;
+their pid is kept in ``<service>/pid`` and their output in ``<service>/logs``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from hailong.errors import ServiceNotReady, StackError
+from hailong.settings import Settings
+
+INFRA_DIR = Path(__file__).resolve().parent
+CLICKHOUSE_BINARY_CANDIDATES = ("clickhouse-server", "/usr/sbin/clickhouse-server", "clickhouse")
+Progress = Callable[[str], None]
+
+
+def _tail(path: Path, lines: int = 25) -> str:
+    if not path.exists():
+        return f"(no log at {path})"
+    text = path.read_text("utf-8", errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited child not yet reaped) still answers kill(0); look closer.
+    with suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    mode: str  # "local" or "external"
+    running: bool
+    detail: str
+
+
+class _LocalService:
+    """Common process handling of a service that runs from ``.stack/<name>``."""
+
+    name = ""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.stack_dir / self.name
+        self.pid_file = self.home / "pid"
+        self.log_dir = self.home / "logs"
+
+    # -- to be provided by subclasses --------------------------------------------
+    @property
+    def external(self) -> bool:
+        raise NotImplementedError
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _prepare(self, progress: Progress) -> None:
+        """Write config files, format storage: whatever precedes the first start."""
+
+    def answers(self) -> bool:
+        """True when the service really answers a request."""
+        raise NotImplementedError
+
+    @property
+    def main_log(self) -> Path:
+        raise NotImplementedError
+
+    # -- shared ----------------------------------------------------------------------
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _alive(pid) else None
+
+    def start(self, progress: Progress = print) -> None:
+        """Start the service unless it is external or already running; wait until it answers."""
+        if self.external:
+            progress(f"{self.name}: external, not started here")
+            return
+        if self.pid() is not None:
+            self._wait_ready(progress)
+            progress(f"{self.name}: already running (pid {self.pid()})")
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._prepare(progress)
+        out = (self.log_dir / "stdout.log").open("ab")
+        proc = subprocess.Popen(  # noqa: S603 - fixed command built from settings
+            self._command(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=self.home,
+            start_new_session=True,  # outlive this command; not killed by its Ctrl-C
+        )
+        out.close()
+        self.pid_file.write_text(str(proc.pid))
+        progress(f"{self.name}: starting (pid {proc.pid}) ...")
+        self._wait_ready(progress, proc)
+        progress(f"{self.name}: ready")
+
+    def _wait_ready(self, progress: Progress, proc: subprocess.Popen[bytes] | None = None) -> None:
+        deadline = time.monotonic() + self.settings.service_timeout_s
+        while time.monotonic() < deadline:
+            if self.answers():
+                return
+            pid = self.pid()
+            if pid is None or (proc is not None and proc.poll() is not None):
+                raise ServiceNotReady(
+                    f"{self.name} exited during start-up. Last lines of {self.main_log}:\n"
+                    f"{_tail(self.main_log)}\n--- {self.log_dir / 'stdout.log'}:\n"
+                    f"{_tail(self.log_dir / 'stdout.log')}"
+                )
+            time.sleep(0.5)
+        raise ServiceNotReady(
+            f"{self.name} did not answer within {self.settings.service_timeout_s:.0f} s. "
+            f"Last lines of {self.main_log}:\n{_tail(self.main_log)}"
+        )
+
+    def stop(self, progress: Progress = print, timeout: float = 60.0) -> None:
+        """Stop the local process gracefully (SIGTERM), forcefully after ``timeout``."""
+        pid = self.pid()
+        if pid is None:
+            progress(f"{self.name}: not running")
+            self.pid_file.unlink(missing_ok=True)
+            return
+        progress(f"{self.name}: stopping (pid {pid}) ...")
+        with suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if _alive(pid):
+            progress(f"{self.name}: did not stop in {timeout:.0f} s, killing")
+            with suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        progress(f"{self.name}: stopped")
+
+    def status(self) -> ServiceStatus:
+        if self.external:
+            ok = self.answers()
+            return ServiceStatus(self.name, "external", ok, "answers" if ok else "does not answer")
+        pid = self.pid()
+        if pid is None:
+            return ServiceStatus(self.name, "local", False, "not running")
+        ok = self.answers()
+        return ServiceStatus(
+            self.name, "local", ok, f"pid {pid}, " + ("answers" if ok else "does not answer")
+        )
+
+    def reset(self, progress: Progress = print) -> None:
+        """Stop the service and delete all its data (keeps installed binaries/jars)."""
+        if self.external:
+            progress(f"{self.name}: external, nothing to reset here")
+            return
+        self.stop(progress)
+        for sub in self._data_dirs():
+            shutil.rmtree(sub, ignore_errors=True)
+        progress(f"{self.name}: data wiped")
+
+    def _data_dirs(self) -> Iterator[Path]:
+        yield self.home / "data"
+        yield self.log_dir
+
+
+class Kafka(_LocalService):
+    """Apache Kafka 4.0 in KRaft combined mode, from the jars ``install`` copies."""
+
+    name = "kafka"
+
+    @property
+    def external(self) -> bool:
+        return not self.settings.local_kafka
+
+    @property
+    def libs(self) -> Path:
+        return self.home / "libs"
+
+    @property
+    def main_log(self) -> Path:
+        return self.log_dir / "server.log"
+
+    def install(self, progress: Progress = print) -> None:
+        """Copy the broker's jars from Maven Central (via ``infra/kafka/pom.xml``)."""
+        marker = self.libs / ".installed"
+        pom = INFRA_DIR / "kafka" / "pom.xml"
+        digest = hashlib.sha256(pom.read_bytes()).hexdigest()
+        if marker.exists() and marker.read_text() == digest:
+            progress("kafka: jars already installed")
+            return
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise StackError("Maven (mvn) is needed to fetch the Kafka jars: apt-get install maven")
+        progress("kafka: fetching broker jars with Maven ...")
+        shutil.rmtree(self.libs, ignore_errors=True)
+        result = subprocess.run(  # noqa: S603
+            [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+             f"-DoutputDirectory={self.libs}", "-DincludeScope=runtime"],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(f"mvn failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        marker.write_text(digest)
+        progress(f"kafka: {len(list(self.libs.glob('*.jar')))} jars in {self.libs}")
+
+    def _java(self, main: str, *args: str) -> list[str]:
+        java = shutil.which("java")
+        if java is None:
+            raise StackError("Java 17+ is needed for Kafka: apt-get install openjdk-17-jre-headless")
+        if not (self.libs / ".installed").exists():
+            raise StackError("Kafka jars are missing: run `hailong stack install` first")
+        heap = self.settings.kafka_heap_mb
+        return [
+            java, f"-Xms{min(heap, 256)}m", f"-Xmx{heap}m", "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dkafka.logs.dir={self.log_dir}",
+            f"-Dlog4j2.configurationFile={INFRA_DIR / 'kafka' / 'log4j2.properties'}",
+            "-cp", f"{self.libs}/*", main, *args,
+        ]
+
+    def _command(self) -> list[str]:
+        return self._java("kafka.Kafka", str(self.home / "server.properties"))
+
+    def _prepare(self, progress: Progress) -> None:
+        template = Template((INFRA_DIR / "kafka" / "server.properties.template").read_text())
+        data_dir = self.home / "data"
+        (self.home / "server.properties").write_text(
+            template.substitute(
+                port=self.settings.kafka_port,
+                controller_port=self.settings.kafka_controller_port,
+                data_dir=data_dir,
+            )
+        )
+        if (data_dir / "meta.properties").exists():
+            return
+        progress("kafka: formatting storage (first start) ...")
+        result = subprocess.run(  # noqa: S603
+            self._java(
+                "kafka.tools.StorageTool", "format", "--standalone",
+                "-t", _kafka_cluster_id(), "-c", str(self.home / "server.properties"),
+            ),
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(f"Kafka storage format failed:\n{result.stdout}\n{result.stderr}")
+
+    def answers(self) -> bool:
+        from confluent_kafka.admin import AdminClient
+
+        # log_level 0: refused connections are expected while it starts; don't print them.
+        admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers,
+                             "socket.connection.setup.timeout.ms": 2000, "log_level": 0})
+        try:
+            metadata = admin.list_topics(timeout=3)
+        except Exception:  # noqa: BLE001 - any failure means "not answering yet"
+            return False
+        return bool(metadata.brokers)
+
+
+def _kafka_cluster_id() -> str:
+    # Kafka's own Uuid.randomUuid(): URL-safe base64 of 16 random bytes, never
+    # starting with '-' (it would read as a command-line flag).
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
+class ClickHouse(_LocalService):
+    """Debian's ``clickhouse-server`` package, run with the project's own config."""
+
+    name = "clickhouse"
+
+    @property
+    def external(self) -> bool:
+        return not self.settings.local_clickhouse
+
+    @property
+    def main_log(self) -> Path:
+        return self.log_dir / "clickhouse-server.err.log"
+
+    @staticmethod
+    def binary() -> str:
+        for candidate in CLICKHOUSE_BINARY_CANDIDATES:
+            found = shutil.which(candidate)
+            if found:
+                return found
+        raise StackError(
+            "clickhouse-server is not installed: run infra/install "
+            "(apt-get install clickhouse-server clickhouse-client)"
+        )
+
+    def _command(self) -> list[str]:
+        binary = self.binary()
+        prefix = [binary, "server"] if Path(binary).name == "clickhouse" else [binary]
+        return [*prefix, f"--config-file={self.home / 'config.xml'}"]
+
+    def _prepare(self, progress: Progress) -> None:
+        s = self.settings
+        data_dir = self.home / "data"
+        for sub in ("tmp", "user_files", "format_schemas"):
+            (data_dir / sub).mkdir(parents=True, exist_ok=True)
+        values = {
+            "log_dir": self.log_dir,
+            "data_dir": data_dir,
+            "tcp_port": s.clickhouse_local_port,
+            "http_port": s.clickhouse_http_port,
+            "platform_user": s.clickhouse_user,
+            "platform_password_sha256": _sha256(s.clickhouse_password.get_secret_value()),
+            "readonly_user": s.clickhouse_readonly_user,
+            "readonly_password_sha256": _sha256(s.clickhouse_readonly_password.get_secret_value()),
+            "database": s.clickhouse_database,
+        }
+        for name in ("config.xml", "users.xml"):
+            template = Template((INFRA_DIR / "clickhouse" / f"{name}.template").read_text())
+            (self.home / name).write_text(template.substitute(values))
+
+    def answers(self) -> bool:
+        import logging
+
+        from clickhouse_driver import Client
+
+        # Refused connections are expected while it starts; the driver would log each.
+        logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
+        s = self.settings
+        client = Client(
+            host=s.ch_host, port=s.ch_port, user=s.clickhouse_user,
+            password=s.clickhouse_password.get_secret_value(),
+            connect_timeout=2, send_receive_timeout=5,
+        )
+        try:
+            return bool(client.execute("SELECT 1") == [(1,)])
+        except Exception:  # noqa: BLE001 - any failure means "not answering yet"
+            return False
+        finally:
+            client.disconnect()
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Stack:
+    """Both services; what the ``hailong stack`` commands act on."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.kafka = Kafka(settings)
+        self.clickhouse = ClickHouse(settings)
+        self.services: tuple[_LocalService, ...] = (self.kafka, self.clickhouse)
+
+    def install(self, progress: Progress = print) -> None:
+        if self.kafka.external:
+            progress("kafka: external, no jars needed")
+        else:
+            self.kafka.install(progress)
+        if not self.clickhouse.external:
+            progress(f"clickhouse: using {ClickHouse.binary()}")
+
+    def start(self, progress: Progress = print) -> None:
+        from infra.topics import ensure_topics
+
+        for service in self.services:
+            service.start(progress)
+        ensure_topics(self.settings, progress)
+
+    def stop(self, progress: Progress = print) -> None:
+        for service in reversed(self.services):
+            if not service.external:
+                service.stop(progress)
+
+    def status(self) -> list[ServiceStatus]:
+        return [service.status() for service in self.services]
+
+    def reset(self, progress: Progress = print) -> None:
+        for service in self.services:
+            service.reset(progress)

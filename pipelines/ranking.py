@@ -1,0 +1,169 @@
+"""Monthly and annual rankings of units (methodology v1, "Rankings"), as pure code.
+
+:func:`build_ranking` turns the unit counts of one period (``warehouse/sql/
+unit_counts.sql``) into ranking rows; :func:`publish` replaces the period's rows in
+ClickHouse. The Dagster assets in ``pipelines/assets.py`` call both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass, fields
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+from hailong.methodology import (
+    METHODOLOGY_VERSION,
+    Counts,
+    Weights,
+    competition_ranks,
+    ineligibility,
+    score,
+)
+from warehouse.client import Warehouse, sql
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar month or year in Asia/Ho_Chi_Minh time."""
+
+    key: str  # '2026-11' or '2026'
+    start: date  # first local day
+    end: date  # first local day after the period
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        end = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
+        return cls(f"{year:04d}-{month:02d}", date(year, month, 1), end)
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        return cls(f"{year:04d}", date(year, 1, 1), date(year + 1, 1, 1))
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """'YYYY-MM', 'YYYY-MM-DD' (a Dagster month partition key) or 'YYYY'."""
+        parts = text.split("-")
+        if len(parts) == 1:
+            return cls.year(int(parts[0]))
+        return cls.month(int(parts[0]), int(parts[1]))
+
+    def _utc_seconds(self, day: date) -> int:
+        return int(datetime.combine(day, time(), LOCAL_TZ).astimezone(UTC).timestamp())
+
+    @property
+    def start_s(self) -> int:
+        return self._utc_seconds(self.start)
+
+    @property
+    def end_s(self) -> int:
+        return self._utc_seconds(self.end)
+
+    @property
+    def last_day(self) -> date:
+        return date.fromordinal(self.end.toordinal() - 1)
+
+
+@dataclass(frozen=True)
+class UnitCounts:
+    peer_group: str
+    unit_code: str
+    unit_name: str
+    offices: int
+    k_n: int
+    k_sat: int
+
+
+@dataclass(frozen=True)
+class RankingRow:
+    """One row of the ``rankings`` table (same column order)."""
+
+    period: str
+    peer_group: str
+    unit_code: str
+    unit_name: str
+    offices: int
+    k_n: int
+    k_sat: int
+    q_n: int
+    s_kiosk: float | None
+    s_qr: float | None
+    s_camera: float | None
+    score: float | None
+    eligible: int
+    reason: str
+    rank: int | None
+    n_ranked: int
+    weights: str
+    min_sample: int
+    methodology_version: str
+    computed_at: datetime
+    input_checksum: str
+
+
+RANKING_COLUMNS = tuple(f.name for f in fields(RankingRow))
+
+
+def unit_counts(wh: Warehouse, period: Period) -> list[UnitCounts]:
+    """Every unit's counts in the period, from ClickHouse."""
+    rows = wh.execute(sql("unit_counts"), {"start_s": period.start_s, "end_s": period.end_s,
+                                           "last_day": period.last_day.isoformat()})
+    return [UnitCounts(*row) for row in rows]
+
+
+def checksum(counts: Sequence[UnitCounts]) -> str:
+    """sha256 of the period's input counts in a canonical form (anyone can recompute it)."""
+    canonical = json.dumps(sorted(astuple(c) for c in counts), ensure_ascii=False,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def build_ranking(period: Period, counts: Sequence[UnitCounts], weights: Weights,
+                  min_sample: int, computed_at: datetime) -> list[RankingRow]:
+    """Score, check eligibility and rank each peer group; unranked units keep a reason."""
+    digest = checksum(counts)
+    weights_json = json.dumps(weights.model_dump(), sort_keys=True)
+    rows: list[RankingRow] = []
+    for group in sorted({c.peer_group for c in counts}):
+        members = [c for c in counts if c.peer_group == group]
+        scored = []
+        for c in members:
+            s = score(Counts(k_n=c.k_n, k_sat=c.k_sat), weights)
+            reason = ineligibility(Counts(k_n=c.k_n, k_sat=c.k_sat), min_sample)
+            if not reason and s.osi is None:
+                reason = "no channel present"
+            scored.append((c, s, reason))
+        ranked = [(c, s) for c, s, reason in scored if not reason]
+        ranks = dict(zip((c.unit_code for c, _ in ranked),
+                         competition_ranks([s.osi for _, s in ranked if s.osi is not None]),
+                         strict=True))
+        for c, s, reason in scored:
+            rows.append(RankingRow(
+                period=period.key, peer_group=group, unit_code=c.unit_code,
+                unit_name=c.unit_name, offices=c.offices, k_n=c.k_n, k_sat=c.k_sat, q_n=0,
+                s_kiosk=s.s_kiosk, s_qr=s.s_qr, s_camera=s.s_camera, score=s.osi,
+                eligible=int(not reason), reason=reason, rank=ranks.get(c.unit_code),
+                n_ranked=len(ranked), weights=weights_json, min_sample=min_sample,
+                methodology_version=METHODOLOGY_VERSION, computed_at=computed_at,
+                input_checksum=digest,
+            ))
+    rows.sort(key=lambda r: (r.peer_group, r.rank is None, r.rank or 0, r.unit_code))
+    return rows
+
+
+def publish(wh: Warehouse, period: Period, rows: Sequence[RankingRow]) -> None:
+    """Replace the period's rows: drop its partition, insert the new rows."""
+    wh.execute("ALTER TABLE rankings DROP PARTITION %(period)s", {"period": period.key})
+    wh.insert("rankings", RANKING_COLUMNS, [astuple(r) for r in rows])
+
+
+def read_ranking(wh: Warehouse, period: Period) -> list[tuple[object, ...]]:
+    """The published rows of a period, ranked first."""
+    return wh.execute(
+        "SELECT peer_group, rank, n_ranked, unit_code, unit_name, score, k_n, reason "
+        "FROM rankings WHERE period = %(period)s "
+        "ORDER BY peer_group, isNull(rank), rank, unit_code", {"period": period.key})

@@ -1,0 +1,80 @@
+"""The faust app: the one front door of the stream processing stage.
+
+Run it with ``hailong stream`` (or ``faust -A streams.app worker``). One agent reads
+the three event topics of contract v1 in batches of up to ``batch_max_events`` or
+``batch_within_s`` seconds, whichever comes first, and hands each batch to
+:class:`streams.ingest.Ingestor`.
+
+Offsets: the agent takes batches with ``noack_take`` and acknowledges them only after
+the Ingestor returned, i.e. after Kafka and ClickHouse confirmed every write; faust
+then commits acknowledged offsets. ``concurrency=1`` because with several concurrent
+instances faust can commit past events still in flight (faust #606). A worker killed
+at any point re-reads from the last committed offset and the Ingestor's writes are
+idempotent, so nothing is lost and nothing counts twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+from faust.types import StreamT
+
+from hailong.settings import load_settings
+from streams.ingest import Ingestor, Received
+
+settings = load_settings()
+log = logging.getLogger(__name__)
+
+_datadir = settings.stack_dir / "faust" / settings.consumer_group
+_datadir.parent.mkdir(parents=True, exist_ok=True)
+
+app = faust.App(
+    settings.consumer_group,
+    broker=f"kafka://{settings.bootstrap_servers.replace(',', ';kafka://')}",
+    store="memory://",
+    datadir=str(_datadir),
+    key_serializer="raw",
+    value_serializer="raw",
+    # A new consumer group starts from the beginning of the topics: nothing is skipped.
+    consumer_auto_offset_reset="earliest",
+    # The contract topics are created by `hailong stack start` / `hailong topics`.
+    topic_allow_declare=False,
+    topic_disable_leader=True,
+    web_enabled=False,
+    producer_acks=-1,
+)
+
+events_topic = app.topic(*settings.topics.events, key_type=bytes, value_type=bytes)
+_ingestor: Ingestor | None = None
+
+
+def ingestor() -> Ingestor:
+    """The worker's Ingestor, created on first use (so importing the app is cheap)."""
+    global _ingestor
+    if _ingestor is None:
+        _ingestor = Ingestor(settings)
+    return _ingestor
+
+
+@app.agent(events_topic, concurrency=1)
+async def ingest(stream: StreamT[bytes]) -> None:
+    """Validate, land and count every event; acknowledge only what has landed."""
+    async for events in stream.noack_take(settings.batch_max_events,
+                                          within=settings.batch_within_s):
+        received = [
+            Received(e.message.topic, e.message.partition, e.message.offset,
+                     e.message.key, e.message.value)
+            for e in events
+        ]
+        batch = await ingestor().process(received)
+        for event in events:
+            await stream.ack(event)
+        log.info("landed %d kiosk, %d other, %d dead letters (offsets up to %s)",
+                 len(batch.kiosk), batch.other, len(batch.dead),
+                 max((r.offset for r in received), default=None))
+
+
+def main() -> None:
+    """Start the worker (``hailong stream``)."""
+    app.main()

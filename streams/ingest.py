@@ -1,0 +1,125 @@
+"""What the stream worker does with one batch of Kafka messages.
+
+1. Validate every message against contract v1 (:func:`split`, pure).
+2. Publish the invalid ones to the dead-letter topic, and wait for Kafka's ack.
+3. Insert the valid ones into their raw ClickHouse table.
+4. Recompute, from raw, the hourly buckets those events touch.
+
+Only then does the caller acknowledge the batch, so Kafka offsets are committed only
+after ClickHouse confirmed. Every step is safe to repeat: a replayed batch writes raw
+rows identical to the first time (ReplacingMergeTree, version from the Kafka offset)
+and recomputes the same buckets, so a crash anywhere leaves ClickHouse as if the batch
+had run once. A failing step is retried with backoff until it succeeds; nothing is
+skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from hailong.contract import DeadLetter, KioskRating, parse_event
+from hailong.errors import DeliveryError, InvalidEvent, WarehouseError
+from hailong.kafka import deliver, make_producer
+from hailong.settings import Settings
+from warehouse.client import Warehouse
+from warehouse.kiosk import KIOSK_RAW_COLUMNS, kiosk_raw_row, refresh_kiosk_buckets
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Received:
+    """One Kafka message as the worker received it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass
+class Batch:
+    """A batch split into what goes where."""
+
+    kiosk: list[tuple[KioskRating, Received]] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    other: int = 0  # valid events of channels this worker does not land yet
+
+
+def split(messages: Sequence[Received], topic_prefix: str, now: datetime | None = None) -> Batch:
+    """Validate each message; sort valid events by channel, invalid ones to dead letters."""
+    batch = Batch()
+    rejected_at = now or datetime.now(UTC)
+    seen: set[Any] = set()
+    for msg in messages:
+        try:
+            event = parse_event(msg.value, msg.topic.removeprefix(topic_prefix))
+        except InvalidEvent as exc:
+            batch.dead.append(DeadLetter.for_message(
+                topic=msg.topic, partition=msg.partition, offset=msg.offset, key=msg.key,
+                value=msg.value, error=exc.reason, rejected_at=rejected_at,
+            ))
+            continue
+        if event.event_id in seen:  # the same event twice in one batch: keep the first
+            continue
+        seen.add(event.event_id)
+        if isinstance(event, KioskRating):
+            batch.kiosk.append((event, msg))
+        else:
+            batch.other += 1
+    return batch
+
+
+class Ingestor:
+    """Lands batches in ClickHouse; one instance per worker, used by one agent."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.warehouse = Warehouse(settings)
+        self.producer = make_producer(settings)
+        self.landed = 0
+        self.dead_lettered = 0
+
+    async def process(self, messages: Sequence[Received]) -> Batch:
+        """Land one batch; returns only when every part of it is confirmed."""
+        batch = split(messages, self.settings.topic_prefix)
+        if batch.dead:
+            await self._retry("dead letters", self._publish_dead_letters, batch.dead)
+        if batch.kiosk:
+            await self._retry("kiosk raw insert", self._insert_kiosk, batch.kiosk)
+            await self._retry("kiosk buckets", refresh_kiosk_buckets, self.warehouse,
+                              [event for event, _ in batch.kiosk])
+        self.landed += len(batch.kiosk)
+        self.dead_lettered += len(batch.dead)
+        return batch
+
+    def _publish_dead_letters(self, dead: list[DeadLetter]) -> int:
+        return deliver(self.producer, self.settings.topics.deadletter,
+                       ((d.key.encode("utf-8") if d.key is not None else None, d.to_json())
+                        for d in dead))
+
+    def _insert_kiosk(self, items: list[tuple[KioskRating, Received]]) -> int:
+        rows = [kiosk_raw_row(event, msg.partition, msg.offset) for event, msg in items]
+        return self.warehouse.insert("kiosk_ratings_raw", KIOSK_RAW_COLUMNS, rows)
+
+    async def _retry(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` in a thread until it succeeds; back off on failure, never skip."""
+        delay = 0.5
+        while True:
+            try:
+                return await asyncio.to_thread(fn, *args)
+            except (WarehouseError, DeliveryError) as exc:
+                log.warning("%s failed, retrying in %.1f s: %s", what, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.retry_backoff_max_s)
+
+    def close(self) -> None:
+        self.producer.flush(10)
+        self.warehouse.close()

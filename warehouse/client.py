@@ -1,0 +1,86 @@
+"""The one way the platform talks to ClickHouse (native protocol, clickhouse-driver).
+
+Values never go into SQL text by string formatting: queries take ``%(name)s``
+parameters, which clickhouse-driver escapes (the 18.16 server predates server-side
+``{name:Type}`` parameters), and inserts are sent as native columnar blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from clickhouse_driver import Client
+from clickhouse_driver.errors import Error as DriverError
+
+from hailong.errors import WarehouseError
+from hailong.settings import Settings
+
+
+def _error(exc: DriverError) -> WarehouseError:
+    # Old servers append a 30-frame C++ stack trace to every message: keep the message.
+    message = str(getattr(exc, "message", "") or exc).split("Stack trace:", 1)[0].strip()
+    return WarehouseError(message, getattr(exc, "code", None))
+
+
+def sql(name: str) -> str:
+    """Text of ``warehouse/sql/<name>.sql``: queries shared by code, tests and docs."""
+    return (resources.files("warehouse") / "sql" / f"{name}.sql").read_text("utf-8")
+
+
+class Warehouse:
+    """A connection to the platform's database, with errors wrapped in WarehouseError."""
+
+    def __init__(self, settings: Settings, database: str | None = None, *,
+                 readonly: bool = False) -> None:
+        self.settings = settings
+        self.database = database or settings.clickhouse_database
+        user = settings.clickhouse_readonly_user if readonly else settings.clickhouse_user
+        password = (settings.clickhouse_readonly_password if readonly
+                    else settings.clickhouse_password).get_secret_value()
+        self._client = Client(
+            host=settings.ch_host, port=settings.ch_port, user=user, password=password,
+            database=self.database, connect_timeout=5, send_receive_timeout=300,
+            settings={"use_client_time_zone": False},
+        )
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def execute(self, query: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a query; return its rows."""
+        try:
+            return self._client.execute(query, params)  # type: ignore[no-any-return]
+        except DriverError as exc:
+            raise _error(exc) from exc
+        except (OSError, EOFError) as exc:
+            raise WarehouseError(f"ClickHouse unreachable at {self.settings.ch_host}:"
+                                 f"{self.settings.ch_port}: {exc}") from exc
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+        """Insert rows (one native block); return how many were sent."""
+        if not rows:
+            return 0
+        query = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
+        try:
+            self._client.execute(query, list(rows), types_check=True)
+        except DriverError as exc:
+            raise _error(exc) from exc
+        except (OSError, EOFError) as exc:
+            raise WarehouseError(f"ClickHouse unreachable: {exc}") from exc
+        return len(rows)
+
+
+def create_database(settings: Settings, database: str | None = None) -> None:
+    """Create the platform's database if it is missing."""
+    name = database or settings.clickhouse_database
+    with Warehouse(settings, database="default") as wh:
+        # Identifiers can't be parameters; the name is validated by Settings' pattern.
+        wh.execute(f"CREATE DATABASE IF NOT EXISTS {name}")

@@ -1,0 +1,92 @@
+"""Versioned, idempotent schema migrations (``hailong migrate``).
+
+Migrations are the files ``warehouse/migrations/NNNN_name.sql``, applied in order.
+Each applied file is recorded in ``schema_migrations`` with its checksum; applying
+again skips it, and an applied file that was edited since is an error (write a new
+migration instead). Every statement is itself idempotent (``IF NOT EXISTS``), so a run
+interrupted half-way is simply run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+
+from hailong.errors import MigrationError
+from warehouse.client import Warehouse
+
+_NAME_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
+
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version    UInt32,
+    name       String,
+    checksum   String,
+    applied_at DateTime('UTC')
+)
+ENGINE = MergeTree
+ORDER BY version
+"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    text: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def statements(self) -> Iterator[str]:
+        """The file's statements: split on ';' at a line end, comments removed."""
+        lines = [line.split("--", 1)[0].rstrip() for line in self.text.splitlines()]
+        for chunk in "\n".join(lines).split(";\n"):
+            statement = chunk.strip().rstrip(";").strip()
+            if statement:
+                yield statement
+
+
+def migrations() -> list[Migration]:
+    """All migration files shipped with the package, in version order."""
+    found = []
+    for entry in (resources.files("warehouse") / "migrations").iterdir():
+        m = _NAME_RE.fullmatch(entry.name)
+        if m:
+            found.append(Migration(int(m.group(1)), entry.name, entry.read_text("utf-8")))
+    found.sort(key=lambda mig: mig.version)
+    versions = [mig.version for mig in found]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"two migration files share a version: {versions}")
+    return found
+
+
+def migrate(wh: Warehouse, progress: Callable[[str], None] = print) -> list[str]:
+    """Apply pending migrations; return the names applied."""
+    wh.execute(LEDGER_DDL)
+    applied = {v: c for v, c in wh.execute("SELECT version, checksum FROM schema_migrations")}
+    done = []
+    for mig in migrations():
+        if mig.version in applied:
+            if applied[mig.version] != mig.checksum:
+                raise MigrationError(
+                    f"{mig.name} was edited after it was applied; add a new migration instead"
+                )
+            continue
+        progress(f"migrate: applying {mig.name}")
+        for statement in mig.statements():
+            wh.execute(statement)
+        wh.execute(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
+            "SELECT %(v)s, %(n)s, %(c)s, now()",
+            {"v": mig.version, "n": mig.name, "c": mig.checksum},
+        )
+        done.append(mig.name)
+    if not done:
+        progress(f"migrate: {wh.database} is up to date")
+    return done
