@@ -1,0 +1,178 @@
+"""``hailong``: the command line for people. ``hailong --help`` lists the commands.
+
+Commands import what they need when they run, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from hailong.errors import HailongError
+from hailong.settings import Settings, load_settings
+
+
+def _dagster_home(settings: Settings) -> None:
+    # Without DAGSTER_HOME Dagster keeps run history in a temp dir that vanishes.
+    home = settings.stack_dir / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    os.environ.setdefault("DAGSTER_HOME", str(home))
+
+
+def cmd_stack(settings: Settings, args: argparse.Namespace) -> None:
+    from infra.stack import Stack
+
+    stack = Stack(settings)
+    if args.action == "status":
+        for st in stack.status():
+            state = "up" if st.running else "DOWN"
+            print(f"{st.name:<11} {st.mode:<9} {state:<5} {st.detail}")
+        if not all(st.running for st in stack.status()):
+            raise SystemExit(1)
+        return
+    getattr(stack, args.action)()
+
+
+def cmd_topics(settings: Settings, args: argparse.Namespace) -> None:
+    from infra.topics import ensure_topics
+
+    ensure_topics(settings)
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    from warehouse.client import Warehouse, create_database
+    from warehouse.migrate import migrate
+
+    create_database(settings)
+    with Warehouse(settings) as wh:
+        migrate(wh)
+
+
+def cmd_registry(settings: Settings, args: argparse.Namespace) -> None:
+    from warehouse.client import Warehouse
+    from warehouse.registry import load_hanoi
+
+    with Warehouse(settings) as wh:
+        units, offices = load_hanoi(wh)
+    print(f"registry: loaded {units} units and {offices} offices")
+
+
+def cmd_stream(settings: Settings, args: argparse.Namespace) -> None:
+    from streams.app import app
+
+    sys.argv = ["hailong stream", "worker", "-l", args.loglevel, *args.faust_args]
+    app.main()
+
+
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from producers.publisher import Publisher
+    from producers.simulator import hanoi_offices, kiosk_ratings
+
+    end = datetime.now(UTC)
+    events = list(kiosk_ratings(hanoi_offices(args.seed), args.per_office,
+                                end - timedelta(days=args.days), end, seed=args.seed))
+    publisher = Publisher(settings)
+    sent = 0
+    for i in range(0, len(events), 5000):
+        sent += publisher.publish(events[i:i + 5000])
+        print(f"\rpublished {sent}/{len(events)}", end="", flush=True)
+    publisher.close()
+    print(f"\nsimulate: {sent} kiosk ratings confirmed by Kafka")
+
+
+def rank_and_print(settings: Settings, month: str) -> None:
+    """Materialize one month's ranking with Dagster and print it from ClickHouse."""
+    _dagster_home(settings)
+    from dagster import DagsterInstance, materialize
+
+    from pipelines.assets import monthly_ranking
+    from pipelines.ranking import Period, read_ranking
+    from pipelines.resources import ClickHouseResource
+
+    period = Period.parse(month)
+    resource = ClickHouseResource(database=settings.clickhouse_database)
+    result = materialize([monthly_ranking], partition_key=f"{period.key}-01",
+                         resources={"clickhouse": resource}, instance=DagsterInstance.get(),
+                         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                         raise_on_error=True)
+    if not result.success:
+        raise HailongError(f"ranking of {period.key} failed")
+    with resource.warehouse() as wh:
+        rows = read_ranking(wh, period)
+    print(f"\nRanking {period.key} (OSI, kiosk channel; read from ClickHouse table rankings):")
+    print(f"  {'rank':>9}  {'OSI':>6} {'K_n':>5}  unit")
+    for group, rank, n_ranked, code, name, score, k_n, reason in rows:
+        shown = f"{rank}/{n_ranked}" if rank is not None else "—"
+        value = f"{score:.2f}" if score is not None else "—"
+        note = f"  (not ranked: {reason})" if reason else ""
+        print(f"  {shown:>9}  {value:>6} {k_n:>5}  {name} [{group} {code}]{note}")
+
+
+def cmd_rank(settings: Settings, args: argparse.Namespace) -> None:
+    rank_and_print(settings, args.month)
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    from hailong.demo import run
+
+    run(settings, args.per_office, args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hailong",
+        description="Hailong: real-time citizen satisfaction with public services. "
+                    "Settings come from HAILONG_* environment variables (hailong/settings.py).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[Settings, argparse.Namespace], None],
+            help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(fn=fn)
+        return p
+
+    p = add("stack", cmd_stack, "manage the local Kafka + ClickHouse stack under .stack/")
+    p.add_argument("action", choices=["install", "start", "stop", "status", "reset"],
+                   help="install: fetch Kafka jars; start: start both, create topics (waits "
+                        "until they answer); stop; status (exit 1 if a service is down); "
+                        "reset: stop and wipe all data")
+    add("topics", cmd_topics, "create the contract's topics (partitions, retention) if missing")
+    add("migrate", cmd_migrate, "create the database and apply pending schema migrations")
+    add("registry", cmd_registry, "load Hanoi's units (2024 + 2025) and default offices")
+    p = add("stream", cmd_stream, "run the stream worker (faust) in the foreground")
+    p.add_argument("--loglevel", default="info")
+    p.add_argument("faust_args", nargs=argparse.REMAINDER, help="passed on to `faust worker`")
+    p = add("simulate", cmd_simulate, "publish simulated kiosk ratings for Hanoi's offices")
+    p.add_argument("--per-office", type=int, default=50)
+    p.add_argument("--days", type=float, default=7.0, help="spread over the last N days")
+    p.add_argument("--seed", type=int, default=2025)
+    p = add("rank", cmd_rank, "compute and print a month's ranking (Dagster asset)")
+    p.add_argument("--month", required=True, help="YYYY-MM (Asia/Ho_Chi_Minh calendar)")
+    p = add("demo", cmd_demo, "the main job end to end: stack, simulated ratings, live index, "
+                              "ranking of the current month")
+    p.add_argument("--per-office", type=int, default=60)
+    p.add_argument("--seed", type=int, default=2025)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(load_settings(), args)
+    except HailongError as exc:
+        print(f"hailong: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Fixtures. Integration tests run against the real local stack (Kafka broker and
+ClickHouse server), started here if it is not running and stopped again at the end if
+this session started it. Each test gets a fresh database and fresh topics."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from hailong.settings import Settings, load_settings
+
+
+@pytest.fixture(scope="session")
+def stack_settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: Settings) -> Iterator[Settings]:
+    """The real Kafka and ClickHouse, up for the whole session."""
+    from infra.stack import Stack
+
+    st = Stack(stack_settings)
+    was_running = all(s.running for s in st.status())
+    st.install()
+    st.start()
+    try:
+        yield stack_settings
+    finally:
+        if not was_running and not os.environ.get("HAILONG_KEEP_STACK"):
+            st.stop()
+
+
+@pytest.fixture
+def settings(stack: Settings) -> Iterator[Settings]:
+    """Settings with a fresh database (migrated) and a fresh topic prefix, both removed after."""
+    from confluent_kafka.admin import AdminClient
+
+    from infra.topics import ensure_topics
+    from warehouse.client import Warehouse, create_database
+    from warehouse.migrate import migrate
+
+    tag = uuid.uuid4().hex[:10]
+    s = load_settings(clickhouse_database=f"test_{tag}", topic_prefix=f"test.{tag}.",
+                      consumer_group=f"test-{tag}", batch_within_s=0.2)
+    create_database(s)
+    ensure_topics(s, progress=lambda _m: None)
+    try:
+        with Warehouse(s) as wh:
+            migrate(wh, progress=lambda _m: None)
+        yield s
+    finally:
+        with Warehouse(s, database="default") as wh:
+            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
+        admin = AdminClient({"bootstrap.servers": s.bootstrap_servers})
+        for fut in admin.delete_topics([*s.topics.events, s.topics.deadletter]).values():
+            fut.result()
+
+
+def settings_env(s: Settings) -> dict[str, str]:
+    """The environment that gives a child process these settings."""
+    env = os.environ.copy()
+    env.update({
+        "HAILONG_CLICKHOUSE_DATABASE": s.clickhouse_database,
+        "HAILONG_TOPIC_PREFIX": s.topic_prefix,
+        "HAILONG_CONSUMER_GROUP": s.consumer_group,
+        "HAILONG_BATCH_WITHIN_S": str(s.batch_within_s),
+        "HAILONG_STACK_DIR": str(s.stack_dir),
+    })
+    return env
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real stream worker process (``hailong stream``) for this test's topics/database."""
+    log = (tmp_path / "worker.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "hailong.cli", "stream"],
+                            stdout=log, stderr=subprocess.STDOUT, env=settings_env(settings))
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        if proc.returncode not in (0, -15):
+            print((tmp_path / "worker.log").read_text()[-5000:])
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.25)
