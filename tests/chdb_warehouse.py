@@ -41,7 +41,8 @@ class ChdbWarehouse:
 
     def execute(self, query: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         text = self._sql(query, params)
-        if text.lstrip().upper().startswith(("SELECT", "WITH")):
+        code = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("--")]
+        if code and code[0].lstrip().upper().startswith(("SELECT", "WITH")):
             out = self.session.query(
                 text + "\nSETTINGS output_format_json_quote_64bit_integers = 0", "JSONCompact")
             return [tuple(row) for row in json.loads(out.bytes())["data"]]

@@ -11,12 +11,12 @@ FROM
     SELECT office_id, name AS office_name, unit_code
     FROM offices FINAL
     WHERE valid_to IS NULL OR valid_to >= today()
-)
+) AS office_list
 ANY LEFT JOIN
 (
     SELECT office_id, sum(k_n) AS k_n, sum(k_sat) AS k_sat
     FROM kiosk_hourly FINAL
     WHERE hour >= toDateTime(%(since_s)s)
     GROUP BY office_id
-) USING (office_id)
+) AS office_counts USING (office_id)
 ORDER BY office_id
