@@ -17,7 +17,7 @@ import math
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -38,7 +38,7 @@ from hailong.questionnaire import questionnaires
 CONTRACT_VERSION = 1
 
 _ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_UUID_RE = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 # RFC 3339 date-time: full date, 'T', full time, optional fraction, mandatory offset.
 _RFC3339_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
@@ -114,8 +114,10 @@ Text = Annotated[StrictStr, AfterValidator(_utf8)]
 Number = Annotated[float, BeforeValidator(_number)]
 
 
-def _text(max_length: int) -> Any:
-    return Annotated[Text, Field(max_length=max_length)]
+ProcedureCode = Annotated[Text, Field(max_length=32)]
+DossierId = Annotated[Text, Field(max_length=64)]
+QuestionnaireId = Annotated[Text, Field(max_length=32)]
+Comment = Annotated[Text, Field(max_length=1000)]
 
 
 class _Event(BaseModel):
@@ -145,8 +147,8 @@ class KioskRating(_Event):
     device_id: Identifier
     counter_id: Identifier | None = None
     staff_id: Identifier | None = None
-    procedure_code: _text(32) | None = None
-    dossier_id: _text(64) | None = None
+    procedure_code: ProcedureCode | None = None
+    dossier_id: DossierId | None = None
     occurred_at: Timestamp
     scale: Annotated[int, BeforeValidator(_scale)]
     value: StrictInt
@@ -154,7 +156,8 @@ class KioskRating(_Event):
     @model_validator(mode="after")
     def _value_within_scale(self) -> KioskRating:
         if not 1 <= self.value <= self.scale:
-            raise ValueError(f"value {self.value} is outside 1..{self.scale} for scale {self.scale}")
+            raise ValueError(
+                f"value {self.value} is outside 1..{self.scale} for scale {self.scale}")
         return self
 
     @property
@@ -173,12 +176,12 @@ class QrSurvey(_Event):
     schema_: Literal["qr_survey/1"] = Field(alias="schema")
     token_id: Identifier
     submitted_at: Timestamp
-    questionnaire: _text(32)
+    questionnaire: QuestionnaireId
     answers: dict[str, Annotated[StrictInt, Field(ge=1, le=5)]] = Field(min_length=1)
     overall: Annotated[StrictInt, Field(ge=1, le=5)] | None = None
-    comment: _text(1000) | None = None
-    procedure_code: _text(32) | None = None
-    dossier_id: _text(64) | None = None
+    comment: Comment | None = None
+    procedure_code: ProcedureCode | None = None
+    dossier_id: DossierId | None = None
 
     @model_validator(mode="after")
     def _answers_belong_to_questionnaire(self) -> QrSurvey:
@@ -228,7 +231,7 @@ class CameraObservation(_Event):
         return self.observed_at
 
 
-Event = Union[KioskRating, QrSurvey, CameraObservation]
+Event = KioskRating | QrSurvey | CameraObservation
 
 MODELS: dict[str, type[_Event]] = {
     "kiosk_rating/1": KioskRating,

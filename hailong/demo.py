@@ -41,7 +41,7 @@ def start_worker(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "worker.log"
     with log_path.open("ab") as log:
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [sys.executable, "-m", "hailong.cli", "stream"], stdout=log,
             stderr=subprocess.STDOUT, env=os.environ.copy(),
         )

@@ -238,7 +238,8 @@ class Kafka(_LocalService):
     def _java(self, main: str, *args: str) -> list[str]:
         java = shutil.which("java")
         if java is None:
-            raise StackError("Java 17+ is needed for Kafka: apt-get install openjdk-17-jre-headless")
+            raise StackError(
+                "Java 17+ is needed for Kafka: apt-get install openjdk-17-jre-headless")
         if not (self.libs / ".installed").exists():
             raise StackError("Kafka jars are missing: run `hailong stack install` first")
         heap = self.settings.kafka_heap_mb

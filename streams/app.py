@@ -1,7 +1,7 @@
 """The faust app: the one front door of the stream processing stage.
 
 Run it with ``hailong stream`` (or ``faust -A streams.app worker``). One agent reads
-the three event topics of contract v1 in batches of up to ``batch_max_events`` or
+the kiosk topic of contract v1 in batches of up to ``batch_max_events`` or
 ``batch_within_s`` seconds, whichever comes first, and hands each batch to
 :class:`streams.ingest.Ingestor`.
 
@@ -16,9 +16,11 @@ idempotent, so nothing is lost and nothing counts twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import cast
 
 import faust
-from faust.types import StreamT
+from faust.types import EventT, StreamT
 
 from hailong.settings import load_settings
 from streams.ingest import Ingestor, Received
@@ -45,7 +47,10 @@ app = faust.App(
     producer_acks=-1,
 )
 
-events_topic = app.topic(*settings.topics.events, key_type=bytes, value_type=bytes)
+# Only the channels the worker lands are consumed: an event this worker acknowledged
+# without landing it would be lost. QR and camera events wait in their topics (30 and 7
+# days' retention) until the worker lands them too.
+events_topic = app.topic(settings.topics.kiosk, key_type=bytes, value_type=bytes)
 _ingestor: Ingestor | None = None
 
 
@@ -60,8 +65,11 @@ def ingestor() -> Ingestor:
 @app.agent(events_topic, concurrency=1)
 async def ingest(stream: StreamT[bytes]) -> None:
     """Validate, land and count every event; acknowledge only what has landed."""
-    async for events in stream.noack_take(settings.batch_max_events,
-                                          within=settings.batch_within_s):
+    # faust's StreamT interface lacks noack_take (Stream has it), and it yields events
+    # (with their Kafka message), not values.
+    batches = cast(AsyncIterator[Sequence[EventT]], stream.noack_take(  # type: ignore[attr-defined]
+        settings.batch_max_events, within=settings.batch_within_s))
+    async for events in batches:
         received = [
             Received(e.message.topic, e.message.partition, e.message.offset,
                      e.message.key, e.message.value)
@@ -70,8 +78,8 @@ async def ingest(stream: StreamT[bytes]) -> None:
         batch = await ingestor().process(received)
         for event in events:
             await stream.ack(event)
-        log.info("landed %d kiosk, %d other, %d dead letters (offsets up to %s)",
-                 len(batch.kiosk), batch.other, len(batch.dead),
+        log.info("landed %d kiosk ratings, %d dead letters (offsets up to %s)",
+                 len(batch.kiosk), len(batch.dead),
                  max((r.offset for r in received), default=None))
 
 

@@ -41,7 +41,7 @@ class Received:
     partition: int
     offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None  # None: a tombstone, which no device should send
 
 
 @dataclass
@@ -50,7 +50,6 @@ class Batch:
 
     kiosk: list[tuple[KioskRating, Received]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
-    other: int = 0  # valid events of channels this worker does not land yet
 
 
 def split(messages: Sequence[Received], topic_prefix: str, now: datetime | None = None) -> Batch:
@@ -60,20 +59,21 @@ def split(messages: Sequence[Received], topic_prefix: str, now: datetime | None 
     seen: set[Any] = set()
     for msg in messages:
         try:
+            if msg.value is None:
+                raise InvalidEvent("value is null (a tombstone), not an event")
             event = parse_event(msg.value, msg.topic.removeprefix(topic_prefix))
         except InvalidEvent as exc:
             batch.dead.append(DeadLetter.for_message(
                 topic=msg.topic, partition=msg.partition, offset=msg.offset, key=msg.key,
-                value=msg.value, error=exc.reason, rejected_at=rejected_at,
+                value=msg.value or b"", error=exc.reason, rejected_at=rejected_at,
             ))
             continue
         if event.event_id in seen:  # the same event twice in one batch: keep the first
             continue
         seen.add(event.event_id)
-        if isinstance(event, KioskRating):
-            batch.kiosk.append((event, msg))
-        else:
-            batch.other += 1
+        if not isinstance(event, KioskRating):  # only the kiosk topic is consumed so far
+            raise TypeError(f"no landing for {type(event).__name__} yet")
+        batch.kiosk.append((event, msg))
     return batch
 
 

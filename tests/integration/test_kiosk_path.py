@@ -61,8 +61,8 @@ def read_topic(settings: Settings, topic: str) -> list[Any]:
 
 @pytest.fixture
 def registry(settings: Settings) -> None:
-    units = [Unit(code, name, "Phường", "commune", "01", JULY_2025, None)
-             for code, name in (("90001", "Phường Một"), ("90002", "Xã Hai"), ("90003", "Phường Ba"))]
+    names = (("90001", "Phường Một"), ("90002", "Xã Hai"), ("90003", "Phường Ba"))
+    units = [Unit(code, name, "Phường", "commune", "01", JULY_2025, None) for code, name in names]
     offices = [Office(oid, f"Một cửa {u.name}", u) for oid, u in zip(("OA", "OB", "OC"), units,
                                                                     strict=True)]
     with Warehouse(settings) as wh:

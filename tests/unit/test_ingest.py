@@ -38,6 +38,13 @@ def test_split_routes_valid_invalid_and_in_batch_duplicates() -> None:
     assert "event_id: Field required" in dead.error and dead.rejected_at == now
 
 
+def test_a_null_value_is_a_dead_letter_not_a_crash() -> None:
+    batch = split([Received(T, 2, 7, b"O1", None)], "test.x.")
+    assert batch.kiosk == []
+    assert (batch.dead[0].offset, batch.dead[0].raw) == (7, "")
+    assert "null" in batch.dead[0].error
+
+
 def test_split_rejects_a_schema_on_the_wrong_topic() -> None:
     batch = split([Received("test.x.satisfaction.qr.v1", 0, 1, b"O1", rating(0))], "test.x.")
     assert batch.kiosk == [] and "not accepted on topic satisfaction.qr.v1" in batch.dead[0].error

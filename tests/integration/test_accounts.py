@@ -1,0 +1,44 @@
+"""The ClickHouse accounts of the local stack: city IT reads the platform's database and
+can do nothing else; there is no passwordless default user."""
+
+from __future__ import annotations
+
+import pytest
+from clickhouse_driver import Client
+
+from hailong.errors import WarehouseError
+from hailong.settings import Settings
+from warehouse.client import Warehouse, create_database
+from warehouse.migrate import migrate
+
+pytestmark = pytest.mark.integration
+
+
+def test_city_it_reads_and_only_reads_the_platform_database(stack: Settings) -> None:
+    create_database(stack)
+    with Warehouse(stack) as wh:
+        migrate(wh, progress=lambda _m: None)
+        wh.execute("CREATE DATABASE IF NOT EXISTS not_for_city_it")
+        wh.execute("CREATE TABLE IF NOT EXISTS not_for_city_it.t (x UInt8) ENGINE = Memory")
+    try:
+        with Warehouse(stack, readonly=True) as ro:
+            assert ro.execute("SELECT count() >= 0 FROM kiosk_hourly") == [(1,)]
+            for statement, code in [
+                ("INSERT INTO units (code) VALUES ('x')", 164),        # readonly
+                ("CREATE TABLE t2 (x UInt8) ENGINE = Memory", 164),    # readonly
+                ("DROP TABLE rankings", 164),                          # readonly
+                ("SELECT * FROM not_for_city_it.t", 291),              # other database
+            ]:
+                with pytest.raises(WarehouseError) as info:
+                    ro.execute(statement)
+                assert info.value.code == code, statement
+    finally:
+        with Warehouse(stack) as wh:
+            wh.execute("DROP DATABASE IF EXISTS not_for_city_it")
+
+
+def test_no_passwordless_default_user(stack: Settings) -> None:
+    client = Client(host=stack.ch_host, port=stack.ch_port)
+    with pytest.raises(Exception, match="default"):
+        client.execute("SELECT 1")
+    client.disconnect()
