@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from hailong.errors import HailongError
 from hailong.methodology import Counts, score, two_decimals
 from hailong.settings import Settings
-from infra.stack import Stack
+from infra.stack import Stack, default_signals
 from producers.publisher import Publisher
 from producers.simulator import LOCAL_TZ, hanoi_offices, kiosk_ratings
 from warehouse.client import Warehouse, create_database, sql
@@ -43,7 +43,7 @@ def start_worker(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hailong.cli", "stream"], stdout=log,
-            stderr=subprocess.STDOUT, env=os.environ.copy(),
+            stderr=subprocess.STDOUT, env=os.environ.copy(), preexec_fn=default_signals,
         )
     return proc, str(log_path)
 

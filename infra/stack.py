@@ -35,6 +35,17 @@ CLICKHOUSE_BINARY_CANDIDATES = ("clickhouse-server", "/usr/sbin/clickhouse-serve
 Progress = Callable[[str], None]
 
 
+def default_signals() -> None:
+    """Child-process set-up: default handling of SIGTERM/SIGINT/SIGHUP.
+
+    A process started from a shell job or CI runner may inherit *ignored* signals, and a
+    JVM that starts with SIGTERM ignored never runs its shutdown: `stop` would have to
+    kill it. Passed as ``preexec_fn`` to every service and worker the project spawns.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _tail(path: Path, lines: int = 25) -> str:
     if not path.exists():
         return f"(no log at {path})"
@@ -121,6 +132,7 @@ class _LocalService:
             stderr=subprocess.STDOUT,
             cwd=self.home,
             start_new_session=True,  # outlive this command; not killed by its Ctrl-C
+            preexec_fn=default_signals,
         )
         out.close()
         self.pid_file.write_text(str(proc.pid))

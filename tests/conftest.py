@@ -81,8 +81,11 @@ def settings_env(s: Settings) -> dict[str, str]:
 def worker(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A real stream worker process (``hailong stream``) for this test's topics/database."""
     log = (tmp_path / "worker.log").open("wb")
+    from infra.stack import default_signals
+
     proc = subprocess.Popen([sys.executable, "-m", "hailong.cli", "stream"],
-                            stdout=log, stderr=subprocess.STDOUT, env=settings_env(settings))
+                            stdout=log, stderr=subprocess.STDOUT, env=settings_env(settings),
+                            preexec_fn=default_signals)
     try:
         yield proc
     finally:

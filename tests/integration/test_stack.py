@@ -4,6 +4,7 @@ it, and services pointed at an existing cluster are not started locally."""
 from __future__ import annotations
 
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,9 @@ def test_restart_keeps_data_and_reset_wipes_it(stack: Settings, tmp_path: Path) 
     s = own_stack(tmp_path, stack)
     st = Stack(s)
     log: list[str] = []
+    # Started from a job that ignores SIGTERM (nohup, some CI runners), the services must
+    # still stop gracefully on `stop`, not be killed after a timeout.
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         st.start(log.append)
         assert "kafka: formatting storage (first start) ..." in log
@@ -62,6 +66,7 @@ def test_restart_keeps_data_and_reset_wipes_it(stack: Settings, tmp_path: Path) 
 
         st.stop(log.append)
         assert not any(x.running for x in st.status())
+        assert not [line for line in log if "did not stop" in line], log
         log.clear()
         st.start(log.append)
         assert "kafka: formatting storage (first start) ..." not in log  # same storage
@@ -79,6 +84,7 @@ def test_restart_keeps_data_and_reset_wipes_it(stack: Settings, tmp_path: Path) 
             assert wh.execute("EXISTS TABLE hailong.kept") == [(0,)]
         assert kafka_messages(s, s.topics.deadletter) == []
     finally:
+        signal.signal(signal.SIGTERM, previous)
         st.stop(lambda _m: None)
 
 
