@@ -16,8 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from hailong.questionnaire import Questionnaire
 
 METHODOLOGY_VERSION = "1"
-# Camera sentiment counts only at or above this confidence.
-CAMERA_MIN_CONFIDENCE = 0.6
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The faust app: the one front door of the stream processing stage.
 
 Run it with ``hailong stream`` (or ``faust -A streams.app worker``). One agent reads
-the kiosk topic of contract v1 in batches of up to ``batch_max_events`` or
+the three event topics of contract v1 in batches of up to ``batch_max_events`` or
 ``batch_within_s`` seconds, whichever comes first, and hands each batch to
 :class:`streams.ingest.Ingestor`.
 
@@ -47,10 +47,7 @@ app = faust.App(
     producer_acks=-1,
 )
 
-# Only the channels the worker lands are consumed: an event this worker acknowledged
-# without landing it would be lost. QR and camera events wait in their topics (30 and 7
-# days' retention) until the worker lands them too.
-events_topic = app.topic(settings.topics.kiosk, key_type=bytes, value_type=bytes)
+events_topic = app.topic(*settings.topics.events, key_type=bytes, value_type=bytes)
 _ingestor: Ingestor | None = None
 
 
@@ -78,9 +75,8 @@ async def ingest(stream: StreamT[bytes]) -> None:
         batch = await ingestor().process(received)
         for event in events:
             await stream.ack(event)
-        log.info("landed %d kiosk ratings, %d dead letters (offsets up to %s)",
-                 len(batch.kiosk), len(batch.dead),
-                 max((r.offset for r in received), default=None))
+        log.info("landed %d kiosk, %d qr, %d camera events, %d dead letters",
+                 len(batch.kiosk), len(batch.qr), len(batch.camera), len(batch.dead))
 
 
 def main() -> None:

@@ -2,8 +2,8 @@
 
 1. Validate every message against contract v1 (:func:`split`, pure).
 2. Publish the invalid ones to the dead-letter topic, and wait for Kafka's ack.
-3. Insert the valid ones into their raw ClickHouse table.
-4. Recompute, from raw, the hourly buckets those events touch.
+3. Insert the valid ones into their raw ClickHouse tables (kiosk, QR, camera).
+4. Recompute, from raw, the hourly buckets (and kiosk misuse flags) they touch.
 
 Only then does the caller acknowledge the batch, so Kafka offsets are committed only
 after ClickHouse confirmed. Every step is safe to repeat: a replayed batch writes raw
@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from hailong.contract import DeadLetter, KioskRating, parse_event
+from hailong.contract import CameraObservation, DeadLetter, KioskRating, QrSurvey, parse_event
 from hailong.errors import DeliveryError, InvalidEvent, WarehouseError
 from hailong.kafka import deliver, make_producer
 from hailong.settings import Settings
+from warehouse.channels import CAMERA, KIOSK, QR, Channel
 from warehouse.client import Warehouse
-from warehouse.kiosk import KIOSK_RAW_COLUMNS, kiosk_raw_row, refresh_kiosk_buckets
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,11 +49,21 @@ class Batch:
     """A batch split into what goes where."""
 
     kiosk: list[tuple[KioskRating, Received]] = field(default_factory=list)
+    qr: list[tuple[QrSurvey, Received]] = field(default_factory=list)
+    camera: list[tuple[CameraObservation, Received]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def landed(self) -> int:
+        return len(self.kiosk) + len(self.qr) + len(self.camera)
 
 
 def split(messages: Sequence[Received], topic_prefix: str, now: datetime | None = None) -> Batch:
-    """Validate each message; sort valid events by channel, invalid ones to dead letters."""
+    """Validate each message; sort valid events by channel, invalid ones to dead letters.
+
+    An event seen twice in the batch (a device resending) is kept once; copies across
+    batches collapse in ClickHouse (same key, same version).
+    """
     batch = Batch()
     rejected_at = now or datetime.now(UTC)
     seen: set[Any] = set()
@@ -68,12 +78,15 @@ def split(messages: Sequence[Received], topic_prefix: str, now: datetime | None 
                 value=msg.value or b"", error=exc.reason, rejected_at=rejected_at,
             ))
             continue
-        if event.event_id in seen:  # the same event twice in one batch: keep the first
+        if event.event_id in seen:
             continue
         seen.add(event.event_id)
-        if not isinstance(event, KioskRating):  # only the kiosk topic is consumed so far
-            raise TypeError(f"no landing for {type(event).__name__} yet")
-        batch.kiosk.append((event, msg))
+        if isinstance(event, KioskRating):
+            batch.kiosk.append((event, msg))
+        elif isinstance(event, QrSurvey):
+            batch.qr.append((event, msg))
+        else:
+            batch.camera.append((event, msg))
     return batch
 
 
@@ -84,30 +97,31 @@ class Ingestor:
         self.settings = settings
         self.warehouse = Warehouse(settings)
         self.producer = make_producer(settings)
-        self.landed = 0
-        self.dead_lettered = 0
 
     async def process(self, messages: Sequence[Received]) -> Batch:
         """Land one batch; returns only when every part of it is confirmed."""
         batch = split(messages, self.settings.topic_prefix)
         if batch.dead:
             await self._retry("dead letters", self._publish_dead_letters, batch.dead)
-        if batch.kiosk:
-            await self._retry("kiosk raw insert", self._insert_kiosk, batch.kiosk)
-            await self._retry("kiosk buckets", refresh_kiosk_buckets, self.warehouse,
-                              [event for event, _ in batch.kiosk])
-        self.landed += len(batch.kiosk)
-        self.dead_lettered += len(batch.dead)
+        channels: list[tuple[Channel[Any], list[tuple[Any, Received]]]] = [
+            (KIOSK, batch.kiosk), (QR, batch.qr), (CAMERA, batch.camera)]
+        # All raw rows first, then the buckets: a crash in between leaves nothing that a
+        # replay of the batch does not redo identically.
+        for channel, items in channels:
+            if items:
+                rows = [channel.raw_row(event, msg.partition, msg.offset) for event, msg in items]
+                await self._retry(f"insert into {channel.raw_table}", self.warehouse.insert,
+                                  channel.raw_table, channel.raw_columns, rows)
+        for channel, items in channels:
+            if items:
+                await self._retry(f"{channel.name} buckets", channel.refresh, self.warehouse,
+                                  [event for event, _ in items])
         return batch
 
     def _publish_dead_letters(self, dead: list[DeadLetter]) -> int:
         return deliver(self.producer, self.settings.topics.deadletter,
                        ((d.key.encode("utf-8") if d.key is not None else None, d.to_json())
                         for d in dead))
-
-    def _insert_kiosk(self, items: list[tuple[KioskRating, Received]]) -> int:
-        rows = [kiosk_raw_row(event, msg.partition, msg.offset) for event, msg in items]
-        return self.warehouse.insert("kiosk_ratings_raw", KIOSK_RAW_COLUMNS, rows)
 
     async def _retry(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` in a thread until it succeeds; back off on failure, never skip."""

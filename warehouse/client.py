@@ -25,8 +25,15 @@ def _error(exc: DriverError) -> WarehouseError:
 
 
 def sql(name: str) -> str:
-    """Text of ``warehouse/sql/<name>.sql``: queries shared by code, tests and docs."""
-    return (resources.files("warehouse") / "sql" / f"{name}.sql").read_text("utf-8")
+    """Text of ``warehouse/sql/<name>.sql``: queries shared by code, tests and docs.
+
+    A line ``@include other`` is replaced by the text of ``other.sql``, so a subquery
+    that several queries share is written once.
+    """
+    text = (resources.files("warehouse") / "sql" / f"{name}.sql").read_text("utf-8")
+    lines = [sql(line.split()[1]) if line.startswith("@include ") else line
+             for line in text.splitlines()]
+    return "\n".join(lines)
 
 
 class Warehouse:

@@ -19,7 +19,9 @@ from producers.kiosk import KioskDevice
 from tests.chdb_warehouse import ChdbWarehouse
 from tests.integration.test_kiosk_path import JULY_2025, known_ratings, local
 from warehouse.client import Warehouse
-from warehouse.kiosk import KIOSK_RAW_COLUMNS, kiosk_raw_row, refresh_kiosk_buckets
+from warehouse.kiosk import RAW_COLUMNS as KIOSK_RAW_COLUMNS
+from warehouse.kiosk import raw_row as kiosk_raw_row
+from warehouse.kiosk import refresh_kiosk as refresh_kiosk_buckets
 from warehouse.migrate import migrate
 from warehouse.registry import Office, Unit, load_registry
 

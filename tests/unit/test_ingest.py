@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from hailong.contract import KioskRating
 from streams.ingest import Received, split
-from warehouse.kiosk import affected_ranges, epoch_us, kiosk_raw_row
+from warehouse.buckets import HOUR_US, epoch_us
+from warehouse.kiosk import affected, raw_row
 
 T = "test.x.satisfaction.kiosk.v1"
 
@@ -52,17 +53,18 @@ def test_split_rejects_a_schema_on_the_wrong_topic() -> None:
 
 def test_raw_row_keeps_microseconds_and_prefers_the_earliest_offset() -> None:
     e = KioskRating.model_validate_json(rating(1.25))
-    row_a, row_b = kiosk_raw_row(e, 3, 100), kiosk_raw_row(e, 3, 200)
+    row_a, row_b = raw_row(e, 3, 100), raw_row(e, 3, 200)
     assert row_a[8] == epoch_us(e.occurred_at) == 1795489141250000
     assert row_a[7] == datetime(2026, 11, 24, 2, 59, 1, tzinfo=UTC)
     assert row_a[-1] > row_b[-1]  # ReplacingMergeTree keeps the highest version
 
 
 def test_a_press_in_the_last_4_seconds_also_touches_the_next_hour() -> None:
-    h2, h3, h4 = (datetime(2026, 11, 24, h, tzinfo=UTC) for h in (2, 3, 4))
+    h2 = epoch_us(datetime(2026, 11, 24, 2, tzinfo=UTC))
+    h3, h4 = h2 + HOUR_US, h2 + 2 * HOUR_US
     early = KioskRating.model_validate_json(rating(55))      # 02:59:55 → 02:59:59
     late = KioskRating.model_validate_json(rating(56.5))     # 02:59:56.5 → 03:00:00.5
-    assert affected_ranges([early]) == {"O1": (h2, h3)}
-    assert affected_ranges([late]) == {"O1": (h2, h4)}
-    assert affected_ranges([early, KioskRating.model_validate_json(rating(61, 3))]) == \
+    assert affected([early]) == {"O1": (h2, h3)}
+    assert affected([late]) == {"O1": (h2, h4)}
+    assert affected([early, KioskRating.model_validate_json(rating(61, 3))]) == \
         {"O1": (h2, h4)}

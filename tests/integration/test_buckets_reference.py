@@ -1,0 +1,153 @@
+"""The streamed hourly buckets (SQL, refreshed batch by batch, late events included)
+equal the independent Python reference of hailong/counting.py, on the Debian 18.16
+server and on the current engine (chdb)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hailong import counting
+from hailong.contract import CameraObservation, Event, KioskRating, QrSurvey
+from hailong.questionnaire import questionnaires
+from hailong.settings import Settings
+from tests.chdb_warehouse import ChdbWarehouse
+from warehouse.buckets import epoch_us
+from warehouse.channels import CAMERA, KIOSK, QR, Channel
+from warehouse.client import Warehouse
+
+pytestmark = pytest.mark.integration
+
+BASE = datetime(2026, 10, 31, 16, 59, 50, tzinfo=UTC)  # near an hour (and local month) line
+CODES = sorted(questionnaires()["sipas-5/1"].criterion_codes)
+
+
+def random_events(seed: int) -> list[Event]:
+    """Edge-heavy traffic: presses 3.9/4.0/0 s apart around hour lines, reused QR tokens
+    across hours, confidences at 0.59/0.6/0.61."""
+    rng = random.Random(seed)
+    at = lambda s: BASE + timedelta(seconds=s)  # noqa: E731
+    out: list[Event] = []
+    for office in ("O1", "O2"):
+        for device in ("D1", "D2"):
+            t = 0.0
+            for _ in range(60):
+                t += rng.choice([0, 1.5, 3.9, 3.999999, 4.0, 4.000001, 30, 200])
+                scale = rng.choice([3, 4, 5])
+                out.append(KioskRating.model_validate({
+                    "schema": "kiosk_rating/1", "event_id": uuid.UUID(int=rng.getrandbits(128)),
+                    "office_id": office, "device_id": device, "occurred_at": at(t),
+                    "scale": scale, "value": rng.randint(1, scale)}))
+        tokens = [f"{office}-tok{i}" for i in range(25)]
+        for _ in range(50):
+            answers = {c: rng.randint(1, 5) for c in rng.sample(CODES, rng.randint(1, 6))}
+            out.append(QrSurvey.model_validate({
+                "schema": "qr_survey/1", "event_id": uuid.UUID(int=rng.getrandbits(128)),
+                "token_id": rng.choice(tokens), "office_id": office,
+                "submitted_at": at(rng.uniform(-3600, 7200)), "questionnaire": "sipas-5/1",
+                "answers": answers}))
+        for _ in range(60):
+            kind = rng.choice(["sentiment", "sentiment", "queue"])
+            fields: dict[str, Any] = (
+                {"sentiment": rng.choice(["positive", "neutral", "negative"]),
+                 "confidence": rng.choice([0.59, 0.6, 0.61, 0.95, 0.1])}
+                if kind == "sentiment" else
+                {"queue_length": rng.randint(0, 30),
+                 **({"wait_seconds": rng.uniform(0, 900)} if rng.random() < 0.7 else {})})
+            out.append(CameraObservation.model_validate({
+                "schema": "camera_observation/1", "event_id": uuid.UUID(int=rng.getrandbits(128)),
+                "office_id": office, "camera_id": "C1", "observed_at": at(rng.uniform(-600, 5000)),
+                "kind": kind, **fields}))
+    return out
+
+
+def land(wh: Any, events: list[Event], rng: random.Random) -> None:
+    """Land events in random order, in random batches (each refreshed), with resends."""
+    order = events + rng.sample(events, 20)  # resent copies, later offsets
+    rng.shuffle(order)
+    offset = 0
+    while order:
+        size = rng.randint(1, 60)
+        batch, order = order[:size], order[size:]
+        by_channel: dict[str, tuple[Channel[Any], list[Any]]] = {}
+        for e in batch:
+            channel = KIOSK if isinstance(e, KioskRating) else QR if isinstance(e, QrSurvey) \
+                else CAMERA
+            by_channel.setdefault(channel.name, (channel, []))[1].append(e)
+        for channel, items in by_channel.values():
+            rows = []
+            for e in items:
+                rows.append(channel.raw_row(e, 0, offset))
+                offset += 1
+            wh.insert(channel.raw_table, channel.raw_columns, rows)
+        for channel, items in by_channel.values():
+            channel.refresh(wh, items)
+
+
+def hour_us(value: Any) -> int:
+    if isinstance(value, datetime):
+        return epoch_us(value.replace(tzinfo=UTC) if value.tzinfo is None else value)
+    return epoch_us(datetime.fromisoformat(str(value)).replace(tzinfo=UTC))
+
+
+def reference(events: list[Event]) -> dict[str, Any]:
+    presses = [counting.Press(e.event_id, e.office_id, e.device_id, epoch_us(e.occurred_at),
+                              e.scale, e.value) for e in events if isinstance(e, KioskRating)]
+    q = questionnaires()["sipas-5/1"]
+    subs = [counting.Submission(e.event_id, e.office_id, e.token_id, epoch_us(e.submitted_at),
+                                e.questionnaire,
+                                tuple((q.aspect_of(c), c, v) for c, v in e.answers.items()))
+            for e in events if isinstance(e, QrSurvey)]
+    obs = [counting.Observation(e.event_id, e.office_id, epoch_us(e.observed_at), e.kind,
+                                e.sentiment, e.confidence, e.queue_length, e.wait_seconds)
+           for e in events if isinstance(e, CameraObservation)]
+    qr_subs, qr_crit = counting.qr_buckets(subs)
+    return {"kiosk": counting.kiosk_buckets(presses), "misuse": counting.misuse(presses),
+            "qr": qr_subs, "qr_criteria": qr_crit, "camera": counting.camera_buckets(obs)}
+
+
+def streamed(wh: Any) -> dict[str, Any]:
+    kiosk = {(o, hour_us(h)): (n, s, m) for o, h, n, s, m in wh.execute(
+        "SELECT office_id, hour, k_n, k_sat, k_misuse FROM kiosk_hourly FINAL")}
+    misuse = {uuid.UUID(str(e)) for (e,) in wh.execute("SELECT event_id FROM kiosk_misuse")}
+    qr = {(o, hour_us(h)): (n, d) for o, h, n, d in wh.execute(
+        "SELECT office_id, hour, q_n, q_duplicates FROM qr_hourly FINAL")}
+    crit = {(o, hour_us(h), q, a, c): (n, s) for o, h, q, a, c, n, s in wh.execute(
+        "SELECT office_id, hour, questionnaire, aspect, criterion, answered, satisfied "
+        "FROM qr_criteria_hourly FINAL")}
+    camera = {(r[0], hour_us(r[1])): (*r[2:9], pytest.approx(r[9])) for r in wh.execute(
+        "SELECT office_id, hour, c_n, c_pos, c_low_confidence, queue_obs, queue_length_sum, "
+        "queue_length_max, wait_obs, wait_seconds_sum FROM camera_hourly FINAL")}
+    return {"kiosk": kiosk, "misuse": misuse, "qr": qr, "qr_criteria": crit, "camera": camera}
+
+
+@pytest.fixture
+def chdb_wh(tmp_path: Path) -> Iterator[ChdbWarehouse]:
+    from warehouse.migrate import migrate
+
+    wh = ChdbWarehouse(str(tmp_path / "chdb"))
+    migrate(wh, progress=lambda _m: None)
+    yield wh
+    wh.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_streamed_buckets_equal_the_reference(settings: Settings, chdb_wh: ChdbWarehouse,
+                                              seed: int) -> None:
+    events = random_events(seed)
+    expected = reference(events)
+    assert len(expected["misuse"]) > 10 and any(d for _, d in expected["qr"].values())
+    with Warehouse(settings) as server:
+        land(server, events, random.Random(seed))
+        on_server = streamed(server)
+    land(chdb_wh, events, random.Random(seed))
+    on_chdb = streamed(chdb_wh)
+    for key in expected:
+        assert on_server[key] == expected[key], f"server: {key}"
+        assert on_chdb[key] == expected[key], f"chdb: {key}"

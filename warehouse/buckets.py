@@ -1,0 +1,58 @@
+"""Refreshing hourly buckets: which office-hours a batch touches, and the parameters
+the bucket SQL (``warehouse/sql/*_buckets.sql``) takes for them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from warehouse.client import Warehouse, sql
+
+HOUR_US = 3_600_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# ReplacingMergeTree keeps the highest version; raw rows count down from the top of
+# UInt64 by Kafka offset, so the earliest copy of an event wins and a replay writes
+# rows identical to the first time.
+VERSION_TOP = 2**64 - 1
+
+Ranges = dict[str, tuple[int, int]]  # office → [first bucket start, end) in UTC µs
+
+
+def epoch_us(ts: datetime) -> int:
+    """Exact microseconds since the epoch (no float rounding)."""
+    return (ts - _EPOCH) // timedelta(microseconds=1)
+
+
+def floor_hour_us(t_us: int) -> int:
+    return t_us - t_us % HOUR_US
+
+
+def ranges_of(spans: Iterable[tuple[str, int, int]]) -> Ranges:
+    """Per office, the smallest [start, end) holding every (office, start, end) span."""
+    out: Ranges = {}
+    for office, start, end in spans:
+        lo, hi = out.get(office, (start, end))
+        out[office] = (min(lo, start), max(hi, end))
+    return out
+
+
+def hour_spans(items: Iterable[tuple[str, int]]) -> Ranges:
+    """Ranges covering the hour of each (office, time in µs)."""
+    return ranges_of((o, floor_hour_us(t), floor_hour_us(t) + HOUR_US) for o, t in items)
+
+
+def params(ranges: Ranges) -> dict[str, Any]:
+    """Parameters of the bucket SQL for these office ranges."""
+    offices = sorted(ranges)
+    starts = [ranges[o][0] for o in offices]
+    ends = [ranges[o][1] for o in offices]
+    return {"offices": offices, "office_set": tuple(offices), "start_us": starts,
+            "end_us": ends, "lo_us": min(starts), "hi_us": max(ends)}
+
+
+def refresh(wh: Warehouse, table: str, columns: Sequence[str], query: str,
+            ranges: Ranges) -> None:
+    """Recompute ``table``'s rows for the ranges with the named query, and insert them."""
+    if ranges:
+        wh.execute(f"INSERT INTO {table} ({', '.join(columns)}) " + sql(query), params(ranges))
