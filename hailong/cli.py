@@ -45,12 +45,9 @@ def cmd_topics(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
-    from warehouse.client import Warehouse, create_database
-    from warehouse.migrate import migrate
+    from warehouse.migrate import prepare
 
-    create_database(settings)
-    with Warehouse(settings) as wh:
-        migrate(wh)
+    prepare(settings)
 
 
 def cmd_registry(settings: Settings, args: argparse.Namespace) -> None:

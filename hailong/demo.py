@@ -21,16 +21,15 @@ from hailong.settings import Settings
 from infra.stack import Stack, default_signals
 from producers.publisher import Publisher
 from producers.simulator import LOCAL_TZ, hanoi_offices, kiosk_ratings
-from warehouse.client import Warehouse, create_database, sql
-from warehouse.migrate import migrate
+from warehouse.client import Warehouse, sql
+from warehouse.migrate import prepare
 from warehouse.registry import load_hanoi
 
 
 def prepare_warehouse(settings: Settings) -> None:
     """Database, schema and the Hanoi registry (all idempotent)."""
-    create_database(settings)
+    prepare(settings)
     with Warehouse(settings) as wh:
-        migrate(wh)
         units, offices = load_hanoi(wh)
         print(f"registry: {units} units, {offices} offices")
 

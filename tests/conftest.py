@@ -44,17 +44,15 @@ def settings(stack: Settings) -> Iterator[Settings]:
     from confluent_kafka.admin import AdminClient
 
     from infra.topics import ensure_topics
-    from warehouse.client import Warehouse, create_database
-    from warehouse.migrate import migrate
+    from warehouse.client import Warehouse
+    from warehouse.migrate import prepare
 
     tag = uuid.uuid4().hex[:10]
     s = load_settings(clickhouse_database=f"test_{tag}", topic_prefix=f"test.{tag}.",
                       consumer_group=f"test-{tag}", batch_within_s=0.2)
-    create_database(s)
     ensure_topics(s, progress=lambda _m: None)
     try:
-        with Warehouse(s) as wh:
-            migrate(wh, progress=lambda _m: None)
+        prepare(s, progress=lambda _m: None)
         yield s
     finally:
         with Warehouse(s, database="default") as wh:

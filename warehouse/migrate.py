@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 from hailong.errors import MigrationError
-from warehouse.client import Warehouse
+from hailong.methodology import Weights
+from hailong.settings import Settings
+from warehouse.client import Warehouse, create_database
 
 _NAME_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
@@ -90,3 +92,26 @@ def migrate(wh: Warehouse, progress: Callable[[str], None] = print) -> list[str]
     if not done:
         progress(f"migrate: {wh.database} is up to date")
     return done
+
+
+def record_weights(wh: Warehouse, weights: Weights) -> bool:
+    """Record the OSI weights in force (read by the view office_index_current) when they
+    differ from the last recorded; return whether a row was written."""
+    last = wh.execute("SELECT qr, kiosk, camera FROM index_weights ORDER BY valid_from DESC "
+                      "LIMIT 1")
+    now = (weights.qr, weights.kiosk, weights.camera)
+    if last and tuple(last[0]) == now:
+        return False
+    wh.execute("INSERT INTO index_weights (valid_from, qr, kiosk, camera) "
+               "SELECT now(), %(qr)s, %(kiosk)s, %(camera)s",
+               {"qr": weights.qr, "kiosk": weights.kiosk, "camera": weights.camera})
+    return True
+
+
+def prepare(settings: Settings, progress: Callable[[str], None] = print) -> None:
+    """Database, schema and the weights in force: everything a worker needs (idempotent)."""
+    create_database(settings)
+    with Warehouse(settings) as wh:
+        migrate(wh, progress)
+        if record_weights(wh, settings.weights):
+            progress(f"weights: recorded {settings.weights}")
