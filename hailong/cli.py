@@ -59,6 +59,33 @@ def cmd_registry(settings: Settings, args: argparse.Namespace) -> None:
     print(f"registry: loaded {units} units and {offices} offices")
 
 
+def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from warehouse.client import Warehouse
+    from warehouse.reconcile import describe, reconcile, repair
+
+    def when(text: str | None, default: datetime) -> datetime:
+        if text is None:
+            return default
+        parsed = datetime.fromisoformat(text)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    now = datetime.now(UTC)
+    start = when(args.since, now - timedelta(hours=24))
+    end = when(args.until, now + timedelta(hours=1))
+    with Warehouse(settings) as wh:
+        report = reconcile(wh, start, end)
+        describe(report)
+        if not report.clean and args.repair:
+            repair(wh, report)
+            report = reconcile(wh, start, end)
+            print("after repair:")
+            describe(report)
+    if not report.clean:
+        raise SystemExit(1)
+
+
 def cmd_stream(settings: Settings, args: argparse.Namespace) -> None:
     from streams.app import app
 
@@ -144,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("topics", cmd_topics, "create the contract's topics (partitions, retention) if missing")
     add("migrate", cmd_migrate, "create the database and apply pending schema migrations")
     add("registry", cmd_registry, "load Hanoi's units (2024 + 2025) and default offices")
+    p = add("reconcile", cmd_reconcile, "recompute hourly buckets from raw and compare them "
+                                        "with the streamed ones (exit 1 on a difference)")
+    p.add_argument("--since", help="start, ISO 8601 (UTC unless an offset is given); "
+                                   "default: 24 h ago")
+    p.add_argument("--until", help="end (exclusive); default: the end of the current hour")
+    p.add_argument("--repair", action="store_true",
+                   help="recompute differing buckets with the worker's SQL, then check again")
     p = add("stream", cmd_stream, "run the stream worker (faust) in the foreground")
     p.add_argument("--loglevel", default="info")
     p.add_argument("faust_args", nargs=argparse.REMAINDER, help="passed on to `faust worker`")

@@ -1,0 +1,185 @@
+"""Reconciliation (``hailong reconcile``): recompute the hourly buckets of a time range
+from the raw tables with the independent Python reference (``hailong/counting.py``),
+compare them with the buckets the stream worker keeps, and optionally repair.
+
+A difference means a bucket was not refreshed after its events landed (it should not
+happen: the worker refreshes before it acknowledges a batch) or a bug in one of the two
+implementations. Repair recomputes the differing buckets with the worker's own SQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hailong import counting
+from warehouse.buckets import HOUR_US, epoch_us, hour_spans, refresh
+from warehouse.camera import HOURLY_COLUMNS as CAMERA_COLUMNS
+from warehouse.client import Warehouse
+from warehouse.kiosk import HOURLY_COLUMNS as KIOSK_COLUMNS
+from warehouse.kiosk import MISUSE_COLUMNS
+from warehouse.qr import CRITERIA_COLUMNS
+from warehouse.qr import HOURLY_COLUMNS as QR_COLUMNS
+
+_DEDUP = "ORDER BY kafka_partition, kafka_offset LIMIT 1 BY event_id"
+
+
+@dataclass
+class TableReport:
+    """How one bucket table compares with the reference."""
+
+    table: str
+    checked: int = 0
+    differing: dict[Any, tuple[Any, Any]] = field(default_factory=dict)  # key → (streamed, ref)
+
+
+@dataclass
+class Report:
+    start_us: int
+    end_us: int
+    tables: list[TableReport]
+    raw_events: int
+
+    @property
+    def clean(self) -> bool:
+        return not any(t.differing for t in self.tables)
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _hour(value: Any) -> int:
+    if isinstance(value, datetime):
+        return epoch_us(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return epoch_us(datetime.fromisoformat(str(value)).replace(tzinfo=UTC))
+
+
+def _compare(table: str, streamed: dict[Any, Any], reference: dict[Any, Any],
+             zero: Any) -> TableReport:
+    report = TableReport(table)
+    for key in set(streamed) | set(reference):
+        report.checked += 1
+        got, want = streamed.get(key, zero), reference.get(key, zero)
+        if got != want:
+            report.differing[key] = (got, want)
+    return report
+
+
+def _in_range(buckets: dict[Any, Any], lo: int, hi: int) -> dict[Any, Any]:
+    return {k: v for k, v in buckets.items() if lo <= k[1] < hi}
+
+
+def reference(wh: Warehouse, lo: int, hi: int) -> dict[str, Any]:
+    """The buckets of [lo, hi) (UTC µs, whole hours) recomputed from raw in Python."""
+    presses = [counting.Press(_uuid(e), o, d, t, s, v) for e, o, d, t, s, v in wh.execute(
+        "SELECT event_id, office_id, device_id, occurred_at_us, scale, value "
+        "FROM kiosk_ratings_raw WHERE occurred_at_us >= %(lo)s - 4000000 "
+        f"AND occurred_at_us < %(hi)s {_DEDUP}", {"lo": lo, "hi": hi})]
+    in_range_presses = [p for p in presses if p.t_us >= lo]
+    flagged = counting.misuse(presses)
+    subs = [counting.Submission(_uuid(e), o, tok, t, q, tuple(zip(asp, codes, vals,
+                                                                  strict=True)))
+            for e, o, tok, t, q, codes, asp, vals in wh.execute(
+        "SELECT event_id, office_id, token_id, submitted_at_us, questionnaire, answer_codes, "
+        "answer_aspects, answer_values FROM qr_surveys_raw WHERE (office_id, token_id) IN "
+        "(SELECT office_id, token_id FROM qr_surveys_raw WHERE submitted_at_us >= %(lo)s "
+        f"AND submitted_at_us < %(hi)s) {_DEDUP}", {"lo": lo, "hi": hi})]
+    observations = [counting.Observation(_uuid(e), o, t, k, s, c, q, w)
+                    for e, o, t, k, s, c, q, w in wh.execute(
+        "SELECT event_id, office_id, observed_at_us, kind, sentiment, confidence, "
+        "queue_length, wait_seconds FROM camera_observations_raw "
+        f"WHERE observed_at_us >= %(lo)s AND observed_at_us < %(hi)s {_DEDUP}",
+        {"lo": lo, "hi": hi})]
+    qr_subs, qr_criteria = counting.qr_buckets(subs)
+    return {
+        "kiosk_hourly": _in_range(counting.kiosk_buckets(presses), lo, hi),
+        "kiosk_misuse": {(p.event_id, p.t_us): True for p in in_range_presses
+                         if p.event_id in flagged},
+        "qr_hourly": _in_range(qr_subs, lo, hi),
+        "qr_criteria_hourly": _in_range(qr_criteria, lo, hi),
+        "camera_hourly": _in_range(counting.camera_buckets(observations), lo, hi),
+        "_raw_events": len(in_range_presses) + len([s for s in subs if lo <= s.t_us < hi])
+                       + len(observations),
+    }
+
+
+def streamed(wh: Warehouse, lo: int, hi: int) -> dict[str, Any]:
+    """The buckets of [lo, hi) as the stream worker left them."""
+    p = {"lo": lo // 1_000_000, "hi": hi // 1_000_000}
+    where = "WHERE hour >= toDateTime(%(lo)s) AND hour < toDateTime(%(hi)s)"
+    return {
+        "kiosk_hourly": {(o, _hour(h)): (n, s, m) for o, h, n, s, m in wh.execute(
+            f"SELECT office_id, hour, k_n, k_sat, k_misuse FROM kiosk_hourly FINAL {where}", p)},
+        "kiosk_misuse": {(_uuid(e), t): True for e, t in wh.execute(
+            "SELECT DISTINCT event_id, occurred_at_us FROM kiosk_misuse "
+            "WHERE occurred_at_us >= %(lo)s AND occurred_at_us < %(hi)s", {"lo": lo, "hi": hi})},
+        "qr_hourly": {(o, _hour(h)): (n, d) for o, h, n, d in wh.execute(
+            f"SELECT office_id, hour, q_n, q_duplicates FROM qr_hourly FINAL {where}", p)},
+        "qr_criteria_hourly": {(o, _hour(h), q, a, c): (n, s) for o, h, q, a, c, n, s in
+                               wh.execute("SELECT office_id, hour, questionnaire, aspect, "
+                                          "criterion, answered, satisfied "
+                                          f"FROM qr_criteria_hourly FINAL {where}", p)},
+        "camera_hourly": {(r[0], _hour(r[1])): (*r[2:9], round(r[9], 6)) for r in wh.execute(
+            "SELECT office_id, hour, c_n, c_pos, c_low_confidence, queue_obs, queue_length_sum, "
+            f"queue_length_max, wait_obs, wait_seconds_sum FROM camera_hourly FINAL {where}",
+            p)},
+    }
+
+
+_ZERO = {"kiosk_hourly": (0, 0, 0), "kiosk_misuse": False, "qr_hourly": (0, 0),
+         "qr_criteria_hourly": (0, 0), "camera_hourly": (0, 0, 0, 0, 0, 0, 0, 0.0)}
+
+
+def reconcile(wh: Warehouse, start: datetime, end: datetime) -> Report:
+    """Compare the streamed buckets of whole hours [start, end) with the reference."""
+    lo = epoch_us(start) - epoch_us(start) % HOUR_US
+    hi = epoch_us(end) + (-epoch_us(end)) % HOUR_US
+    ref = reference(wh, lo, hi)
+    ref["camera_hourly"] = {k: (*v[:7], round(v[7], 6)) for k, v in ref["camera_hourly"].items()}
+    got = streamed(wh, lo, hi)
+    tables = [_compare(name, got[name], ref[name], _ZERO[name]) for name in _ZERO]
+    return Report(lo, hi, tables, ref["_raw_events"])
+
+
+def repair(wh: Warehouse, report: Report) -> None:
+    """Recompute every differing bucket with the stream worker's own SQL."""
+    spans: dict[str, list[tuple[str, int]]] = {"kiosk": [], "qr": [], "camera": []}
+    for t in report.tables:
+        channel = t.table.split("_")[0]
+        for key in t.differing:
+            if t.table == "kiosk_misuse":
+                continue  # flags are rewritten with the kiosk buckets below
+            spans[channel].append((key[0], key[1]))
+    misuse = next(t for t in report.tables if t.table == "kiosk_misuse")
+    if misuse.differing:  # a whole-range kiosk refresh also rewrites the flags
+        offices = wh.execute("SELECT DISTINCT office_id FROM kiosk_ratings_raw "
+                             "WHERE occurred_at_us >= %(lo)s AND occurred_at_us < %(hi)s",
+                             {"lo": report.start_us, "hi": report.end_us})
+        spans["kiosk"] += [(o, t) for (o,) in offices
+                           for t in range(report.start_us, report.end_us, HOUR_US)]
+    work: list[tuple[str, tuple[str, ...], str, str]] = [
+        ("kiosk", MISUSE_COLUMNS, "kiosk_misuse", "kiosk_misuse"),
+        ("kiosk", KIOSK_COLUMNS, "kiosk_buckets", "kiosk_hourly"),
+        ("qr", QR_COLUMNS, "qr_buckets", "qr_hourly"),
+        ("qr", CRITERIA_COLUMNS, "qr_criteria_buckets", "qr_criteria_hourly"),
+        ("camera", CAMERA_COLUMNS, "camera_buckets", "camera_hourly"),
+    ]
+    for channel, columns, query, table in work:
+        if spans[channel]:
+            refresh(wh, table, columns, query, hour_spans(spans[channel]))
+
+
+def describe(report: Report, out: Callable[[str], None] = print, examples: int = 5) -> None:
+    """Print a report for people."""
+    fmt = lambda us: datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+    out(f"reconcile {fmt(report.start_us)} .. {fmt(report.end_us)} UTC: "
+        f"{report.raw_events} raw events")
+    for t in report.tables:
+        state = "equal" if not t.differing else f"{len(t.differing)} DIFFER"
+        out(f"  {t.table:<20} {t.checked:>7} buckets checked, {state}")
+        for key, (got, want) in list(t.differing.items())[:examples]:
+            out(f"    {key}: streamed {got}, recomputed {want}")
