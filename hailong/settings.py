@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # ClickHouse wants few large inserts: about one per second (brief, "Known traps").
     batch_within_s: float = Field(1.0, gt=0)
     retry_backoff_max_s: float = Field(30.0, gt=0)
+    # How long a worker that died unannounced (SIGKILL, power loss) keeps its partitions
+    # before Kafka hands them to another: 60 s, faust's default, tolerates long pauses.
+    session_timeout_s: float = Field(60.0, ge=6)
 
     # --- methodology ---------------------------------------------------------------
     # e.g. HAILONG_WEIGHTS__QR=0.6

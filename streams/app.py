@@ -45,6 +45,8 @@ app = faust.App(
     topic_disable_leader=True,
     web_enabled=False,
     producer_acks=-1,
+    broker_session_timeout=settings.session_timeout_s,
+    broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
 )
 
 events_topic = app.topic(*settings.topics.events, key_type=bytes, value_type=bytes)

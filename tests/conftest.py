@@ -49,7 +49,8 @@ def settings(stack: Settings) -> Iterator[Settings]:
 
     tag = uuid.uuid4().hex[:10]
     s = load_settings(clickhouse_database=f"test_{tag}", topic_prefix=f"test.{tag}.",
-                      consumer_group=f"test-{tag}", batch_within_s=0.2)
+                      consumer_group=f"test-{tag}", batch_within_s=0.2,
+                      session_timeout_s=8, retry_backoff_max_s=1)
     ensure_topics(s, progress=lambda _m: None)
     try:
         prepare(s, progress=lambda _m: None)
@@ -70,6 +71,8 @@ def settings_env(s: Settings) -> dict[str, str]:
         "HAILONG_TOPIC_PREFIX": s.topic_prefix,
         "HAILONG_CONSUMER_GROUP": s.consumer_group,
         "HAILONG_BATCH_WITHIN_S": str(s.batch_within_s),
+        "HAILONG_SESSION_TIMEOUT_S": str(s.session_timeout_s),
+        "HAILONG_RETRY_BACKOFF_MAX_S": str(s.retry_backoff_max_s),
         "HAILONG_STACK_DIR": str(s.stack_dir),
     })
     return env
