@@ -187,10 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2025)
     p = add("rank", cmd_rank, "compute and print a month's ranking (Dagster asset)")
     p.add_argument("--month", required=True, help="YYYY-MM (Asia/Ho_Chi_Minh calendar)")
-    p = add("demo", cmd_demo, "the main job end to end: stack, simulated ratings, live index, "
+    p = add("demo", cmd_demo, "the main job end to end: stack, simulated events, live index, "
                               "ranking of the current month")
-    p.add_argument("--per-office", type=int, default=60)
-    p.add_argument("--seed", type=int, default=2025)
+    p.add_argument("--per-office", type=int, default=100, help="events per office (all channels)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the simulated events (default: new events every run)")
     return parser
 
 

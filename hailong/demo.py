@@ -1,10 +1,10 @@
 """``hailong demo``: the main job end to end, on the real stack.
 
 Starts the stack, prepares the warehouse, starts a stream worker, publishes simulated
-kiosk ratings for Hanoi's 126 communes/wards over the current month (plus one resent
-duplicate and one invalid event), waits until ClickHouse holds every valid rating,
-then prints each office's live index and the month's ranking, both read from
-ClickHouse.
+kiosk ratings, QR surveys and camera observations for Hanoi's 126 communes/wards over
+the current month (plus resent duplicates, reused QR tokens and invalid events), waits
+until ClickHouse holds every valid event, then prints each office's live index and
+the month's ranking, both read from ClickHouse.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from hailong.errors import HailongError
-from hailong.methodology import Counts, score, two_decimals
+from hailong.methodology import two_decimals
 from hailong.settings import Settings
 from infra.stack import Stack, default_signals
 from producers.publisher import Publisher
-from producers.simulator import LOCAL_TZ, hanoi_offices, kiosk_ratings
-from warehouse.client import Warehouse, sql
+from producers.simulator import LOCAL_TZ, city_traffic, hanoi_offices
+from warehouse.client import Warehouse
 from warehouse.migrate import prepare
 from warehouse.registry import load_hanoi
 
@@ -47,24 +47,31 @@ def start_worker(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
     return proc, str(log_path)
 
 
-def distinct_kiosk_events(wh: Warehouse) -> int:
-    return int(wh.execute("SELECT uniqExact(event_id) FROM kiosk_ratings_raw")[0][0])
+RAW_TABLES = ("kiosk_ratings_raw", "qr_surveys_raw", "camera_observations_raw")
 
 
-def bucketed_kiosk_events(wh: Warehouse) -> int:
-    """Presses in the hourly buckets: each landed press is in one, counted or misuse."""
-    return int(wh.execute("SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL")[0][0])
+def landed_events(wh: Warehouse) -> int:
+    """Distinct events in the raw tables."""
+    return sum(int(wh.execute(f"SELECT uniqExact(event_id) FROM {t}")[0][0]) for t in RAW_TABLES)
+
+
+def bucketed_events(wh: Warehouse) -> int:
+    """Events in the hourly buckets: each landed event is in exactly one."""
+    return sum(int(wh.execute(q)[0][0]) for q in (
+        "SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL",
+        "SELECT sum(q_n + q_duplicates) FROM qr_hourly FINAL",
+        "SELECT sum(c_n + c_low_confidence + queue_obs) FROM camera_hourly FINAL"))
 
 
 def wait_for_rows(wh: Warehouse, expected: int, before: tuple[int, int],
                   worker: subprocess.Popen[bytes], log_path: str,
                   timeout_s: float = 180.0) -> None:
-    """Wait until raw and the hourly buckets each hold ``expected`` more ratings."""
+    """Wait until raw and the hourly buckets each hold ``expected`` more events."""
     deadline = time.monotonic() + timeout_s
     shown = None
     while True:
-        raw = distinct_kiosk_events(wh) - before[0]
-        bucketed = bucketed_kiosk_events(wh) - before[1]
+        raw = landed_events(wh) - before[0]
+        bucketed = bucketed_events(wh) - before[1]
         if (raw, bucketed) != shown:
             print(f"  landed in ClickHouse: {raw}/{expected} raw, {bucketed}/{expected} in "
                   "hourly buckets", flush=True)
@@ -74,23 +81,29 @@ def wait_for_rows(wh: Warehouse, expected: int, before: tuple[int, int],
         if worker.poll() is not None:
             raise HailongError(f"the stream worker exited ({worker.returncode}); see {log_path}")
         if time.monotonic() > deadline:
-            raise HailongError(f"only {raw} raw / {bucketed} bucketed of {expected} ratings "
+            raise HailongError(f"only {raw} raw / {bucketed} bucketed of {expected} events "
                                f"landed in {timeout_s:.0f} s; see {log_path}")
         time.sleep(1)
 
 
-def print_live_index(settings: Settings, wh: Warehouse) -> None:
-    since = datetime.now(UTC) - timedelta(days=30)
-    rows = wh.execute(sql("office_index"), {"since_s": int(since.timestamp())})
-    print(f"\nLive index per office, last 30 days ({len(rows)} offices; kiosk channel):")
-    print(f"  {'office':<10} {'K_n':>5} {'K_sat':>5} {'OSI':>7}  name")
-    for office_id, name, _unit, k_n, k_sat in rows:
-        osi = score(Counts(k_n=k_n, k_sat=k_sat), settings.weights).osi
-        shown = f"{two_decimals(osi)}" if osi is not None else "—"
-        print(f"  {office_id:<10} {k_n:>5} {k_sat:>5} {shown:>7}  {name}")
+def print_live_index(wh: Warehouse) -> None:
+    """Each office's 30-day index, read from the view city IT uses."""
+    rows = wh.execute(
+        "SELECT v.office_id, k_n, q_n, c_n, s_kiosk, s_qr, s_camera, osi, name "
+        "FROM office_index_current AS v ANY LEFT JOIN "
+        "(SELECT office_id, name FROM offices FINAL) AS o USING (office_id) "
+        "WHERE window = '30d' ORDER BY office_id")
+    show = lambda x: "—" if x is None else f"{two_decimals(x)}"  # noqa: E731
+    print(f"\nLive index per office, last 30 days (view office_index_current, {len(rows)} "
+          "offices):")
+    print(f"  {'office':<10} {'K_n':>4} {'Q_n':>4} {'C_n':>4} {'S_kiosk':>8} {'S_qr':>7} "
+          f"{'S_camera':>8} {'OSI':>7}  name")
+    for office_id, k_n, q_n, c_n, s_k, s_q, s_c, osi, name in rows:
+        print(f"  {office_id:<10} {k_n:>4} {q_n:>4} {c_n:>4} {show(s_k):>8} {show(s_q):>7} "
+              f"{show(s_c):>8} {show(osi):>7}  {name}")
 
 
-def run(settings: Settings, per_office: int, seed: int) -> None:
+def run(settings: Settings, per_office: int, seed: int | None) -> None:
     from hailong.cli import rank_and_print  # the same code path as `hailong rank`
 
     Stack(settings).start()
@@ -101,25 +114,32 @@ def run(settings: Settings, per_office: int, seed: int) -> None:
     worker, log_path = start_worker(settings)
     try:
         with Warehouse(settings) as wh:
-            before = (distinct_kiosk_events(wh), bucketed_kiosk_events(wh))
+            before = (landed_events(wh), bucketed_events(wh))
             offices = hanoi_offices()
-            events = list(kiosk_ratings(offices, per_office, month_start.astimezone(UTC), now,
-                                        seed=seed))
+            # New event ids every run unless a seed is given: re-sending the same ids
+            # would (rightly) count zero times.
+            traffic = city_traffic(offices, per_office * len(offices),
+                                   month_start.astimezone(UTC), now,
+                                   seed=seed if seed is not None else time.time_ns(), invalid=3,
+                                   resent=10, reused_tokens=5)
+            events = traffic.events + traffic.reused_tokens
             publisher = Publisher(settings)
-            print(f"publishing {len(events)} ratings from {len(offices)} offices "
-                  f"({month_start:%Y-%m-%d} .. now) + 1 resent duplicate + 1 invalid event")
+            print(f"publishing {len(traffic.events)} events (kiosk, QR, camera) from "
+                  f"{len(offices)} offices ({month_start:%Y-%m-%d} .. now), plus "
+                  f"{len(traffic.resent)} resent duplicates, {len(traffic.reused_tokens)} "
+                  f"reused QR tokens and {len(traffic.invalid)} invalid events")
             for i in range(0, len(events), 2500):
                 publisher.publish(events[i:i + 2500])
                 print(f"  published {min(i + 2500, len(events))}/{len(events)}", flush=True)
-            publisher.publish([events[0]])  # a device resending: counts once
-            publisher.publish_raw(settings.topics.kiosk,
-                                  [(b"HN-00004", b'{"schema": "kiosk_rating/1"}')])
+            publisher.publish(traffic.resent)  # devices resending: each counts once
+            for channel, value in traffic.invalid:
+                publisher.publish_raw(getattr(settings.topics, channel), [(b"HN-00004", value)])
             publisher.close()
-            wait_for_rows(wh, len(events), before, worker, log_path)
-            print_live_index(settings, wh)
+            wait_for_rows(wh, len({e.event_id for e in events}), before, worker, log_path)
+            print_live_index(wh)
         rank_and_print(settings, f"{local_now:%Y-%m}")
-        print(f"\nThe invalid event is in topic {settings.topics.deadletter} with its reason; "
-              f"worker log: {log_path}")
+        print(f"\nThe invalid events are in topic {settings.topics.deadletter} with their "
+              f"reasons; worker log: {log_path}")
     finally:
         worker.terminate()
         try:

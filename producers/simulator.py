@@ -147,7 +147,9 @@ def city_traffic(offices: list[SimOffice], total: int, start: datetime, end: dat
                  seed: int = 7, invalid: int = 0, resent: int = 0,
                  reused_tokens: int = 0) -> Traffic:
     """About ``total`` events: 60 % kiosk, 25 % QR, 15 % camera, plus the injections."""
-    rng = random.Random(seed)
+    # A stream of its own: the generators above use random.Random(seed) too, and the same
+    # stream would hand out the same UUIDs.
+    rng = random.Random(f"{seed}/injections")
     per = max(1, total // len(offices))
     events: list[Event] = [
         *kiosk_ratings(offices, max(1, per * 60 // 100), start, end, seed),

@@ -2,7 +2,8 @@
 
 1. Validate every message against contract v1 (:func:`split`, pure).
 2. Publish the invalid ones to the dead-letter topic, and wait for Kafka's ack.
-3. Insert the valid ones into their raw ClickHouse tables (kiosk, QR, camera).
+3. Skip copies of events landed before from another message (``event_index``), then
+   insert the valid ones into their raw ClickHouse tables (kiosk, QR, camera).
 4. Recompute, from raw, the hourly buckets (and kiosk misuse flags) they touch.
 
 Only then does the caller acknowledge the batch, so Kafka offsets are committed only
@@ -26,6 +27,7 @@ from hailong.contract import CameraObservation, DeadLetter, KioskRating, QrSurve
 from hailong.errors import DeliveryError, InvalidEvent, WarehouseError
 from hailong.kafka import deliver, make_producer
 from hailong.settings import Settings
+from warehouse import event_index
 from warehouse.channels import CAMERA, KIOSK, QR, Channel
 from warehouse.client import Warehouse
 
@@ -53,9 +55,19 @@ class Batch:
     camera: list[tuple[CameraObservation, Received]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
 
+    copies: int = 0  # events skipped: landed before from another message
+
     @property
     def landed(self) -> int:
         return len(self.kiosk) + len(self.qr) + len(self.camera)
+
+    def drop(self, event_ids: set[Any]) -> None:
+        """Leave out these events (copies of events landed before)."""
+        before = self.landed
+        self.kiosk = [x for x in self.kiosk if x[0].event_id not in event_ids]
+        self.qr = [x for x in self.qr if x[0].event_id not in event_ids]
+        self.camera = [x for x in self.camera if x[0].event_id not in event_ids]
+        self.copies += before - self.landed
 
 
 def split(messages: Sequence[Received], topic_prefix: str, now: datetime | None = None) -> Batch:
@@ -103,6 +115,17 @@ class Ingestor:
         batch = split(messages, self.settings.topic_prefix)
         if batch.dead:
             await self._retry("dead letters", self._publish_dead_letters, batch.dead)
+        # Each event_id once: drop copies of events landed earlier from other messages.
+        positions = [(e.event_id, (m.topic, m.partition, m.offset))
+                     for e, m in [*batch.kiosk, *batch.qr, *batch.camera]]
+        if positions:
+            copies = await self._retry("event index look-up", event_index.landed_elsewhere,
+                                       self.warehouse, positions)
+            if copies:
+                batch.drop(copies)
+                log.info("skipped %d copies of events landed before", len(copies))
+            await self._retry("event index", event_index.record, self.warehouse,
+                              [p for p in positions if p[0] not in copies])
         channels: list[tuple[Channel[Any], list[tuple[Any, Received]]]] = [
             (KIOSK, batch.kiosk), (QR, batch.qr), (CAMERA, batch.camera)]
         # All raw rows first, then the buckets: a crash in between leaves nothing that a

@@ -158,6 +158,12 @@ def test_kiosk_ratings_travel_end_to_end(settings: Settings, registry: None,
     assert "event_id: must be a UUID string" in letter["error"]
     assert "device_id: Field required" in letter["error"]
 
+    # An event_id used again with other content (another office, time and value) counts
+    # zero times: it would land in OA's 02:00 bucket below. Same key (OA) as the late
+    # press that follows, so Kafka keeps them in order.
+    reused = KioskDevice("OA", "A1", 4).press(4, local(2026, 10, 15, 9, 30),
+                                              event_id=named["b_oct"].event_id)
+    publisher.publish([reused])
     # A late press 2 s before a1 arrives: a1 becomes misuse, even across the hour line.
     late = KioskDevice("OA", "A1", 4).press(1, local(2026, 10, 15, 8, 59, 58))
     publisher.publish([late])
@@ -169,6 +175,7 @@ def test_kiosk_ratings_travel_end_to_end(settings: Settings, registry: None,
         (utc_hour(2026, 10, 15, 1), 1, 0, 0),   # the late press, unsatisfied
         (utc_hour(2026, 10, 15, 2), 1, 0, 2),   # a1, a2 misuse; a3 counted, unsatisfied
     ]
+    assert wh.execute("SELECT count() FROM kiosk_ratings_raw FINAL") == [(81,)]
 
     # The month's ranking, by Dagster against the real server.
     # OA: K_n = 1 + 1 + 30 = 32, K_sat = 27 → 84.375. OB October: 41, 31 → 75.609756…
