@@ -97,18 +97,26 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
     from datetime import UTC, datetime, timedelta
 
     from producers.publisher import Publisher
-    from producers.simulator import hanoi_offices, kiosk_ratings
+    from producers.simulator import city_traffic, hanoi_offices
 
     end = datetime.now(UTC)
-    events = list(kiosk_ratings(hanoi_offices(args.seed), args.per_office,
-                                end - timedelta(days=args.days), end, seed=args.seed))
+    offices = hanoi_offices()
+    traffic = city_traffic(offices, args.per_office * len(offices),
+                           end - timedelta(days=args.days), end, seed=args.seed,
+                           invalid=args.invalid, resent=args.resent,
+                           reused_tokens=args.reused_tokens)
+    events = traffic.events + traffic.resent + traffic.reused_tokens
     publisher = Publisher(settings)
     sent = 0
     for i in range(0, len(events), 5000):
         sent += publisher.publish(events[i:i + 5000])
-        print(f"\rpublished {sent}/{len(events)}", end="", flush=True)
+        print(f"published {sent}/{len(events)}", flush=True)
+    for channel, value in traffic.invalid:
+        sent += publisher.publish_raw(getattr(settings.topics, channel), [(b"HN-00004", value)])
     publisher.close()
-    print(f"\nsimulate: {sent} kiosk ratings confirmed by Kafka")
+    print(f"simulate: {sent} messages confirmed by Kafka: {len(traffic.events)} events, "
+          f"{len(traffic.resent)} resent, {len(traffic.reused_tokens)} reused QR tokens, "
+          f"{len(traffic.invalid)} invalid")
 
 
 def rank_and_print(settings: Settings, month: str) -> None:
@@ -130,13 +138,13 @@ def rank_and_print(settings: Settings, month: str) -> None:
         raise HailongError(f"ranking of {period.key} failed")
     with resource.warehouse() as wh:
         rows = read_ranking(wh, period)
-    print(f"\nRanking {period.key} (OSI, kiosk channel; read from ClickHouse table rankings):")
-    print(f"  {'rank':>9}  {'OSI':>6} {'K_n':>5}  unit")
-    for group, rank, n_ranked, code, name, score, k_n, reason in rows:
+    print(f"\nRanking {period.key} (OSI; read from ClickHouse table rankings):")
+    print(f"  {'rank':>9}  {'OSI':>6} {'K_n':>5} {'Q_n':>5}  unit")
+    for group, rank, n_ranked, code, name, score, k_n, q_n, reason in rows:
         shown = f"{rank}/{n_ranked}" if rank is not None else "—"
         value = f"{score:.2f}" if score is not None else "—"
         note = f"  (not ranked: {reason})" if reason else ""
-        print(f"  {shown:>9}  {value:>6} {k_n:>5}  {name} [{group} {code}]{note}")
+        print(f"  {shown:>9}  {value:>6} {k_n:>5} {q_n:>5}  {name} [{group} {code}]{note}")
 
 
 def cmd_rank(settings: Settings, args: argparse.Namespace) -> None:
@@ -181,10 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("stream", cmd_stream, "run the stream worker (faust) in the foreground")
     p.add_argument("--loglevel", default="info")
     p.add_argument("faust_args", nargs=argparse.REMAINDER, help="passed on to `faust worker`")
-    p = add("simulate", cmd_simulate, "publish simulated kiosk ratings for Hanoi's offices")
-    p.add_argument("--per-office", type=int, default=50)
+    p = add("simulate", cmd_simulate, "publish simulated kiosk, QR and camera events for "
+                                      "Hanoi's offices, with optional fault injection")
+    p.add_argument("--per-office", type=int, default=50, help="events per office")
     p.add_argument("--days", type=float, default=7.0, help="spread over the last N days")
     p.add_argument("--seed", type=int, default=2025)
+    p.add_argument("--invalid", type=int, default=0, help="invalid events to inject")
+    p.add_argument("--resent", type=int, default=0, help="events to send twice")
+    p.add_argument("--reused-tokens", type=int, default=0,
+                   help="QR submissions with an already used token")
     p = add("rank", cmd_rank, "compute and print a month's ranking (Dagster asset)")
     p.add_argument("--month", required=True, help="YYYY-MM (Asia/Ho_Chi_Minh calendar)")
     p = add("demo", cmd_demo, "the main job end to end: stack, simulated events, live index, "

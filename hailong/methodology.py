@@ -13,8 +13,6 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hailong.questionnaire import Questionnaire
-
 METHODOLOGY_VERSION = "1"
 
 
@@ -25,8 +23,9 @@ class Counts:
     k_n: int = 0
     k_sat: int = 0
     q_n: int = 0
-    # per criterion code: (a_c answered, s_c answered with a value >= 4)
-    criteria: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # per criterion, keyed (aspect, criterion) — the criterion id may carry its
+    # questionnaire, e.g. ("A", "sipas-5/1:A1") —: (a_c answered, s_c of them >= 4)
+    criteria: Mapping[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     c_n: int = 0
     c_pos: int = 0
 
@@ -68,16 +67,15 @@ def camera_score(c: Counts) -> float | None:
     return 100.0 * c.c_pos / c.c_n if c.c_n else None
 
 
-def qr_score(c: Counts, questionnaire: Questionnaire) -> float | None:
+def qr_score(c: Counts) -> float | None:
     """S_qr: criterion rates p_c → mean per aspect (answered criteria) → mean of aspects."""
     if c.q_n == 0:
         return None
-    aspect_rates = []
-    for aspect in questionnaire.aspects:
-        rates = [s / a for code in (cr.code for cr in aspect.criteria)
-                 for a, s in [c.criteria.get(code, (0, 0))] if a > 0]
-        if rates:
-            aspect_rates.append(sum(rates) / len(rates))
+    by_aspect: dict[str, list[float]] = {}
+    for (aspect, _criterion), (a, s) in sorted(c.criteria.items()):
+        if a > 0:
+            by_aspect.setdefault(aspect, []).append(s / a)
+    aspect_rates = [sum(r) / len(r) for r in by_aspect.values()]
     return 100.0 * sum(aspect_rates) / len(aspect_rates) if aspect_rates else None
 
 
@@ -91,10 +89,10 @@ def osi(scores: Mapping[str, float | None], weights: Weights) -> float | None:
     return sum(wt * s for wt, s in present) / total
 
 
-def score(c: Counts, weights: Weights, questionnaire: Questionnaire | None = None) -> Scores:
+def score(c: Counts, weights: Weights) -> Scores:
     """All channel scores and the OSI of a set of counts."""
     s_k = kiosk_score(c)
-    s_q = qr_score(c, questionnaire) if questionnaire is not None else None
+    s_q = qr_score(c)
     s_c = camera_score(c)
     return Scores(s_k, s_q, s_c, osi({"qr": s_q, "kiosk": s_k, "camera": s_c}, weights))
 

@@ -76,6 +76,17 @@ class UnitCounts:
     offices: int
     k_n: int
     k_sat: int
+    q_n: int = 0
+    c_n: int = 0
+    c_pos: int = 0
+    # ((questionnaire, aspect, criterion, a_c, s_c), ...), sorted
+    criteria: tuple[tuple[str, str, str, int, int], ...] = ()
+
+    def counts(self) -> Counts:
+        return Counts(
+            k_n=self.k_n, k_sat=self.k_sat, q_n=self.q_n, c_n=self.c_n, c_pos=self.c_pos,
+            criteria={(aspect, f"{q}:{criterion}"): (a, s)
+                      for q, aspect, criterion, a, s in self.criteria})
 
 
 @dataclass(frozen=True)
@@ -109,15 +120,21 @@ RANKING_COLUMNS = tuple(f.name for f in fields(RankingRow))
 
 
 def unit_counts(wh: Warehouse, period: Period) -> list[UnitCounts]:
-    """Every unit's counts in the period, from ClickHouse."""
-    rows = wh.execute(sql("unit_counts"), {"start_s": period.start_s, "end_s": period.end_s,
-                                           "last_day": period.last_day.isoformat()})
-    return [UnitCounts(*row) for row in rows]
+    """Every unit's counts in the period (all channels), from ClickHouse."""
+    p = {"start_s": period.start_s, "end_s": period.end_s,
+         "last_day": period.last_day.isoformat()}
+    criteria: dict[str, list[tuple[str, str, str, int, int]]] = {}
+    for unit, q, aspect, criterion, a, s in wh.execute(sql("unit_criteria"), p):
+        criteria.setdefault(unit, []).append((q, aspect, criterion, int(a), int(s)))
+    return [UnitCounts(group, code, name, int(offices), int(k_n), int(k_sat), int(q_n), int(c_n),
+                       int(c_pos), tuple(criteria.get(code, ())))
+            for group, code, name, offices, k_n, k_sat, q_n, c_n, c_pos
+            in wh.execute(sql("unit_counts"), p)]
 
 
 def checksum(counts: Sequence[UnitCounts]) -> str:
     """sha256 of the period's input counts in a canonical form (anyone can recompute it)."""
-    canonical = json.dumps(sorted(astuple(c) for c in counts), ensure_ascii=False,
+    canonical = json.dumps(sorted((astuple(c) for c in counts), key=repr), ensure_ascii=False,
                            separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -132,8 +149,8 @@ def build_ranking(period: Period, counts: Sequence[UnitCounts], weights: Weights
         members = [c for c in counts if c.peer_group == group]
         scored = []
         for c in members:
-            s = score(Counts(k_n=c.k_n, k_sat=c.k_sat), weights)
-            reason = ineligibility(Counts(k_n=c.k_n, k_sat=c.k_sat), min_sample)
+            s = score(c.counts(), weights)
+            reason = ineligibility(c.counts(), min_sample)
             if not reason and s.osi is None:
                 reason = "no channel present"
             scored.append((c, s, reason))
@@ -144,7 +161,7 @@ def build_ranking(period: Period, counts: Sequence[UnitCounts], weights: Weights
         for c, s, reason in scored:
             rows.append(RankingRow(
                 period=period.key, peer_group=group, unit_code=c.unit_code,
-                unit_name=c.unit_name, offices=c.offices, k_n=c.k_n, k_sat=c.k_sat, q_n=0,
+                unit_name=c.unit_name, offices=c.offices, k_n=c.k_n, k_sat=c.k_sat, q_n=c.q_n,
                 s_kiosk=s.s_kiosk, s_qr=s.s_qr, s_camera=s.s_camera, score=s.osi,
                 eligible=int(not reason), reason=reason, rank=ranks.get(c.unit_code),
                 n_ranked=len(ranked), weights=weights_json, min_sample=min_sample,
@@ -164,6 +181,6 @@ def publish(wh: Warehouse, period: Period, rows: Sequence[RankingRow]) -> None:
 def read_ranking(wh: Warehouse, period: Period) -> list[tuple[object, ...]]:
     """The published rows of a period, ranked first."""
     return wh.execute(
-        "SELECT peer_group, rank, n_ranked, unit_code, unit_name, score, k_n, reason "
+        "SELECT peer_group, rank, n_ranked, unit_code, unit_name, score, k_n, q_n, reason "
         "FROM rankings WHERE period = %(period)s "
         "ORDER BY peer_group, isNull(rank), rank, unit_code", {"period": period.key})

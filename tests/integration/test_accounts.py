@@ -9,7 +9,7 @@ from clickhouse_driver import Client
 from hailong.errors import WarehouseError
 from hailong.settings import Settings
 from warehouse.client import Warehouse, create_database
-from warehouse.migrate import migrate
+from warehouse.migrate import migrate, prepare
 
 pytestmark = pytest.mark.integration
 
@@ -42,3 +42,17 @@ def test_no_passwordless_default_user(stack: Settings) -> None:
     with pytest.raises(Exception, match="default"):
         client.execute("SELECT 1")
     client.disconnect()
+
+
+def test_the_cookbook_runs_as_city_it(stack: Settings) -> None:
+    """Every SQL example of warehouse/README.md runs with the read-only account."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "warehouse" / "README.md").read_text("utf-8")
+    queries = re.findall(r"```sql\n(.*?)```", text, re.S)
+    assert len(queries) >= 4
+    prepare(stack, progress=lambda _m: None)
+    with Warehouse(stack, readonly=True) as ro:
+        for query in queries:
+            ro.execute(query)  # raises WarehouseError if the example is broken

@@ -17,11 +17,9 @@ from hailong.methodology import (
     score,
     two_decimals,
 )
-from hailong.questionnaire import questionnaires
 from pipelines.ranking import Period, UnitCounts, build_ranking, checksum
 
 W = Weights()
-SIPAS = questionnaires()["sipas-5/1"]
 
 
 def test_kiosk_score_is_share_satisfied() -> None:
@@ -33,9 +31,10 @@ def test_kiosk_score_is_share_satisfied() -> None:
 def test_qr_score_averages_criteria_then_aspects() -> None:
     # A: A1 3/4 = .75, A2 1/2 = .5 → A = .625; P: P1 0/1 = 0 → P = 0; S: S5 2/2 = 1 → S = 1
     # R, F unanswered → absent. S_qr = 100 · (.625 + 0 + 1) / 3 = 54.1666…
-    c = Counts(q_n=4, criteria={"A1": (4, 3), "A2": (2, 1), "P1": (1, 0), "S5": (2, 2)})
-    assert qr_score(c, SIPAS) == pytest.approx(100 * (0.625 + 0 + 1) / 3)
-    assert qr_score(Counts(), SIPAS) is None
+    c = Counts(q_n=4, criteria={("A", "A1"): (4, 3), ("A", "A2"): (2, 1), ("P", "P1"): (1, 0),
+                                ("S", "S5"): (2, 2), ("R", "R1"): (0, 0)})
+    assert qr_score(c) == pytest.approx(100 * (0.625 + 0 + 1) / 3)
+    assert qr_score(Counts()) is None
 
 
 def test_osi_renormalises_weights_over_present_channels() -> None:
@@ -55,9 +54,10 @@ def test_score_of_counts_combines_channels() -> None:
 
 
 def test_counts_add_up() -> None:
-    a = Counts(k_n=1, k_sat=1, q_n=1, criteria={"A1": (1, 1)}, c_n=2, c_pos=1)
-    b = Counts(k_n=2, k_sat=0, q_n=2, criteria={"A1": (2, 0), "P1": (1, 1)}, c_n=1)
-    assert a + b == Counts(k_n=3, k_sat=1, q_n=3, criteria={"A1": (3, 1), "P1": (1, 1)},
+    a = Counts(k_n=1, k_sat=1, q_n=1, criteria={("A", "A1"): (1, 1)}, c_n=2, c_pos=1)
+    b = Counts(k_n=2, k_sat=0, q_n=2, criteria={("A", "A1"): (2, 0), ("P", "P1"): (1, 1)}, c_n=1)
+    assert a + b == Counts(k_n=3, k_sat=1, q_n=3,
+                           criteria={("A", "A1"): (3, 1), ("P", "P1"): (1, 1)},
                            c_n=3, c_pos=1)
 
 
