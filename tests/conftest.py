@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,3 +107,47 @@ def wait_until(check: Callable[[], bool], timeout: float = 60.0, what: str = "co
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.25)
+
+
+def read_topic(settings: Settings, topic: str) -> list[Any]:
+    """Every message of a topic, from the beginning (a fresh group, nothing committed)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
+                         "group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    try:
+        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
+        out, idle = [], 0
+        while idle < 6:  # 3 s without a message: the end
+            msg = consumer.poll(0.5)
+            if msg is None:
+                idle += 1
+            elif msg.error() is None:
+                out.append(msg)
+        return out
+    finally:
+        consumer.close()
+
+
+@pytest.fixture
+def chdb_wh(tmp_path: Path) -> Iterator[Any]:
+    """The current ClickHouse engine in-process, with an empty database."""
+    from tests.chdb_warehouse import ChdbWarehouse
+
+    wh = ChdbWarehouse(str(tmp_path / "chdb"))
+    try:
+        yield wh
+    finally:
+        wh.close()
+
+
+@pytest.fixture
+def chdb_schema(chdb_wh: Any) -> Any:
+    """chdb with the platform's schema and the default weights."""
+    from hailong.methodology import Weights
+    from warehouse.migrate import migrate, record_weights
+
+    migrate(chdb_wh, progress=lambda _m: None)
+    record_weights(chdb_wh, Weights())
+    return chdb_wh

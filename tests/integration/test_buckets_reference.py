@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,18 +130,10 @@ def streamed(wh: Any) -> dict[str, Any]:
     return {"kiosk": kiosk, "misuse": misuse, "qr": qr, "qr_criteria": crit, "camera": camera}
 
 
-@pytest.fixture
-def chdb_wh(tmp_path: Path) -> Iterator[ChdbWarehouse]:
-    from warehouse.migrate import migrate
-
-    wh = ChdbWarehouse(str(tmp_path / "chdb"))
-    migrate(wh, progress=lambda _m: None)
-    yield wh
-    wh.close()
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_streamed_buckets_equal_the_reference(settings: Settings, chdb_wh: ChdbWarehouse,
+def test_streamed_buckets_equal_the_reference(settings: Settings, chdb_schema: ChdbWarehouse,
                                               seed: int) -> None:
     events = random_events(seed)
     expected = reference(events)
@@ -151,8 +141,8 @@ def test_streamed_buckets_equal_the_reference(settings: Settings, chdb_wh: ChdbW
     with Warehouse(settings) as server:
         land(server, events, random.Random(seed))
         on_server = streamed(server)
-    land(chdb_wh, events, random.Random(seed))
-    on_chdb = streamed(chdb_wh)
+    land(chdb_schema, events, random.Random(seed))
+    on_chdb = streamed(chdb_schema)
     for key in expected:
         assert on_server[key] == expected[key], f"server: {key}"
         assert on_chdb[key] == expected[key], f"chdb: {key}"

@@ -22,8 +22,7 @@ from hailong.settings import Settings
 from infra.stack import Stack, default_signals
 from producers.publisher import Publisher
 from producers.simulator import city_traffic, hanoi_offices
-from tests.conftest import settings_env, wait_until
-from tests.integration.test_kiosk_path import read_topic
+from tests.conftest import read_topic, settings_env, wait_until
 from warehouse.client import Warehouse
 from warehouse.reconcile import describe, reconcile
 

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from dagster import DagsterInstance, materialize
 
 from hailong.contract import KioskRating
@@ -21,7 +20,7 @@ from pipelines.assets import monthly_ranking
 from pipelines.resources import ClickHouseResource
 from producers.kiosk import KioskDevice
 from producers.publisher import Publisher
-from tests.conftest import wait_until
+from tests.conftest import read_topic, wait_until
 from warehouse.client import Warehouse
 from warehouse.registry import Office, Unit, load_registry
 
@@ -38,25 +37,6 @@ def local(y: int, mo: int, d: int, h: int, mi: int = 0, s: float = 0) -> datetim
 
 def utc_hour(y: int, mo: int, d: int, h: int) -> datetime:
     return datetime(y, mo, d, h, tzinfo=UTC)
-
-
-def read_topic(settings: Settings, topic: str) -> list[Any]:
-    """Every message of a topic, from the beginning."""
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
-                         "group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False})
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
-        out, idle = [], 0
-        while idle < 6:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                idle += 1
-            elif msg.error() is None:
-                out.append(msg)
-        return out
-    finally:
-        consumer.close()
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ rolling indices, hand-computed, on the Debian 18.16 server and on chdb."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +13,7 @@ from hailong.methodology import Weights
 from hailong.settings import Settings
 from tests.chdb_warehouse import ChdbWarehouse
 from warehouse.client import Warehouse
-from warehouse.migrate import migrate, record_weights
+from warehouse.migrate import record_weights
 
 pytestmark = pytest.mark.integration
 
@@ -85,21 +83,14 @@ def check(result: dict[str, dict[str, tuple[Any, ...]]]) -> None:
     assert result["Y"]["30d"] == (0, 0, None, 0, None, 0, None, None)
 
 
-@pytest.fixture
-def chdb_wh(tmp_path: Path) -> Iterator[ChdbWarehouse]:
-    wh = ChdbWarehouse(str(tmp_path / "chdb"))
-    migrate(wh, progress=lambda _m: None)
-    record_weights(wh, Weights())  # type: ignore[arg-type]
-    yield wh
-    wh.close()
 
 
-def test_live_index_view_on_both_engines(settings: Settings, chdb_wh: ChdbWarehouse) -> None:
+def test_live_index_view_on_both_engines(settings: Settings, chdb_schema: ChdbWarehouse) -> None:
     with Warehouse(settings) as wh:
         fill(wh)
         check(read(wh))
-    fill(chdb_wh)
-    check(read(chdb_wh))
+    fill(chdb_schema)
+    check(read(chdb_schema))
 
 
 def test_weights_in_force_are_used(settings: Settings) -> None:

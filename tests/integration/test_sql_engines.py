@@ -5,10 +5,8 @@ table, run through the same Python functions, must give the same results."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import astuple
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,13 +39,6 @@ def normalise(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return [tuple(one(v) for v in row) for row in rows]
 
 
-@pytest.fixture
-def chdb_wh(tmp_path: Path) -> Iterator[ChdbWarehouse]:
-    wh = ChdbWarehouse(str(tmp_path / "chdb"))
-    try:
-        yield wh
-    finally:
-        wh.close()
 
 
 def run_everything(wh: Any) -> dict[str, list[tuple[Any, ...]]]:

@@ -8,11 +8,11 @@ import signal
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from hailong.settings import Settings, load_settings
 from infra.stack import Stack
 from producers.publisher import Publisher
+from tests.conftest import read_topic
 from warehouse.client import Warehouse, create_database
 
 pytestmark = pytest.mark.integration
@@ -25,24 +25,6 @@ def own_stack(tmp_path: Path, shared: Settings) -> Settings:
                     symlinks=True)
     return load_settings(stack_dir=tmp_path, kafka_port=29092, kafka_controller_port=29093,
                          clickhouse_local_port=29000, clickhouse_http_port=28123)
-
-
-def kafka_messages(s: Settings, topic: str) -> list[bytes]:
-    consumer = Consumer({"bootstrap.servers": s.bootstrap_servers, "group.id": "stack-test",
-                         "enable.auto.commit": False})
-    try:
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        consumer.assign([TopicPartition(topic, p, 0) for p in parts])
-        out, idle = [], 0
-        while idle < 6:
-            msg = consumer.poll(0.5)
-            if msg is None:
-                idle += 1
-            elif msg.error() is None:
-                out.append(msg.value())
-        return out
-    finally:
-        consumer.close()
 
 
 def test_restart_keeps_data_and_reset_wipes_it(stack: Settings, tmp_path: Path) -> None:
@@ -74,7 +56,7 @@ def test_restart_keeps_data_and_reset_wipes_it(stack: Settings, tmp_path: Path) 
         assert "kafka: already running" in " ".join(log)
         with Warehouse(s) as wh:
             assert wh.execute("SELECT sum(x) FROM kept") == [(6,)]
-        assert kafka_messages(s, s.topics.deadletter) == [b"survives a restart"]
+        assert [m.value() for m in read_topic(s, s.topics.deadletter)] == [b"survives a restart"]
 
         st.reset(log.append)
         assert not (tmp_path / "clickhouse" / "data").exists()
@@ -82,7 +64,7 @@ def test_restart_keeps_data_and_reset_wipes_it(stack: Settings, tmp_path: Path) 
         st.start(log.append)
         with Warehouse(s, database="default") as wh:
             assert wh.execute("EXISTS TABLE hailong.kept") == [(0,)]
-        assert kafka_messages(s, s.topics.deadletter) == []
+        assert read_topic(s, s.topics.deadletter) == []
     finally:
         signal.signal(signal.SIGTERM, previous)
         st.stop(lambda _m: None)

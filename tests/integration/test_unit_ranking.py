@@ -3,9 +3,7 @@ Debian 18.16 server and on the current engine (chdb)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +13,6 @@ from hailong.settings import Settings
 from pipelines.ranking import Period, build_ranking, unit_counts
 from tests.chdb_warehouse import ChdbWarehouse
 from warehouse.client import Warehouse
-from warehouse.migrate import migrate
 from warehouse.registry import Office, Unit, load_registry
 
 pytestmark = pytest.mark.integration
@@ -64,17 +61,11 @@ def check(wh: Any) -> None:
     assert r2.reason == "sample too small: K_n + Q_n = 0 < 30"
 
 
-@pytest.fixture
-def chdb_wh(tmp_path: Path) -> Iterator[ChdbWarehouse]:
-    wh = ChdbWarehouse(str(tmp_path / "chdb"))
-    migrate(wh, progress=lambda _m: None)
-    yield wh
-    wh.close()
 
 
-def test_unit_ranking_over_all_channels(settings: Settings, chdb_wh: ChdbWarehouse) -> None:
+def test_unit_ranking_over_all_channels(settings: Settings, chdb_schema: ChdbWarehouse) -> None:
     with Warehouse(settings) as wh:
         fill(wh)
         check(wh)
-    fill(chdb_wh)
-    check(chdb_wh)
+    fill(chdb_schema)
+    check(chdb_schema)
