@@ -54,7 +54,6 @@ class Batch:
     qr: list[tuple[QrSurvey, Received]] = field(default_factory=list)
     camera: list[tuple[CameraObservation, Received]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
-
     copies: int = 0  # events skipped: landed before from another message
 
     @property
@@ -73,8 +72,8 @@ class Batch:
 def split(messages: Sequence[Received], topic_prefix: str, now: datetime | None = None) -> Batch:
     """Validate each message; sort valid events by channel, invalid ones to dead letters.
 
-    An event seen twice in the batch (a device resending) is kept once; copies across
-    batches collapse in ClickHouse (same key, same version).
+    An event seen twice in the batch (a device resending) is kept once; copies in
+    different batches are caught by ``event_index`` in :meth:`Ingestor.process`.
     """
     batch = Batch()
     rejected_at = now or datetime.now(UTC)
@@ -156,7 +155,3 @@ class Ingestor:
                 log.warning("%s failed, retrying in %.1f s: %s", what, delay, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_backoff_max_s)
-
-    def close(self) -> None:
-        self.producer.flush(10)
-        self.warehouse.close()

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hailong.contract import KioskRating
+from hailong.counting import MISUSE_GAP_US
 from warehouse.buckets import (
     HOUR_US,
     VERSION_TOP,
@@ -25,7 +26,6 @@ RAW_COLUMNS = (
 )
 HOURLY_COLUMNS = ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version")
 MISUSE_COLUMNS = ("event_id", "office_id", "device_id", "occurred_at_us")
-MISUSE_GAP_US = 4_000_000
 
 
 def raw_row(event: KioskRating, partition: int, offset: int) -> tuple[Any, ...]:
