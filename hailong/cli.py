@@ -119,18 +119,21 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
           f"{len(traffic.invalid)} invalid")
 
 
-def rank_and_print(settings: Settings, month: str) -> None:
-    """Materialize one month's ranking with Dagster and print it from ClickHouse."""
+def rank_and_print(settings: Settings, period_key: str) -> None:
+    """Materialize one month's ('YYYY-MM') or year's ('YYYY') ranking with Dagster and
+    print it from ClickHouse."""
     _dagster_home(settings)
     from dagster import DagsterInstance, materialize
 
-    from pipelines.assets import monthly_ranking
+    from pipelines.assets import annual_ranking, monthly_ranking
     from pipelines.ranking import Period, read_ranking
     from pipelines.resources import ClickHouseResource
 
-    period = Period.parse(month)
+    period = Period.parse(period_key)
+    annual = len(period.key) == 4
     resource = ClickHouseResource(database=settings.clickhouse_database)
-    result = materialize([monthly_ranking], partition_key=f"{period.key}-01",
+    result = materialize([annual_ranking if annual else monthly_ranking],
+                         partition_key=period.key if annual else f"{period.key}-01",
                          resources={"clickhouse": resource}, instance=DagsterInstance.get(),
                          run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
                          raise_on_error=True)
@@ -148,7 +151,7 @@ def rank_and_print(settings: Settings, month: str) -> None:
 
 
 def cmd_rank(settings: Settings, args: argparse.Namespace) -> None:
-    rank_and_print(settings, args.month)
+    rank_and_print(settings, args.month or str(args.year))
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
@@ -198,8 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resent", type=int, default=0, help="events to send twice")
     p.add_argument("--reused-tokens", type=int, default=0,
                    help="QR submissions with an already used token")
-    p = add("rank", cmd_rank, "compute and print a month's ranking (Dagster asset)")
-    p.add_argument("--month", required=True, help="YYYY-MM (Asia/Ho_Chi_Minh calendar)")
+    p = add("rank", cmd_rank, "compute and print a month's or a year's ranking (Dagster "
+                              "asset; replaces the period's rows)")
+    period = p.add_mutually_exclusive_group(required=True)
+    period.add_argument("--month", help="YYYY-MM (Asia/Ho_Chi_Minh calendar)")
+    period.add_argument("--year", type=int, help="YYYY")
     p = add("demo", cmd_demo, "the main job end to end: stack, simulated events, live index, "
                               "ranking of the current month")
     p.add_argument("--per-office", type=int, default=100, help="events per office (all channels)")

@@ -1,25 +1,34 @@
-"""Ranking assets, partitioned by calendar month in Asia/Ho_Chi_Minh time."""
+"""Ranking assets: monthly and annual partitions in Asia/Ho_Chi_Minh time."""
 
 # No `from __future__ import annotations` here: Dagster inspects the real annotations.
 
 from datetime import UTC, datetime
 
-from dagster import AssetExecutionContext, MaterializeResult, MonthlyPartitionsDefinition, asset
+from dagster import (
+    AssetExecutionContext,
+    MaterializeResult,
+    MonthlyPartitionsDefinition,
+    TimeWindowPartitionsDefinition,
+    asset,
+)
 
 from pipelines.ranking import Period, build_ranking, publish, unit_counts
 from pipelines.resources import ClickHouseResource
 
+LOCAL_TZ = "Asia/Ho_Chi_Minh"
 # Rankings of the communes/wards start with the units born on 2025-07-01.
-# end_offset=1 includes the month in progress, for a provisional ranking.
+# end_offset=1 includes the period in progress, for a provisional ranking; the
+# schedules (pipelines/schedules.py) rank only periods that have ended.
 monthly_partitions = MonthlyPartitionsDefinition(
-    start_date="2025-07-01", timezone="Asia/Ho_Chi_Minh", end_offset=1
+    start_date="2025-07-01", timezone=LOCAL_TZ, end_offset=1
+)
+annual_partitions = TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 1 1 *", start="2025", fmt="%Y", timezone=LOCAL_TZ, end_offset=1
 )
 
 
-@asset(partitions_def=monthly_partitions, group_name="rankings")
-def monthly_ranking(context: AssetExecutionContext,
-                    clickhouse: ClickHouseResource) -> MaterializeResult:
-    """Units ranked by OSI for one month (table ``rankings``, period 'YYYY-MM')."""
+def _rank(context: AssetExecutionContext, clickhouse: ClickHouseResource) -> MaterializeResult:
+    """Rank one period (the partition) and replace its rows in table ``rankings``."""
     period = Period.parse(context.partition_key)
     settings = clickhouse.settings()
     with clickhouse.warehouse() as wh:
@@ -33,3 +42,17 @@ def monthly_ranking(context: AssetExecutionContext,
         "period": period.key, "units": len(rows), "ranked": ranked,
         "input_checksum": rows[0].input_checksum if rows else "",
     })
+
+
+@asset(partitions_def=monthly_partitions, group_name="rankings")
+def monthly_ranking(context: AssetExecutionContext,
+                    clickhouse: ClickHouseResource) -> MaterializeResult:
+    """Units ranked by OSI for one month (table ``rankings``, period 'YYYY-MM')."""
+    return _rank(context, clickhouse)
+
+
+@asset(partitions_def=annual_partitions, group_name="rankings")
+def annual_ranking(context: AssetExecutionContext,
+                   clickhouse: ClickHouseResource) -> MaterializeResult:
+    """Units ranked by OSI for one year (table ``rankings``, period 'YYYY')."""
+    return _rank(context, clickhouse)

@@ -32,7 +32,13 @@ RAW = {"kiosk": "kiosk_ratings_raw", "qr": "qr_surveys_raw", "camera": "camera_o
 
 
 def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
-        settings: Settings, stack: Settings, tmp_path: Path) -> None:
+        settings: Settings, stack: Settings, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def say(line: str) -> None:
+        """Past pytest's capture: the run's figures belong in every CI log."""
+        with capsys.disabled():
+            print(f"\n[chaos] {line}", end="", flush=True)
+
     start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
     traffic = city_traffic(hanoi_offices(), 201_000, start, end, seed=11,
                            invalid=600, resent=1_000, reused_tokens=150)
@@ -72,7 +78,7 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
             wait_until(lambda f=fraction: landed() >= f * total, 180, f"{fraction:.0%} landed")
             worker.send_signal(signal.SIGKILL)
             worker.wait()
-            print(f"killed the worker with SIGKILL at {landed()} raw rows")
+            say(f"killed the worker with SIGKILL at {landed()} raw rows")
             worker = start_worker()
         # ClickHouse down for 30 s while the worker runs.
         wait_until(lambda: landed() >= 0.7 * total, 180, "70% landed")
@@ -82,7 +88,7 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
         time.sleep(30)
         assert worker.poll() is None, "the worker must wait for ClickHouse, not die"
         clickhouse.start(lambda _m: None)
-        print(f"ClickHouse was down for {time.monotonic() - down_at:.1f} s")
+        say(f"ClickHouse was down for {time.monotonic() - down_at:.1f} s")
         wh = Warehouse(settings)
 
         def everything_landed() -> bool:
@@ -103,7 +109,7 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
         rows = wh.execute(f"SELECT event_id FROM {RAW[channel]} FINAL")
         assert len(rows) == len(ids), channel
         assert {r[0] for r in rows} == ids, channel
-        print(f"{channel}: {len(ids)} valid events, each once in {RAW[channel]}")
+        say(f"{channel}: {len(ids)} valid events, each once in {RAW[channel]}")
 
     # Every invalid event in the dead-letter topic, with its reason and original bytes.
     letters = [json.loads(m.value()) for m in read_topic(settings, settings.topics.deadletter)]
@@ -112,14 +118,14 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
     injected = {value for _, value in traffic.invalid}
     assert {base64.b64decode(d["raw"]) for d in letters} == injected
     assert all(d["error"] for d in letters)
-    print(f"dead letters: {len(traffic.invalid)} invalid events, {len(letters)} letters "
-          f"(a replay after a kill may repeat one)")
+    say(f"dead letters: {len(traffic.invalid)} invalid events, {len(letters)} letters "
+        f"(a replay after a kill may repeat one)")
 
     # Reused tokens counted zero times; streamed buckets equal the reference exactly.
     assert wh.execute("SELECT sum(q_duplicates) FROM qr_hourly FINAL") == \
         [(len(traffic.reused_tokens),)]
     report = reconcile(wh, start, end)
-    describe(report)
+    describe(report, say)
     assert report.clean
     assert report.raw_events == total
     kiosk = wh.execute("SELECT sum(k_n), sum(k_misuse) FROM kiosk_hourly FINAL")[0]

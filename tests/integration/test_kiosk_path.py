@@ -16,7 +16,7 @@ from dagster import DagsterInstance, materialize
 
 from hailong.contract import KioskRating
 from hailong.settings import Settings
-from pipelines.assets import monthly_ranking
+from pipelines.assets import annual_ranking, monthly_ranking
 from pipelines.resources import ClickHouseResource
 from producers.kiosk import KioskDevice
 from producers.publisher import Publisher
@@ -170,9 +170,11 @@ def test_kiosk_ratings_travel_end_to_end(settings: Settings, registry: None,
         return wh.execute(
             "SELECT period, peer_group, unit_code, unit_name, offices, k_n, k_sat, score, "
             "eligible, reason, rank, n_ranked, weights, min_sample, methodology_version, "
-            "input_checksum, computed_at FROM rankings ORDER BY unit_code")
+            "input_checksum, computed_at FROM rankings WHERE period = '2026-10' "
+            "ORDER BY unit_code")
 
     first = run_ranking()
+    assert all(r[0] == "2026-10" for r in first)
     table = [r[:12] for r in first]
     assert table == [
         ("2026-10", "commune", "90001", "Phường Một", 1, 32, 27, pytest.approx(84.375), 1, "",
@@ -187,5 +189,18 @@ def test_kiosk_ratings_travel_end_to_end(settings: Settings, registry: None,
     second = run_ranking()
     assert [r[:16] for r in second] == [r[:16] for r in first]
     assert len({r[15] for r in first + second}) == 1
+
+    # The year 2026: OB's November press counts too (42 ratings, 31 satisfied).
+    result = materialize([annual_ranking], partition_key="2026",
+                         resources={"clickhouse": resource},
+                         instance=DagsterInstance.ephemeral())
+    assert result.success
+    annual = wh.execute("SELECT unit_code, k_n, k_sat, score, rank, n_ranked FROM rankings "
+                        "WHERE period = '2026' ORDER BY unit_code")
+    assert annual == [("90001", 32, 27, pytest.approx(84.375), 1, 2),
+                      ("90002", 42, 31, pytest.approx(3100 / 42), 2, 2),
+                      ("90003", 5, 5, 100.0, None, 2)]
+    # and the month's rows are untouched by the year's
+    assert wh.execute("SELECT count() FROM rankings WHERE period = '2026-10'") == [(3,)]
     wh.close()
     publisher.close()
