@@ -16,11 +16,11 @@ import time
 from datetime import UTC, datetime
 
 from hailong.errors import HailongError
-from hailong.methodology import two_decimals
+from hailong.methodology import LOCAL_TZ, two_decimals
 from hailong.settings import Settings
 from infra.stack import Stack, default_signals
 from producers.publisher import Publisher
-from producers.simulator import LOCAL_TZ, city_traffic, hanoi_offices
+from producers.simulator import city_traffic, hanoi_offices
 from warehouse.client import Warehouse
 from warehouse.migrate import prepare
 from warehouse.registry import load_hanoi

@@ -12,10 +12,10 @@ from dagster import (
     asset,
 )
 
+from hailong.methodology import LOCAL_TZ_NAME as LOCAL_TZ
 from pipelines.ranking import Period, build_ranking, publish, unit_counts
 from pipelines.resources import ClickHouseResource
 
-LOCAL_TZ = "Asia/Ho_Chi_Minh"
 # Rankings of the communes/wards start with the units born on 2025-07-01.
 # end_offset=1 includes the period in progress, for a provisional ranking; the
 # schedules (pipelines/schedules.py) rank only periods that have ended.

@@ -12,9 +12,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
 
 from hailong.methodology import (
+    LOCAL_TZ,
     METHODOLOGY_VERSION,
     Counts,
     Weights,
@@ -23,8 +23,6 @@ from hailong.methodology import (
     score,
 )
 from warehouse.client import Warehouse, sql
-
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from hailong.contract import CameraObservation, Event, KioskRating, QrSurvey
+from hailong.methodology import LOCAL_TZ
 from hailong.questionnaire import questionnaires
 from producers.kiosk import KioskDevice
 from warehouse.registry import HANOI_2025, default_offices, read_units
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 OPEN_MINUTES = (7 * 60 + 30, 17 * 60)  # 07:30-17:00 local
 
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hailong.counting import HOUR_US, hour_of
 from warehouse.client import Warehouse, sql
 
-HOUR_US = 3_600_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # ReplacingMergeTree keeps the highest version; raw rows count down from the top of
 # UInt64 by Kafka offset, so the earliest copy of an event wins and a replay writes
@@ -24,10 +24,6 @@ def epoch_us(ts: datetime) -> int:
     return (ts - _EPOCH) // timedelta(microseconds=1)
 
 
-def floor_hour_us(t_us: int) -> int:
-    return t_us - t_us % HOUR_US
-
-
 def ranges_of(spans: Iterable[tuple[str, int, int]]) -> Ranges:
     """Per office, the smallest [start, end) holding every (office, start, end) span."""
     out: Ranges = {}
@@ -39,7 +35,7 @@ def ranges_of(spans: Iterable[tuple[str, int, int]]) -> Ranges:
 
 def hour_spans(items: Iterable[tuple[str, int]]) -> Ranges:
     """Ranges covering the hour of each (office, time in µs)."""
-    return ranges_of((o, floor_hour_us(t), floor_hour_us(t) + HOUR_US) for o, t in items)
+    return ranges_of((o, hour_of(t), hour_of(t) + HOUR_US) for o, t in items)
 
 
 def params(ranges: Ranges) -> dict[str, Any]:

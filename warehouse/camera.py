@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hailong.contract import CameraObservation
-from warehouse.buckets import VERSION_TOP, epoch_us, hour_spans, refresh
+from warehouse.buckets import VERSION_TOP, Ranges, epoch_us, hour_spans, refresh
 from warehouse.client import Warehouse
 
 RAW_TABLE = "camera_observations_raw"
@@ -32,5 +32,9 @@ def raw_row(event: CameraObservation, partition: int, offset: int) -> tuple[Any,
 
 def refresh_camera(wh: Warehouse, events: Sequence[CameraObservation]) -> None:
     """Recompute from raw the hourly buckets these observations touch."""
-    ranges = hour_spans([(e.office_id, epoch_us(e.observed_at)) for e in events])
+    refresh_ranges(wh, hour_spans([(e.office_id, epoch_us(e.observed_at)) for e in events]))
+
+
+def refresh_ranges(wh: Warehouse, ranges: Ranges) -> None:
+    """Recompute from raw the hourly buckets of these office ranges."""
     refresh(wh, "camera_hourly", HOURLY_COLUMNS, "camera_buckets", ranges)

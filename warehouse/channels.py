@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from warehouse import camera, kiosk, qr
+from warehouse.buckets import Ranges
 from warehouse.client import Warehouse
 
 E = TypeVar("E")
@@ -19,10 +20,13 @@ class Channel(Generic[E]):
     raw_table: str
     raw_columns: tuple[str, ...]
     raw_row: Callable[[E, int, int], tuple[Any, ...]]
-    refresh: Callable[[Warehouse, Sequence[E]], None]
+    refresh: Callable[[Warehouse, Sequence[E]], None]  # the buckets these events touch
+    refresh_ranges: Callable[[Warehouse, Ranges], None]  # the buckets of office ranges
 
 
-KIOSK = Channel("kiosk", kiosk.RAW_TABLE, kiosk.RAW_COLUMNS, kiosk.raw_row, kiosk.refresh_kiosk)
-QR = Channel("qr", qr.RAW_TABLE, qr.RAW_COLUMNS, qr.raw_row, qr.refresh_qr)
+KIOSK = Channel("kiosk", kiosk.RAW_TABLE, kiosk.RAW_COLUMNS, kiosk.raw_row, kiosk.refresh_kiosk,
+                kiosk.refresh_ranges)
+QR = Channel("qr", qr.RAW_TABLE, qr.RAW_COLUMNS, qr.raw_row, qr.refresh_qr, qr.refresh_ranges)
 CAMERA = Channel("camera", camera.RAW_TABLE, camera.RAW_COLUMNS, camera.raw_row,
-                 camera.refresh_camera)
+                 camera.refresh_camera, camera.refresh_ranges)
+BY_NAME = {c.name: c for c in (KIOSK, QR, CAMERA)}

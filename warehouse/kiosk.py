@@ -6,16 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from hailong.contract import KioskRating
-from hailong.counting import MISUSE_GAP_US
-from warehouse.buckets import (
-    HOUR_US,
-    VERSION_TOP,
-    Ranges,
-    epoch_us,
-    floor_hour_us,
-    ranges_of,
-    refresh,
-)
+from hailong.counting import HOUR_US, MISUSE_GAP_US, hour_of
+from warehouse.buckets import VERSION_TOP, Ranges, epoch_us, ranges_of, refresh
 from warehouse.client import Warehouse
 
 RAW_TABLE = "kiosk_ratings_raw"
@@ -45,12 +37,16 @@ def affected(events: Sequence[KioskRating]) -> Ranges:
     spans = []
     for e in events:
         t = epoch_us(e.occurred_at)
-        spans.append((e.office_id, floor_hour_us(t), floor_hour_us(t + MISUSE_GAP_US) + HOUR_US))
+        spans.append((e.office_id, hour_of(t), hour_of(t + MISUSE_GAP_US) + HOUR_US))
     return ranges_of(spans)
 
 
 def refresh_kiosk(wh: Warehouse, events: Sequence[KioskRating]) -> None:
     """Recompute from raw the misuse flags and hourly buckets these presses touch."""
-    ranges = affected(events)
+    refresh_ranges(wh, affected(events))
+
+
+def refresh_ranges(wh: Warehouse, ranges: Ranges) -> None:
+    """Recompute from raw the misuse flags and hourly buckets of these office ranges."""
     refresh(wh, "kiosk_misuse", MISUSE_COLUMNS, "kiosk_misuse", ranges)
     refresh(wh, "kiosk_hourly", HOURLY_COLUMNS, "kiosk_buckets", ranges)

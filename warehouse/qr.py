@@ -51,6 +51,10 @@ def affected(wh: Warehouse, events: Sequence[QrSurvey]) -> Ranges:
 
 def refresh_qr(wh: Warehouse, events: Sequence[QrSurvey]) -> None:
     """Recompute from raw the hourly buckets these submissions touch."""
-    ranges = affected(wh, events)
+    refresh_ranges(wh, affected(wh, events))
+
+
+def refresh_ranges(wh: Warehouse, ranges: Ranges) -> None:
+    """Recompute from raw the hourly (per-criterion) buckets of these office ranges."""
     refresh(wh, "qr_hourly", HOURLY_COLUMNS, "qr_buckets", ranges)
     refresh(wh, "qr_criteria_hourly", CRITERIA_COLUMNS, "qr_criteria_buckets", ranges)

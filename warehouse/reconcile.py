@@ -16,13 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hailong import counting
-from warehouse.buckets import HOUR_US, epoch_us, hour_spans, refresh
-from warehouse.camera import HOURLY_COLUMNS as CAMERA_COLUMNS
+from hailong.counting import HOUR_US
+from warehouse.buckets import epoch_us, hour_spans
+from warehouse.channels import BY_NAME
 from warehouse.client import Warehouse
-from warehouse.kiosk import HOURLY_COLUMNS as KIOSK_COLUMNS
-from warehouse.kiosk import MISUSE_COLUMNS
-from warehouse.qr import CRITERIA_COLUMNS
-from warehouse.qr import HOURLY_COLUMNS as QR_COLUMNS
 
 _DEDUP = "ORDER BY kafka_partition, kafka_offset LIMIT 1 BY event_id"
 
@@ -161,16 +158,9 @@ def repair(wh: Warehouse, report: Report) -> None:
                              {"lo": report.start_us, "hi": report.end_us})
         spans["kiosk"] += [(o, t) for (o,) in offices
                            for t in range(report.start_us, report.end_us, HOUR_US)]
-    work: list[tuple[str, tuple[str, ...], str, str]] = [
-        ("kiosk", MISUSE_COLUMNS, "kiosk_misuse", "kiosk_misuse"),
-        ("kiosk", KIOSK_COLUMNS, "kiosk_buckets", "kiosk_hourly"),
-        ("qr", QR_COLUMNS, "qr_buckets", "qr_hourly"),
-        ("qr", CRITERIA_COLUMNS, "qr_criteria_buckets", "qr_criteria_hourly"),
-        ("camera", CAMERA_COLUMNS, "camera_buckets", "camera_hourly"),
-    ]
-    for channel, columns, query, table in work:
-        if spans[channel]:
-            refresh(wh, table, columns, query, hour_spans(spans[channel]))
+    for name, items in spans.items():
+        if items:
+            BY_NAME[name].refresh_ranges(wh, hour_spans(items))
 
 
 def describe(report: Report, out: Callable[[str], None] = print, examples: int = 5) -> None:

@@ -8,8 +8,9 @@ import uuid
 from datetime import UTC, datetime
 
 from hailong.contract import KioskRating
+from hailong.counting import HOUR_US
 from streams.ingest import Received, split
-from warehouse.buckets import HOUR_US, epoch_us
+from warehouse.buckets import epoch_us
 from warehouse.kiosk import affected, raw_row
 
 T = "test.x.satisfaction.kiosk.v1"
