@@ -119,6 +119,24 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
           f"{len(traffic.invalid)} invalid")
 
 
+def cmd_kiosk(settings: Settings, args: argparse.Namespace) -> None:
+    from producers.kiosk import run_cli
+
+    run_cli(settings, args)
+
+
+def cmd_gateway(settings: Settings, args: argparse.Namespace) -> None:
+    from producers.gateway import run_cli
+
+    run_cli(settings, args)
+
+
+def cmd_camera(settings: Settings, args: argparse.Namespace) -> None:
+    from producers.camera import run_cli
+
+    run_cli(settings, args)
+
+
 def rank_and_print(settings: Settings, period_key: str) -> None:
     """Materialize one month's ('YYYY-MM') or year's ('YYYY') ranking with Dagster and
     print it from ClickHouse."""
@@ -201,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resent", type=int, default=0, help="events to send twice")
     p.add_argument("--reused-tokens", type=int, default=0,
                    help="QR submissions with an already used token")
+    p = add("kiosk", cmd_kiosk, "a rating device at a counter: store-and-forward client "
+                                "(presses from stdin, one value per line)")
+    # KIOSK-ARGS
+    p = add("gateway", cmd_gateway, "the QR survey gateway: issues signed tokens, serves the "
+                                    "survey page, publishes submissions (HTTP, OpenAPI at /docs)")
+    # GATEWAY-ARGS
+    p = add("camera", cmd_camera, "the analytics-camera webhook adapter: maps observations to "
+                                  "camera_observation/1, refuses anything outside the allowlist")
+    # CAMERA-ARGS
     p = add("rank", cmd_rank, "compute and print a month's or a year's ranking (Dagster "
                               "asset; replaces the period's rows)")
     period = p.add_mutually_exclusive_group(required=True)

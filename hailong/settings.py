@@ -11,6 +11,7 @@ platform at an existing cluster, and the stack commands leave that service alone
 
 from __future__ import annotations
 
+import secrets
 from functools import cached_property
 from pathlib import Path
 
@@ -69,6 +70,31 @@ class Settings(BaseSettings):
     # before Kafka hands them to another: 60 s, faust's default, tolerates long pauses.
     session_timeout_s: float = Field(60.0, ge=6)
 
+    # --- kiosk client (hailong kiosk) -------------------------------------------------
+    kiosk_spool_dir: Path | None = Field(
+        None, description="where each device's spool lives; unset = <stack_dir>/kiosk")
+    kiosk_spool_max_events: int = Field(
+        1_000_000, gt=0, description="ratings a spool holds before it refuses new ones")
+
+    # --- QR gateway (hailong gateway) --------------------------------------------------
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 18700
+    gateway_public_url: str | None = Field(
+        None, description="base URL citizens' phones reach; unset = http://host:port")
+    gateway_secret: SecretStr | None = Field(
+        None, description="HMAC key of QR tokens; unset = generated once in the stack dir")
+    gateway_issuer_key: SecretStr | None = Field(
+        None, description="bearer key for issuing tokens; unset = generated once")
+    gateway_token_ttl_h: float = Field(72.0, gt=0)
+    gateway_max_body_bytes: int = Field(16_384, gt=0)
+    gateway_rate_per_minute: int = Field(30, gt=0, description="requests per client address")
+
+    # --- camera adapter (hailong camera) -----------------------------------------------
+    camera_host: str = "127.0.0.1"
+    camera_port: int = 18710
+    camera_webhook_key: SecretStr | None = Field(
+        None, description="bearer key cameras send; unset = generated once")
+
     # --- methodology ---------------------------------------------------------------
     # e.g. HAILONG_WEIGHTS__QR=0.6
     weights: Weights = Weights()
@@ -106,6 +132,32 @@ class Settings(BaseSettings):
         if self.clickhouse_port is not None:
             return self.clickhouse_port
         return self.clickhouse_local_port if self.local_clickhouse else 9000
+
+    def key(self, name: str) -> str:
+        """A secret setting (``gateway_secret``, ``gateway_issuer_key``,
+        ``camera_webhook_key``): its value when set, else a random key generated once and
+        kept in ``<stack_dir>/keys/<name>`` (mode 0600), so a single machine works out of
+        the box and keeps its keys across restarts. Set them explicitly in production."""
+        value = getattr(self, name)
+        if value is not None:
+            return str(value.get_secret_value())
+        path = self.stack_dir / "keys" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(32))
+            tmp.chmod(0o600)
+            tmp.replace(path)
+        return path.read_text().strip()
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.kiosk_spool_dir or self.stack_dir / "kiosk"
+
+    @property
+    def gateway_url(self) -> str:
+        return (self.gateway_public_url or
+                f"http://{self.gateway_host}:{self.gateway_port}").rstrip("/")
 
     @cached_property
     def topics(self) -> Topics:
