@@ -96,27 +96,23 @@ def cmd_stream(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from producers.publisher import Publisher
-    from producers.simulator import city_traffic, hanoi_offices
+    from producers.simulator import city_traffic, hanoi_offices, send, summary
 
-    end = datetime.now(UTC)
-    offices = hanoi_offices()
+    end = datetime.fromisoformat(args.until) if args.until else datetime.now(UTC)
+    if end.tzinfo is None:
+        raise HailongError("--until needs an offset, e.g. 2026-11-24T17:00:00+07:00")
+    offices = hanoi_offices(seed=args.seed)
     traffic = city_traffic(offices, args.per_office * len(offices),
                            end - timedelta(days=args.days), end, seed=args.seed,
-                           invalid=args.invalid, resent=args.resent,
-                           reused_tokens=args.reused_tokens)
-    events = traffic.events + traffic.resent + traffic.reused_tokens
-    publisher = Publisher(settings)
-    sent = 0
-    for i in range(0, len(events), 5000):
-        sent += publisher.publish(events[i:i + 5000])
-        print(f"published {sent}/{len(events)}", flush=True)
-    for channel, value in traffic.invalid:
-        sent += publisher.publish_raw(getattr(settings.topics, channel), [(b"HN-00004", value)])
-    publisher.close()
-    print(f"simulate: {sent} messages confirmed by Kafka: {len(traffic.events)} events, "
-          f"{len(traffic.resent)} resent, {len(traffic.reused_tokens)} reused QR tokens, "
-          f"{len(traffic.invalid)} invalid")
+                           invalid=args.invalid, resent=args.duplicates,
+                           reused_tokens=args.reused_tokens, misuse_bursts=args.misuse_bursts,
+                           late=args.late, skewed_devices=args.skewed_devices,
+                           skew_s=args.skew)
+    pace = f"{args.rate:g} events/s" if args.rate > 0 else "as fast as Kafka takes them"
+    print(f"simulate: {traffic.messages()} messages from {len(offices)} offices over the "
+          f"last {args.days:g} days, {pace}", flush=True)
+    report = send(settings, traffic, args.rate, progress=lambda m: print(m, flush=True))
+    print(summary(traffic, report))
 
 
 def cmd_kiosk(settings: Settings, args: argparse.Namespace) -> None:
@@ -211,17 +207,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loglevel", default="info")
     p.add_argument("faust_args", nargs=argparse.REMAINDER, help="passed on to `faust worker`")
     p = add("simulate", cmd_simulate, "publish simulated kiosk, QR and camera events for "
-                                      "Hanoi's offices, with optional fault injection")
+                                      "Hanoi's offices (126 communes/wards + departments), "
+                                      "with optional fault injection")
     p.add_argument("--per-office", type=int, default=50, help="events per office")
     p.add_argument("--days", type=float, default=7.0, help="spread over the last N days")
-    p.add_argument("--seed", type=int, default=2025)
+    p.add_argument("--until", help="end of the simulated window, ISO 8601 with offset "
+                                   "(default: now); with --seed, runs are reproducible")
+    p.add_argument("--seed", type=int, default=2025,
+                   help="the same seed (and --until) gives the same offices and events")
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="events per second (default 0: as fast as Kafka takes them)")
     p.add_argument("--invalid", type=int, default=0, help="invalid events to inject")
-    p.add_argument("--resent", type=int, default=0, help="events to send twice")
+    p.add_argument("--duplicates", "--resent", type=int, default=0,
+                   help="events to send twice (same bytes, same event_id)")
     p.add_argument("--reused-tokens", type=int, default=0,
                    help="QR submissions with an already used token")
+    p.add_argument("--misuse-bursts", type=int, default=0,
+                   help="bursts of 5 presses 1-3 s apart on one kiosk")
+    p.add_argument("--late", type=int, default=0,
+                   help="kiosk ratings delivered late, after later presses of their kiosk")
+    p.add_argument("--skewed-devices", type=int, default=0,
+                   help="kiosks whose clock is off by --skew seconds")
+    p.add_argument("--skew", type=float, default=600.0, help="clock skew in seconds (+/-)")
     p = add("kiosk", cmd_kiosk, "a rating device at a counter: store-and-forward client "
                                 "(presses from stdin, one value per line)")
-    # KIOSK-ARGS
+    p.add_argument("--office", required=True, help="office_id of the one-stop office")
+    p.add_argument("--device", required=True, help="device_id of this kiosk")
+    p.add_argument("--counter", help="counter_id (quầy)")
+    p.add_argument("--staff", help="staff_id of the civil servant at the counter")
+    p.add_argument("--scale", type=int, choices=[3, 4, 5], default=4, help="buttons")
+    p.add_argument("--spool", help="spool file (default: <stack_dir>/kiosk/<device>.sqlite)")
+    p.add_argument("--status", action="store_true",
+                   help="print how many ratings wait in the spool, and exit")
     p = add("gateway", cmd_gateway, "the QR survey gateway: issues signed tokens, serves the "
                                     "survey page, publishes submissions (HTTP, OpenAPI at /docs)")
     # GATEWAY-ARGS

@@ -19,8 +19,7 @@ from hailong.errors import HailongError
 from hailong.methodology import LOCAL_TZ, two_decimals
 from hailong.settings import Settings
 from infra.stack import Stack, default_signals
-from producers.publisher import Publisher
-from producers.simulator import city_traffic, hanoi_offices
+from producers.simulator import city_traffic, hanoi_offices, send
 from warehouse.client import Warehouse
 from warehouse.migrate import prepare
 from warehouse.registry import load_hanoi
@@ -122,19 +121,12 @@ def run(settings: Settings, per_office: int, seed: int | None) -> None:
                                    month_start.astimezone(UTC), now,
                                    seed=seed if seed is not None else time.time_ns(), invalid=3,
                                    resent=10, reused_tokens=5)
-            events = traffic.events + traffic.reused_tokens
-            publisher = Publisher(settings)
             print(f"publishing {len(traffic.events)} events (kiosk, QR, camera) from "
                   f"{len(offices)} offices ({month_start:%Y-%m-%d} .. now), plus "
                   f"{len(traffic.resent)} resent duplicates, {len(traffic.reused_tokens)} "
                   f"reused QR tokens and {len(traffic.invalid)} invalid events")
-            for i in range(0, len(events), 2500):
-                publisher.publish(events[i:i + 2500])
-                print(f"  published {min(i + 2500, len(events))}/{len(events)}", flush=True)
-            publisher.publish(traffic.resent)  # devices resending: each counts once
-            for channel, value in traffic.invalid:
-                publisher.publish_raw(getattr(settings.topics, channel), [(b"HN-00004", value)])
-            publisher.close()
+            send(settings, traffic)
+            events = traffic.events + traffic.reused_tokens
             wait_for_rows(wh, len({e.event_id for e in events}), before, worker, log_path)
             print_live_index(wh)
         rank_and_print(settings, f"{local_now:%Y-%m}")

@@ -68,6 +68,8 @@ def deliver(producer: Producer, topic: str, messages: Iterable[tuple[bytes | Non
                             f"within {timeout_s:.0f} s")
     if failures:
         first = failures[0]
-        raise DeliveryError(f"{len(failures)} of {sent} messages to {topic} failed: {first.str()}",
-                            first.name())
+        hint = (" (create the topics with `hailong topics`)"
+                if first.code() == KafkaError.UNKNOWN_TOPIC_OR_PART else "")
+        raise DeliveryError(f"{len(failures)} of {sent} messages to {topic} failed: "
+                            f"{first.str()}{hint}", first.name())
     return sent

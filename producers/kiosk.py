@@ -1,11 +1,64 @@
-"""A rating device at a counter: each press becomes a ``kiosk_rating/1`` event."""
+"""A rating device at a counter: each press becomes a ``kiosk_rating/1`` event, stored
+durably on the device first and forwarded to Kafka when Kafka can take it.
+
+Store and forward, so that no press is lost and none lands twice:
+
+1. :meth:`KioskClient.press` builds the event and commits it to the device's spool, a
+   SQLite database in WAL mode with ``synchronous=FULL`` (a committed press survives a
+   killed process and a power cut). Only then is the press acknowledged to the citizen.
+   The spool holds at most ``kiosk_spool_max_events`` ratings; beyond that a press is
+   refused with :class:`SpoolFull`, which says so plainly.
+2. The :class:`Forwarder` sends spooled events in rounds, oldest first, with
+   librdkafka's no-loss settings (idempotence, ``acks=all``). Before a round it records
+   the end offset of every partition of the topic (the *marks*) and tags the round's
+   events with them; an event leaves the spool only when its delivery report says
+   Kafka has it.
+3. An event that was sent but not confirmed (the process was killed, the broker went
+   away mid-round, a delivery report carried an error) may or may not be in Kafka. Such
+   events are never blindly resent: the next round first reads the topic from the
+   recorded marks, removes from the spool every event it finds there, and only then
+   sends the rest again. Resent events are the same bytes: same ``event_id``, same
+   ``occurred_at``.
+
+While the broker is unreachable (for minutes or for days) nothing is sent; presses
+accumulate in the spool and rounds are retried with a growing pause (at most
+``retry_backoff_max_s``). The device needs write access to the kiosk topic and read
+access to it (for step 3).
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import sqlite3
+import sys
+import threading
+import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from hailong.contract import KioskRating
+from hailong.errors import HailongError
+from hailong.kafka import producer_config
+from hailong.settings import Settings
+
+log = logging.getLogger("hailong.kiosk")
+
+# A round waits this long for its delivery reports; a broker that went away mid-round
+# makes the round end with its unconfirmed events left for the check of step 3.
+ROUND_TIMEOUT_S = 30.0
+ROUND_MAX_EVENTS = 1000
+
+
+class SpoolFull(HailongError):
+    """The device's spool holds its maximum of ratings; the press was not stored."""
 
 
 class KioskDevice:
@@ -33,3 +86,334 @@ class KioskDevice:
             "scale": self.scale,
             "value": value,
         })
+
+
+@dataclass(frozen=True)
+class Spooled:
+    event_id: str
+    key: bytes
+    value: bytes
+    round_id: int | None
+
+
+class Spool:
+    """The device's durable queue of events not yet confirmed by Kafka (SQLite, WAL).
+
+    One connection per thread: the press path and the forwarder each open their own.
+    """
+
+    SCHEMA = """
+        CREATE TABLE IF NOT EXISTS events (
+            seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id  TEXT NOT NULL UNIQUE,
+            key       BLOB NOT NULL,
+            value     BLOB NOT NULL,
+            stored_at REAL NOT NULL,
+            round_id  INTEGER  -- the round that sent it unconfirmed; NULL = not in flight
+        );
+        CREATE TABLE IF NOT EXISTS rounds (
+            round_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            marks    TEXT NOT NULL  -- JSON {partition: end offset before the round}
+        );
+    """
+
+    def __init__(self, path: Path, max_events: int) -> None:
+        self.path = path
+        self.max_events = max_events
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk (WAL fsynced) before it returns, so an acknowledged
+        # press survives a power cut, not only a killed process.
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(self.SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def put(self, event: KioskRating) -> None:
+        """Store one event durably, or raise :class:`SpoolFull`."""
+        with self._tx() as db:
+            (count,) = db.execute("SELECT count(*) FROM events").fetchone()
+            if count >= self.max_events:
+                oldest = datetime.fromtimestamp(
+                    db.execute("SELECT min(stored_at) FROM events").fetchone()[0], UTC)
+                raise SpoolFull(
+                    f"spool full: {count} ratings wait for Kafka in {self.path} (the oldest "
+                    f"since {oldest:%Y-%m-%d %H:%M} UTC); presses are refused until Kafka "
+                    f"takes them (limit: HAILONG_KIOSK_SPOOL_MAX_EVENTS={self.max_events})")
+            db.execute("INSERT INTO events (event_id, key, value, stored_at) VALUES (?,?,?,?)",
+                       (str(event.event_id), event.key, event.to_json(), time.time()))
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM events").fetchone()[0])
+
+    def oldest(self, limit: int) -> list[Spooled]:
+        rows = self.db.execute(
+            "SELECT event_id, key, value, round_id FROM events ORDER BY seq LIMIT ?", (limit,))
+        return [Spooled(*row) for row in rows]
+
+    def in_flight(self) -> tuple[set[str], dict[int, int]]:
+        """Events sent but not confirmed, and the lowest mark of each partition over
+        their rounds (where to start reading the topic to find them)."""
+        ids = {r[0] for r in self.db.execute(
+            "SELECT event_id FROM events WHERE round_id IS NOT NULL")}
+        marks: dict[int, int] = {}
+        for (text,) in self.db.execute(
+                "SELECT marks FROM rounds WHERE round_id IN "
+                "(SELECT DISTINCT round_id FROM events WHERE round_id IS NOT NULL)"):
+            for part, offset in json.loads(text).items():
+                marks[int(part)] = min(offset, marks.get(int(part), offset))
+        return ids, marks
+
+    def begin_round(self, event_ids: list[str], marks: dict[int, int]) -> int:
+        with self._tx() as db:
+            cur = db.execute("INSERT INTO rounds (marks) VALUES (?)", (json.dumps(marks),))
+            round_id = int(cur.lastrowid or 0)
+            db.executemany("UPDATE events SET round_id = ? WHERE event_id = ?",
+                           [(round_id, e) for e in event_ids])
+        return round_id
+
+    def settle(self, confirmed: set[str], not_in_kafka: set[str]) -> None:
+        """Drop confirmed events; put events known to be absent from Kafka back as unsent."""
+        with self._tx() as db:
+            db.executemany("DELETE FROM events WHERE event_id = ?", [(e,) for e in confirmed])
+            db.executemany("UPDATE events SET round_id = NULL WHERE event_id = ?",
+                           [(e,) for e in not_in_kafka])
+            db.execute("DELETE FROM rounds WHERE round_id NOT IN "
+                       "(SELECT round_id FROM events WHERE round_id IS NOT NULL)")
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class Forwarder:
+    """Moves spooled events to Kafka: see the module docstring for the protocol."""
+
+    def __init__(self, settings: Settings, spool_path: Path,
+                 on_sent: Callable[[int], None] = lambda _n: None) -> None:
+        self.settings = settings
+        self.spool_path = spool_path
+        self.topic = settings.topics.kiosk
+        self.on_sent = on_sent
+        self._producer: Producer | None = None
+        self._consumer: Consumer | None = None
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+
+    # -- Kafka clients ---------------------------------------------------------------
+    def _clients(self) -> tuple[Producer, Consumer]:
+        if self._producer is None:
+            self._producer = Producer(producer_config(
+                self.settings, **{"message.timeout.ms": int(ROUND_TIMEOUT_S * 1000),
+                                  "linger.ms": 20, "log_level": 2}))
+        if self._consumer is None:
+            self._consumer = Consumer({
+                "bootstrap.servers": self.settings.bootstrap_servers,
+                "group.id": "hailong-kiosk-check",  # never joins or commits: assign() only
+                "enable.auto.commit": False, "enable.partition.eof": True,
+                "log_level": 2,
+            })
+        return self._producer, self._consumer
+
+    def _end_offsets(self) -> dict[int, int]:
+        _, consumer = self._clients()
+        meta = consumer.list_topics(self.topic, timeout=5).topics[self.topic]
+        if meta.error is not None:
+            raise KafkaException(meta.error)
+        return {p: consumer.get_watermark_offsets(TopicPartition(self.topic, p),
+                                                  timeout=5)[1]
+                for p in sorted(meta.partitions)}
+
+    def _present(self, wanted: set[str], marks: dict[int, int]) -> set[str]:
+        """Which of ``wanted`` are in the topic, reading it from ``marks`` to its end."""
+        _, consumer = self._clients()
+        ends = self._end_offsets()
+        todo = {p: ends[p] for p, start in marks.items() if p in ends and ends[p] > start}
+        if not todo:
+            return set()
+        consumer.assign([TopicPartition(self.topic, p, marks[p]) for p in todo])
+        found: set[str] = set()
+        deadline = time.monotonic() + 120
+        try:
+            while todo:
+                if time.monotonic() > deadline:
+                    raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
+                msg = consumer.poll(1.0)
+                if msg is None:
+                    continue
+                err = msg.error()
+                if err is not None and err.code() != KafkaError._PARTITION_EOF:
+                    raise KafkaException(err)
+                part = msg.partition()
+                if err is None:
+                    try:
+                        event_id = json.loads(msg.value() or b"{}").get("event_id")
+                    except (ValueError, AttributeError):
+                        event_id = None  # not ours: other devices' (maybe invalid) events
+                    if event_id in wanted:
+                        found.add(event_id)
+                if part in todo and (err is not None or msg.offset() + 1 >= todo[part]):
+                    del todo[part]
+        finally:
+            consumer.unassign()
+        return found
+
+    # -- rounds ----------------------------------------------------------------------
+    def round(self, spool: Spool) -> int:
+        """Settle in-flight events, then send one round; return how many Kafka confirmed.
+        Raises KafkaException when the broker can't be reached."""
+        in_flight, marks = spool.in_flight()
+        if in_flight:
+            present = self._present(in_flight, marks)
+            spool.settle(present, in_flight - present)
+            if present:
+                log.info("%d events of an interrupted round were already in Kafka",
+                         len(present))
+                self.on_sent(len(present))
+        batch = spool.oldest(ROUND_MAX_EVENTS)
+        if not batch:
+            return 0
+        producer, _ = self._clients()
+        marks = self._end_offsets()
+        spool.begin_round([e.event_id for e in batch], marks)
+        confirmed: set[str] = set()
+        errors: list[KafkaError] = []
+
+        def report(err: KafkaError | None, msg: Message) -> None:
+            if err is None:
+                confirmed.add(json.loads(msg.value())["event_id"])
+            else:
+                errors.append(err)
+
+        for e in batch:
+            producer.produce(self.topic, key=e.key, value=e.value, on_delivery=report)
+        # Every message gets a report within message.timeout.ms; wait for all of them,
+        # so nothing of this round is still queued when its events are sent again.
+        while producer.flush(5.0) > 0:
+            pass
+        # Unconfirmed events stay tagged with this round: the next round looks for them.
+        spool.settle(confirmed, set())
+        if any(err.fatal() for err in errors):
+            self._producer = None  # a fatal producer error: start a new one
+        if errors:
+            log.warning("%d of %d events not confirmed (%s); will check and resend",
+                        len(batch) - len(confirmed), len(batch), errors[0].str())
+        self.on_sent(len(confirmed))
+        return len(confirmed)
+
+    def run(self) -> None:
+        """Forward until :attr:`stopping` is set; never raises for Kafka being away."""
+        spool = Spool(self.spool_path, self.settings.kiosk_spool_max_events)
+        backoff = 0.5
+        try:
+            while not self.stopping.is_set():
+                try:
+                    sent = self.round(spool)
+                    backoff = 0.5
+                except KafkaException as exc:
+                    log.warning("Kafka unreachable (%s); %d ratings spooled; retrying in "
+                                "%.0f s", exc.args[0], spool.count(), backoff)
+                    self.stopping.wait(backoff)
+                    backoff = min(backoff * 2, self.settings.retry_backoff_max_s)
+                    continue
+                if not sent and spool.count() == 0:
+                    self.wake.wait(1.0)
+                    self.wake.clear()
+        finally:
+            spool.close()
+            if self._consumer is not None:
+                self._consumer.close()
+
+
+class KioskClient:
+    """The library a device runs: ``press`` stores durably; a thread forwards to Kafka."""
+
+    def __init__(self, settings: Settings, device: KioskDevice,
+                 spool_path: Path | None = None) -> None:
+        self.device = device
+        self.spool_path = spool_path or settings.spool_dir / f"{device.device_id}.sqlite"
+        self.spool = Spool(self.spool_path, settings.kiosk_spool_max_events)
+        self.sent = 0
+        self.forwarder = Forwarder(settings, self.spool_path, on_sent=self._count)
+        self._thread = threading.Thread(target=self.forwarder.run, name="kiosk-forwarder",
+                                        daemon=True)
+        self._thread.start()
+
+    def _count(self, n: int) -> None:
+        self.sent += n
+
+    def press(self, value: int) -> KioskRating:
+        """Record a press: returns once it is on disk (raises SpoolFull when full)."""
+        event = self.device.press(value)
+        self.spool.put(event)
+        self.forwarder.wake.set()
+        return event
+
+    def pending(self) -> int:
+        return self.spool.count()
+
+    def drain(self, timeout: float | None = None,
+              progress: Callable[[int], None] = lambda _n: None) -> bool:
+        """Wait until the spool is empty; False if ``timeout`` passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last = -1
+        while (left := self.pending()) > 0:
+            if left != last:
+                progress(left)
+                last = left
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    def close(self) -> None:
+        self.forwarder.stopping.set()
+        self.forwarder.wake.set()
+        self._thread.join(ROUND_TIMEOUT_S + 10)
+        self.spool.close()
+
+
+def run_cli(settings: Settings, args: argparse.Namespace) -> None:
+    """``hailong kiosk``: one device. Reads presses from stdin, one value per line, and
+    prints ``stored <event_id> <occurred_at>`` once each is on disk. At the end of the
+    input it waits until Kafka has every spooled rating (Ctrl-C leaves them spooled)."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s kiosk %(levelname)s %(message)s")
+    device = KioskDevice(args.office, args.device, args.scale, args.counter, args.staff)
+    spool_path = Path(args.spool) if args.spool else None
+    if args.status:
+        spool = Spool(spool_path or settings.spool_dir / f"{args.device}.sqlite",
+                      settings.kiosk_spool_max_events)
+        print(f"{spool.path}: {spool.count()} ratings waiting for Kafka")
+        return
+    client = KioskClient(settings, device, spool_path)
+    print(f"kiosk {args.device} at {args.office} ({args.scale} buttons); spool "
+          f"{client.spool_path} holds {client.pending()} ratings; press 1-{args.scale}",
+          flush=True)
+    try:
+        for line in sys.stdin:
+            text = line.strip()
+            if not text:
+                continue
+            if text not in {str(v) for v in range(1, args.scale + 1)}:
+                print(f"refused {text!r}: press a value from 1 to {args.scale}", flush=True)
+                continue
+            try:
+                event = client.press(int(text))
+            except SpoolFull as exc:
+                print(f"refused {text!r}: {exc}", flush=True)
+                continue
+            print(f"stored {event.event_id} {event.occurred_at.isoformat()}", flush=True)
+        client.drain(progress=lambda n: print(f"waiting for Kafka: {n} ratings spooled",
+                                              flush=True))
+        print(f"done: {client.sent} ratings confirmed by Kafka", flush=True)
+    finally:
+        client.close()

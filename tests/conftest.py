@@ -5,6 +5,7 @@ this session started it. Each test gets a fresh database and fresh topics."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -64,6 +65,17 @@ def settings(stack: Settings) -> Iterator[Settings]:
             fut.result()
 
 
+def own_stack(tmp_path: Path, shared: Settings, port: int = 29092) -> Settings:
+    """Settings of a second stack in a temp dir, on ports of its own (Kafka on ``port``,
+    its controller on ``port + 1``, ClickHouse on ``port - 92`` and ``port - 969``);
+    reuses the installed Kafka jars. For tests that stop and start services."""
+    (tmp_path / "kafka").mkdir(parents=True)
+    shutil.copytree(shared.stack_dir / "kafka" / "libs", tmp_path / "kafka" / "libs",
+                    symlinks=True)
+    return load_settings(stack_dir=tmp_path, kafka_port=port, kafka_controller_port=port + 1,
+                         clickhouse_local_port=port - 92, clickhouse_http_port=port - 969)
+
+
 def settings_env(s: Settings) -> dict[str, str]:
     """The environment that gives a child process these settings."""
     env = os.environ.copy()
@@ -75,6 +87,8 @@ def settings_env(s: Settings) -> dict[str, str]:
         "HAILONG_SESSION_TIMEOUT_S": str(s.session_timeout_s),
         "HAILONG_RETRY_BACKOFF_MAX_S": str(s.retry_backoff_max_s),
         "HAILONG_STACK_DIR": str(s.stack_dir),
+        "HAILONG_KAFKA_PORT": str(s.kafka_port),
+        "HAILONG_CLICKHOUSE_LOCAL_PORT": str(s.clickhouse_local_port),
     })
     return env
 

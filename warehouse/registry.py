@@ -19,6 +19,9 @@ from warehouse.client import Warehouse
 
 HANOI_2024 = "hanoi_units_2024.csv"
 HANOI_2025 = "hanoi_units_2025.csv"
+# A few of the city's departments (sở), each with a one-stop office; ranked as a peer
+# group of their own. No official codes exist for them: codes are Hailong's own.
+HANOI_DEPARTMENTS = "hanoi_departments.csv"
 # The day the 2024 units end when their file gives no start (they predate the data).
 _OPEN_START = date(1970, 1, 1)
 
@@ -80,6 +83,9 @@ def load_registry(wh: Warehouse, units: list[Unit], offices: list[Office]) -> tu
 
 
 def load_hanoi(wh: Warehouse) -> tuple[int, int]:
-    """Hanoi's units before and after 2025-07-01, and a default office per commune."""
+    """Hanoi's units before and after 2025-07-01 and its departments, and a default
+    office per commune/ward and per department."""
     old, new = read_units(HANOI_2024), read_units(HANOI_2025)
-    return load_registry(wh, old + new, default_offices(new))
+    departments = read_units(HANOI_DEPARTMENTS)
+    offices = default_offices(new) + default_offices(departments, level="department")
+    return load_registry(wh, old + new + departments, offices)

@@ -3,7 +3,6 @@ it, and services pointed at an existing cluster are not started locally."""
 
 from __future__ import annotations
 
-import shutil
 import signal
 from pathlib import Path
 
@@ -12,19 +11,10 @@ import pytest
 from hailong.settings import Settings, load_settings
 from infra.stack import Stack
 from producers.publisher import Publisher
-from tests.conftest import read_topic
+from tests.conftest import own_stack, read_topic
 from warehouse.client import Warehouse, create_database
 
 pytestmark = pytest.mark.integration
-
-
-def own_stack(tmp_path: Path, shared: Settings) -> Settings:
-    """A second stack in a temp dir, on ports of its own; reuses the installed jars."""
-    (tmp_path / "kafka").mkdir()
-    shutil.copytree(shared.stack_dir / "kafka" / "libs", tmp_path / "kafka" / "libs",
-                    symlinks=True)
-    return load_settings(stack_dir=tmp_path, kafka_port=29092, kafka_controller_port=29093,
-                         clickhouse_local_port=29000, clickhouse_http_port=28123)
 
 
 def test_restart_keeps_data_and_reset_wipes_it(stack: Settings, tmp_path: Path) -> None:
