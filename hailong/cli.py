@@ -241,10 +241,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print how many ratings wait in the spool, and exit")
     p = add("gateway", cmd_gateway, "the QR survey gateway: issues signed tokens, serves the "
                                     "survey page, publishes submissions (HTTP, OpenAPI at /docs)")
-    # GATEWAY-ARGS
+    p.add_argument("--host", help="listen address (default: the gateway_host setting)")
+    p.add_argument("--port", type=int, help="listen port (default: the gateway_port setting)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                   help="proxies whose X-Forwarded-For is trusted for the client address "
+                        "(rate limit); comma-separated, '*' for any")
     p = add("camera", cmd_camera, "the analytics-camera webhook adapter: maps observations to "
                                   "camera_observation/1, refuses anything outside the allowlist")
-    # CAMERA-ARGS
+    p.add_argument("--host", help="listen address (default: the camera_host setting)")
+    p.add_argument("--port", type=int, help="listen port (default: the camera_port setting)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p = add("rank", cmd_rank, "compute and print a month's or a year's ranking (Dagster "
                               "asset; replaces the period's rows)")
     period = p.add_mutually_exclusive_group(required=True)

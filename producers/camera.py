@@ -1,0 +1,410 @@
+"""The analytics-camera adapter (``hailong camera``): webhooks in, ``camera_observation/1``
+events out, and never anything a camera saw.
+
+Cameras (or their vendor's analytics server) POST what they *derived* to
+``/api/v1/observations`` with ``Authorization: Bearer <camera_webhook_key>``. The body is
+one observation or a JSON array of up to 500. An observation has exactly these fields:
+
+==================  ==========================  ============================================
+field               type                        meaning
+==================  ==========================  ============================================
+``camera_id``       id, required                the camera
+``office_id``       id, required                the one-stop office it watches
+``timestamp``       RFC 3339 with offset, req.  when it was observed
+``event_type``      ``emotion`` or ``queue``    what was observed
+``observation_id``  id, optional                the vendor's id; a resend with the same id
+                                                gets the same ``event_id`` (counted once)
+``emotion``         label, for ``emotion``      expression of a person leaving a counter
+``score``           number 0..1, for emotion    the model's confidence
+``track_id``        id, optional                anonymous track, rotated at least daily
+``people_waiting``  integer ≥ 0, for ``queue``  people waiting
+``estimated_wait_s`` number ≥ 0, optional       estimated wait, for ``queue``
+==================  ==========================  ============================================
+
+(id: 1-64 characters of ``A-Z a-z 0-9 . _ -``.) Emotion labels map to the contract's
+sentiment (:data:`EMOTIONS`): happy/joy/... → positive, neutral/calm/surprise → neutral,
+sad/angry/disgust/fear/contempt/... → negative.
+
+**Allowlist.** Any other field (``image``, ``face_crop``, ``embedding``, ``snapshot`` or
+simply unknown) makes the *whole request* fail with 422 and problem details that name the
+offending field names (sanitized, truncated); nothing of the request is published. The
+body is parsed here, not by FastAPI (whose 422 echoes the input), and no error message,
+response or log line of this module ever contains a value from the payload; uvicorn
+logs only the request line. Valid observations are published to the camera topic keyed
+by office, and the answer (200) comes after Kafka confirmed every one of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from hailong.contract import CameraObservation
+from hailong.errors import DeliveryError
+from hailong.settings import Settings
+from producers.web import (
+    DELIVERY_TIMEOUT_S,
+    BodyLimit,
+    ConfirmingProducer,
+    bearer_ok,
+    json_loads_strict,
+    problem,
+)
+
+log = logging.getLogger("hailong.camera")
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_OBSERVATIONS = 500
+ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+# Namespace of event ids derived from the vendor's observation_id (uuid5).
+EVENT_NAMESPACE = uuid.UUID("0b6f3f0e-6a53-5d0c-9a57-2f1d3c9e7a41")
+
+EMOTIONS: dict[str, str] = {
+    **dict.fromkeys(("happy", "happiness", "joy", "joyful", "smile", "smiling", "pleased",
+                     "satisfied", "positive"), "positive"),
+    **dict.fromkeys(("neutral", "calm", "surprise", "surprised"), "neutral"),
+    **dict.fromkeys(("sad", "sadness", "angry", "anger", "disgust", "disgusted", "fear",
+                     "fearful", "scared", "contempt", "frustrated", "annoyed", "upset",
+                     "unhappy", "negative"), "negative"),
+}
+# Field names that are images or biometrics: refused with a message that says so.
+_VISUAL_RE = re.compile(r"image|img|photo|picture|snapshot|frame|jpe?g|png|face|crop|"
+                        r"embedding|vector|feature|biometric|template|thumb|video|clip|"
+                        r"base64|pixel", re.IGNORECASE)
+
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class WebhookObservation(BaseModel):
+    """One observation as cameras send it (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
+        {"camera_id": "cam-3", "office_id": "HN-00004",
+         "timestamp": "2026-11-24T09:15:02+07:00", "event_type": "emotion",
+         "observation_id": "obs-77812", "emotion": "happy", "score": 0.91,
+         "track_id": "t-1234"},
+        {"camera_id": "cam-1", "office_id": "HN-00004",
+         "timestamp": "2026-11-24T09:15:00+07:00", "event_type": "queue",
+         "people_waiting": 7, "estimated_wait_s": 420}]})
+
+    camera_id: Id
+    office_id: Id
+    timestamp: str = Field(max_length=40, description="RFC 3339 with an offset")
+    event_type: Literal["emotion", "queue"]
+    observation_id: Id | None = Field(
+        None, description="the vendor's id: resends with the same id get the same event_id")
+    emotion: str | None = Field(None, max_length=32,
+                                description="one of: " + ", ".join(sorted(EMOTIONS)))
+    score: float | None = Field(None, ge=0, le=1, allow_inf_nan=False,
+                                description="confidence 0..1 (emotion)")
+    track_id: Id | None = Field(None, description="anonymous track id, rotated at least daily")
+    people_waiting: int | None = Field(None, ge=0, description="queue length (queue)")
+    estimated_wait_s: float | None = Field(None, ge=0, allow_inf_nan=False,
+                                           description="estimated wait in seconds (queue)")
+
+
+ALLOWED_FIELDS = frozenset(WebhookObservation.model_fields)
+
+
+class WebhookAccepted(BaseModel):
+    accepted: int = Field(description="observations published (Kafka confirmed each)")
+    event_ids: list[str] = Field(description="the contract event_id of each, in order")
+
+
+class Refused(Exception):
+    """A webhook request refused as a whole; ``body`` is the problem details."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str,
+                 **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail, self.extra = (
+            status, slug, title, detail, extra)
+
+    def response(self) -> JSONResponse:
+        return problem(self.status, self.slug, self.title, self.detail, **self.extra)
+
+
+def sentiment_of(emotion: str) -> str | None:
+    """The contract sentiment of a vendor's emotion label (case-insensitive), or None."""
+    return EMOTIONS.get(emotion.strip().lower())
+
+
+def safe_name(name: str, limit: int = 40) -> str:
+    """A field name fit to echo: only ``A-Z a-z 0-9 _ . -`` (others become ``?``),
+    at most ``limit`` characters."""
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "?", name[:limit])
+    return clean + ("…" if len(name) > limit else "")
+
+
+def forbidden_fields(items: list[dict[str, Any]]) -> list[str]:
+    """The sanitized names of every field outside the allowlist, sorted, at most 20."""
+    names = sorted({safe_name(k) for item in items for k in item if k not in ALLOWED_FIELDS})
+    return names[:20]
+
+
+def _strings(value: Any, out: set[str]) -> set[str]:
+    if isinstance(value, str):
+        out.add(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _strings(k, out)
+            _strings(v, out)
+    elif isinstance(value, list):
+        for v in value:
+            _strings(v, out)
+    return out
+
+
+def _scrub(message: str, payload_strings: set[str]) -> str:
+    """Belt and braces: a message that quotes any string of the payload is replaced."""
+    if any(len(s) >= 3 and s in message for s in payload_strings):
+        return "invalid value"
+    return message
+
+
+def read_observations(raw: bytes) -> list[dict[str, Any]]:
+    """Parse a webhook body into its observation objects, checking the allowlist first.
+
+    Raises :class:`Refused` (422, or 400 for a body that is not JSON) with messages that
+    name fields and positions only, never values.
+    """
+    try:
+        body = json_loads_strict(raw)
+    except ValueError as exc:
+        raise Refused(400, "invalid-json", "Malformed body", str(exc)) from None
+    items = body if isinstance(body, list) else [body]
+    if not items:
+        raise Refused(422, "no-observations", "No observations", "the array is empty")
+    if len(items) > MAX_OBSERVATIONS:
+        raise Refused(422, "too-many-observations", "Too many observations",
+                      f"at most {MAX_OBSERVATIONS} observations per request")
+    not_objects = [i for i, item in enumerate(items) if not isinstance(item, dict)]
+    if not_objects:
+        raise Refused(422, "invalid-observation", "Invalid observations",
+                      "each observation must be a JSON object",
+                      errors=[{"field": f"[{i}]", "message": "must be a JSON object"}
+                              for i in not_objects[:20]])
+    forbidden = forbidden_fields(items)
+    if forbidden:
+        visual = [n for n in forbidden if _VISUAL_RE.search(n)]
+        detail = ("observations may carry only the documented fields"
+                  + ("; images, face crops, embeddings and other biometric or visual data "
+                     "are never accepted" if visual else "")
+                  + ". Nothing of this request was published.")
+        raise Refused(422, "field-not-allowed", "Fields not accepted", detail,
+                      fields=forbidden, allowed=sorted(ALLOWED_FIELDS))
+    return items
+
+
+def to_events(items: list[dict[str, Any]]) -> list[CameraObservation]:
+    """Validate allowlisted observations and map them to contract events."""
+    payload_strings = _strings(items, set())
+    errors: list[dict[str, str]] = []
+    events: list[CameraObservation] = []
+
+    def fail(i: int, where: str, message: str) -> None:
+        errors.append({"field": f"[{i}].{where}" if where else f"[{i}]",
+                       "message": _scrub(message, payload_strings)})
+
+    for i, item in enumerate(items):
+        before = len(errors)
+        try:
+            obs = WebhookObservation.model_validate(item)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False, include_input=False,
+                                  include_context=False):
+                fail(i, ".".join(str(p) for p in err["loc"]), err["msg"])
+            continue
+        fields: dict[str, Any] = {
+            "schema": "camera_observation/1", "office_id": obs.office_id,
+            "camera_id": obs.camera_id, "observed_at": obs.timestamp,
+            "event_id": str(uuid.uuid5(EVENT_NAMESPACE, f"{obs.office_id}/{obs.camera_id}/"
+                                                        f"{obs.observation_id}")
+                            if obs.observation_id else uuid.uuid4())}
+        if obs.track_id is not None:
+            fields["track_id"] = obs.track_id
+        if obs.event_type == "emotion":
+            for f in ("people_waiting", "estimated_wait_s"):
+                if getattr(obs, f) is not None:
+                    fail(i, f, "not allowed for event_type emotion")
+            if obs.emotion is None:
+                fail(i, "emotion", "required for event_type emotion")
+            elif (sentiment := sentiment_of(obs.emotion)) is None:
+                fail(i, "emotion", "not a known label; known: " + ", ".join(sorted(EMOTIONS)))
+            else:
+                fields["sentiment"] = sentiment
+            if obs.score is None:
+                fail(i, "score", "required for event_type emotion")
+            fields.update(kind="sentiment", confidence=obs.score)
+        else:
+            for f in ("emotion", "score"):
+                if getattr(obs, f) is not None:
+                    fail(i, f, "not allowed for event_type queue")
+            if obs.people_waiting is None:
+                fail(i, "people_waiting", "required for event_type queue")
+            fields.update(kind="queue", queue_length=obs.people_waiting)
+            if obs.estimated_wait_s is not None:
+                fields["wait_seconds"] = obs.estimated_wait_s
+        if len(errors) > before:
+            continue
+        try:
+            events.append(CameraObservation.model_validate(fields))
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False, include_input=False,
+                                  include_context=False):
+                where = ".".join(str(p) for p in err["loc"])
+                fail(i, "timestamp" if where == "observed_at" else where,
+                     "must be an RFC 3339 timestamp with an offset, like "
+                     "2026-11-24T09:15:02+07:00" if where == "observed_at" else "invalid value")
+    if errors:
+        raise Refused(422, "invalid-observation", "Invalid observations",
+                      "some observations are invalid; nothing of this request was published",
+                      errors=errors[:50])
+    return events
+
+
+webhook_auth = HTTPBearer(auto_error=False, scheme_name="camera webhook key",
+                          description="the camera_webhook_key setting (HAILONG_CAMERA_WEBHOOK_"
+                                      "KEY, or generated once in <stack_dir>/keys/)")
+Creds = Annotated[HTTPAuthorizationCredentials | None, Depends(webhook_auth)]
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; ``fields`` lists refused field names."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    fields: list[str] | None = None
+    allowed: list[str] | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+DESCRIPTION = f"""
+Analytics cameras (or their vendor's server) POST what they **derived** — an emotion
+label of a person leaving a counter, or a queue length — to `/api/v1/observations`;
+each observation becomes a `camera_observation/1` event (wire contract v1).
+
+Only the fields of `WebhookObservation` are accepted. A request with any other field
+(`image`, `face_crop`, `embedding`, ... or simply unknown) is refused as a whole (422,
+the field names listed in `fields`) and nothing of it is published, logged or echoed.
+
+Emotion labels → sentiment: {"; ".join(
+    f"{s}: {', '.join(k for k, v in EMOTIONS.items() if v == s)}"
+    for s in ("positive", "neutral", "negative"))}.
+"""
+
+
+def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
+               ) -> FastAPI:
+    """The camera adapter as an ASGI app; Kafka's producer starts with the app."""
+    key = settings.key("camera_webhook_key")
+    producer: list[ConfirmingProducer] = []
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        producer.append(ConfirmingProducer(settings, delivery_timeout_s))
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(producer[0].close)
+
+    app = FastAPI(title="Hailong camera adapter", version="1", lifespan=lifespan,
+                  description=DESCRIPTION)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_req: Request, _exc: RequestValidationError) -> Response:
+        return problem(422, "invalid-request", "Invalid request", "invalid parameters")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_req: Request, exc: StarletteHTTPException) -> Response:
+        return problem(exc.status_code, "http-error", str(exc.detail), str(exc.detail),
+                       headers=dict(exc.headers or {}))
+
+    schema = WebhookObservation.model_json_schema()
+
+    @app.post(
+        "/api/v1/observations", tags=["cameras"], response_model=WebhookAccepted,
+        summary="Receive camera observations (webhook)",
+        responses={
+            400: {"model": Problem, "description": "the body is not (strict) JSON"},
+            401: {"model": Problem, "description": "missing or wrong bearer key"},
+            413: {"model": Problem, "description": f"body above {MAX_BODY_BYTES} bytes"},
+            422: {"model": Problem, "description": "a field outside the allowlist (named in "
+                  "`fields`; nothing published) or invalid observations (`errors`)"},
+            503: {"model": Problem, "description": "Kafka did not confirm; send again "
+                  "(with observation_id, a resend is counted once)"}},
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"oneOf": [schema, {"type": "array", "items": schema,
+                                          "maxItems": MAX_OBSERVATIONS, "minItems": 1}]}}}}})
+    async def observations(request: Request, creds: Creds) -> Any:
+        """Publish one observation (a JSON object) or several (an array) as
+        ``camera_observation/1`` events; answers after Kafka confirmed all of them. A
+        field outside the allowlist fails the whole request (422) and nothing is
+        published; the response names the fields, never their values."""
+        if not bearer_ok(f"Bearer {creds.credentials}" if creds else None, key):
+            return problem(401, "unauthorized", "Unauthorized",
+                           "send Authorization: Bearer <camera webhook key>",
+                           headers={"WWW-Authenticate": "Bearer"})
+        try:
+            events = to_events(read_observations(await request.body()))
+        except Refused as exc:
+            fields = exc.extra.get("fields")
+            log.warning("webhook refused (%s)%s", exc.slug,
+                        f": fields {', '.join(fields)}" if fields else "")
+            return exc.response()
+        try:
+            await asyncio.gather(*(producer[0].send(settings.topics.camera, e.key, e.to_json())
+                                   for e in events))
+        except DeliveryError as exc:
+            log.warning("webhook of %d observations not fully published: %s", len(events), exc)
+            return problem(503, "kafka-unavailable", "Not recorded",
+                           "Kafka did not confirm every observation; send the request again",
+                           headers={"Retry-After": "30"})
+        log.info("published %d camera observations", len(events))
+        return WebhookAccepted(accepted=len(events), event_ids=[str(e.event_id) for e in events])
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness",
+             responses={200: {"description": "the service runs"}})
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok", "topic": settings.topics.camera}
+
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES,
+                       too_large=lambda _scope: problem(
+                           413, "body-too-large", "Request body too large",
+                           f"the body exceeds {MAX_BODY_BYTES} bytes"))
+    return app
+
+
+def run_cli(settings: Settings, args: argparse.Namespace) -> None:
+    """``hailong camera``: serve the adapter with uvicorn until interrupted."""
+    import uvicorn
+
+    updates = {k: v for k, v in (("camera_host", args.host), ("camera_port", args.port))
+               if v is not None}
+    if updates:
+        settings = settings.model_copy(update=updates)
+    app = create_app(settings)
+    key_from = ("HAILONG_CAMERA_WEBHOOK_KEY" if settings.camera_webhook_key is not None
+                else str(settings.stack_dir / "keys" / "camera_webhook_key"))
+    print(f"camera adapter: http://{settings.camera_host}:{settings.camera_port}"
+          f"/api/v1/observations (API docs at /docs); webhook key from {key_from}; "
+          f"publishing to {settings.topics.camera}", flush=True)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s camera %(levelname)s %(message)s")
+    uvicorn.run(app, host=settings.camera_host, port=settings.camera_port,
+                log_level=args.log_level, server_header=False)

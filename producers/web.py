@@ -1,0 +1,254 @@
+"""What the HTTP channels (QR gateway, camera adapter) share.
+
+- :class:`ConfirmingProducer`: publish from asyncio and wait for Kafka's ack. One
+  confluent-kafka producer with the no-loss settings of :mod:`hailong.kafka`, but a short
+  ``message.timeout.ms`` (a person or a camera is waiting for the answer); a thread
+  serves delivery reports and hands each one to its asyncio future with
+  ``loop.call_soon_threadsafe``.
+- :class:`BodyLimit`: ASGI middleware that refuses request bodies above a size with
+  413, whether or not a ``Content-Length`` was sent (chunked bodies are counted while
+  they arrive and buffered, never beyond the limit).
+- :class:`RateLimiter`: a token bucket per client address (in memory, per process).
+- :func:`bearer_ok`: constant-time check of an ``Authorization: Bearer`` header.
+- :func:`problem`: an RFC 9457 problem-details response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
+
+from hailong.errors import DeliveryError
+from hailong.kafka import producer_config
+from hailong.settings import Settings
+
+# How long a publish may wait for Kafka before the request is answered with 503.
+DELIVERY_TIMEOUT_S = 15.0
+PROBLEM_TYPE = "urn:hailong:problem:"
+
+
+def problem(status: int, slug: str, title: str, detail: str,
+            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """An ``application/problem+json`` response (RFC 9457)."""
+    body = {"type": PROBLEM_TYPE + slug, "title": title, "status": status, "detail": detail,
+            **extra}
+    return JSONResponse(body, status_code=status, headers=headers,
+                        media_type="application/problem+json")
+
+
+def bearer_ok(header: str | None, key: str) -> bool:
+    """True when ``header`` is ``Bearer <key>``; compared in constant time."""
+    if not header:
+        return False
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(value.strip().encode("utf-8"), key.encode("utf-8"))
+
+
+class ConfirmingProducer:
+    """Publishes one message at a time from asyncio and returns once Kafka confirmed it.
+
+    :meth:`send` raises :class:`DeliveryError` when Kafka reported a failure or did not
+    answer within ``timeout_s``. A message reported as timed out may still have been
+    written (it was in flight when the timeout hit); callers that retry must therefore
+    be idempotent downstream (same ``event_id``, or a QR token counted once).
+    """
+
+    def __init__(self, settings: Settings, timeout_s: float = DELIVERY_TIMEOUT_S) -> None:
+        self.timeout_s = timeout_s
+        self._producer = Producer(producer_config(
+            settings, **{"message.timeout.ms": int(timeout_s * 1000)}))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="kafka-delivery", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.2)
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def settle(err: KafkaError | None) -> None:
+            if future.done():
+                return
+            if err is None:
+                future.set_result(None)
+            else:
+                future.set_exception(DeliveryError(f"Kafka did not take the message: "
+                                                   f"{err.str()}", err.name()))
+
+        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+            try:
+                loop.call_soon_threadsafe(settle, err)
+            except RuntimeError:  # the loop is gone (shutdown): nobody waits any more
+                pass
+
+        try:
+            self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+        except BufferError:
+            raise DeliveryError("the local Kafka queue is full") from None
+        except KafkaException as exc:
+            raise DeliveryError(f"Kafka refused the message: {exc}") from None
+        try:
+            # librdkafka reports every message within message.timeout.ms; the margin
+            # only guards against a delivery report that never comes.
+            await asyncio.wait_for(asyncio.shield(future), self.timeout_s + 10)
+        except TimeoutError:
+            raise DeliveryError(f"no delivery report within {self.timeout_s + 10:.0f} s") \
+                from None
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._producer.flush(timeout_s)
+        # Destroy the client now (not whenever the app object is collected), so that it
+        # stops connecting to brokers.
+        del self._producer
+
+
+class RateLimiter:
+    """A token bucket per client address: ``per_minute`` requests, refilled evenly.
+
+    In memory and per process: several gateway processes behind a balancer each allow
+    ``per_minute`` (set the limit accordingly, or rate-limit at the balancer).
+    """
+
+    MAX_CLIENTS = 100_000
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity = float(per_minute)
+        self.refill_per_s = per_minute / 60.0
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # address → (tokens, at)
+        self._lock = threading.Lock()
+
+    def take(self, client: str) -> float:
+        """Take one request for ``client``: 0 if allowed, else the seconds to wait."""
+        now = self.clock()
+        with self._lock:
+            tokens, at = self._buckets.get(client, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - at) * self.refill_per_s)
+            if tokens >= 1.0:
+                self._buckets[client] = (tokens - 1.0, now)
+                if len(self._buckets) > self.MAX_CLIENTS:
+                    self._forget_full(now)
+                return 0.0
+            self._buckets[client] = (tokens, now)
+            return (1.0 - tokens) / self.refill_per_s
+
+    def _forget_full(self, now: float) -> None:
+        # Buckets that have refilled completely carry no information.
+        for client, (tokens, at) in list(self._buckets.items()):
+            if tokens + (now - at) * self.refill_per_s >= self.capacity:
+                del self._buckets[client]
+
+
+def retry_after(seconds: float) -> str:
+    """A ``Retry-After`` value: whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds)))
+
+
+TooLarge = Callable[[Scope], Response]
+
+
+class BodyLimit:
+    """Refuse bodies larger than ``max_bytes`` with 413, before the app sees them.
+
+    A declared ``Content-Length`` above the limit is refused at once; otherwise the
+    body is read (and counted) up to the limit and replayed to the app, so a chunked
+    body without a length is refused as soon as it crosses the limit. ``too_large``
+    builds the 413 response (an HTML page or problem details, by path).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, too_large: TooLarge) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.too_large = too_large
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                declared = -1
+            if declared > self.max_bytes:
+                await self.too_large(scope)(scope, receive, send)
+                return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self.too_large(scope)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> AsgiMessage:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def client_address(scope: Scope) -> str:
+    """The client's address as the server saw it (after trusted proxy headers)."""
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+def json_loads_strict(raw: bytes) -> Any:
+    """Parse JSON bytes: UTF-8 only, no duplicate keys, no NaN/Infinity.
+
+    Raises ``ValueError`` with a message that never quotes the input.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"the body is not valid UTF-8 (byte {exc.start})") from None
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for k, v in items:
+            if k in obj:
+                raise ValueError("the body has a duplicate JSON key")
+            obj[k] = v
+        return obj
+
+    def constant(_name: str) -> float:
+        raise ValueError("NaN and Infinity are not JSON numbers")
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the body is not JSON: {exc.msg} at char {exc.pos}") from None
+

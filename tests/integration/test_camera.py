@@ -1,0 +1,168 @@
+"""The camera adapter as a process (``hailong camera``, logging at DEBUG) on the real
+Kafka broker: valid webhooks become contract events in Kafka; images, face crops,
+embeddings and unknown fields fail the whole request with 422 naming the field, and a
+marker placed in their values appears nowhere: not in Kafka, not in the response, not
+in the process's output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hailong.contract import CameraObservation, parse_event
+from hailong.settings import Settings
+from infra.stack import default_signals
+from tests.conftest import read_topic, settings_env
+from tests.serving import Reply, free_port, request
+
+pytestmark = pytest.mark.integration
+
+OFFICE = "HN-00004"
+EMOTION: dict[str, Any] = {
+    "camera_id": "cam-3", "office_id": OFFICE, "timestamp": "2026-11-24T09:15:02+07:00",
+    "event_type": "emotion", "emotion": "angry", "score": 0.87, "track_id": "t-1234",
+    "observation_id": "obs-1"}
+QUEUE: dict[str, Any] = {
+    "camera_id": "cam-1", "office_id": OFFICE, "timestamp": "2026-11-24T02:15:00Z",
+    "event_type": "queue", "people_waiting": 7, "estimated_wait_s": 420.5}
+
+
+@dataclass
+class Adapter:
+    base: str
+    key: str
+    log: Path
+    proc: subprocess.Popen[bytes]
+    settings: Settings
+
+    def post(self, body: Any, key: str | None = None) -> Reply:
+        return request("POST", f"{self.base}/api/v1/observations", json_body=body,
+                       headers={"Authorization": f"Bearer {key or self.key}"})
+
+    def output(self) -> str:
+        """Everything the process printed (call after it stopped)."""
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def adapter(settings: Settings, tmp_path: Path) -> Iterator[Adapter]:
+    s = settings.model_copy(update={"stack_dir": tmp_path / "stack"})
+    port = free_port()
+    env = {**settings_env(s), "HAILONG_CAMERA_PORT": str(port)}
+    log = tmp_path / "camera.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "hailong.cli", "camera",
+                                 "--log-level", "debug"], stdout=out, stderr=subprocess.STDOUT,
+                                env=env, preexec_fn=default_signals)
+    adapter = Adapter(f"http://127.0.0.1:{port}", s.key("camera_webhook_key"), log, proc, s)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if request("GET", f"{adapter.base}/healthz", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, adapter.output()
+            assert time.monotonic() < deadline, "the camera adapter did not start"
+            time.sleep(0.2)
+        yield adapter
+    finally:
+        stop(adapter)
+
+
+def stop(adapter: Adapter) -> None:
+    if adapter.proc.poll() is None:
+        adapter.proc.terminate()
+        try:
+            adapter.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            adapter.proc.kill()
+            adapter.proc.wait()
+
+
+def camera_events(s: Settings) -> list[CameraObservation]:
+    out = []
+    for msg in read_topic(s, s.topics.camera):
+        event = parse_event(msg.value(), "satisfaction.camera.v1")
+        assert isinstance(event, CameraObservation) and msg.key() == event.office_id.encode()
+        out.append(event)
+    return out
+
+
+def test_valid_webhooks_become_contract_events(adapter: Adapter) -> None:
+    one = adapter.post(EMOTION)
+    assert one.status == 200, one.text
+    several = adapter.post([QUEUE, {**EMOTION, "observation_id": "obs-2", "emotion": "Happy",
+                                    "score": 0.5, "track_id": "t-9"}])
+    assert several.status == 200 and several.json()["accepted"] == 2
+    assert adapter.post(EMOTION, key="wrong").status == 401
+    ids = one.json()["event_ids"] + several.json()["event_ids"]
+    events = {str(e.event_id): e for e in camera_events(adapter.settings)}
+    assert list(events) == ids  # one office: one partition, in order
+    angry, queue, happy = (events[i] for i in ids)
+    assert (angry.kind, angry.sentiment, angry.confidence, angry.track_id, angry.camera_id) == (
+        "sentiment", "negative", 0.87, "t-1234", "cam-3")
+    assert angry.observed_at.isoformat() == "2026-11-24T02:15:02+00:00"
+    assert (queue.kind, queue.queue_length, queue.wait_seconds, queue.sentiment) == (
+        "queue", 7, 420.5, None)
+    assert (happy.sentiment, happy.confidence) == ("positive", 0.5)
+    assert {e.office_id for e in events.values()} == {OFFICE}
+
+
+def test_forbidden_fields_are_refused_and_never_published_or_logged(
+        adapter: Adapter) -> None:
+    marker = f"LEAK-{uuid.uuid4().hex}"
+    payloads: list[tuple[Any, list[str]]] = [
+        ({**EMOTION, "image": f"data:image/jpeg;base64,/9j/{marker}"}, ["image"]),
+        ({**EMOTION, "face_crop": marker}, ["face_crop"]),
+        ({**EMOTION, "embedding": [0.12, -0.4, marker]}, ["embedding"]),
+        ({**QUEUE, "vendor_debug": {"note": marker}}, ["vendor_debug"]),
+        ([QUEUE, {**EMOTION, "snapshot": marker, "age_estimate": 34}],
+         ["age_estimate", "snapshot"]),
+    ]
+    for body, fields in payloads:
+        reply = adapter.post(body)
+        assert reply.status == 422, reply.text
+        problem = reply.json()
+        assert problem["type"].endswith("field-not-allowed")
+        assert problem["fields"] == fields
+        assert marker not in reply.text
+    # values that are merely invalid are not echoed either
+    for change in ({"emotion": marker}, {"track_id": f"{marker} x"},
+                   {"timestamp": marker}, {"camera_id": {"face": marker}}):
+        reply = adapter.post({**EMOTION, **change})
+        assert reply.status == 422 and marker not in reply.text, reply.text
+    bad_json = request("POST", f"{adapter.base}/api/v1/observations",
+                       b'{"image": "' + marker.encode() + b'",}',
+                       headers={"Authorization": f"Bearer {adapter.key}",
+                                "Content-Type": "application/json"})
+    assert bad_json.status == 400 and marker not in bad_json.text
+    assert camera_events(adapter.settings) == []
+    stop(adapter)
+    output = adapter.output()
+    assert "webhook refused (field-not-allowed): fields face_crop" in output  # it did log
+    assert "POST /api/v1/observations" in output and " 422" in output
+    assert marker not in output
+
+
+def test_openapi_documents_the_webhook_format(adapter: Adapter) -> None:
+    doc = request("GET", f"{adapter.base}/openapi.json").json()
+    op = doc["paths"]["/api/v1/observations"]["post"]
+    assert op["summary"] and "allowlist" in op["description"]
+    one, many = op["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert set(one["properties"]) == {
+        "camera_id", "office_id", "timestamp", "event_type", "observation_id", "emotion",
+        "score", "track_id", "people_waiting", "estimated_wait_s"}
+    assert one["additionalProperties"] is False and many["items"] == one
+    assert {"200", "401", "413", "422", "503"} <= set(op["responses"])
+    assert "face_crop" in doc["info"]["description"]
+    assert request("GET", f"{adapter.base}/docs").status == 200
