@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from hailong.contract import KioskRating
 from hailong.errors import HailongError
@@ -260,7 +260,7 @@ class Forwarder:
                         event_id = None  # not ours: other devices' (maybe invalid) events
                     if event_id in wanted:
                         found.add(event_id)
-                if part in todo and (err is not None or msg.offset() + 1 >= todo[part]):
+                if part in todo and (err is not None or (msg.offset() or 0) + 1 >= todo[part]):
                     del todo[part]
         finally:
             consumer.unassign()
@@ -287,14 +287,17 @@ class Forwarder:
         confirmed: set[str] = set()
         errors: list[KafkaError] = []
 
-        def report(err: KafkaError | None, msg: Message) -> None:
-            if err is None:
-                confirmed.add(json.loads(msg.value())["event_id"])
-            else:
-                errors.append(err)
+        def reporter(event_id: str) -> Callable[[KafkaError | None, object], None]:
+            def report(err: KafkaError | None, _msg: object) -> None:
+                if err is None:
+                    confirmed.add(event_id)
+                else:
+                    errors.append(err)
+            return report
 
         for e in batch:
-            producer.produce(self.topic, key=e.key, value=e.value, on_delivery=report)
+            producer.produce(self.topic, key=e.key, value=e.value,
+                             on_delivery=reporter(e.event_id))
         # Every message gets a report within message.timeout.ms; wait for all of them,
         # so nothing of this round is still queued when its events are sent again.
         while producer.flush(5.0) > 0:
@@ -319,7 +322,7 @@ class Forwarder:
                     sent = self.round(spool)
                     backoff = 0.5
                 except KafkaException as exc:
-                    log.warning("Kafka unreachable (%s); %d ratings spooled; retrying in "
+                    log.warning("cannot send to Kafka (%s); %d ratings spooled; retrying in "
                                 "%.0f s", exc.args[0], spool.count(), backoff)
                     self.stopping.wait(backoff)
                     backoff = min(backoff * 2, self.settings.retry_backoff_max_s)
