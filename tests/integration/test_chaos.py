@@ -41,8 +41,9 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
 
     start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
     traffic = city_traffic(hanoi_offices(), 201_000, start, end, seed=11,
-                           invalid=600, resent=1_000, reused_tokens=150)
-    valid = traffic.events + traffic.reused_tokens
+                           invalid=600, resent=1_000, reused_tokens=150,
+                           misuse_bursts=60, late=300, skewed_devices=5)
+    valid = traffic.events + traffic.late + traffic.reused_tokens
     expected = {
         "kiosk": {e.event_id for e in valid if isinstance(e, KioskRating)},
         "qr": {e.event_id for e in valid if isinstance(e, QrSurvey)},
@@ -51,7 +52,7 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
     assert sum(map(len, expected.values())) >= 200_000
     publisher = Publisher(settings)
     publisher.publish(traffic.events)
-    publisher.publish(traffic.resent + traffic.reused_tokens)
+    publisher.publish(traffic.late + traffic.resent + traffic.reused_tokens)
     topic = {"kiosk": settings.topics.kiosk, "qr": settings.topics.qr,
              "camera": settings.topics.camera}
     for channel, value in traffic.invalid:
@@ -130,4 +131,6 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
     assert report.raw_events == total
     kiosk = wh.execute("SELECT sum(k_n), sum(k_misuse) FROM kiosk_hourly FINAL")[0]
     assert sum(kiosk) == len(expected["kiosk"])
+    assert kiosk[1] == 60 * 4  # the injected bursts' presses, and nothing else
+    say(f"misuse: {kiosk[1]} burst presses flagged; {len(traffic.late)} late ratings landed")
     wh.close()
