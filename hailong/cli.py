@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from hailong.errors import HailongError
 from hailong.settings import Settings, load_settings
@@ -55,8 +56,10 @@ def cmd_registry(settings: Settings, args: argparse.Namespace) -> None:
     from warehouse.registry import load_hanoi
 
     with Warehouse(settings) as wh:
-        units, offices = load_hanoi(wh)
-    print(f"registry: loaded {units} units and {offices} offices")
+        result = load_hanoi(wh)
+    state = "new version" if result.created else "unchanged, still version"
+    print(f"registry: {state} {result.version}: {result.units} units, {result.offices} "
+          f"office intervals, {result.lineage} lineage rows")
 
 
 def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> None:
@@ -134,34 +137,42 @@ def cmd_camera(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def rank_and_print(settings: Settings, period_key: str) -> None:
-    """Materialize one month's ('YYYY-MM') or year's ('YYYY') ranking with Dagster and
-    print it from ClickHouse."""
+    """Materialize one month's ('YYYY-MM') or year's ('YYYY') ranking with Dagster (its
+    checks first) and print it from ClickHouse."""
     _dagster_home(settings)
-    from dagster import DagsterInstance, materialize
+    from dagster import DagsterInstance
 
-    from pipelines.assets import annual_ranking, monthly_ranking
+    from hailong.methodology import two_decimals
+    from pipelines.assets import failed_checks, materialize_period
     from pipelines.ranking import Period, read_ranking
     from pipelines.resources import ClickHouseResource
 
     period = Period.parse(period_key)
-    annual = len(period.key) == 4
     resource = ClickHouseResource(database=settings.clickhouse_database)
-    result = materialize([annual_ranking if annual else monthly_ranking],
-                         partition_key=period.key if annual else f"{period.key}-01",
-                         resources={"clickhouse": resource}, instance=DagsterInstance.get(),
-                         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-                         raise_on_error=True)
+    result = materialize_period(period.key, resource, DagsterInstance.get())
     if not result.success:
-        raise HailongError(f"ranking of {period.key} failed")
+        failed = failed_checks(result)
+        why = "\n  ".join(failed) if failed else "see the Dagster run log above"
+        raise HailongError(f"ranking of {period.key} not published:\n  {why}")
     with resource.warehouse() as wh:
         rows = read_ranking(wh, period)
-    print(f"\nRanking {period.key} (OSI; read from ClickHouse table rankings):")
-    print(f"  {'rank':>9}  {'OSI':>6} {'K_n':>5} {'Q_n':>5}  unit")
-    for group, rank, n_ranked, code, name, score, k_n, q_n, reason in rows:
+
+    def num(x: Any) -> str:
+        return "—" if x is None else f"{two_decimals(float(x))}"
+
+    print(f"\nRanking {period.key} (OSI with 95% interval; rank with 95% interval; trend "
+          "against the previous period; read from ClickHouse table rankings):")
+    print(f"  {'rank':>9} {'(95%)':>9}  {'OSI':>6} {'(95%)':>15} {'trend':>7} {'K_n':>5} "
+          f"{'Q_n':>5}  unit")
+    for (group, rank, n_ranked, code, name, score, k_n, q_n, reason, s_lo, s_hi, r_lo, r_hi,
+         trend) in rows:
         shown = f"{rank}/{n_ranked}" if rank is not None else "—"
-        value = f"{score:.2f}" if score is not None else "—"
+        r_iv = f"{r_lo}-{r_hi}" if r_lo is not None else ""
+        s_iv = f"{num(s_lo)}-{num(s_hi)}" if s_lo is not None else ""
+        t = "" if trend is None else f"{'+' if num(trend)[0] != '-' else ''}{num(trend)}"
         note = f"  (not ranked: {reason})" if reason else ""
-        print(f"  {shown:>9}  {value:>6} {k_n:>5} {q_n:>5}  {name} [{group} {code}]{note}")
+        print(f"  {shown:>9} {r_iv:>9}  {num(score):>6} {s_iv:>15} {t:>7} {k_n:>5} {q_n:>5}  "
+              f"{name} [{group} {code}]{note}")
 
 
 def cmd_rank(settings: Settings, args: argparse.Namespace) -> None:
@@ -195,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "reset: stop and wipe all data")
     add("topics", cmd_topics, "create the contract's topics (partitions, retention) if missing")
     add("migrate", cmd_migrate, "create the database and apply pending schema migrations")
-    add("registry", cmd_registry, "load Hanoi's units (2024 + 2025) and default offices")
+    add("registry", cmd_registry, "load Hanoi's units (2024, 2025 with lineage, departments) "
+                                  "and their offices as a new registry version if changed")
     p = add("reconcile", cmd_reconcile, "recompute hourly buckets from raw and compare them "
                                         "with the streamed ones (exit 1 on a difference)")
     p.add_argument("--since", help="start, ISO 8601 (UTC unless an offset is given); "

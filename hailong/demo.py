@@ -29,8 +29,9 @@ def prepare_warehouse(settings: Settings) -> None:
     """Database, schema and the Hanoi registry (all idempotent)."""
     prepare(settings)
     with Warehouse(settings) as wh:
-        units, offices = load_hanoi(wh)
-        print(f"registry: {units} units, {offices} offices")
+        result = load_hanoi(wh)
+        print(f"registry version {result.version}: {result.units} units, {result.offices} "
+              f"office intervals, {result.lineage} lineage rows")
 
 
 def start_worker(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
@@ -90,7 +91,7 @@ def print_live_index(wh: Warehouse) -> None:
     rows = wh.execute(
         "SELECT v.office_id, k_n, q_n, c_n, s_kiosk, s_qr, s_camera, osi, name "
         "FROM office_index_current AS v ANY LEFT JOIN "
-        "(SELECT office_id, name FROM offices FINAL) AS o USING (office_id) "
+        "(SELECT office_id, name FROM offices WHERE valid_to IS NULL) AS o USING (office_id) "
         "WHERE window = '30d' ORDER BY office_id")
     show = lambda x: "—" if x is None else f"{two_decimals(x)}"  # noqa: E731
     print(f"\nLive index per office, last 30 days (view office_index_current, {len(rows)} "

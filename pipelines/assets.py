@@ -1,20 +1,57 @@
-"""Ranking assets: monthly and annual partitions in Asia/Ho_Chi_Minh time."""
+"""Ranking assets: monthly and annual partitions in Asia/Ho_Chi_Minh time.
+
+Each period goes through two assets:
+
+``<period>_ranking_inputs``
+    Reads the period's counts from ClickHouse: every unit's counts, the previous
+    period's counts over each unit's current offices (for the trend), the per-staff
+    kiosk counts, and the registry version. Two blocking asset checks guard it:
+    ``no_silent_office`` (an office registered in a unit sent nothing in the whole
+    period) and ``counts_reconcile_with_raw`` (the hourly counts equal a recomputation
+    from the raw events). A failed check stops the run before anything is published.
+``<period>_ranking``
+    Scores, ranks and bootstraps the units, replaces the period's rows in ``rankings``
+    and ``staff_scores``, and writes the report (CSV and HTML) under the report folder.
+"""
 
 # No `from __future__ import annotations` here: Dagster inspects the real annotations.
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
+    AssetIn,
+    DagsterInstance,
+    ExecuteInProcessResult,
     MaterializeResult,
+    MetadataValue,
     MonthlyPartitionsDefinition,
+    Output,
+    PartitionsDefinition,
     TimeWindowPartitionsDefinition,
     asset,
+    materialize,
 )
 
 from hailong.methodology import LOCAL_TZ_NAME as LOCAL_TZ
-from pipelines.ranking import Period, build_ranking, publish, unit_counts
+from pipelines.ranking import (
+    Period,
+    StaffRow,
+    UnitCounts,
+    build_ranking,
+    publish,
+    publish_staff,
+    staff_scores,
+    unit_counts,
+)
 from pipelines.resources import ClickHouseResource
+from warehouse.client import Warehouse, sql
+from warehouse.reconcile import reconcile
 
 # Rankings of the communes/wards start with the units born on 2025-07-01.
 # end_offset=1 includes the period in progress, for a provisional ranking; the
@@ -26,33 +63,141 @@ annual_partitions = TimeWindowPartitionsDefinition(
     cron_schedule="0 0 1 1 *", start="2025", fmt="%Y", timezone=LOCAL_TZ, end_offset=1
 )
 
+SILENT = "no_silent_office"
+RECONCILED = "counts_reconcile_with_raw"
 
-def _rank(context: AssetExecutionContext, clickhouse: ClickHouseResource) -> MaterializeResult:
-    """Rank one period (the partition) and replace its rows in table ``rankings``."""
+
+@dataclass(frozen=True)
+class RankingInputs:
+    """What one period's ranking is computed from (kept by Dagster between the assets)."""
+
+    period: Period
+    counts: list[UnitCounts]
+    previous: list[UnitCounts]  # the previous period over each unit's current offices
+    staff: list[StaffRow]
+    registry_version: int
+    computed_at: datetime
+
+
+def read_inputs(wh: Warehouse, period: Period, min_sample: int) -> RankingInputs:
+    computed_at = datetime.now(UTC).replace(microsecond=0)
+    version = wh.execute("SELECT max(version) FROM registry_versions")[0][0]
+    return RankingInputs(
+        period=period,
+        counts=unit_counts(wh, period),
+        previous=unit_counts(wh, period.previous(), offices_of=period),
+        staff=staff_scores(wh, period, min_sample, computed_at),
+        registry_version=int(version or 0),
+        computed_at=computed_at,
+    )
+
+
+def check_inputs(wh: Warehouse, period: Period) -> list[AssetCheckResult]:
+    """The two blocking checks of a period's inputs."""
+    p = {"start_s": period.start_s, "end_s": period.end_s,
+         "last_day": period.last_day.isoformat()}
+    silent = wh.execute(sql("silent_offices"), p)
+    start = datetime.fromtimestamp(period.start_s, UTC)
+    end = datetime.fromtimestamp(period.end_s, UTC)
+    report = reconcile(wh, start, end)
+    differing = {t.table: len(t.differing) for t in report.tables if t.differing}
+    return [
+        AssetCheckResult(
+            check_name=SILENT, passed=not silent, severity=AssetCheckSeverity.ERROR,
+            description=("every registered office sent events" if not silent else
+                         f"{len(silent)} office(s) sent nothing in {period.key}: close them "
+                         "in the registry or find out why their devices are silent"),
+            metadata={"silent_offices": MetadataValue.json(
+                [{"office_id": o, "unit_code": u} for o, u in silent[:200]])}),
+        AssetCheckResult(
+            check_name=RECONCILED, passed=report.clean, severity=AssetCheckSeverity.ERROR,
+            description=("hourly counts equal the recomputation from raw events" if report.clean
+                         else "hourly counts differ from raw: run `hailong reconcile "
+                              f"--since {start.isoformat()} --until {end.isoformat()} --repair`"),
+            metadata={"raw_events": report.raw_events,
+                      "differing_buckets": MetadataValue.json(differing)}),
+    ]
+
+
+def _inputs(context: AssetExecutionContext, clickhouse: ClickHouseResource) -> Any:
     period = Period.parse(context.partition_key)
     settings = clickhouse.settings()
     with clickhouse.warehouse() as wh:
-        counts = unit_counts(wh, period)
-        rows = build_ranking(period, counts, settings.weights, settings.min_sample,
-                             datetime.now(UTC).replace(microsecond=0))
+        inputs = read_inputs(wh, period, settings.min_sample)
+        checks = check_inputs(wh, period)
+    yield Output(inputs, metadata={
+        "period": period.key, "units": len(inputs.counts), "staff": len(inputs.staff),
+        "registry_version": inputs.registry_version})
+    yield from checks
+
+
+def _rank(context: AssetExecutionContext, clickhouse: ClickHouseResource,
+          inputs: RankingInputs) -> MaterializeResult:
+    """Rank one period and replace its rows in ``rankings`` and ``staff_scores``."""
+    settings = clickhouse.settings()
+    period = inputs.period
+    rows = build_ranking(period, inputs.counts, settings.weights, settings.min_sample,
+                         inputs.computed_at, previous=inputs.previous,
+                         registry_version=inputs.registry_version)
+    with clickhouse.warehouse() as wh:
         publish(wh, period, rows)
+        publish_staff(wh, period, inputs.staff)
     ranked = sum(r.eligible for r in rows)
     context.log.info("%s: %d units, %d ranked", period.key, len(rows), ranked)
     return MaterializeResult(metadata={
         "period": period.key, "units": len(rows), "ranked": ranked,
+        "staff": len(inputs.staff),
         "input_checksum": rows[0].input_checksum if rows else "",
     })
 
 
-@asset(partitions_def=monthly_partitions, group_name="rankings")
-def monthly_ranking(context: AssetExecutionContext,
-                    clickhouse: ClickHouseResource) -> MaterializeResult:
-    """Units ranked by OSI for one month (table ``rankings``, period 'YYYY-MM')."""
-    return _rank(context, clickhouse)
+def _specs(name: str) -> list[AssetCheckSpec]:
+    return [AssetCheckSpec(SILENT, asset=name, blocking=True,
+                           description="every office registered in a unit sent events"),
+            AssetCheckSpec(RECONCILED, asset=name, blocking=True,
+                           description="hourly counts equal a recomputation from raw events")]
 
 
-@asset(partitions_def=annual_partitions, group_name="rankings")
-def annual_ranking(context: AssetExecutionContext,
-                   clickhouse: ClickHouseResource) -> MaterializeResult:
-    """Units ranked by OSI for one year (table ``rankings``, period 'YYYY')."""
-    return _rank(context, clickhouse)
+def _assets(prefix: str, partitions: PartitionsDefinition, what: str) -> tuple[Any, Any]:
+    inputs_name = f"{prefix}_ranking_inputs"
+
+    @asset(name=inputs_name, partitions_def=partitions, group_name="rankings",
+           check_specs=_specs(inputs_name),
+           description=f"The counts one {what}'s ranking is computed from, checked.")
+    def inputs_asset(context: AssetExecutionContext, clickhouse: ClickHouseResource) -> Any:
+        yield from _inputs(context, clickhouse)
+
+    @asset(name=f"{prefix}_ranking", partitions_def=partitions, group_name="rankings",
+           ins={"inputs": AssetIn(inputs_name)},
+           description=f"Units ranked by OSI for one {what} (tables rankings, staff_scores; "
+                       "report files).")
+    def ranking_asset(context: AssetExecutionContext, clickhouse: ClickHouseResource,
+                      inputs: RankingInputs) -> MaterializeResult:
+        return _rank(context, clickhouse, inputs)
+
+    return inputs_asset, ranking_asset
+
+
+monthly_ranking_inputs, monthly_ranking = _assets("monthly", monthly_partitions, "month")
+annual_ranking_inputs, annual_ranking = _assets("annual", annual_partitions, "year")
+
+
+def materialize_period(key: str, clickhouse: ClickHouseResource,
+                       instance: DagsterInstance | None = None) -> ExecuteInProcessResult:
+    """Run one period's two assets and their checks in process (``hailong rank``, tests):
+    ``key`` is 'YYYY-MM' or 'YYYY'. Check the result's ``success``; :func:`failed_checks`
+    says why a run stopped before publishing."""
+    period = Period.parse(key)
+    annual = len(period.key) == 4
+    assets = [annual_ranking_inputs, annual_ranking] if annual else \
+        [monthly_ranking_inputs, monthly_ranking]
+    return materialize(assets, partition_key=period.key if annual else f"{period.key}-01",
+                       resources={"clickhouse": clickhouse}, instance=instance,
+                       run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                       raise_on_error=False)
+
+
+def failed_checks(result: ExecuteInProcessResult) -> list[str]:
+    """'check: description' of every failed asset check of a run."""
+    return [f"{e.check_name}: {e.description}" for e in result.get_asset_check_evaluations()
+            if not e.passed]

@@ -2,7 +2,12 @@
 
 from dagster import Definitions
 
-from pipelines.assets import annual_ranking, monthly_ranking
+from pipelines.assets import (
+    annual_ranking,
+    annual_ranking_inputs,
+    monthly_ranking,
+    monthly_ranking_inputs,
+)
 from pipelines.resources import ClickHouseResource
 from pipelines.schedules import (
     annual_job,
@@ -12,7 +17,7 @@ from pipelines.schedules import (
 )
 
 defs = Definitions(
-    assets=[monthly_ranking, annual_ranking],
+    assets=[monthly_ranking_inputs, monthly_ranking, annual_ranking_inputs, annual_ranking],
     jobs=[monthly_job, annual_job],
     schedules=[monthly_ranking_schedule, annual_ranking_schedule],
     resources={"clickhouse": ClickHouseResource()},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import UTC, date, datetime, time
 
@@ -61,6 +61,14 @@ class Period:
     def end_s(self) -> int:
         return self._utc_seconds(self.end)
 
+    def previous(self) -> Period:
+        """The period before: the previous month, or the previous year."""
+        if len(self.key) == 4:
+            return Period.year(self.start.year - 1)
+        if self.start.month == 1:
+            return Period.month(self.start.year - 1, 12)
+        return Period.month(self.start.year, self.start.month - 1)
+
     @property
     def last_day(self) -> date:
         return date.fromordinal(self.end.toordinal() - 1)
@@ -99,28 +107,40 @@ class RankingRow:
     k_n: int
     k_sat: int
     q_n: int
+    c_n: int
+    c_pos: int
     s_kiosk: float | None
     s_qr: float | None
     s_camera: float | None
     score: float | None
+    score_lo: float | None  # 95% bootstrap interval of the score
+    score_hi: float | None
     eligible: int
     reason: str
     rank: int | None
+    rank_lo: int | None  # 95% bootstrap interval of the rank (best, worst)
+    rank_hi: int | None
+    prev_score: float | None  # previous period, over the unit's current offices
+    trend: float | None  # score - prev_score
     n_ranked: int
     weights: str
     min_sample: int
     methodology_version: str
     computed_at: datetime
     input_checksum: str
+    registry_version: int
 
 
 RANKING_COLUMNS = tuple(f.name for f in fields(RankingRow))
 
 
-def unit_counts(wh: Warehouse, period: Period) -> list[UnitCounts]:
-    """Every unit's counts in the period (all channels), from ClickHouse."""
+def unit_counts(wh: Warehouse, period: Period,
+                offices_of: Period | None = None) -> list[UnitCounts]:
+    """Every unit's counts in the period (all channels), from ClickHouse: the sums over
+    the offices that belong to the unit on the last day of ``offices_of`` (default: the
+    period itself; the previous period's counts over today's offices give the trend)."""
     p = {"start_s": period.start_s, "end_s": period.end_s,
-         "last_day": period.last_day.isoformat()}
+         "last_day": (offices_of or period).last_day.isoformat()}
     criteria: dict[str, list[tuple[str, str, str, int, int]]] = {}
     for unit, q, aspect, criterion, a, s in wh.execute(sql("unit_criteria"), p):
         criteria.setdefault(unit, []).append((q, aspect, criterion, int(a), int(s)))
@@ -137,10 +157,29 @@ def checksum(counts: Sequence[UnitCounts]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class Interval:
+    """95% bootstrap intervals of a unit's score and rank (rank: best, worst)."""
+
+    score_lo: float | None
+    score_hi: float | None
+    rank_lo: int | None
+    rank_hi: int | None
+
+
 def build_ranking(period: Period, counts: Sequence[UnitCounts], weights: Weights,
-                  min_sample: int, computed_at: datetime) -> list[RankingRow]:
-    """Score, check eligibility and rank each peer group; unranked units keep a reason."""
-    digest = checksum(counts)
+                  min_sample: int, computed_at: datetime,
+                  previous: Sequence[UnitCounts] = (),
+                  intervals: Mapping[str, Interval] | None = None,
+                  registry_version: int = 0) -> list[RankingRow]:
+    """Score, check eligibility and rank each peer group; unranked units keep a reason.
+
+    ``previous``: the previous period's counts over each unit's current offices; a unit
+    gets a trend when both periods have a score and the previous one has the minimum
+    sample too. ``intervals``: bootstrap intervals by unit code."""
+    digest = checksum([*counts, *previous])
+    before = {c.unit_code: c.counts() for c in previous}
+    none = Interval(None, None, None, None)
     weights_json = json.dumps(weights.model_dump(), sort_keys=True)
     rows: list[RankingRow] = []
     for group in sorted({c.peer_group for c in counts}):
@@ -157,14 +196,25 @@ def build_ranking(period: Period, counts: Sequence[UnitCounts], weights: Weights
                          competition_ranks([s.osi for _, s in ranked if s.osi is not None]),
                          strict=True))
         for c, s, reason in scored:
+            prev = before.get(c.unit_code)
+            prev_score = score(prev, weights).osi if prev is not None else None
+            trend = None
+            if prev is not None and prev_score is not None and s.osi is not None \
+                    and not ineligibility(prev, min_sample):
+                trend = s.osi - prev_score
+            iv = (intervals or {}).get(c.unit_code, none)
             rows.append(RankingRow(
                 period=period.key, peer_group=group, unit_code=c.unit_code,
                 unit_name=c.unit_name, offices=c.offices, k_n=c.k_n, k_sat=c.k_sat, q_n=c.q_n,
-                s_kiosk=s.s_kiosk, s_qr=s.s_qr, s_camera=s.s_camera, score=s.osi,
+                c_n=c.c_n, c_pos=c.c_pos, s_kiosk=s.s_kiosk, s_qr=s.s_qr, s_camera=s.s_camera,
+                score=s.osi, score_lo=iv.score_lo, score_hi=iv.score_hi,
                 eligible=int(not reason), reason=reason, rank=ranks.get(c.unit_code),
+                rank_lo=iv.rank_lo if not reason else None,
+                rank_hi=iv.rank_hi if not reason else None,
+                prev_score=prev_score, trend=trend,
                 n_ranked=len(ranked), weights=weights_json, min_sample=min_sample,
                 methodology_version=METHODOLOGY_VERSION, computed_at=computed_at,
-                input_checksum=digest,
+                input_checksum=digest, registry_version=registry_version,
             ))
     rows.sort(key=lambda r: (r.peer_group, r.rank is None, r.rank or 0, r.unit_code))
     return rows
@@ -176,9 +226,53 @@ def publish(wh: Warehouse, period: Period, rows: Sequence[RankingRow]) -> None:
     wh.insert("rankings", RANKING_COLUMNS, [astuple(r) for r in rows])
 
 
+@dataclass(frozen=True)
+class StaffRow:
+    """One row of the ``staff_scores`` table (same column names)."""
+
+    period: str
+    office_id: str
+    unit_code: str
+    staff_id: str
+    k_n: int
+    k_sat: int
+    score: float | None
+    eligible: int
+    reason: str
+    min_sample: int
+    methodology_version: str
+    computed_at: datetime
+
+
+def staff_scores(wh: Warehouse, period: Period, min_sample: int,
+                 computed_at: datetime) -> list[StaffRow]:
+    """Each civil servant's kiosk score in the period, with the units' minimum sample
+    (on K_n alone: kiosks are the only channel that names a civil servant)."""
+    p = {"start_s": period.start_s, "end_s": period.end_s,
+         "start_us": period.start_s * 1_000_000, "end_us": period.end_s * 1_000_000,
+         "last_day": period.last_day.isoformat()}
+    rows = []
+    for office_id, unit_code, staff_id, k_n, k_sat in wh.execute(sql("staff_counts"), p):
+        c = Counts(k_n=int(k_n), k_sat=int(k_sat))
+        reason = "" if c.k_n >= min_sample else \
+            f"sample too small: K_n = {c.k_n} < {min_sample}"
+        rows.append(StaffRow(period.key, office_id, unit_code or "", staff_id, c.k_n, c.k_sat,
+                             score(c, Weights()).s_kiosk, int(not reason), reason, min_sample,
+                             METHODOLOGY_VERSION, computed_at))
+    return rows
+
+
+def publish_staff(wh: Warehouse, period: Period, rows: Sequence[StaffRow]) -> None:
+    """Replace the period's staff scores."""
+    wh.execute("ALTER TABLE staff_scores DROP PARTITION %(period)s", {"period": period.key})
+    wh.insert("staff_scores", tuple(f.name for f in fields(StaffRow)),
+              [astuple(r) for r in rows])
+
+
 def read_ranking(wh: Warehouse, period: Period) -> list[tuple[object, ...]]:
     """The published rows of a period, ranked first."""
     return wh.execute(
-        "SELECT peer_group, rank, n_ranked, unit_code, unit_name, score, k_n, q_n, reason "
+        "SELECT peer_group, rank, n_ranked, unit_code, unit_name, score, k_n, q_n, reason, "
+        "score_lo, score_hi, rank_lo, rank_hi, trend "
         "FROM rankings WHERE period = %(period)s "
         "ORDER BY peer_group, isNull(rank), rank, unit_code", {"period": period.key})

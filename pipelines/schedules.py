@@ -18,12 +18,19 @@ from dagster import (
     schedule,
 )
 
-from pipelines.assets import LOCAL_TZ, annual_ranking
-from pipelines.assets import monthly_ranking as monthly_asset
+from pipelines.assets import (
+    LOCAL_TZ,
+    annual_ranking,
+    annual_ranking_inputs,
+    monthly_ranking,
+    monthly_ranking_inputs,
+)
 
-# Partitioning comes from the selected asset.
-monthly_job = define_asset_job("monthly_ranking_job", selection=[monthly_asset])
-annual_job = define_asset_job("annual_ranking_job", selection=[annual_ranking])
+# Partitioning comes from the selected assets; their blocking checks run with them.
+monthly_job = define_asset_job("monthly_ranking_job",
+                               selection=[monthly_ranking_inputs, monthly_ranking])
+annual_job = define_asset_job("annual_ranking_job",
+                              selection=[annual_ranking_inputs, annual_ranking])
 
 
 def previous_month(at: datetime) -> str:

@@ -1,29 +1,52 @@
-"""The registry of administrative units and one-stop offices (``hailong registry load``).
+"""The registry of administrative units and one-stop offices (``hailong registry``).
 
 Units come from GSO code files like ``hailong/data/hanoi/*.csv`` (columns code, name,
-type, level, parent_code, valid_from, valid_to). Until a city supplies its own office
-list, each unit of the chosen file gets one default one-stop office,
-``<city prefix>-<unit code>`` (e.g. ``HN-00004``), valid as long as its unit.
+type, level, parent_code, valid_from, valid_to); the lineage file says which 2024 units
+each 2025 unit was formed from. An office belongs to one unit in each of its validity
+intervals.
+
+Versions: every load computes a checksum of what it would write. The same content again
+changes nothing (idempotent); different content becomes registry version N+1, written
+next to the earlier versions, never over them (tables ``unit_versions``,
+``office_versions``, ``unit_lineage_versions``, ``registry_versions``). The views
+``units``, ``offices`` and ``unit_lineage`` show the latest version; rankings record
+the version they used.
+
+Hanoi's offices, until the city supplies its own list: each unit below the city gets
+one one-stop office, ``HN-<unit code>``. On 2025-07-01 the office of an old ward whose
+code the new commune kept (every one of the 126 did) carries on as the new commune's
+office: same ``office_id``, a second validity interval under the new unit. So a commune
+born in the merger has a history, through the office it grew from. The other old
+offices close on 2025-06-30. Departments (``hanoi_departments.csv``) keep their offices.
 """
 
 from __future__ import annotations
 
 import csv
-import time
-from dataclasses import dataclass
-from datetime import date
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
+from datetime import UTC, date, datetime
 from importlib import resources
+from itertools import pairwise
 from pathlib import Path
 
+from hailong.errors import HailongError
 from warehouse.client import Warehouse
 
 HANOI_2024 = "hanoi_units_2024.csv"
 HANOI_2025 = "hanoi_units_2025.csv"
+HANOI_LINEAGE = "hanoi_units_2025_lineage.csv"
 # A few of the city's departments (sở), each with a one-stop office; ranked as a peer
 # group of their own. No official codes exist for them: codes are Hailong's own.
 HANOI_DEPARTMENTS = "hanoi_departments.csv"
 # The day the 2024 units end when their file gives no start (they predate the data).
 _OPEN_START = date(1970, 1, 1)
+
+
+class RegistryError(HailongError):
+    """The registry's content is inconsistent (e.g. an office in two units at once)."""
 
 
 @dataclass(frozen=True)
@@ -39,20 +62,53 @@ class Unit:
 
 @dataclass(frozen=True)
 class Office:
+    """An office in one unit, from ``valid_from`` to ``valid_to`` (inclusive); unset
+    bounds are the unit's own."""
+
     office_id: str
     name: str
     unit: Unit
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+    @property
+    def starts(self) -> date:
+        return self.valid_from or self.unit.valid_from
+
+    @property
+    def ends(self) -> date | None:
+        return self.valid_to or self.unit.valid_to
+
+
+@dataclass(frozen=True)
+class Lineage:
+    new_code: str
+    new_name: str
+    old_code: str
+    old_name: str
+    coverage: str  # full | partial
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    version: int
+    created: bool  # False: the content equals the latest version, nothing was written
+    units: int
+    offices: int
+    lineage: int
+
+
+def _text(source: str | Path) -> str:
+    path = Path(source)
+    if path.exists():
+        return path.read_text("utf-8")
+    return (resources.files("hailong") / "data" / "hanoi" / str(source)).read_text("utf-8")
 
 
 def read_units(source: str | Path) -> list[Unit]:
     """Units of a CSV file: a path, or the name of a file shipped in hailong/data/hanoi."""
-    path = Path(source)
-    if path.exists():
-        text = path.read_text("utf-8")
-    else:
-        text = (resources.files("hailong") / "data" / "hanoi" / str(source)).read_text("utf-8")
     units = []
-    for row in csv.DictReader(text.splitlines()):
+    for row in csv.DictReader(_text(source).splitlines()):
         units.append(Unit(
             code=row["code"], name=row["name"], type=row["type"], level=row["level"],
             parent_code=row["parent_code"],
@@ -62,30 +118,103 @@ def read_units(source: str | Path) -> list[Unit]:
     return units
 
 
+def read_lineage(source: str | Path) -> list[Lineage]:
+    return [Lineage(r["new_code"], r["new_name"], r["old_code"], r["old_name"], r["coverage"])
+            for r in csv.DictReader(_text(source).splitlines())]
+
+
 def default_offices(units: list[Unit], prefix: str = "HN", level: str = "commune") -> list[Office]:
     """One one-stop office per unit of ``level``."""
     return [Office(f"{prefix}-{u.code}", f"Bộ phận Một cửa {u.name}", u)
             for u in units if u.level == level]
 
 
-def load_registry(wh: Warehouse, units: list[Unit], offices: list[Office]) -> tuple[int, int]:
-    """Write units and offices; loading the same again changes nothing that is read."""
-    version = time.time_ns()
-    wh.insert("units", ("code", "name", "type", "level", "parent_code", "valid_from",
-                        "valid_to", "version"),
-              [(u.code, u.name, u.type, u.level, u.parent_code, u.valid_from, u.valid_to,
-                version) for u in units])
-    wh.insert("offices", ("office_id", "name", "unit_code", "unit_valid_from", "valid_from",
-                          "valid_to", "version"),
-              [(o.office_id, o.name, o.unit.code, o.unit.valid_from, o.unit.valid_from,
-                o.unit.valid_to, version) for o in offices])
-    return len(units), len(offices)
+def merged_offices(old: list[Unit], new: list[Unit], lineage: list[Lineage],
+                   prefix: str = "HN") -> list[Office]:
+    """Offices across a merger (see the module docstring): each old unit below the city
+    has an office until its end; from the new units' start, the office of the old unit
+    whose code a new unit kept belongs to the new unit."""
+    parts = {(x.new_code, x.old_code) for x in lineage}
+    offices = [Office(f"{prefix}-{u.code}", f"Bộ phận Một cửa {u.name}", u)
+               for u in old if u.level != "city"]
+    for u in new:
+        if u.level == "city":
+            continue
+        name = f"Bộ phận Một cửa {u.name}"
+        if (u.code, u.code) in parts:  # carries on from the old unit with its code
+            offices.append(Office(f"{prefix}-{u.code}", name, u))
+        else:
+            offices.append(Office(f"{prefix}-{u.code}-{u.valid_from:%Y}", name, u))
+    return offices
 
 
-def load_hanoi(wh: Warehouse) -> tuple[int, int]:
-    """Hanoi's units before and after 2025-07-01 and its departments, and a default
-    office per commune/ward and per department."""
+def _checksum(units: Sequence[Unit], offices: Sequence[Office],
+              lineage: Sequence[Lineage]) -> str:
+    canonical = json.dumps(
+        [sorted(map(repr, map(astuple, units))),
+         sorted(repr((o.office_id, o.name, o.unit.code, o.unit.valid_from, o.starts, o.ends))
+                for o in offices),
+         sorted(map(repr, map(astuple, lineage)))],
+        ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def check_offices(offices: list[Office]) -> None:
+    """An office may not belong to two units at once."""
+    by_id: dict[str, list[Office]] = {}
+    for o in offices:
+        by_id.setdefault(o.office_id, []).append(o)
+    for office_id, spans in by_id.items():
+        spans.sort(key=lambda o: o.starts)
+        for a, b in pairwise(spans):
+            if a.ends is None or a.ends >= b.starts:
+                raise RegistryError(f"office {office_id} belongs to units {a.unit.code} and "
+                                 f"{b.unit.code} at once (from {b.starts})")
+
+
+def load_registry(wh: Warehouse, units: list[Unit], offices: list[Office],
+                  lineage: Sequence[Lineage] = (), source: str = "") -> LoadResult:
+    """Write a new registry version, unless the latest has the same content."""
+    check_offices(offices)
+    digest = _checksum(units, offices, list(lineage))
+    latest = wh.execute("SELECT version, checksum FROM registry_versions "
+                        "ORDER BY version DESC LIMIT 1")
+    if latest and latest[0][1] == digest:
+        return LoadResult(int(latest[0][0]), False, len(units), len(offices), len(lineage))
+    version = int(latest[0][0]) + 1 if latest else 1
+    wh.insert("unit_versions", ("registry_version", "code", "name", "type", "level",
+                                "parent_code", "valid_from", "valid_to"),
+              [(version, *astuple(u)) for u in units])
+    wh.insert("office_versions", ("registry_version", "office_id", "name", "unit_code",
+                                  "unit_valid_from", "valid_from", "valid_to"),
+              [(version, o.office_id, o.name, o.unit.code, o.unit.valid_from, o.starts, o.ends)
+               for o in offices])
+    if lineage:
+        wh.insert("unit_lineage_versions", ("registry_version", "new_code", "new_name",
+                                            "old_code", "old_name", "coverage"),
+                  [(version, *astuple(x)) for x in lineage])
+    # Last: the version becomes visible only once all its rows are in.
+    wh.insert("registry_versions", ("version", "loaded_at", "checksum", "units", "offices",
+                                    "lineage", "source"),
+              [(version, datetime.now(UTC).replace(microsecond=0, tzinfo=None), digest,
+                len(units), len(offices), len(lineage), source)])
+    return LoadResult(version, True, len(units), len(offices), len(lineage))
+
+
+def hanoi_registry() -> tuple[list[Unit], list[Office], list[Lineage]]:
+    """Hanoi: the 2024 units, the 2025 units with lineage, the departments, offices."""
     old, new = read_units(HANOI_2024), read_units(HANOI_2025)
+    lineage = read_lineage(HANOI_LINEAGE)
     departments = read_units(HANOI_DEPARTMENTS)
-    offices = default_offices(new) + default_offices(departments, level="department")
-    return load_registry(wh, old + new + departments, offices)
+    offices = merged_offices(old, new, lineage) + \
+        default_offices(departments, level="department")
+    return old + new + departments, offices, lineage
+
+
+def load_hanoi(wh: Warehouse) -> LoadResult:
+    units, offices, lineage = hanoi_registry()
+    return load_registry(wh, units, offices, lineage,
+                         source=f"{HANOI_2024}, {HANOI_2025}, {HANOI_LINEAGE}, "
+                                f"{HANOI_DEPARTMENTS}")
+
+

@@ -12,11 +12,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 
 from hailong.contract import KioskRating
 from hailong.settings import Settings
-from pipelines.assets import annual_ranking, monthly_ranking
+from pipelines.assets import failed_checks, materialize_period
 from pipelines.resources import ClickHouseResource
 from producers.kiosk import KioskDevice
 from producers.publisher import Publisher
@@ -163,10 +163,8 @@ def test_kiosk_ratings_travel_end_to_end(settings: Settings, registry: None,
     resource = ClickHouseResource(database=settings.clickhouse_database)
 
     def run_ranking() -> list[tuple[Any, ...]]:
-        result = materialize([monthly_ranking], partition_key="2026-10-01",
-                             resources={"clickhouse": resource},
-                             instance=DagsterInstance.ephemeral())
-        assert result.success
+        result = materialize_period("2026-10", resource, DagsterInstance.ephemeral())
+        assert result.success, failed_checks(result)
         return wh.execute(
             "SELECT period, peer_group, unit_code, unit_name, offices, k_n, k_sat, score, "
             "eligible, reason, rank, n_ranked, weights, min_sample, methodology_version, "
@@ -191,10 +189,8 @@ def test_kiosk_ratings_travel_end_to_end(settings: Settings, registry: None,
     assert len({r[15] for r in first + second}) == 1
 
     # The year 2026: OB's November press counts too (42 ratings, 31 satisfied).
-    result = materialize([annual_ranking], partition_key="2026",
-                         resources={"clickhouse": resource},
-                         instance=DagsterInstance.ephemeral())
-    assert result.success
+    result = materialize_period("2026", resource, DagsterInstance.ephemeral())
+    assert result.success, failed_checks(result)
     annual = wh.execute("SELECT unit_code, k_n, k_sat, score, rank, n_ranked FROM rankings "
                         "WHERE period = '2026' ORDER BY unit_code")
     assert annual == [("90001", 32, 27, pytest.approx(84.375), 1, 2),

@@ -14,6 +14,7 @@ from hailong.settings import Settings
 from tests.chdb_warehouse import ChdbWarehouse
 from warehouse.client import Warehouse
 from warehouse.migrate import record_weights
+from warehouse.registry import Office, Unit, load_registry
 
 pytestmark = pytest.mark.integration
 
@@ -44,9 +45,8 @@ def fill(wh: Any) -> None:
                                 "queue_obs", "queue_length_sum", "queue_length_max", "wait_obs",
                                 "wait_seconds_sum", "version"),
               [("X", hours(2), 4, 3, 1, 2, 9, 6, 1, 120.0, 7)])
-    wh.insert("offices", ("office_id", "name", "unit_code", "unit_valid_from", "valid_from",
-                          "valid_to", "version"),
-              [("Y", "silent office", "u", h.date(), h.date(), None, 1)])
+    unit = Unit("u", "u", "Phường", "commune", "01", h.date(), None)
+    load_registry(wh, [unit], [Office("Y", "silent office", unit)])
 
 
 EXPECTED = {

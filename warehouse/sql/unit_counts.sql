@@ -56,6 +56,6 @@ ANY INNER JOIN
 (
     SELECT code AS unit_code, valid_from AS unit_valid_from, name AS unit_name,
            level AS peer_group
-    FROM units FINAL
+    FROM units
 ) AS unit_names USING (unit_code, unit_valid_from)
 ORDER BY peer_group, unit_code

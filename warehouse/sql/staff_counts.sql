@@ -1,0 +1,30 @@
+-- Per civil servant (staff_id of the kiosk ratings) and office: counted presses in one
+-- period (misuse excluded, each event once) and how many were satisfied (top two levels).
+-- Parameters: start_s/end_s (UTC epoch seconds, [start, end)), start_us/end_us (the same
+-- in microseconds), last_day (the period's last local day, for the office's unit).
+SELECT office_id, unit_code, staff_id, k_n, k_sat
+FROM
+(
+    SELECT office_id, staff_id, count() AS k_n, sum(satisfied) AS k_sat
+    FROM
+    (
+        SELECT event_id, office_id, assumeNotNull(staff_id) AS staff_id,
+               toUInt64(value >= scale - 1) AS satisfied
+        FROM kiosk_ratings_raw FINAL
+        WHERE occurred_at >= toDateTime(%(start_s)s) AND occurred_at < toDateTime(%(end_s)s)
+          AND isNotNull(staff_id)
+    ) AS presses
+    ANY LEFT JOIN
+    (
+        SELECT event_id, toUInt8(1) AS flagged
+        FROM kiosk_misuse FINAL
+        WHERE occurred_at_us >= %(start_us)s AND occurred_at_us < %(end_us)s
+    ) AS misuse USING (event_id)
+    WHERE flagged = 0
+    GROUP BY office_id, staff_id
+) AS staff
+ANY LEFT JOIN
+(
+@include office_units
+) AS office_units USING (office_id)
+ORDER BY office_id, staff_id
