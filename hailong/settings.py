@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     # e.g. HAILONG_WEIGHTS__QR=0.6
     weights: Weights = Weights()
     min_sample: int = Field(30, ge=0, description="K_n + Q_n needed to be ranked")
+    bootstrap_seed: int = Field(20250701, description="seed of the ranking intervals")
+    bootstrap_resamples: int = Field(1000, ge=1)
+    report_dir: Path | None = Field(
+        None, description="where ranking reports are written; unset = <stack_dir>/reports")
 
     @model_validator(mode="after")
     def _check_prefix(self) -> Settings:
@@ -149,6 +153,10 @@ class Settings(BaseSettings):
             tmp.chmod(0o600)
             tmp.replace(path)
         return path.read_text().strip()
+
+    @property
+    def reports(self) -> Path:
+        return self.report_dir or self.stack_dir / "reports"
 
     @property
     def spool_dir(self) -> Path:

@@ -48,6 +48,7 @@ from pipelines.ranking import (
     publish_staff,
     staff_scores,
     unit_counts,
+    write_ranking_report,
 )
 from pipelines.resources import ClickHouseResource
 from warehouse.client import Warehouse, sql
@@ -142,12 +143,14 @@ def _rank(context: AssetExecutionContext, clickhouse: ClickHouseResource,
     with clickhouse.warehouse() as wh:
         publish(wh, period, rows)
         publish_staff(wh, period, inputs.staff)
+    files = write_ranking_report(rows, settings.reports) if rows else ()
     ranked = sum(r.eligible for r in rows)
     context.log.info("%s: %d units, %d ranked", period.key, len(rows), ranked)
     return MaterializeResult(metadata={
         "period": period.key, "units": len(rows), "ranked": ranked,
         "staff": len(inputs.staff),
         "input_checksum": rows[0].input_checksum if rows else "",
+        **{f"report_{f.suffix[1:]}": MetadataValue.path(str(f)) for f in files},
     })
 
 

@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 
 from hailong.methodology import (
     LOCAL_TZ,
@@ -267,6 +268,25 @@ def publish_staff(wh: Warehouse, period: Period, rows: Sequence[StaffRow]) -> No
     wh.execute("ALTER TABLE staff_scores DROP PARTITION %(period)s", {"period": period.key})
     wh.insert("staff_scores", tuple(f.name for f in fields(StaffRow)),
               [astuple(r) for r in rows])
+
+
+def write_ranking_report(rows: Sequence[RankingRow], out_dir: Path) -> tuple[Path, Path]:
+    """The period's report files (CSV and HTML with a chart), from its ranking rows."""
+    from pipelines.report import Report, ReportRow, report_title, weights_text, write_report
+
+    if not rows:
+        raise ValueError("no ranking rows to report")
+    first = rows[0]
+    report = Report(period=first.period, title=report_title(first.period),
+                    methodology_version=first.methodology_version,
+                    weights=weights_text(first.weights), min_sample=first.min_sample,
+                    input_checksum=first.input_checksum, generated_at=first.computed_at)
+    return write_report(report, [
+        ReportRow(peer_group=r.peer_group, unit_code=r.unit_code, unit_name=r.unit_name,
+                  rank=r.rank, n_ranked=r.n_ranked, score=r.score, score_lo=r.score_lo,
+                  score_hi=r.score_hi, rank_lo=r.rank_lo, rank_hi=r.rank_hi, k_n=r.k_n,
+                  q_n=r.q_n, c_n=r.c_n, trend=r.trend, reason=r.reason)
+        for r in rows], out_dir)
 
 
 def read_ranking(wh: Warehouse, period: Period) -> list[tuple[object, ...]]:

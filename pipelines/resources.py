@@ -1,4 +1,4 @@
-"""Dagster resources: how assets reach ClickHouse."""
+"""Dagster resources: how assets reach ClickHouse (and where they write reports)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,19 @@ from warehouse.client import Warehouse
 
 
 class ClickHouseResource(ConfigurableResource):  # type: ignore[misc]
-    """The platform's ClickHouse database. Connection settings come from HAILONG_*;
-    ``database`` overrides the database (tests use a fresh one each)."""
+    """The platform's ClickHouse database and settings. Everything comes from HAILONG_*;
+    ``database`` and ``report_dir`` override those two (tests use fresh ones each)."""
 
     database: str | None = None
+    report_dir: str | None = None
 
     def settings(self) -> Settings:
+        overrides: dict[str, object] = {}
         if self.database:
-            return load_settings(clickhouse_database=self.database)
-        return load_settings()
+            overrides["clickhouse_database"] = self.database
+        if self.report_dir:
+            overrides["report_dir"] = self.report_dir
+        return load_settings(**overrides)
 
     def warehouse(self) -> Warehouse:
         return Warehouse(self.settings())
