@@ -1,0 +1,69 @@
+-- The counted QR submissions of every unit in one ranking period, one row each, for the
+-- bootstrap intervals (pipelines/bootstrap.py). The same events as the ranking's QR counts
+-- (qr_hourly, qr_criteria_hourly via unit_criteria.sql):
+-- * each event_id once, the copy from the earliest Kafka offset;
+-- * per (office, token), only the earliest (submitted_at_us, event_id) of all time
+--   counts, as in qr_rows.sql;
+-- * in the period: the UTC hour of submitted_at in [start_s, end_s), as the buckets;
+-- * the office's unit as in unit_counts.sql and unit_criteria.sql (office_units.sql);
+-- * an answer is satisfied at 4 or 5 (methodology v1), as in qr_criteria_buckets.sql.
+-- Parameters as in unit_counts.sql (start_s, end_s, last_day).
+-- Returns unit_code, questionnaire, and the parallel arrays answer_aspects,
+-- answer_codes, answer_satisfied (1: 4 or 5, else 0).
+-- No window functions (18.16); LEFT, not INNER joins (18.16's ANY INNER JOIN keeps one
+-- left row per key); every join subquery has an alias (current ClickHouse).
+SELECT
+    unit_code,
+    questionnaire,
+    answer_aspects,
+    answer_codes,
+    answer_satisfied
+FROM
+(
+    SELECT
+        office_id,
+        submitted_at_us,
+        event_key,
+        questionnaire,
+        answer_aspects,
+        answer_codes,
+        arrayMap(v -> toUInt8(v >= 4), answer_values) AS answer_satisfied,
+        (submitted_at_us, event_key) = token_first AS counted
+    FROM
+    (
+        SELECT office_id, token_id, submitted_at_us, toString(event_id) AS event_key,
+               questionnaire, answer_aspects, answer_codes, answer_values
+        FROM qr_surveys_raw
+        WHERE toStartOfHour(submitted_at) >= toDateTime(%(start_s)s)
+          AND toStartOfHour(submitted_at) < toDateTime(%(end_s)s)
+        ORDER BY kafka_partition, kafka_offset
+        LIMIT 1 BY event_id
+    ) AS in_period
+    ANY LEFT JOIN
+    (
+        SELECT
+            office_id,
+            token_id,
+            arraySort(groupArray((submitted_at_us, toString(event_id))))[1] AS token_first
+        FROM
+        (
+            SELECT event_id, token_id, office_id, submitted_at_us
+            FROM qr_surveys_raw
+            WHERE token_id IN
+            (
+                SELECT token_id FROM qr_surveys_raw
+                WHERE toStartOfHour(submitted_at) >= toDateTime(%(start_s)s)
+                  AND toStartOfHour(submitted_at) < toDateTime(%(end_s)s)
+            )
+            ORDER BY kafka_partition, kafka_offset
+            LIMIT 1 BY event_id
+        ) AS siblings
+        GROUP BY office_id, token_id
+    ) AS tokens USING (office_id, token_id)
+) AS submissions
+ANY LEFT JOIN
+(
+@include office_units
+) AS office_units USING (office_id)
+WHERE counted AND unit_code != ''  -- offices not registered in the period
+ORDER BY unit_code, submitted_at_us, event_key
