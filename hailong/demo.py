@@ -92,7 +92,8 @@ def print_live_index(wh: Warehouse) -> None:
         "SELECT v.office_id, k_n, q_n, c_n, s_kiosk, s_qr, s_camera, osi, name "
         "FROM office_index_current AS v ANY LEFT JOIN "
         "(SELECT office_id, name FROM offices WHERE valid_to IS NULL) AS o USING (office_id) "
-        "WHERE window = '30d' ORDER BY office_id")
+        "WHERE window = '30d' AND v.office_id IN "
+        "(SELECT office_id FROM offices WHERE valid_to IS NULL) ORDER BY office_id")
     show = lambda x: "—" if x is None else f"{two_decimals(x)}"  # noqa: E731
     print(f"\nLive index per office, last 30 days (view office_index_current, {len(rows)} "
           "offices):")

@@ -10,8 +10,9 @@ Each period goes through two assets:
     period) and ``counts_reconcile_with_raw`` (the hourly counts equal a recomputation
     from the raw events). A failed check stops the run before anything is published.
 ``<period>_ranking``
-    Scores, ranks and bootstraps the units, replaces the period's rows in ``rankings``
-    and ``staff_scores``, and writes the report (CSV and HTML) under the report folder.
+    Scores, ranks and bootstraps the units (seeded: ``bootstrap_seed``), replaces the
+    period's rows in ``rankings`` and ``staff_scores``, and writes the report (CSV and
+    HTML) under the report folder.
 """
 
 # No `from __future__ import annotations` here: Dagster inspects the real annotations.
@@ -28,6 +29,7 @@ from dagster import (
     AssetIn,
     DagsterInstance,
     ExecuteInProcessResult,
+    Failure,
     MaterializeResult,
     MetadataValue,
     MonthlyPartitionsDefinition,
@@ -39,8 +41,11 @@ from dagster import (
 )
 
 from hailong.methodology import LOCAL_TZ_NAME as LOCAL_TZ
+from pipelines.bootstrap import UnitSample, bootstrap_intervals, inconsistent_units, unit_samples
 from pipelines.ranking import (
+    Interval,
     Period,
+    RankingRow,
     StaffRow,
     UnitCounts,
     build_ranking,
@@ -76,6 +81,7 @@ class RankingInputs:
     counts: list[UnitCounts]
     previous: list[UnitCounts]  # the previous period over each unit's current offices
     staff: list[StaffRow]
+    samples: list[UnitSample]  # each unit's counted events, for the bootstrap
     registry_version: int
     computed_at: datetime
 
@@ -83,11 +89,13 @@ class RankingInputs:
 def read_inputs(wh: Warehouse, period: Period, min_sample: int) -> RankingInputs:
     computed_at = datetime.now(UTC).replace(microsecond=0)
     version = wh.execute("SELECT max(version) FROM registry_versions")[0][0]
+    counts = unit_counts(wh, period)
     return RankingInputs(
         period=period,
-        counts=unit_counts(wh, period),
+        counts=counts,
         previous=unit_counts(wh, period.previous(), offices_of=period),
         staff=staff_scores(wh, period, min_sample, computed_at),
+        samples=unit_samples(wh, period, counts),
         registry_version=int(version or 0),
         computed_at=computed_at,
     )
@@ -137,9 +145,19 @@ def _rank(context: AssetExecutionContext, clickhouse: ClickHouseResource,
     """Rank one period and replace its rows in ``rankings`` and ``staff_scores``."""
     settings = clickhouse.settings()
     period = inputs.period
-    rows = build_ranking(period, inputs.counts, settings.weights, settings.min_sample,
-                         inputs.computed_at, previous=inputs.previous,
-                         registry_version=inputs.registry_version)
+    bad = inconsistent_units(inputs.samples, inputs.counts)
+    if bad:  # raw changed between the two reads (a bucket refresh behind): don't publish
+        raise Failure(f"{period.key}: the QR events of units {bad[:10]} don't add up to "
+                      "their counts; run the partition again")
+
+    def rank(intervals: dict[str, Interval] | None = None) -> list[RankingRow]:
+        return build_ranking(period, inputs.counts, settings.weights, settings.min_sample,
+                             inputs.computed_at, previous=inputs.previous,
+                             intervals=intervals, registry_version=inputs.registry_version)
+
+    eligible = {r.unit_code for r in rank() if r.eligible}
+    rows = rank(bootstrap_intervals(inputs.samples, eligible, settings.weights,
+                                    settings.bootstrap_seed, settings.bootstrap_resamples))
     with clickhouse.warehouse() as wh:
         publish(wh, period, rows)
         publish_staff(wh, period, inputs.staff)

@@ -39,11 +39,12 @@ from hailong.contract import KioskRating
 from hailong.methodology import LOCAL_TZ
 from hailong.settings import Settings
 from pipelines.assets import failed_checks, materialize_period
+from pipelines.ranking import Period
 from pipelines.resources import ClickHouseResource
 from producers.kiosk import KioskDevice
 from tests.integration.test_buckets_reference import land
 from warehouse.channels import KIOSK
-from warehouse.client import Warehouse
+from warehouse.client import Warehouse, sql
 from warehouse.reconcile import reconcile, repair
 from warehouse.registry import (
     Lineage,
@@ -252,3 +253,53 @@ def test_registry_versions_keep_history_and_reload_idempotently(settings: Settin
         assert len(h_lineage) == len(read_lineage("hanoi_units_2025_lineage.csv"))
     with pytest.raises(Exception, match="belongs to units"):
         load_registry(None, units, [*offices, Office("HN-80001", "x", NEW[1])])  # type: ignore[arg-type]
+
+
+def test_report_of_a_partition_renders_in_chromium(settings: Settings, city: ClickHouseResource,
+                                                   tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    run(city, "2025-07")
+    html = Path(str(city.report_dir)) / "ranking-2025-07.html"
+    csv_text = (Path(str(city.report_dir)) / "ranking-2025-07.csv").read_text("utf-8-sig")
+    assert "Phường Năm" in csv_text and "80007" in csv_text
+    shot = tmp_path / "report.png"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium")
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        page.goto(html.as_uri())
+        assert page.locator("svg.chart").count() == 2  # communes, departments
+        bars = page.locator("rect.bar")
+        assert bars.count() == 6  # the ranked units
+        assert all(bars.nth(i).is_visible() for i in range(6))
+        assert page.locator("line.interval").count() == 6
+        assert "Phường Năm" in (page.locator("svg.chart").first.text_content() or "")
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert shot.stat().st_size > 10_000
+    print(f"\nreport screenshot: {shot}")
+
+
+def test_ranking_inputs_are_the_same_on_the_current_engine(
+        settings: Settings, city: ClickHouseResource, chdb_schema: Any) -> None:
+    from dataclasses import replace
+
+    from pipelines.assets import read_inputs
+
+    units, offices = registry()
+    load_registry(chdb_schema, units, offices, LINEAGE)
+    land(chdb_schema, events(), random.Random(5))
+    with Warehouse(settings) as wh:
+        for key in ("2025-07", "2025", "2025-08"):
+            period = Period.parse(key)
+            on_server = read_inputs(wh, period, 30)
+            on_chdb = read_inputs(chdb_schema, period, 30)
+            at = on_server.computed_at
+            assert replace(on_chdb, computed_at=at,
+                           staff=[replace(s, computed_at=at) for s in on_chdb.staff]) == \
+                replace(on_server, staff=[replace(s, computed_at=at) for s in on_server.staff])
+            p = {"start_s": period.start_s, "end_s": period.end_s,
+                 "last_day": period.last_day.isoformat()}
+            assert wh.execute(sql("silent_offices"), p) == \
+                chdb_schema.execute(sql("silent_offices"), p)
+        assert len(read_inputs(wh, Period.parse("2025-07"), 30).staff) == 2

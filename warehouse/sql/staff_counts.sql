@@ -5,10 +5,11 @@
 SELECT office_id, unit_code, staff_id, k_n, k_sat
 FROM
 (
-    SELECT office_id, staff_id, count() AS k_n, sum(satisfied) AS k_sat
+    SELECT office_id, staff AS staff_id, count() AS k_n, sum(satisfied) AS k_sat
     FROM
     (
-        SELECT event_id, office_id, assumeNotNull(staff_id) AS staff_id,
+        -- `staff`, not `staff_id`: an alias would shadow the column in WHERE on 18.16
+        SELECT event_id, office_id, assumeNotNull(staff_id) AS staff,
                toUInt64(value >= scale - 1) AS satisfied
         FROM kiosk_ratings_raw FINAL
         WHERE occurred_at >= toDateTime(%(start_s)s) AND occurred_at < toDateTime(%(end_s)s)
@@ -21,7 +22,7 @@ FROM
         WHERE occurred_at_us >= %(start_us)s AND occurred_at_us < %(end_us)s
     ) AS misuse USING (event_id)
     WHERE flagged = 0
-    GROUP BY office_id, staff_id
+    GROUP BY office_id, staff
 ) AS staff
 ANY LEFT JOIN
 (
