@@ -1,7 +1,8 @@
 """What the stream worker does with one batch of Kafka messages.
 
 1. Validate every message against contract v1 (:func:`split`, pure).
-2. Publish the invalid ones to the dead-letter topic, and wait for Kafka's ack.
+2. Publish the invalid ones to the dead-letter topic, and wait for Kafka's ack; then
+   land them in ClickHouse (``dead_letters``, one row per source message).
 3. Skip copies of events landed before from another message (``event_index``), then
    insert the valid ones into their raw ClickHouse tables (kiosk, QR, camera).
 4. Recompute, from raw, the hourly buckets (and kiosk misuse flags) they touch.
@@ -10,13 +11,16 @@ Only then does the caller acknowledge the batch, so Kafka offsets are committed 
 after ClickHouse confirmed. Every step is safe to repeat: a replayed batch writes raw
 rows identical to the first time (ReplacingMergeTree, version from the Kafka offset)
 and recomputes the same buckets, so a crash anywhere leaves ClickHouse as if the batch
-had run once. A failing step is retried with backoff until it succeeds; nothing is
-skipped.
+had run once. A replayed dead letter may reach the topic twice (its source message
+identifies it) but is one row of ``dead_letters``: the table is keyed by the source
+message and keeps the first rejection. A failing step is retried with backoff until
+it succeeds; nothing is skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +32,7 @@ from hailong.errors import DeliveryError, InvalidEvent, WarehouseError
 from hailong.kafka import deliver, make_producer
 from hailong.settings import Settings
 from warehouse import event_index
+from warehouse.buckets import VERSION_TOP, epoch_us
 from warehouse.channels import CAMERA, KIOSK, QR, Channel
 from warehouse.client import Warehouse
 
@@ -101,6 +106,36 @@ def split(messages: Sequence[Received], topic_prefix: str, now: datetime | None 
     return batch
 
 
+DEAD_LETTERS_TABLE = "dead_letters"
+DEAD_LETTER_COLUMNS = (
+    "source_topic", "kafka_partition", "kafka_offset", "key", "raw", "error",
+    "rejected_at", "rejected_at_us", "version",
+)
+
+
+def dead_letter_row(dead: DeadLetter) -> tuple[Any, ...]:
+    """The ``dead_letters`` row of a dead letter, in DEAD_LETTER_COLUMNS order: the
+    original bytes, and a version that makes the first rejection of a message win."""
+    at_us = epoch_us(dead.rejected_at)
+    return (
+        dead.source_topic, dead.partition, dead.offset, dead.key,
+        base64.b64decode(dead.raw), dead.error, dead.rejected_at.replace(microsecond=0),
+        at_us, VERSION_TOP - at_us,
+    )
+
+
+def land_dead_letters(wh: Warehouse, dead: Sequence[DeadLetter]) -> int:
+    """Insert dead letters into ``dead_letters`` (idempotent: keyed by source message)."""
+    rows = [dead_letter_row(d) for d in dead]
+    if rows:
+        # Warehouse.insert checks that a String value is a str; `raw` is the exact bytes
+        # (not always UTF-8), so this goes through the driver's unchecked insert path,
+        # which execute() takes for an INSERT with a list of rows.
+        wh.execute(f"INSERT INTO {DEAD_LETTERS_TABLE} ({', '.join(DEAD_LETTER_COLUMNS)}) "
+                   "VALUES", rows)  # type: ignore[arg-type]
+    return len(rows)
+
+
 class Ingestor:
     """Lands batches in ClickHouse; one instance per worker, used by one agent."""
 
@@ -113,7 +148,12 @@ class Ingestor:
         """Land one batch; returns only when every part of it is confirmed."""
         batch = split(messages, self.settings.topic_prefix)
         if batch.dead:
+            # Kafka first, then ClickHouse, both before the caller acknowledges the batch:
+            # a crash in between replays the batch, which publishes again (a duplicate
+            # the topic tolerates) and lands again (one row per source message).
             await self._retry("dead letters", self._publish_dead_letters, batch.dead)
+            await self._retry(f"insert into {DEAD_LETTERS_TABLE}", land_dead_letters,
+                              self.warehouse, batch.dead)
         # Each event_id once: drop copies of events landed earlier from other messages.
         positions = [(e.event_id, (m.topic, m.partition, m.offset))
                      for e, m in [*batch.kiosk, *batch.qr, *batch.camera]]
