@@ -42,7 +42,8 @@ def test_city_it_reads_and_only_reads_the_platform_database(stack: Settings) -> 
 
 
 CITY_VIEWS = ("office_index_current", "kiosk_ratings", "qr_surveys", "office_hourly",
-              "dead_letter_summary")
+              "dead_letter_summary", "ranking_monthly", "ranking_annual",
+              "staff_scores_monthly", "units", "offices", "unit_lineage")
 
 
 def test_city_it_reads_every_city_view(stack: Settings) -> None:

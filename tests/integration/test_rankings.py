@@ -193,6 +193,14 @@ def test_monthly_and_annual_rankings_by_hand(settings: Settings, city: ClickHous
     assert year["80005"] == (32, 32, pytest.approx(100.0), 1)
     assert year["80009"] == (50, 20, pytest.approx(40.0), 4)
     assert "80002" not in year  # its office closed with the merger
+    # The views city IT reads: months and years apart, the same rows as published.
+    assert wh.execute("SELECT DISTINCT period FROM ranking_monthly") == [("2025-07",)]
+    assert wh.execute("SELECT DISTINCT period FROM ranking_annual") == [("2025",)]
+    assert wh.execute("SELECT unit_code, rank, rank_lo, rank_hi, trend FROM ranking_monthly "
+                      "ORDER BY unit_code") == [(r[1], r[9], r[15], r[16], r[12]) for r in
+                                                sorted(rows, key=lambda r: r[1])]
+    assert wh.execute("SELECT staff_id, score FROM staff_scores_monthly ORDER BY staff_id") \
+        == [("S1", pytest.approx(80.0)), ("S2", pytest.approx(60.0))]
     wh.close()
 
 
