@@ -36,10 +36,10 @@ import pytest
 from dagster import DagsterInstance
 
 from hailong.contract import KioskRating
-from hailong.methodology import LOCAL_TZ
+from hailong.methodology import LOCAL_TZ, Weights
 from hailong.settings import Settings
 from pipelines.assets import failed_checks, materialize_period
-from pipelines.ranking import Period
+from pipelines.ranking import Period, build_ranking, publish, publish_staff
 from pipelines.resources import ClickHouseResource
 from producers.kiosk import KioskDevice
 from tests.integration.test_buckets_reference import land
@@ -311,3 +311,18 @@ def test_ranking_inputs_are_the_same_on_the_current_engine(
             assert wh.execute(sql("silent_offices"), p) == \
                 chdb_schema.execute(sql("silent_offices"), p)
         assert len(read_inputs(wh, Period.parse("2025-07"), 30).staff) == 2
+        # The published rows through the city views, on both engines.
+        run(city, "2025-07")
+        period = Period.parse("2025-07")
+        published = ranking(wh, "2025-07")
+        inputs = read_inputs(chdb_schema, period, 30)
+        rows = build_ranking(period, inputs.counts, Weights(), 30, inputs.computed_at,
+                             previous=inputs.previous, registry_version=1)
+        publish(chdb_schema, period, rows)
+        publish_staff(chdb_schema, period, inputs.staff)
+        query = ("SELECT unit_code, rank, n_ranked, score, trend, reason FROM ranking_monthly "
+                 "ORDER BY unit_code")
+        assert chdb_schema.execute(query) == wh.execute(query)
+        assert [r[1] for r in published] == [r[0] for r in wh.execute(query)]
+        query = "SELECT staff_id, k_n, k_sat, score, reason FROM staff_scores_monthly ORDER BY 1"
+        assert chdb_schema.execute(query) == wh.execute(query)
