@@ -1,0 +1,64 @@
+"""``python -m bench``: every figure of the benchmark suite, side by side in one run.
+
+    .venv/bin/python -m bench [--repeat 3] [--quick] [--only 1,3] [--out FILE]
+
+Starts the local stack if needed, runs each figure ``--repeat`` times (fresh topics and
+database each time), prints one table (median, spread, ratio to the limit) and writes
+the same as JSON (default ``bench/results/<UTC time>.json``) for later comparison.
+``--quick`` uses small sizes: a smoke run, not a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from bench.core import Figure, Report, lab, machine, now, summarise, table, write_json
+
+
+def all_figures() -> list[Figure]:
+    from bench.figures import FIGURES
+
+    return FIGURES
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median, spread)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--only", help="comma-separated figure numbers or keys, e.g. 1,2,3")
+    parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
+    args = parser.parse_args(argv)
+
+    from hailong.settings import load_settings
+    from infra.stack import Stack
+
+    figures = all_figures()
+    if args.only:
+        wanted = {w.strip() for w in args.only.split(",")}
+        figures = [f for f in figures if f.key in wanted or f.key.split("-")[0] in wanted]
+    Stack(load_settings()).start(lambda _m: None)
+    report = Report(started_at=now(), machine=machine(), repeat=args.repeat, quick=args.quick)
+    runs: dict[str, dict[str, list[float]]] = {}
+    for fig in figures:
+        for i in range(args.repeat):
+            print(f"[{fig.key}] run {i + 1}/{args.repeat}: {fig.title} ...", flush=True)
+            t0 = time.monotonic()
+            with lab(args.quick, lambda m: print(f"  {m}", flush=True)) as the_lab:
+                values = fig.run(the_lab)
+            for name, value in values.items():
+                runs.setdefault(fig.key, {}).setdefault(name, []).append(value)
+            shown = ", ".join(f"{k}={v:,.4g}" for k, v in values.items())
+            print(f"[{fig.key}] {shown} ({time.monotonic() - t0:.0f} s)", flush=True)
+    report.results = summarise(figures, runs)
+    print()
+    print(table(report.results))
+    out = args.out or Path(__file__).parent / "results" / f"{report.started_at.replace(':', '')}.json"
+    write_json(report, out)
+    print(f"\nwritten: {out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

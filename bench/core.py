@@ -1,0 +1,162 @@
+"""The benchmark suite's frame: figures, repeated runs, the table and the JSON file.
+
+A *figure* measures one thing on the real local stack and returns named values (e.g.
+``{"events_per_s": 41250.0}``). ``python -m bench`` runs every figure ``repeat`` times,
+reports the median and the spread (min-max) of each value, and, where a figure names
+its reference, the ratio of its median to the reference's median (e.g. Hailong's
+stream processor against the Python and native ingest limits).
+
+Each run gets a :class:`Lab`: fresh topics (prefix ``bench.<id>.``) and a fresh
+database on the local stack, removed afterwards, so figures never see each other's
+data. Figure modules live in ``bench/figures/`` and export ``FIGURES``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hailong.settings import Settings, load_settings
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Lab:
+    """One run's private corner of the stack, and the run's scale."""
+
+    settings: Settings  # its own topic prefix, consumer group and database
+    quick: bool  # small sizes, for a smoke run
+    progress: Progress
+
+
+@dataclass(frozen=True)
+class Value:
+    """One measured quantity of a figure. ``reference``: 'figure_key.value_name' whose
+    median this value is compared with (ratio = this / reference)."""
+
+    name: str
+    unit: str
+    reference: str | None = None
+    higher_is_better: bool = True
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str  # '1-ingest-python', ...
+    title: str
+    values: tuple[Value, ...]
+    run: Callable[[Lab], dict[str, float]]
+    note: str = ""
+
+
+@dataclass
+class Result:
+    figure: str
+    title: str
+    value: str
+    unit: str
+    runs: list[float]
+    median: float
+    low: float
+    high: float
+    reference: str | None
+    ratio: float | None = None
+
+
+@dataclass
+class Report:
+    started_at: str
+    machine: dict[str, str]
+    repeat: int
+    quick: bool
+    results: list[Result] = field(default_factory=list)
+
+
+@contextmanager
+def lab(quick: bool, progress: Progress) -> Iterator[Lab]:
+    """Fresh topics and database for one run; both removed afterwards."""
+    from confluent_kafka.admin import AdminClient
+
+    from infra.topics import ensure_topics
+    from warehouse.client import Warehouse
+    from warehouse.migrate import prepare
+
+    tag = uuid.uuid4().hex[:8]
+    s = load_settings(clickhouse_database=f"bench_{tag}", topic_prefix=f"bench.{tag}.",
+                      consumer_group=f"bench-{tag}")
+    ensure_topics(s, progress=lambda _m: None)
+    prepare(s, progress=lambda _m: None)
+    try:
+        yield Lab(s, quick, progress)
+    finally:
+        with Warehouse(s, database="default") as wh:
+            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
+        admin = AdminClient({"bootstrap.servers": s.bootstrap_servers})
+        topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(s.topic_prefix)]
+        if topics:
+            for fut in admin.delete_topics(topics).values():
+                fut.result()
+
+
+def machine() -> dict[str, str]:
+    import os
+
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f.readline().split(":", 1)[1].strip()
+    except OSError:
+        pass
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f
+                        if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"host": platform.node(), "cpus": str(os.cpu_count()), "cpu": cpu, "memory": mem,
+            "python": platform.python_version(), "os": platform.platform()}
+
+
+def summarise(figures: list[Figure], runs: dict[str, dict[str, list[float]]]) -> list[Result]:
+    results = []
+    for fig in figures:
+        for v in fig.values:
+            xs = runs.get(fig.key, {}).get(v.name, [])
+            if not xs:
+                continue
+            results.append(Result(fig.key, fig.title, v.name, v.unit, xs, statistics.median(xs),
+                                  min(xs), max(xs), v.reference))
+    medians = {f"{r.figure}.{r.value}": r.median for r in results}
+    for r in results:
+        if r.reference and medians.get(r.reference):
+            r.ratio = r.median / medians[r.reference]
+    return results
+
+
+def table(results: list[Result]) -> str:
+    lines = [f"{'figure':<22} {'value':<26} {'median':>12} {'spread (min-max)':>24} "
+             f"{'unit':<10} ratio"]
+    for r in results:
+        spread = f"{r.low:,.4g}-{r.high:,.4g}"
+        ratio = f"{r.ratio:.2f} × {r.reference}" if r.ratio is not None else ""
+        lines.append(f"{r.figure:<22} {r.value:<26} {r.median:>12,.4g} {spread:>24} "
+                     f"{r.unit:<10} {ratio}")
+    return "\n".join(lines)
+
+
+def write_json(report: Report, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(report), indent=2, ensure_ascii=False) + "\n")
+
+
+def now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
