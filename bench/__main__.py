@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> None:
     report.results = summarise(figures, runs)
     print()
     print(table(report.results))
-    out = args.out or Path(__file__).parent / "results" / f"{report.started_at.replace(':', '')}.json"
+    stamp = report.started_at.replace(":", "")
+    out = args.out or Path(__file__).parent / "results" / f"{stamp}.json"
     write_json(report, out)
     print(f"\nwritten: {out}")
 

@@ -147,7 +147,7 @@ def table(results: list[Result]) -> str:
              f"{'unit':<10} ratio"]
     for r in results:
         spread = f"{r.low:,.4g}-{r.high:,.4g}"
-        ratio = f"{r.ratio:.2f} × {r.reference}" if r.ratio is not None else ""
+        ratio = f"{r.ratio:.2f} of {r.reference}" if r.ratio is not None else ""
         lines.append(f"{r.figure:<22} {r.value:<26} {r.median:>12,.4g} {spread:>24} "
                      f"{r.unit:<10} {ratio}")
     return "\n".join(lines)
