@@ -92,7 +92,10 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_stream(settings: Settings, args: argparse.Namespace) -> None:
     from streams.app import app
 
-    sys.argv = ["hailong stream", "worker", "-l", args.loglevel, *args.faust_args]
+    # --without-web: faust would serve its web UI on 0.0.0.0:6066, and a second worker on
+    # the same machine would then fail with "address already in use".
+    sys.argv = ["hailong stream", "worker", "--without-web", "-l", args.loglevel,
+                *args.faust_args]
     app.main()
 
 
