@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from bench.core import Figure
+from bench.figures import freshness, ingest
 
-FIGURES: list[Figure] = []
+FIGURES: list[Figure] = [*ingest.FIGURES, *freshness.FIGURES]
