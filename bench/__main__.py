@@ -24,7 +24,7 @@ def all_figures() -> list[Figure]:
     return FIGURES
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median, spread)")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
@@ -46,8 +46,13 @@ def main(argv: list[str] | None = None) -> None:
         for i in range(args.repeat):
             print(f"[{fig.key}] run {i + 1}/{args.repeat}: {fig.title} ...", flush=True)
             t0 = time.monotonic()
-            with lab(args.quick, lambda m: print(f"  {m}", flush=True)) as the_lab:
-                values = fig.run(the_lab)
+            try:
+                with lab(args.quick, lambda m: print(f"  {m}", flush=True)) as the_lab:
+                    values = fig.run(the_lab)
+            except Exception as exc:  # noqa: BLE001 - one failed figure must not end the run
+                print(f"[{fig.key}] FAILED: {type(exc).__name__}: {exc}", flush=True)
+                report.errors.append(f"{fig.key} run {i + 1}: {type(exc).__name__}: {exc}")
+                continue
             for name, value in values.items():
                 runs.setdefault(fig.key, {}).setdefault(name, []).append(value)
             shown = ", ".join(f"{k}={v:,.4g}" for k, v in values.items())
@@ -59,6 +64,10 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or Path(__file__).parent / "results" / f"{stamp}.json"
     write_json(report, out)
     print(f"\nwritten: {out}")
+    if report.errors:
+        print("\nfailed runs:\n  " + "\n  ".join(report.errors))
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ class Report:
     repeat: int
     quick: bool
     results: list[Result] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
 @contextmanager
