@@ -68,7 +68,14 @@ def settings(stack: Settings) -> Iterator[Settings]:
 def own_stack(tmp_path: Path, shared: Settings, port: int = 29092) -> Settings:
     """Settings of a second stack in a temp dir, on ports of its own (Kafka on ``port``,
     its controller on ``port + 1``, ClickHouse on ``port - 92`` and ``port - 969``);
-    reuses the installed Kafka jars. For tests that stop and start services."""
+    reuses the installed Kafka jars. For tests that stop and start services.
+
+    Every port must stay below Linux's ephemeral range (32768-60999): a port in it can be
+    held at any moment by some client socket of the suite, and the broker then fails to
+    start with "Address already in use" (a CI run failed so on 39092)."""
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    low = int(ephemeral[0])
+    assert port + 1 < low, f"own_stack port {port}+1 is in the ephemeral range from {low}"
     (tmp_path / "kafka").mkdir(parents=True)
     shutil.copytree(shared.stack_dir / "kafka" / "libs", tmp_path / "kafka" / "libs",
                     symlinks=True)

@@ -28,8 +28,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def broker(stack: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """A broker of its own (port 39092), so the test can stop and start it."""
-    s = own_stack(tmp_path / "stack", stack, port=39092)
+    """A broker of its own (port 27092), so the test can stop and start it."""
+    s = own_stack(tmp_path / "stack", stack, port=27092)
     kafka = Kafka(s)
     kafka.start(lambda _m: None)
     ensure_topics(s, progress=lambda _m: None)
