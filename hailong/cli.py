@@ -77,12 +77,15 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> None:
     now = datetime.now(UTC)
     start = when(args.since, now - timedelta(hours=24))
     end = when(args.until, now + timedelta(hours=1))
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
     with Warehouse(settings) as wh:
-        report = reconcile(wh, start, end)
+        report = reconcile(wh, start, end, progress=progress)
         describe(report)
         if not report.clean and args.repair:
             repair(wh, report)
-            report = reconcile(wh, start, end)
+            report = reconcile(wh, start, end, progress=progress)
             print("after repair:")
             describe(report)
     if not report.clean:

@@ -5,6 +5,12 @@ compare them with the buckets the stream worker keeps, and optionally repair.
 A difference means a bucket was not refreshed after its events landed (it should not
 happen: the worker refreshes before it acknowledges a batch) or a bug in one of the two
 implementations. Repair recomputes the differing buckets with the worker's own SQL.
+
+Offices are independent (a bucket, a device's misuse and a token's duplicates all
+belong to one office), so a range is reconciled a group of offices at a time, each
+group holding at most ``max_rows`` raw events: memory stays bounded whatever the size
+of the month (bench figure 6 ran a month of 30M events; loaded at once, the reference
+needed far more memory than the machine had).
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from warehouse.channels import BY_NAME
 from warehouse.client import Warehouse
 
 _DEDUP = "ORDER BY kafka_partition, kafka_offset LIMIT 1 BY event_id"
+_OFFICES = "AND office_id IN %(offices)s"
+MAX_ROWS = 500_000  # raw events per group of offices
+MAX_OFFICES = 500  # offices per group (each is named in the queries: max_query_size)
 
 
 @dataclass
@@ -70,12 +79,14 @@ def _in_range(buckets: dict[Any, Any], lo: int, hi: int) -> dict[Any, Any]:
     return {k: v for k, v in buckets.items() if lo <= k[1] < hi}
 
 
-def reference(wh: Warehouse, lo: int, hi: int) -> dict[str, Any]:
-    """The buckets of [lo, hi) (UTC µs, whole hours) recomputed from raw in Python."""
+def reference(wh: Warehouse, lo: int, hi: int, offices: list[str]) -> dict[str, Any]:
+    """The buckets of [lo, hi) (UTC µs, whole hours) of these offices, recomputed from raw
+    in Python."""
+    p = {"lo": lo, "hi": hi, "offices": tuple(offices)}
     presses = [counting.Press(_uuid(e), o, d, t, s, v) for e, o, d, t, s, v in wh.execute(
         "SELECT event_id, office_id, device_id, occurred_at_us, scale, value "
         "FROM kiosk_ratings_raw WHERE occurred_at_us >= %(lo)s - 4000000 "
-        f"AND occurred_at_us < %(hi)s {_DEDUP}", {"lo": lo, "hi": hi})]
+        f"AND occurred_at_us < %(hi)s {_OFFICES} {_DEDUP}", p)]
     in_range_presses = [p for p in presses if p.t_us >= lo]
     flagged = counting.misuse(presses)
     subs = [counting.Submission(_uuid(e), o, tok, t, q, tuple(zip(asp, codes, vals,
@@ -84,13 +95,12 @@ def reference(wh: Warehouse, lo: int, hi: int) -> dict[str, Any]:
         "SELECT event_id, office_id, token_id, submitted_at_us, questionnaire, answer_codes, "
         "answer_aspects, answer_values FROM qr_surveys_raw WHERE (office_id, token_id) IN "
         "(SELECT office_id, token_id FROM qr_surveys_raw WHERE submitted_at_us >= %(lo)s "
-        f"AND submitted_at_us < %(hi)s) {_DEDUP}", {"lo": lo, "hi": hi})]
+        f"AND submitted_at_us < %(hi)s {_OFFICES}) {_OFFICES} {_DEDUP}", p)]
     observations = [counting.Observation(_uuid(e), o, t, k, s, c, q, w)
                     for e, o, t, k, s, c, q, w in wh.execute(
         "SELECT event_id, office_id, observed_at_us, kind, sentiment, confidence, "
         "queue_length, wait_seconds FROM camera_observations_raw "
-        f"WHERE observed_at_us >= %(lo)s AND observed_at_us < %(hi)s {_DEDUP}",
-        {"lo": lo, "hi": hi})]
+        f"WHERE observed_at_us >= %(lo)s AND observed_at_us < %(hi)s {_OFFICES} {_DEDUP}", p)]
     qr_subs, qr_criteria = counting.qr_buckets(subs)
     return {
         "kiosk_hourly": _in_range(counting.kiosk_buckets(presses), lo, hi),
@@ -104,16 +114,17 @@ def reference(wh: Warehouse, lo: int, hi: int) -> dict[str, Any]:
     }
 
 
-def streamed(wh: Warehouse, lo: int, hi: int) -> dict[str, Any]:
-    """The buckets of [lo, hi) as the stream worker left them."""
-    p = {"lo": lo // 1_000_000, "hi": hi // 1_000_000}
-    where = "WHERE hour >= toDateTime(%(lo)s) AND hour < toDateTime(%(hi)s)"
+def streamed(wh: Warehouse, lo: int, hi: int, offices: list[str]) -> dict[str, Any]:
+    """The buckets of [lo, hi) of these offices as the stream worker left them."""
+    p = {"lo": lo // 1_000_000, "hi": hi // 1_000_000, "offices": tuple(offices)}
+    where = f"WHERE hour >= toDateTime(%(lo)s) AND hour < toDateTime(%(hi)s) {_OFFICES}"
     return {
         "kiosk_hourly": {(o, _hour(h)): (n, s, m) for o, h, n, s, m in wh.execute(
             f"SELECT office_id, hour, k_n, k_sat, k_misuse FROM kiosk_hourly FINAL {where}", p)},
         "kiosk_misuse": {(_uuid(e), t): True for e, t in wh.execute(
             "SELECT DISTINCT event_id, occurred_at_us FROM kiosk_misuse "
-            "WHERE occurred_at_us >= %(lo)s AND occurred_at_us < %(hi)s", {"lo": lo, "hi": hi})},
+            f"WHERE occurred_at_us >= %(lo)s AND occurred_at_us < %(hi)s {_OFFICES}",
+            {"lo": lo, "hi": hi, "offices": tuple(offices)})},
         "qr_hourly": {(o, _hour(h)): (n, d) for o, h, n, d in wh.execute(
             f"SELECT office_id, hour, q_n, q_duplicates FROM qr_hourly FINAL {where}", p)},
         "qr_criteria_hourly": {(o, _hour(h), q, a, c): (n, s) for o, h, q, a, c, n, s in
@@ -131,15 +142,57 @@ _ZERO = {"kiosk_hourly": (0, 0, 0), "kiosk_misuse": False, "qr_hourly": (0, 0),
          "qr_criteria_hourly": (0, 0), "camera_hourly": (0, 0, 0, 0, 0, 0, 0, 0.0)}
 
 
-def reconcile(wh: Warehouse, start: datetime, end: datetime) -> Report:
-    """Compare the streamed buckets of whole hours [start, end) with the reference."""
+def office_groups(wh: Warehouse, lo: int, hi: int, max_rows: int = MAX_ROWS,
+                  max_offices: int = MAX_OFFICES) -> list[list[str]]:
+    """Every office with raw events or buckets in [lo, hi), in groups of at most
+    ``max_rows`` raw events and ``max_offices`` offices (an office with more raw events
+    than ``max_rows`` is a group of its own)."""
+    p = {"lo": lo, "hi": hi, "lo_s": lo // 1_000_000, "hi_s": hi // 1_000_000}
+    rows: dict[str, int] = {}
+    for table, column in (("kiosk_ratings_raw", "occurred_at_us"),
+                          ("qr_surveys_raw", "submitted_at_us"),
+                          ("camera_observations_raw", "observed_at_us")):
+        for office, n in wh.execute(f"SELECT office_id, count() FROM {table} WHERE {column} "
+                                    f">= %(lo)s - 4000000 AND {column} < %(hi)s "
+                                    "GROUP BY office_id", p):
+            rows[office] = rows.get(office, 0) + n
+    for table in ("kiosk_hourly", "qr_hourly", "camera_hourly"):
+        for (office,) in wh.execute(f"SELECT DISTINCT office_id FROM {table} WHERE hour >= "
+                                    "toDateTime(%(lo_s)s) AND hour < toDateTime(%(hi_s)s)", p):
+            rows.setdefault(office, 0)
+    groups: list[list[str]] = []
+    size = 0
+    for office in sorted(rows):
+        if not groups or size + rows[office] > max_rows or len(groups[-1]) >= max_offices:
+            groups.append([])
+            size = 0
+        groups[-1].append(office)
+        size += rows[office]
+    return groups
+
+
+def reconcile(wh: Warehouse, start: datetime, end: datetime, max_rows: int = MAX_ROWS,
+              progress: Callable[[str], None] | None = None) -> Report:
+    """Compare the streamed buckets of whole hours [start, end) with the reference, a
+    group of offices at a time (see the module's docstring)."""
     lo = epoch_us(start) - epoch_us(start) % HOUR_US
     hi = epoch_us(end) + (-epoch_us(end)) % HOUR_US
-    ref = reference(wh, lo, hi)
-    ref["camera_hourly"] = {k: (*v[:7], round(v[7], 6)) for k, v in ref["camera_hourly"].items()}
-    got = streamed(wh, lo, hi)
-    tables = [_compare(name, got[name], ref[name], _ZERO[name]) for name in _ZERO]
-    return Report(lo, hi, tables, ref["_raw_events"])
+    tables = {name: TableReport(name) for name in _ZERO}
+    raw_events = 0
+    groups = office_groups(wh, lo, hi, max_rows)
+    for i, offices in enumerate(groups, 1):
+        ref = reference(wh, lo, hi, offices)
+        ref["camera_hourly"] = {k: (*v[:7], round(v[7], 6))
+                                for k, v in ref["camera_hourly"].items()}
+        got = streamed(wh, lo, hi, offices)
+        for name, total in tables.items():
+            part = _compare(name, got[name], ref[name], _ZERO[name])
+            total.checked += part.checked
+            total.differing.update(part.differing)
+        raw_events += ref["_raw_events"]
+        if progress is not None and len(groups) > 1:
+            progress(f"reconciled {i} of {len(groups)} office groups ({raw_events:,} raw events)")
+    return Report(lo, hi, list(tables.values()), raw_events)
 
 
 def repair(wh: Warehouse, report: Report) -> None:

@@ -149,7 +149,7 @@ def test_streamed_buckets_equal_the_reference(settings: Settings, chdb_schema: C
 
 
 def test_reconcile_finds_and_repairs_unrefreshed_buckets(settings: Settings) -> None:
-    from warehouse.reconcile import reconcile, repair
+    from warehouse.reconcile import office_groups, reconcile, repair
 
     events = random_events(3)
     landed, crashed = events[: len(events) // 2], events[len(events) // 2:]
@@ -167,6 +167,14 @@ def test_reconcile_finds_and_repairs_unrefreshed_buckets(settings: Settings) -> 
         report = reconcile(wh, start, end)
         differing = {t.table: len(t.differing) for t in report.tables}
         assert differing["kiosk_hourly"] and differing["qr_hourly"] and differing["camera_hourly"]
+        # an office at a time (as a big month is reconciled): the same report
+        lo, hi = report.start_us, report.end_us
+        assert office_groups(wh, lo, hi, max_rows=1) == [["O1"], ["O2"]]
+        assert office_groups(wh, lo, hi) == [["O1", "O2"]]
+        by_office = reconcile(wh, start, end, max_rows=1)
+        assert by_office.raw_events == report.raw_events
+        assert [(t.table, t.checked, t.differing) for t in by_office.tables] == \
+            [(t.table, t.checked, t.differing) for t in report.tables]
         repair(wh, report)
         report = reconcile(wh, start, end)
         assert report.clean, [t.differing for t in report.tables]
