@@ -41,8 +41,11 @@ Use (the ranking asset)::
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, cast
 
 import numpy as np
@@ -310,20 +313,53 @@ def unit_samples(wh: Warehouse, period: Period,
                  counts: Sequence[UnitCounts] | None = None) -> list[UnitSample]:
     """Every unit's counted events in the period, from ClickHouse: K_n, K_sat, C_n, C_pos
     of ``counts`` (read with :func:`pipelines.ranking.unit_counts` when not given) and
-    the counted QR submissions (``warehouse/sql/unit_qr_submissions.sql``)."""
+    the counted QR submissions (``warehouse/sql/unit_qr_submissions.sql``).
+
+    The submissions stream in unit by unit and each is kept as a few bytes at once (not
+    as Python lists of answers): a month of millions of submissions fits in memory
+    (bench figure 6). The samples are those of :meth:`UnitSample.build`."""
     if counts is None:
         counts = unit_counts(wh, period)
     params = {"start_s": period.start_s, "end_s": period.end_s,
               "last_day": period.last_day.isoformat()}
-    answers: dict[str, list[dict[tuple[str, str], bool]]] = {}
-    for unit, questionnaire, aspects, criteria, satisfied in wh.execute(
-            sql("unit_qr_submissions"), params):
-        answers.setdefault(unit, []).append(
-            {(aspect, f"{questionnaire}:{criterion}"): bool(sat)
-             for aspect, criterion, sat in zip(aspects, criteria, satisfied, strict=True)})
-    return [UnitSample.build(c.unit_code, c.peer_group, k_n=c.k_n, k_sat=c.k_sat, c_n=c.c_n,
-                             c_pos=c.c_pos, submissions=answers.get(c.unit_code, ()))
+    qr: dict[str, tuple[tuple[tuple[str, str], ...], tuple[bytes, ...]]] = {}
+    rows = wh.iterate(sql("unit_qr_submissions"), params)
+    for unit, unit_rows in groupby(rows, key=itemgetter(0)):
+        qr[unit] = _encode_unit(unit_rows)
+    return [UnitSample(c.unit_code, c.peer_group, c.k_n, c.k_sat, c.c_n, c.c_pos,
+                       *qr.get(c.unit_code, ((), ())))
             for c in counts]
+
+
+def _encode_unit(rows: Iterable[tuple[Any, ...]]
+                 ) -> tuple[tuple[tuple[str, str], ...], tuple[bytes, ...]]:
+    """One unit's (criteria, submissions) as :meth:`UnitSample.build` makes them, from
+    rows (unit, questionnaire, aspects, criteria, satisfied): each submission is first
+    kept as 16-bit (key number · 2 + satisfied) codes, then laid out on the sorted
+    criterion columns."""
+    keys: dict[tuple[str, str], int] = {}
+    packed: list[bytes] = []
+    for _unit, questionnaire, aspects, criteria, satisfied in rows:
+        codes = array("H")
+        for aspect, criterion, sat in zip(aspects, criteria, satisfied, strict=True):
+            key = (aspect, f"{questionnaire}:{criterion}")
+            number = keys.setdefault(key, len(keys))
+            if number >= 1 << 15:
+                raise ValueError("more than 32,768 distinct criteria in one unit")
+            codes.append(number * 2 + bool(sat))
+        packed.append(codes.tobytes())
+    columns = tuple(sorted(keys))
+    column_of = [0] * len(keys)
+    for i, key in enumerate(columns):
+        column_of[keys[key]] = i
+    out = []
+    for data in packed:
+        row = bytearray(len(columns))  # NOT_ANSWERED
+        for code in array("H", data):
+            row[column_of[code >> 1]] = SATISFIED if code & 1 else UNSATISFIED
+        out.append(bytes(row))
+    packed.clear()
+    return columns, tuple(sorted(out))
 
 
 def inconsistent_units(samples: Sequence[UnitSample], counts: Sequence[UnitCounts]) -> list[str]:

@@ -9,7 +9,7 @@ substituted by clickhouse-driver's own escaping, exactly as for the server.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,6 +48,11 @@ class ChdbWarehouse:
             return [tuple(row) for row in json.loads(out.bytes())["data"]]
         self.session.query(text)
         return []
+
+    def iterate(self, query: str, params: dict[str, Any] | None = None,
+                block_rows: int = 20_000) -> Iterator[tuple[Any, ...]]:
+        """As Warehouse.iterate (in-process: the rows are already here)."""
+        yield from self.execute(query, params)
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
         if not rows:

@@ -7,7 +7,7 @@ parameters, which clickhouse-driver escapes (the 18.16 server predates server-si
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import Any
 
@@ -65,6 +65,19 @@ class Warehouse:
         """Run a query; return its rows."""
         try:
             return self._client.execute(query, params)  # type: ignore[no-any-return]
+        except DriverError as exc:
+            raise _error(exc) from exc
+        except (OSError, EOFError) as exc:
+            raise WarehouseError(f"ClickHouse unreachable at {self.settings.ch_host}:"
+                                 f"{self.settings.ch_port}: {exc}") from exc
+
+    def iterate(self, query: str, params: dict[str, Any] | None = None,
+                block_rows: int = 20_000) -> Iterator[tuple[Any, ...]]:
+        """Run a query; yield its rows as they stream in, ``block_rows`` at a time (for
+        results too big to hold as one list)."""
+        try:
+            yield from self._client.execute_iter(query, params,
+                                                 settings={"max_block_size": block_rows})
         except DriverError as exc:
             raise _error(exc) from exc
         except (OSError, EOFError) as exc:

@@ -29,7 +29,7 @@ from warehouse.client import Warehouse
 
 _DEDUP = "ORDER BY kafka_partition, kafka_offset LIMIT 1 BY event_id"
 _OFFICES = "AND office_id IN %(offices)s"
-MAX_ROWS = 500_000  # raw events per group of offices
+MAX_ROWS = 200_000  # raw events per group of offices (~0.7 GB of Python objects)
 MAX_OFFICES = 500  # offices per group (each is named in the queries: max_query_size)
 
 

@@ -281,3 +281,25 @@ def test_samples_that_do_not_add_up_to_the_rankings_counts_are_named() -> None:
     behind = UnitCounts("g", "8", "x", 1, 10, 4, 1, 0, 0, (("sipas-5/1", "A", "A1", 1, 1),))
     assert inconsistent_units([unit], [same]) == []
     assert inconsistent_units([unit], [behind]) == ["8"]
+
+
+def test_streamed_submissions_are_encoded_as_build_encodes_them() -> None:
+    """unit_samples keeps each submission as packed codes while rows stream in; the
+    resulting criteria and rows are exactly UnitSample.build's."""
+    from pipelines.bootstrap import _encode_unit
+
+    rng = random.Random(4)
+    criteria = [(f"A{i % 5}", f"C{i:02d}") for i in range(22)]
+    rows = []
+    for _ in range(300):
+        questionnaire = rng.choice(["sipas-5/1", "other/2"])
+        answered = rng.sample(criteria, rng.randint(1, len(criteria)))
+        rows.append(("U1", questionnaire, [a for a, _ in answered], [c for _, c in answered],
+                     [rng.randint(0, 1) for _ in answered]))
+    expected = UnitSample.build("U1", "ward", submissions=[
+        {(a, f"{q}:{c}"): bool(s) for a, c, s in zip(asp, codes, sat, strict=True)}
+        for _, q, asp, codes, sat in rows])
+    columns, submissions = _encode_unit(iter(rows))
+    assert (columns, submissions) == (expected.criteria, expected.submissions)
+    assert len(columns) == 44 and len(submissions) == 300
+    assert set(b"".join(submissions)) == {NOT_ANSWERED, UNSATISFIED, SATISFIED}
