@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from hailong.settings import Settings
+from producers.simulator import SimOffice
 
 CHANNELS = ("kiosk", "qr", "camera")
 WINDOW = (datetime(2025, 10, 1, tzinfo=UTC), datetime(2025, 11, 1, tzinfo=UTC))
@@ -48,11 +49,19 @@ class Messages:
 
 @lru_cache(maxsize=2)
 def messages(total: int) -> Messages:
-    """About ``total`` events of the simulator's mix, as Kafka keys and values."""
-    from hailong.contract import KioskRating, QrSurvey
-    from producers.simulator import city_traffic, hanoi_offices
+    """About ``total`` events of the simulator's mix from Hanoi's offices, as Kafka keys
+    and values (cached: figures 1-3 send the same events)."""
+    from producers.simulator import hanoi_offices
 
-    traffic = city_traffic(hanoi_offices(), total, *WINDOW, seed=SEED)
+    return messages_of(hanoi_offices(), total)
+
+
+def messages_of(offices: list[SimOffice], total: int) -> Messages:
+    """About ``total`` events of the simulator's mix from these offices."""
+    from hailong.contract import KioskRating, QrSurvey
+    from producers.simulator import city_traffic
+
+    traffic = city_traffic(offices, total, *WINDOW, seed=SEED)
     out: dict[str, list[tuple[bytes, bytes]]] = {c: [] for c in CHANNELS}
     for event in traffic.events:
         channel = ("kiosk" if isinstance(event, KioskRating)
@@ -61,12 +70,12 @@ def messages(total: int) -> Messages:
     return Messages(out)
 
 
-def preload(settings: Settings, total: int) -> Messages:
-    """Produce about ``total`` events into the lab's three event topics; return what was
-    sent once Kafka confirmed all of it."""
+def preload(settings: Settings, total: int, offices: list[SimOffice] | None = None) -> Messages:
+    """Produce about ``total`` events (from Hanoi's offices, or these) into the lab's
+    three event topics; return what was sent once Kafka confirmed all of it."""
     from hailong.kafka import deliver, make_producer
 
-    msgs = messages(total)
+    msgs = messages(total) if offices is None else messages_of(offices, total)
     producer = make_producer(settings, **{"linger.ms": 50, "batch.size": 1_000_000,
                                           "queue.buffering.max.messages": 500_000})
     for channel, pairs in msgs.by_channel.items():

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -60,6 +60,8 @@ RESAMPLES = 1000
 # replicate values; as fractions of 1000 so the index is exact integer arithmetic.
 LO_PER_MILLE = 25
 HI_PER_MILLE = 975
+# The QR submissions are read this many (about) at a time: a few units per query.
+QR_CHUNK = 200_000
 # QR resampling draws at most this many submission indices at a time (memory bound).
 CHUNK_DRAWS = 1 << 21
 
@@ -322,13 +324,33 @@ def unit_samples(wh: Warehouse, period: Period,
         counts = unit_counts(wh, period)
     params = {"start_s": period.start_s, "end_s": period.end_s,
               "last_day": period.last_day.isoformat()}
+    offices_of: dict[str, list[str]] = {}
+    for office, unit, _ in wh.execute(sql("office_units"), params):
+        offices_of.setdefault(unit, []).append(office)
+    q_n = {c.unit_code: c.q_n for c in counts}
     qr: dict[str, tuple[tuple[tuple[str, str], ...], tuple[bytes, ...]]] = {}
-    rows = wh.iterate(sql("unit_qr_submissions"), params)
-    for unit, unit_rows in groupby(rows, key=itemgetter(0)):
-        qr[unit] = _encode_unit(unit_rows)
+    for units in _chunks(sorted(offices_of), lambda u: 1 + q_n.get(u, 0), QR_CHUNK):
+        offices = tuple(o for u in units for o in offices_of[u])
+        rows = wh.iterate(sql("unit_qr_submissions"), {**params, "offices": offices})
+        for unit, unit_rows in groupby(rows, key=itemgetter(0)):
+            qr[unit] = _encode_unit(unit_rows)
     return [UnitSample(c.unit_code, c.peer_group, c.k_n, c.k_sat, c.c_n, c.c_pos,
                        *qr.get(c.unit_code, ((), ())))
             for c in counts]
+
+
+def _chunks(items: Sequence[str], weight: Callable[[str], int], limit: int) -> list[list[str]]:
+    """``items`` in order, in runs whose weights add up to at most ``limit`` (an item
+    heavier than that is a run of its own)."""
+    out: list[list[str]] = []
+    total = 0
+    for item in items:
+        if not out or total + weight(item) > limit:
+            out.append([])
+            total = 0
+        out[-1].append(item)
+        total += weight(item)
+    return out
 
 
 def _encode_unit(rows: Iterable[tuple[Any, ...]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.core import Figure
-from bench.figures import freshness, ingest
+from bench.figures import freshness, ingest, memory, producers, rankings
 
-FIGURES: list[Figure] = [*ingest.FIGURES, *freshness.FIGURES]
+FIGURES: list[Figure] = [*ingest.FIGURES, *freshness.FIGURES, *producers.FIGURES,
+                         *rankings.FIGURES, *memory.FIGURES]

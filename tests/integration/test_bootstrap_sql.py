@@ -14,6 +14,7 @@ from hailong.contract import CameraObservation, Event, KioskRating, QrSurvey
 from hailong.methodology import Weights
 from hailong.questionnaire import questionnaires
 from hailong.settings import Settings
+from pipelines import bootstrap
 from pipelines.bootstrap import (
     UnitSample,
     bootstrap_intervals,
@@ -138,6 +139,11 @@ def check(wh: Any) -> list[UnitSample]:
     counts = unit_counts(wh, OCTOBER)
     samples = unit_samples(wh, OCTOBER)
     assert samples == unit_samples(wh, OCTOBER, counts)
+    # read a unit per query (as a big month is read): the same samples
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bootstrap, "QR_CHUNK", 1)
+        assert bootstrap._chunks(["90001", "90002"], lambda u: 1, 1) == [["90001"], ["90002"]]
+        assert unit_samples(wh, OCTOBER, counts) == samples
     # by hand: 90001 kiosk 201 (sat), 202; camera 301 (+), 302. 90002 kiosk 204 (sat).
     assert samples == [expected("90001", 2, 1, 2, 1), expected("90002", 1, 1, 0, 0)]
     # the ranking's counts are the sums of the sampled events

@@ -7,7 +7,9 @@
 -- * in the period: the UTC hour of submitted_at in [start_s, end_s), as the buckets;
 -- * the office's unit as in unit_counts.sql and unit_criteria.sql (office_units.sql);
 -- * an answer is satisfied at 4 or 5 (methodology v1), as in qr_criteria_buckets.sql.
--- Parameters as in unit_counts.sql (start_s, end_s, last_day).
+-- Parameters as in unit_counts.sql (start_s, end_s, last_day), and offices: the offices
+-- whose submissions to read (a tuple; the caller reads a month a few units at a time, as
+-- one query over millions of submissions exceeds ClickHouse's memory limit per query).
 -- Returns unit_code, questionnaire, and the parallel arrays answer_aspects,
 -- answer_codes, answer_satisfied (1: 4 or 5, else 0).
 -- No window functions (18.16); LEFT, not INNER joins (18.16's ANY INNER JOIN keeps one
@@ -34,7 +36,8 @@ FROM
         SELECT office_id, token_id, submitted_at_us, toString(event_id) AS event_key,
                questionnaire, answer_aspects, answer_codes, answer_values
         FROM qr_surveys_raw
-        WHERE toStartOfHour(submitted_at) >= toDateTime(%(start_s)s)
+        WHERE office_id IN %(offices)s
+          AND toStartOfHour(submitted_at) >= toDateTime(%(start_s)s)
           AND toStartOfHour(submitted_at) < toDateTime(%(end_s)s)
         ORDER BY kafka_partition, kafka_offset
         LIMIT 1 BY event_id
@@ -49,10 +52,11 @@ FROM
         (
             SELECT event_id, token_id, office_id, submitted_at_us
             FROM qr_surveys_raw
-            WHERE token_id IN
+            WHERE office_id IN %(offices)s AND token_id IN
             (
                 SELECT token_id FROM qr_surveys_raw
-                WHERE toStartOfHour(submitted_at) >= toDateTime(%(start_s)s)
+                WHERE office_id IN %(offices)s
+                  AND toStartOfHour(submitted_at) >= toDateTime(%(start_s)s)
                   AND toStartOfHour(submitted_at) < toDateTime(%(end_s)s)
             )
             ORDER BY kafka_partition, kafka_offset
