@@ -43,19 +43,24 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(started_at=now(), machine=machine(), repeat=args.repeat, quick=args.quick)
     runs: dict[str, dict[str, list[float]]] = {}
     for fig in figures:
-        for i in range(args.repeat):
-            print(f"[{fig.key}] run {i + 1}/{args.repeat}: {fig.title} ...", flush=True)
+        runs_of_fig = 1 if fig.repeats_itself else args.repeat
+        for i in range(runs_of_fig):
+            print(f"[{fig.key}] run {i + 1}/{runs_of_fig}: {fig.title} ...", flush=True)
             t0 = time.monotonic()
             try:
-                with lab(args.quick, lambda m: print(f"  {m}", flush=True)) as the_lab:
+                with lab(args.quick, lambda m: print(f"  {m}", flush=True),
+                         args.repeat if fig.repeats_itself else 1) as the_lab:
                     values = fig.run(the_lab)
             except Exception as exc:  # noqa: BLE001 - one failed figure must not end the run
                 print(f"[{fig.key}] FAILED: {type(exc).__name__}: {exc}", flush=True)
                 report.errors.append(f"{fig.key} run {i + 1}: {type(exc).__name__}: {exc}")
                 continue
             for name, value in values.items():
-                runs.setdefault(fig.key, {}).setdefault(name, []).append(value)
-            shown = ", ".join(f"{k}={v:,.4g}" for k, v in values.items())
+                got = value if isinstance(value, list) else [value]
+                runs.setdefault(fig.key, {}).setdefault(name, []).extend(got)
+            shown = ", ".join(f"{k}={v:,.4g}" if not isinstance(v, list) else
+                              f"{k}=[{', '.join(f'{x:,.4g}' for x in v)}]"
+                              for k, v in values.items())
             print(f"[{fig.key}] {shown} ({time.monotonic() - t0:.0f} s)", flush=True)
     report.results = summarise(figures, runs)
     print()

@@ -17,7 +17,7 @@ import json
 import platform
 import statistics
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +35,7 @@ class Lab:
     settings: Settings  # its own topic prefix, consumer group and database
     quick: bool  # small sizes, for a smoke run
     progress: Progress
+    repeat: int = 1  # for a figure that repeats its measurement itself (Figure.repeats_itself)
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,12 @@ class Figure:
     key: str  # '1-ingest-python', ...
     title: str
     values: tuple[Value, ...]
-    run: Callable[[Lab], dict[str, float]]
+    # a run returns each value once, or (repeats_itself) a list of lab.repeat values
+    run: Callable[[Lab], Mapping[str, float | list[float]]]
     note: str = ""
+    # run once, measuring lab.repeat times on the same data (its set-up costs more than
+    # its measurement: figure 6 writes and buckets up to 30M events before each job)
+    repeats_itself: bool = False
 
 
 @dataclass
@@ -82,7 +87,7 @@ class Report:
 
 
 @contextmanager
-def lab(quick: bool, progress: Progress) -> Iterator[Lab]:
+def lab(quick: bool, progress: Progress, repeat: int = 1) -> Iterator[Lab]:
     """Fresh topics and database for one run; both removed afterwards."""
     from confluent_kafka.admin import AdminClient
 
@@ -96,7 +101,7 @@ def lab(quick: bool, progress: Progress) -> Iterator[Lab]:
     ensure_topics(s, progress=lambda _m: None)
     prepare(s, progress=lambda _m: None)
     try:
-        yield Lab(s, quick, progress)
+        yield Lab(s, quick, progress, repeat)
     finally:
         with Warehouse(s, database="default") as wh:
             wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")

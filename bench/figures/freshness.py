@@ -1,4 +1,4 @@
-"""Figure 4 of issue 6: freshness under a fixed load (port of ``bench/freshness.py``).
+"""Figure 4: freshness under a fixed load.
 
 ``hailong stream`` runs on the lab's topics while a background thread publishes the
 simulator's mix at a fixed rate (2,000 events/s for 60 s; 500 events/s for 20 s with
