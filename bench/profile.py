@@ -1,18 +1,21 @@
 """Where Hailong's stream worker spends its time: figure 3's run under py-spy.
 
     .venv/bin/python -m bench.profile [--events 300000] [--rate 100]
+    .venv/bin/python -m bench.profile --from bench/results/profile-<time>.txt
 
 Pre-loads ``--events`` of the simulator's mix (as figure 3 does) into a lab's fresh
 topics, starts ``hailong stream`` on them and samples it with py-spy (``--idle``: waits
 count too, so shares are of wall time) from the moment its consumer group is ready until
-every event is in raw. Prints two tables and keeps py-spy's raw (collapsed) stacks in
-``bench/results/profile-<time>.txt`` (``flamegraph.pl`` or speedscope read them):
+every event is in raw. Prints three tables and keeps py-spy's raw (collapsed) stacks in
+``bench/results/profile-<time>.txt`` (``flamegraph.pl`` or speedscope read them;
+``--from`` summarises them again):
 
-- **wall time by step**: the share of the run each step of a batch took. The worker
-  runs every ClickHouse and Kafka step of a batch in a thread (``asyncio.to_thread``),
-  one step at a time, so each tick is in at most one step; the step is the function that
-  thread runs. Validation (``split``) runs on the event loop. For each step, the part
-  spent waiting on ClickHouse's socket is shown.
+- **steps of a batch**: the share of wall time each ClickHouse/Kafka step took. The
+  worker runs them in a thread pool (``asyncio.to_thread``), one at a time, so each tick
+  is in at most one step; the step is the function the pool thread runs. For each, the
+  part spent waiting on ClickHouse (a blocking socket read, or the ping clickhouse-driver
+  sends before every query).
+- **the event loop**: how busy faust's event loop thread is, and with what.
 - **CPU by function**: where the samples that were not waiting ended (the leaf
   function), across all threads.
 """
@@ -30,13 +33,23 @@ from pathlib import Path
 from bench.core import lab, now
 from bench.preload import preload, wait_for_group, worker
 
-IDLE_LEAVES = ("recv_into", "recv (", "select (", "poll (", "wait (", "_recv_into",
-               "read (socket", "epoll", "sleep (")
-WAITING_ON_CLICKHOUSE = "clickhouse_driver"
+# Leaves where a thread waits: for events (the event loop's select), for work (the
+# thread pool's queue), or for ClickHouse's answer (a blocking socket read or the ping
+# clickhouse-driver sends before each query).
+IDLE_LEAVES = ("EpollSelector.select (", "_worker (concurrent/futures/thread.py:81)")
+CLICKHOUSE_WAIT = ("Connection.receive_packet (clickhouse_driver/connection.py:609)",
+                   "Connection.ping (clickhouse_driver/connection.py")
+# What the event loop does, by a frame its stacks contain (first match wins).
+LOOP_PARTS = (("validation (split)", "split (streams/ingest.py"),
+              ("raw rows (channel.raw_row)", "raw_row (warehouse/"),
+              ("faust: fetching and draining messages", "faust/transport/consumer.py"),
+              ("faust: streams, agents, events", "faust/"))
+
+Stacks = list[tuple[list[str], int]]
 
 
-def parse(path: Path) -> list[tuple[list[str], int]]:
-    """py-spy's raw format: one line per distinct stack, ``frame;frame;... count``."""
+def parse(path: Path) -> Stacks:
+    """py-spy's raw format (with --threads): ``process;thread;frame;... count``."""
     stacks = []
     for line in path.read_text(errors="replace").splitlines():
         frames, _, count = line.rpartition(" ")
@@ -46,42 +59,55 @@ def parse(path: Path) -> list[tuple[list[str], int]]:
 
 
 def step_of(frames: list[str]) -> str | None:
-    """The batch step a thread's stack is in: the function a worker thread runs (the frame
-    after concurrent.futures' ``run``), or ``split`` (validation) on the event loop."""
-    for i, frame in enumerate(frames):
-        if frame.startswith("run (") and "concurrent/futures/thread.py" in frame:
-            return frames[i + 1].split(" (")[0] if i + 1 < len(frames) else None
-        if frame.startswith("split (") and "streams/ingest.py" in frame:
-            return "split (validation, event loop)"
+    """The batch step a pool thread runs: the frame after concurrent.futures' work item."""
+    for i, frame in enumerate(frames[:-1]):
+        if frame.startswith("_WorkItem.run ("):
+            return frames[i + 1].rsplit(":", 1)[0] + ")"
     return None
 
 
-def idle(frames: list[str]) -> bool:
-    return any(frames[-1].startswith(leaf) or leaf in frames[-1] for leaf in IDLE_LEAVES)
-
-
-def summarise(stacks: list[tuple[list[str], int]], ticks: int) -> str:
+def summarise(stacks: Stacks) -> str:
+    per_thread: Counter[str] = Counter()
+    for frames, n in stacks:
+        per_thread[frames[1]] += n
+    ticks = max(per_thread.values())  # every thread is sampled at every tick (--idle)
+    loop = Counter({th: 0 for th in per_thread})
+    for frames, n in stacks:
+        if any(f.startswith("ingest (streams/app.py") for f in frames):
+            loop[frames[1]] += n
+    loop_thread = loop.most_common(1)[0][0]
     steps: Counter[str] = Counter()
     waiting: Counter[str] = Counter()
+    parts: Counter[str] = Counter()
     cpu: Counter[str] = Counter()
+    loop_busy = 0
     for frames, n in stacks:
-        step = step_of(frames)
-        if step is not None:
+        leaf = frames[-1]
+        if (step := step_of(frames)) is not None:
             steps[step] += n
-            if idle(frames) and any(WAITING_ON_CLICKHOUSE in f for f in frames):
+            if leaf.startswith(CLICKHOUSE_WAIT):
                 waiting[step] += n
-        if not idle(frames):
-            leaf = frames[-1]
-            cpu[leaf.split(" (")[0] + " (" + leaf.split(" (", 1)[-1].split("/")[-1]] += n
-    lines = [f"wall time by step (of {ticks:,} ticks)", f"{'step':<44} {'share':>7} "
-             f"{'waiting on ClickHouse':>22}"]
+        if frames[1] == loop_thread and not leaf.startswith(IDLE_LEAVES):
+            loop_busy += n
+            part = next((name for name, frame in LOOP_PARTS
+                         if any(frame in f for f in frames)), "other")
+            parts[part] += n
+        if not leaf.startswith(IDLE_LEAVES + CLICKHOUSE_WAIT):
+            cpu[leaf] += n
+    pct = lambda n: f"{100 * n / ticks:5.1f}%"  # noqa: E731
+    lines = [f"ClickHouse/Kafka steps of a batch (worker threads, one at a time), share of "
+             f"wall time ({ticks:,} ticks):",
+             f"  {'step':<52} {'share':>6}  {'of it waiting on ClickHouse':>27}"]
     for step, n in steps.most_common():
-        lines.append(f"{step:<44} {100 * n / ticks:>6.1f}% {100 * waiting[step] / ticks:>21.1f}%")
-    busy = sum(steps.values())
-    lines.append(f"{'(no step: faust, fetching, between batches)':<44} "
-                 f"{100 * (ticks - busy) / ticks:>6.1f}%")
+        lines.append(f"  {step:<52} {pct(n)}  {pct(waiting[step]):>27}")
+    lines.append(f"  {'all steps':<52} {pct(sum(steps.values()))}  "
+                 f"{pct(sum(waiting.values())):>27}")
+    lines += ["", f"the event loop ({loop_thread.split(': ')[-1]}): busy {pct(loop_busy)} of "
+                  "wall time, of which:"]
+    for part, n in parts.most_common():
+        lines.append(f"  {part:<52} {pct(n)}")
     total_cpu = sum(cpu.values())
-    lines += ["", f"CPU by function (leaf), of {total_cpu:,} non-waiting samples"]
+    lines += ["", f"CPU by function (leaf, all threads, not waiting): {total_cpu:,} samples"]
     for leaf, n in cpu.most_common(15):
         lines.append(f"  {100 * n / total_cpu:5.1f}%  {leaf}")
     return "\n".join(lines)
@@ -92,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
+    parser.add_argument("--from", dest="source", type=Path,
+                        help="summarise raw stacks recorded before, without running")
     args = parser.parse_args(argv)
+    if args.source:
+        print(summarise(parse(args.source)))
+        return 0
 
     from hailong.settings import load_settings
     from infra.stack import Stack
@@ -126,15 +157,9 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time.monotonic() - t0
             spy.send_signal(signal.SIGINT)
             spy.wait(120)
-    stacks = parse(out)
-    # every thread is sampled at every tick (--idle): the event loop's samples are the ticks
-    by_thread: Counter[str] = Counter()
-    for frames, n in stacks:
-        by_thread[frames[0]] += n
-    ticks = max(by_thread.values())
     print(f"\n{msgs.total:,} events in raw after {seconds:.1f} s "
           f"({msgs.total / seconds:,.0f}/s under the profiler)\n")
-    print(summarise(stacks, ticks))
+    print(summarise(parse(out)))
     print(f"\nraw stacks: {out}")
     return 0
 
