@@ -1,0 +1,60 @@
+"""The benchmark suite's pure parts (bench/core.py, bench/profile.py): the medians,
+spreads and ratios of the table, and the reading of py-spy's stacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.core import Figure, Value, summarise
+from bench.profile import parse
+from bench.profile import summarise as profile_summary
+
+
+def _run(_lab: object) -> dict[str, float]:
+    return {}
+
+
+def test_medians_spreads_and_ratios() -> None:
+    limit = Figure("1-limit", "limit", (Value("events_per_s", "events/s"),), _run)
+    mine = Figure("3-mine", "mine", (Value("events_per_s", "events/s",
+                                           reference="1-limit.events_per_s"),
+                                     Value("missing", "s")), _run)
+    runs = {"1-limit": {"events_per_s": [100.0, 80.0, 90.0]},
+            "3-mine": {"events_per_s": [9.0, 3.0, 4.5]}}
+    results = summarise([limit, mine], runs)
+    assert [(r.figure, r.value) for r in results] == [("1-limit", "events_per_s"),
+                                                      ("3-mine", "events_per_s")]
+    ref, got = results
+    assert (ref.median, ref.low, ref.high, ref.ratio) == (90.0, 80.0, 100.0, None)
+    assert (got.median, got.low, got.high) == (4.5, 3.0, 9.0)
+    assert got.ratio == 4.5 / 90.0
+
+
+def test_profile_steps_waits_and_the_event_loop(tmp_path: Path) -> None:
+    p = 'process 1:"python -m hailong.cli stream"'
+    pool = "Thread.run (threading.py:982);_worker (concurrent/futures/thread.py:83);" \
+           "_WorkItem.run (concurrent/futures/thread.py:58)"
+    lines = [
+        # the event loop: 10 ticks, 4 of them validating, 6 idle
+        f"{p};thread (1): MainThread;run_forever (asyncio/base_events.py:607);"
+        "EpollSelector.select (selectors.py:468) 6",
+        f"{p};thread (1): MainThread;ingest (streams/app.py:77);"
+        "split (streams/ingest.py:90);parse_event (hailong/contract.py:327) 4",
+        # a pool thread: 3 ticks in the look-up (2 waiting on ClickHouse), 7 idle
+        f"{p};thread (2): asyncio_0;{pool};landed_elsewhere (warehouse/event_index.py:27);"
+        "Connection.receive_packet (clickhouse_driver/connection.py:609) 2",
+        f"{p};thread (2): asyncio_0;{pool};landed_elsewhere (warehouse/event_index.py:27);"
+        "escape (clickhouse_driver/util/escape.py:40) 1",
+        f"{p};thread (2): asyncio_0;Thread.run (threading.py:982);"
+        "_worker (concurrent/futures/thread.py:81) 7",
+    ]
+    raw = tmp_path / "profile.txt"
+    raw.write_text("\n".join(lines) + "\n")
+    text = profile_summary(parse(raw))
+    assert "(10 ticks)" in text
+    look_up = next(line for line in text.splitlines() if "landed_elsewhere" in line)
+    assert look_up.split()[-2:] == ["30.0%", "20.0%"]
+    assert "busy  40.0% of wall time" in text
+    assert any("validation (split)" in line and "40.0%" in line for line in text.splitlines())
+    # CPU: only the samples that were not waiting (4 validating + 1 escaping)
+    assert "5 samples" in text and " 80.0%  parse_event" in text
