@@ -148,13 +148,18 @@ def summarise(figures: list[Figure], runs: dict[str, dict[str, list[float]]]) ->
     return results
 
 
+def number(x: float) -> str:
+    """A value for people: whole with thousands separators from 1,000 up, else 4 digits."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
 def table(results: list[Result]) -> str:
-    lines = [f"{'figure':<22} {'value':<26} {'median':>12} {'spread (min-max)':>24} "
+    lines = [f"{'figure':<18} {'value':<24} {'median':>10} {'spread (min-max)':>20} "
              f"{'unit':<10} ratio"]
     for r in results:
-        spread = f"{r.low:,.4g}-{r.high:,.4g}"
-        ratio = f"{r.ratio:.2f} of {r.reference}" if r.ratio is not None else ""
-        lines.append(f"{r.figure:<22} {r.value:<26} {r.median:>12,.4g} {spread:>24} "
+        spread = f"{number(r.low)}-{number(r.high)}"
+        ratio = f"{r.ratio:.3g} of {r.reference}" if r.ratio is not None else ""
+        lines.append(f"{r.figure:<18} {r.value:<24} {number(r.median):>10} {spread:>20} "
                      f"{r.unit:<10} {ratio}")
     return "\n".join(lines)
 
