@@ -68,14 +68,13 @@ def step_of(frames: list[str]) -> str | None:
 
 def summarise(stacks: Stacks) -> str:
     per_thread: Counter[str] = Counter()
+    in_ingest: Counter[str] = Counter()  # the event loop is the thread that runs the agent
     for frames, n in stacks:
         per_thread[frames[1]] += n
-    ticks = max(per_thread.values())  # every thread is sampled at every tick (--idle)
-    loop = Counter({th: 0 for th in per_thread})
-    for frames, n in stacks:
         if any(f.startswith("ingest (streams/app.py") for f in frames):
-            loop[frames[1]] += n
-    loop_thread = loop.most_common(1)[0][0]
+            in_ingest[frames[1]] += n
+    ticks = max(per_thread.values())  # every thread is sampled at every tick (--idle)
+    loop_thread = in_ingest.most_common(1)[0][0] if in_ingest else next(iter(per_thread))
     steps: Counter[str] = Counter()
     waiting: Counter[str] = Counter()
     parts: Counter[str] = Counter()
@@ -94,7 +93,10 @@ def summarise(stacks: Stacks) -> str:
             parts[part] += n
         if not leaf.startswith(IDLE_LEAVES + CLICKHOUSE_WAIT):
             cpu[leaf] += n
-    pct = lambda n: f"{100 * n / ticks:5.1f}%"  # noqa: E731
+
+    def pct(n: int) -> str:
+        return f"{100 * n / ticks:5.1f}%"
+
     lines = [f"ClickHouse/Kafka steps of a batch (worker threads, one at a time), share of "
              f"wall time ({ticks:,} ticks):",
              f"  {'step':<52} {'share':>6}  {'of it waiting on ClickHouse':>27}"]
