@@ -20,9 +20,9 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
+from hailong.clock import SYSTEM
 from hailong.settings import Settings, load_settings
 
 Progress = Callable[[str], None]
@@ -170,4 +170,4 @@ def write_json(report: Report, path: Path) -> None:
 
 
 def now() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
+    return SYSTEM.now().replace(microsecond=0).isoformat()

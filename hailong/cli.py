@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from hailong.clock import SYSTEM
 from hailong.errors import HailongError
 from hailong.settings import Settings, load_settings
 
@@ -74,7 +75,7 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> None:
         parsed = datetime.fromisoformat(text)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
-    now = datetime.now(UTC)
+    now = SYSTEM.now()  # the command line is where the system clock enters
     start = when(args.since, now - timedelta(hours=24))
     end = when(args.until, now + timedelta(hours=1))
     def progress(message: str) -> None:
@@ -103,11 +104,11 @@ def cmd_stream(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import datetime, timedelta
 
     from producers.simulator import city_traffic, hanoi_offices, send, summary
 
-    end = datetime.fromisoformat(args.until) if args.until else datetime.now(UTC)
+    end = datetime.fromisoformat(args.until) if args.until else SYSTEM.now()
     if end.tzinfo is None:
         raise HailongError("--until needs an offset, e.g. 2026-11-24T17:00:00+07:00")
     offices = hanoi_offices(seed=args.seed)

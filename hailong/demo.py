@@ -10,11 +10,13 @@ the month's ranking, both read from ClickHouse.
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC
 
+from hailong.clock import SYSTEM
 from hailong.errors import HailongError
 from hailong.methodology import LOCAL_TZ, two_decimals
 from hailong.settings import Settings
@@ -109,7 +111,7 @@ def run(settings: Settings, per_office: int, seed: int | None) -> None:
 
     Stack(settings).start()
     prepare_warehouse(settings)
-    now = datetime.now(UTC)
+    now = SYSTEM.now()
     local_now = now.astimezone(LOCAL_TZ)
     month_start = local_now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     worker, log_path = start_worker(settings)
@@ -121,8 +123,8 @@ def run(settings: Settings, per_office: int, seed: int | None) -> None:
             # would (rightly) count zero times.
             traffic = city_traffic(offices, per_office * len(offices),
                                    month_start.astimezone(UTC), now,
-                                   seed=seed if seed is not None else time.time_ns(), invalid=3,
-                                   resent=10, reused_tokens=5)
+                                   seed=seed if seed is not None else secrets.randbits(64),
+                                   invalid=3, resent=10, reused_tokens=5)
             print(f"publishing {len(traffic.events)} events (kiosk, QR, camera) from "
                   f"{len(offices)} offices ({month_start:%Y-%m-%d} .. now), plus "
                   f"{len(traffic.resent)} resent duplicates, {len(traffic.reused_tokens)} "

@@ -18,6 +18,7 @@ from hailong.settings import Settings
 # librdkafka's defaults are 5 min; devices may be offline for longer, so let the
 # client keep retrying for an hour before a message is reported as failed.
 DELIVERY_TIMEOUT_MS = 3_600_000
+PARTITIONER = "murmur2_random"  # = Java's default for keyed messages; random without a key
 
 
 def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
@@ -29,6 +30,10 @@ def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
         "message.timeout.ms": DELIVERY_TIMEOUT_MS,
         "linger.ms": 5,
         "compression.type": "lz4",
+        # The Java client's partitioner (murmur2 of the key), not librdkafka's default
+        # (CRC32): an office's events from Hailong's producers and from a vendor's Java
+        # client then share one partition, so one worker sees them in order.
+        "partitioner": PARTITIONER,
         **extra,
     }
 

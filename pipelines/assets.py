@@ -40,6 +40,7 @@ from dagster import (
     materialize,
 )
 
+from hailong.clock import SYSTEM, Clock
 from hailong.methodology import LOCAL_TZ_NAME as LOCAL_TZ
 from pipelines.bootstrap import UnitSample, bootstrap_intervals, inconsistent_units, unit_samples
 from pipelines.ranking import (
@@ -86,8 +87,9 @@ class RankingInputs:
     computed_at: datetime
 
 
-def read_inputs(wh: Warehouse, period: Period, min_sample: int) -> RankingInputs:
-    computed_at = datetime.now(UTC).replace(microsecond=0)
+def read_inputs(wh: Warehouse, period: Period, min_sample: int,
+                clock: Clock = SYSTEM) -> RankingInputs:
+    computed_at = clock.now().replace(microsecond=0)
     version = wh.execute("SELECT max(version) FROM registry_versions")[0][0]
     counts = unit_counts(wh, period)
     return RankingInputs(

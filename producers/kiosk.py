@@ -44,6 +44,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from hailong.clock import SYSTEM, Clock
 from hailong.contract import KioskRating
 from hailong.errors import HailongError
 from hailong.kafka import producer_config
@@ -65,7 +66,9 @@ class KioskDevice:
     """One kiosk with 3, 4 or 5 buttons, standing at a counter of an office."""
 
     def __init__(self, office_id: str, device_id: str, scale: int = 4,
-                 counter_id: str | None = None, staff_id: str | None = None) -> None:
+                 counter_id: str | None = None, staff_id: str | None = None,
+                 clock: Clock = SYSTEM) -> None:
+        self.clock = clock
         self.office_id = office_id
         self.device_id = device_id
         self.scale = scale
@@ -82,7 +85,7 @@ class KioskDevice:
             "device_id": self.device_id,
             "counter_id": self.counter_id,
             "staff_id": self.staff_id,
-            "occurred_at": at or datetime.now(UTC),
+            "occurred_at": at or self.clock.now(),
             "scale": self.scale,
             "value": value,
         })
@@ -117,8 +120,9 @@ class Spool:
         );
     """
 
-    def __init__(self, path: Path, max_events: int) -> None:
+    def __init__(self, path: Path, max_events: int, clock: Clock = SYSTEM) -> None:
         self.path = path
+        self.clock = clock
         self.max_events = max_events
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
@@ -150,7 +154,7 @@ class Spool:
                     f"since {oldest:%Y-%m-%d %H:%M} UTC); presses are refused until Kafka "
                     f"takes them (limit: HAILONG_KIOSK_SPOOL_MAX_EVENTS={self.max_events})")
             db.execute("INSERT INTO events (event_id, key, value, stored_at) VALUES (?,?,?,?)",
-                       (str(event.event_id), event.key, event.to_json(), time.time()))
+                       (str(event.event_id), event.key, event.to_json(), self.clock.time()))
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM events").fetchone()[0])

@@ -3,18 +3,23 @@
 1. Validate every message against contract v1 (:func:`split`, pure).
 2. Publish the invalid ones to the dead-letter topic, and wait for Kafka's ack; then
    land them in ClickHouse (``dead_letters``, one row per source message).
-3. Skip copies of events landed before from another message (``event_index``), then
-   insert the valid ones into their raw ClickHouse tables (kiosk, QR, camera).
-4. Recompute, from raw, the hourly buckets (and kiosk misuse flags) they touch.
+3. Each event_id once (``warehouse/claims.py``): look up the claims of the batch's
+   event_ids, decide which messages land (new events and replays of candidates; not
+   copies of events claimed before), insert those into their raw ClickHouse tables
+   (kiosk, QR, camera), and only then write the batch's claims.
+4. Read the claims again and recompute, from raw, the hourly buckets (and kiosk misuse
+   flags) the landed events touch, and those of every copy another worker landed at
+   the same moment.
 
 Only then does the caller acknowledge the batch, so Kafka offsets are committed only
 after ClickHouse confirmed. Every step is safe to repeat: a replayed batch writes raw
-rows identical to the first time (ReplacingMergeTree, version from the Kafka offset)
-and recomputes the same buckets, so a crash anywhere leaves ClickHouse as if the batch
-had run once. A replayed dead letter may reach the topic twice (its source message
-identifies it) but is one row of ``dead_letters``: the table is keyed by the source
-message and keeps the first rejection. A failing step is retried with backoff until
-it succeeds; nothing is skipped.
+rows identical to the first time (ReplacingMergeTree, version from the Kafka position),
+finds its own claims and recomputes the same buckets, so a crash anywhere leaves
+ClickHouse as if the batch had run once, whatever order the replay brings the messages
+in. A replayed dead letter may reach the topic twice (its source message identifies it)
+but is one row of ``dead_letters``: the table is keyed by the source message and keeps
+the first rejection. A failing step is retried with backoff until it succeeds; nothing
+is skipped.
 """
 
 from __future__ import annotations
@@ -24,14 +29,15 @@ import base64
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
+from hailong.clock import SYSTEM, Clock
 from hailong.contract import CameraObservation, DeadLetter, KioskRating, QrSurvey, parse_event
 from hailong.errors import DeliveryError, InvalidEvent, WarehouseError
 from hailong.kafka import deliver, make_producer
 from hailong.settings import Settings
-from warehouse import event_index
+from warehouse import landing
 from warehouse.buckets import VERSION_TOP, epoch_us
 from warehouse.channels import CAMERA, KIOSK, QR, Channel
 from warehouse.client import Warehouse
@@ -59,30 +65,21 @@ class Batch:
     qr: list[tuple[QrSurvey, Received]] = field(default_factory=list)
     camera: list[tuple[CameraObservation, Received]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
-    copies: int = 0  # events skipped: landed before from another message
+    copies: int = 0  # messages not landed: copies of an event_id claimed before
 
     @property
     def landed(self) -> int:
         return len(self.kiosk) + len(self.qr) + len(self.camera)
 
-    def drop(self, event_ids: set[Any]) -> None:
-        """Leave out these events (copies of events landed before)."""
-        before = self.landed
-        self.kiosk = [x for x in self.kiosk if x[0].event_id not in event_ids]
-        self.qr = [x for x in self.qr if x[0].event_id not in event_ids]
-        self.camera = [x for x in self.camera if x[0].event_id not in event_ids]
-        self.copies += before - self.landed
 
-
-def split(messages: Sequence[Received], topic_prefix: str, now: datetime | None = None) -> Batch:
+def split(messages: Sequence[Received], topic_prefix: str, now: datetime) -> Batch:
     """Validate each message; sort valid events by channel, invalid ones to dead letters.
 
-    An event seen twice in the batch (a device resending) is kept once; copies in
-    different batches are caught by ``event_index`` in :meth:`Ingestor.process`.
+    Every valid message is kept, copies of one event_id included: which of them lands
+    is decided by the claims (``warehouse/claims.py``), never by the order of the batch,
+    which a replay need not repeat. ``now`` stamps the dead letters (the worker's clock).
     """
     batch = Batch()
-    rejected_at = now or datetime.now(UTC)
-    seen: set[Any] = set()
     for msg in messages:
         try:
             if msg.value is None:
@@ -91,12 +88,9 @@ def split(messages: Sequence[Received], topic_prefix: str, now: datetime | None 
         except InvalidEvent as exc:
             batch.dead.append(DeadLetter.for_message(
                 topic=msg.topic, partition=msg.partition, offset=msg.offset, key=msg.key,
-                value=msg.value or b"", error=exc.reason, rejected_at=rejected_at,
+                value=msg.value or b"", error=exc.reason, rejected_at=now,
             ))
             continue
-        if event.event_id in seen:
-            continue
-        seen.add(event.event_id)
         if isinstance(event, KioskRating):
             batch.kiosk.append((event, msg))
         elif isinstance(event, QrSurvey):
@@ -139,14 +133,18 @@ def land_dead_letters(wh: Warehouse, dead: Sequence[DeadLetter]) -> int:
 class Ingestor:
     """Lands batches in ClickHouse; one instance per worker, used by one agent."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = SYSTEM) -> None:
         self.settings = settings
+        self.clock = clock
         self.warehouse = Warehouse(settings)
         self.producer = make_producer(settings)
 
+    def channels(self, batch: Batch) -> list[tuple[Channel[Any], list[tuple[Any, Received]]]]:
+        return [(KIOSK, batch.kiosk), (QR, batch.qr), (CAMERA, batch.camera)]
+
     async def process(self, messages: Sequence[Received]) -> Batch:
         """Land one batch; returns only when every part of it is confirmed."""
-        batch = split(messages, self.settings.topic_prefix)
+        batch = split(messages, self.settings.topic_prefix, self.clock.now())
         if batch.dead:
             # Kafka first, then ClickHouse, both before the caller acknowledges the batch:
             # a crash in between replays the batch, which publishes again (a duplicate
@@ -154,31 +152,26 @@ class Ingestor:
             await self._retry("dead letters", self._publish_dead_letters, batch.dead)
             await self._retry(f"insert into {DEAD_LETTERS_TABLE}", land_dead_letters,
                               self.warehouse, batch.dead)
-        # Each event_id once: drop copies of events landed earlier from other messages.
-        positions = [(e.event_id, (m.topic, m.partition, m.offset))
-                     for e, m in [*batch.kiosk, *batch.qr, *batch.camera]]
-        if positions:
-            copies = await self._retry("event index look-up", event_index.landed_elsewhere,
-                                       self.warehouse, positions)
-            if copies:
-                batch.drop(copies)
-                log.info("skipped %d copies of events landed before", len(copies))
-            await self._retry("event index", event_index.record, self.warehouse,
-                              [p for p in positions if p[0] not in copies])
-        channels: list[tuple[Channel[Any], list[tuple[Any, Received]]]] = [
-            (KIOSK, batch.kiosk), (QR, batch.qr), (CAMERA, batch.camera)]
-        # All raw rows first, then the buckets: a crash in between leaves nothing that a
-        # replay of the batch does not redo identically.
-        for channel, items in channels:
-            if items:
-                rows = [channel.raw_row(event, msg.partition, msg.offset) for event, msg in items]
-                await self._retry(f"insert into {channel.raw_table}", self.warehouse.insert,
-                                  channel.raw_table, channel.raw_columns, rows)
-        for channel, items in channels:
-            if items:
-                await self._retry(f"{channel.name} buckets", channel.refresh, self.warehouse,
-                                  [event for event, _ in items])
+        messages_of = [landing.Message(channel, event, msg.partition, msg.offset)
+                       for channel, items in self.channels(batch) for event, msg in items]
+        plan = await self._retry("claims look-up", landing.plan, self.warehouse, messages_of)
+        self._keep(batch, plan)
+        if batch.copies:
+            log.info("skipped %d copies of events claimed before", batch.copies)
+        # Raw rows before claims: a claim is only ever visible with its raw row, so a
+        # crash in between leaves a raw row that counts for nothing until the replay.
+        await self._retry("raw inserts", landing.insert_raw, self.warehouse, plan)
+        await self._retry("claims", landing.record, self.warehouse, plan)
+        await self._retry("buckets", landing.refresh, self.warehouse, plan)
         return batch
+
+    def _keep(self, batch: Batch, plan: landing.Plan) -> None:
+        """Keep in ``batch`` only the messages that land; count the others as copies."""
+        land = {(m.channel.name, m.partition, m.offset) for m in plan.landing}
+        before = batch.landed
+        for channel, items in self.channels(batch):
+            items[:] = [(e, m) for e, m in items if (channel.name, m.partition, m.offset) in land]
+        batch.copies += before - batch.landed
 
     def _publish_dead_letters(self, dead: list[DeadLetter]) -> int:
         return deliver(self.producer, self.settings.topics.deadletter,

@@ -12,9 +12,19 @@ from warehouse.client import Warehouse, sql
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # ReplacingMergeTree keeps the highest version; raw rows count down from the top of
-# UInt64 by Kafka offset, so the earliest copy of an event wins and a replay writes
-# rows identical to the first time.
+# UInt64 by Kafka position, so a replay writes rows identical to the first time.
 VERSION_TOP = 2**64 - 1
+MAX_PARTITIONS = 2**16
+
+
+def raw_version(partition: int, offset: int) -> int:
+    """The version of a raw row from this Kafka message. Two candidates of one event_id
+    with the same raw key (same channel, office, time) merge into one row; the row kept
+    is the one with the least (offset, partition), which is the owner of the two
+    (warehouse/claims.py), so a merge never removes the row that counts."""
+    if not 0 <= partition < MAX_PARTITIONS:
+        raise ValueError(f"partition {partition} out of range")
+    return VERSION_TOP - (offset * MAX_PARTITIONS + partition)
 
 Ranges = dict[str, tuple[int, int]]  # office → [first bucket start, end) in UTC µs
 

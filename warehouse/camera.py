@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from hailong.contract import CameraObservation
-from warehouse.buckets import VERSION_TOP, Ranges, epoch_us, hour_spans, refresh
+from warehouse.buckets import Ranges, epoch_us, hour_spans, raw_version, refresh
 from warehouse.client import Warehouse
 
 RAW_TABLE = "camera_observations_raw"
@@ -26,13 +26,22 @@ def raw_row(event: CameraObservation, partition: int, offset: int) -> tuple[Any,
     return (
         event.event_id, event.office_id, event.camera_id, ts.replace(microsecond=0),
         epoch_us(ts), event.kind, event.sentiment, event.confidence, event.track_id,
-        event.queue_length, event.wait_seconds, partition, offset, VERSION_TOP - offset,
+        event.queue_length, event.wait_seconds, partition, offset, raw_version(partition, offset),
     )
+
+
+def at_us(event: CameraObservation) -> int:
+    return epoch_us(event.observed_at)
 
 
 def refresh_camera(wh: Warehouse, events: Sequence[CameraObservation]) -> None:
     """Recompute from raw the hourly buckets these observations touch."""
-    refresh_ranges(wh, hour_spans([(e.office_id, epoch_us(e.observed_at)) for e in events]))
+    refresh_at(wh, [(e.office_id, at_us(e)) for e in events])
+
+
+def refresh_at(wh: Warehouse, observations: Sequence[tuple[str, int]]) -> None:
+    """Recompute the buckets of observations at (office, time in µs)."""
+    refresh_ranges(wh, hour_spans(observations))
 
 
 def refresh_ranges(wh: Warehouse, ranges: Ranges) -> None:

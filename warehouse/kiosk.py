@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hailong.contract import KioskRating
 from hailong.counting import HOUR_US, MISUSE_GAP_US, hour_of
-from warehouse.buckets import VERSION_TOP, Ranges, epoch_us, ranges_of, refresh
+from warehouse.buckets import Ranges, epoch_us, ranges_of, raw_version, refresh
 from warehouse.client import Warehouse
 
 RAW_TABLE = "kiosk_ratings_raw"
@@ -26,24 +26,34 @@ def raw_row(event: KioskRating, partition: int, offset: int) -> tuple[Any, ...]:
     return (
         event.event_id, event.office_id, event.device_id, event.counter_id, event.staff_id,
         event.procedure_code, event.dossier_id, ts.replace(microsecond=0), epoch_us(ts),
-        event.scale, event.value, partition, offset, VERSION_TOP - offset,
+        event.scale, event.value, partition, offset, raw_version(partition, offset),
     )
 
 
+def at_us(event: KioskRating) -> int:
+    return epoch_us(event.occurred_at)
+
+
+def spans(presses: Iterable[tuple[str, int]]) -> Ranges:
+    """Per office, the buckets presses at (office, time in µs) can change: their own
+    hour, and the next one for a press in the last 4 s of its hour (it may make that
+    hour's first press misuse)."""
+    return ranges_of((o, hour_of(t), hour_of(t + MISUSE_GAP_US) + HOUR_US) for o, t in presses)
+
+
 def affected(events: Sequence[KioskRating]) -> Ranges:
-    """Per office, the buckets these presses can change: their own hour, and the next
-    one for a press in the last 4 s of its hour (it may make that hour's first press
-    misuse)."""
-    spans = []
-    for e in events:
-        t = epoch_us(e.occurred_at)
-        spans.append((e.office_id, hour_of(t), hour_of(t + MISUSE_GAP_US) + HOUR_US))
-    return ranges_of(spans)
+    """The buckets these presses can change (:func:`spans`)."""
+    return spans((e.office_id, at_us(e)) for e in events)
 
 
 def refresh_kiosk(wh: Warehouse, events: Sequence[KioskRating]) -> None:
     """Recompute from raw the misuse flags and hourly buckets these presses touch."""
     refresh_ranges(wh, affected(events))
+
+
+def refresh_at(wh: Warehouse, presses: Sequence[tuple[str, int]]) -> None:
+    """Recompute the buckets that presses at (office, time in µs) touch."""
+    refresh_ranges(wh, spans(presses))
 
 
 def refresh_ranges(wh: Warehouse, ranges: Ranges) -> None:

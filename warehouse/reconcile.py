@@ -23,11 +23,12 @@ from typing import Any
 
 from hailong import counting
 from hailong.counting import HOUR_US
+from warehouse import claims
 from warehouse.buckets import epoch_us, hour_spans
 from warehouse.channels import BY_NAME
 from warehouse.client import Warehouse
 
-_DEDUP = "ORDER BY kafka_partition, kafka_offset LIMIT 1 BY event_id"
+_POSITION = "kafka_partition, kafka_offset"
 _OFFICES = "AND office_id IN %(offices)s"
 MAX_ROWS = 200_000  # raw events per group of offices (~0.7 GB of Python objects)
 MAX_OFFICES = 500  # offices per group (each is named in the queries: max_query_size)
@@ -79,28 +80,42 @@ def _in_range(buckets: dict[Any, Any], lo: int, hi: int) -> dict[Any, Any]:
     return {k: v for k, v in buckets.items() if lo <= k[1] < hi}
 
 
+def owned(wh: Warehouse, channel: str, query: str, p: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of a raw query ``SELECT event_id, kafka_partition, kafka_offset, ...`` of
+    one channel that count, without the position: each event_id once, its owner by the
+    claims (``warehouse/claims.py``), decided here in Python, apart from the SQL."""
+    rows = wh.execute(query, p)
+    found = claims.lookup_in(wh, f"(SELECT event_id FROM ({query}))", p)
+    out: dict[uuid.UUID, tuple[Any, ...]] = {}
+    for r in rows:
+        eid = _uuid(r[0])
+        if claims.owner(found.get(eid, [])) == claims.Position(channel, r[2], r[1]):
+            out[eid] = (eid, *r[3:])
+    return list(out.values())
+
+
 def reference(wh: Warehouse, lo: int, hi: int, offices: list[str]) -> dict[str, Any]:
     """The buckets of [lo, hi) (UTC µs, whole hours) of these offices, recomputed from raw
     in Python."""
     p = {"lo": lo, "hi": hi, "offices": tuple(offices)}
-    presses = [counting.Press(_uuid(e), o, d, t, s, v) for e, o, d, t, s, v in wh.execute(
-        "SELECT event_id, office_id, device_id, occurred_at_us, scale, value "
+    presses = [counting.Press(e, o, d, t, s, v) for e, o, d, t, s, v in owned(
+        wh, "kiosk", (
+        f"SELECT event_id, {_POSITION}, office_id, device_id, occurred_at_us, scale, value "
         "FROM kiosk_ratings_raw WHERE occurred_at_us >= %(lo)s - 4000000 "
-        f"AND occurred_at_us < %(hi)s {_OFFICES} {_DEDUP}", p)]
+        f"AND occurred_at_us < %(hi)s {_OFFICES}"), p)]
     in_range_presses = [p for p in presses if p.t_us >= lo]
     flagged = counting.misuse(presses)
-    subs = [counting.Submission(_uuid(e), o, tok, t, q, tuple(zip(asp, codes, vals,
-                                                                  strict=True)))
-            for e, o, tok, t, q, codes, asp, vals in wh.execute(
-        "SELECT event_id, office_id, token_id, submitted_at_us, questionnaire, answer_codes, "
-        "answer_aspects, answer_values FROM qr_surveys_raw WHERE (office_id, token_id) IN "
-        "(SELECT office_id, token_id FROM qr_surveys_raw WHERE submitted_at_us >= %(lo)s "
-        f"AND submitted_at_us < %(hi)s {_OFFICES}) {_OFFICES} {_DEDUP}", p)]
-    observations = [counting.Observation(_uuid(e), o, t, k, s, c, q, w)
-                    for e, o, t, k, s, c, q, w in wh.execute(
-        "SELECT event_id, office_id, observed_at_us, kind, sentiment, confidence, "
-        "queue_length, wait_seconds FROM camera_observations_raw "
-        f"WHERE observed_at_us >= %(lo)s AND observed_at_us < %(hi)s {_OFFICES} {_DEDUP}", p)]
+    subs = [counting.Submission(e, o, tok, t, q, tuple(zip(asp, codes, vals, strict=True)))
+            for e, o, tok, t, q, codes, asp, vals in owned(wh, "qr", (
+        f"SELECT event_id, {_POSITION}, office_id, token_id, submitted_at_us, questionnaire, "
+        "answer_codes, answer_aspects, answer_values FROM qr_surveys_raw WHERE "
+        "(office_id, token_id) IN (SELECT office_id, token_id FROM qr_surveys_raw WHERE "
+        f"submitted_at_us >= %(lo)s AND submitted_at_us < %(hi)s {_OFFICES}) {_OFFICES}"), p)]
+    observations = [counting.Observation(e, o, t, k, s, c, q, w)
+                    for e, o, t, k, s, c, q, w in owned(wh, "camera", (
+        f"SELECT event_id, {_POSITION}, office_id, observed_at_us, kind, sentiment, "
+        "confidence, queue_length, wait_seconds FROM camera_observations_raw "
+        f"WHERE observed_at_us >= %(lo)s AND observed_at_us < %(hi)s {_OFFICES}"), p)]
     qr_subs, qr_criteria = counting.qr_buckets(subs)
     return {
         "kiosk_hourly": _in_range(counting.kiosk_buckets(presses), lo, hi),

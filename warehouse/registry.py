@@ -27,11 +27,12 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from importlib import resources
 from itertools import pairwise
 from pathlib import Path
 
+from hailong.clock import SYSTEM, Clock
 from hailong.errors import HailongError
 from warehouse.client import Warehouse
 
@@ -173,7 +174,8 @@ def check_offices(offices: list[Office]) -> None:
 
 
 def load_registry(wh: Warehouse, units: list[Unit], offices: list[Office],
-                  lineage: Sequence[Lineage] = (), source: str = "") -> LoadResult:
+                  lineage: Sequence[Lineage] = (), source: str = "",
+                  clock: Clock = SYSTEM) -> LoadResult:
     """Write a new registry version, unless the latest has the same content."""
     check_offices(offices)
     digest = _checksum(units, offices, list(lineage))
@@ -196,7 +198,7 @@ def load_registry(wh: Warehouse, units: list[Unit], offices: list[Office],
     # Last: the version becomes visible only once all its rows are in.
     wh.insert("registry_versions", ("version", "loaded_at", "checksum", "units", "offices",
                                     "lineage", "source"),
-              [(version, datetime.now(UTC).replace(microsecond=0, tzinfo=None), digest,
+              [(version, clock.now().replace(microsecond=0, tzinfo=None), digest,
                 len(units), len(offices), len(lineage), source)])
     return LoadResult(version, True, len(units), len(offices), len(lineage))
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from bench.core import Figure, Lab, Value
 from bench.preload import wait_for_group, worker
+from hailong.clock import SYSTEM
 
 FULL = (2000, 60.0)  # events/s, seconds
 QUICK = (500, 20.0)
@@ -30,7 +31,7 @@ def _background(lab: Lab, rate: int, seconds: float) -> list[tuple[str, bytes, b
     from producers.simulator import city_traffic, hanoi_offices
 
     t = lab.settings.topics
-    now = datetime.now(UTC)
+    now = SYSTEM.now()
     traffic = city_traffic(hanoi_offices(), int(rate * seconds), now - timedelta(hours=1), now,
                            seed=11)
     return [(t.kiosk if isinstance(e, KioskRating) else t.qr if isinstance(e, QrSurvey)

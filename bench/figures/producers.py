@@ -43,6 +43,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from bench.core import Figure, Lab, Value
+from hailong.clock import SYSTEM
 from hailong.kafka import producer_config
 from hailong.questionnaire import questionnaires
 from hailong.settings import Settings
@@ -159,7 +160,7 @@ def survey_bodies(s: Settings, n: int) -> list[bytes]:
     bodies = []
     for i in range(n):
         office = offices[i % len(offices)]
-        token = tokens.issue(secret, office, timedelta(hours=1))
+        token = tokens.issue(secret, office, timedelta(hours=1), SYSTEM.now())
         answers = {c: rng.randint(1, 5) for c in rng.sample(codes, rng.randint(5, len(codes)))}
         bodies.append(json.dumps({"token": token.text, "office_id": office, "answers": answers,
                                   "overall": rng.randint(1, 5)}).encode())

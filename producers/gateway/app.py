@@ -30,7 +30,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hailong.clock import SYSTEM, Clock
 from hailong.contract import QrSurvey
 from hailong.errors import DeliveryError
 from hailong.questionnaire import Questionnaire, questionnaires
@@ -235,15 +236,16 @@ class Gateway:
     """The gateway's state (keys, token store, producer) and its submission logic."""
 
     def __init__(self, settings: Settings, delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
-                 ) -> None:
+                 clock: Clock = SYSTEM) -> None:
         self.settings = settings
+        self.clock = clock
         self.secret = settings.key("gateway_secret")
         self.issuer_key = settings.key("gateway_issuer_key")
         self.delivery_timeout_s = delivery_timeout_s
         self.store = TokenStore(settings.stack_dir / "gateway" / "tokens.sqlite",
-                                stale_after_s=max(120.0, 4 * delivery_timeout_s))
+                                stale_after_s=max(120.0, 4 * delivery_timeout_s), clock=clock)
         self.questionnaire = questionnaires()[QUESTIONNAIRE]
-        self.limiter = RateLimiter(settings.gateway_rate_per_minute)
+        self.limiter = RateLimiter(settings.gateway_rate_per_minute, clock=clock.monotonic)
         self.producer: ConfirmingProducer | None = None
 
     def start(self) -> None:
@@ -256,7 +258,7 @@ class Gateway:
 
     def check_token(self, text: str, *, check_expiry: bool = True) -> tokens.Token:
         try:
-            return tokens.verify(self.secret, text, check_expiry=check_expiry)
+            return tokens.verify(self.secret, text, self.clock.now(), check_expiry=check_expiry)
         except tokens.TokenError as exc:
             raise Refused(exc.status, exc.slug, TOKEN_KINDS[type(exc)], str(exc)) from None
 
@@ -280,7 +282,7 @@ class Gateway:
         await self.check_unused(token)
         fields: dict[str, Any] = {
             "schema": "qr_survey/1", "event_id": str(uuid.uuid4()), "token_id": token.token_id,
-            "office_id": token.office_id, "submitted_at": datetime.now(UTC),
+            "office_id": token.office_id, "submitted_at": self.clock.now(),
             "questionnaire": questionnaire, "answers": answers}
         if overall is not None:
             fields["overall"] = overall
@@ -424,9 +426,9 @@ same status codes.
 
 
 def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
-               ) -> FastAPI:
+               clock: Clock = SYSTEM) -> FastAPI:
     """The gateway as an ASGI app. Kafka's producer starts with the app (lifespan)."""
-    gw = Gateway(settings, delivery_timeout_s)
+    gw = Gateway(settings, delivery_timeout_s, clock)
     q = gw.questionnaire
 
     @asynccontextmanager
@@ -501,7 +503,7 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
         if (denied := check_issuer(creds)) is not None:
             return denied
         ttl = timedelta(hours=body.ttl_hours or settings.gateway_token_ttl_h)
-        token = tokens.issue(gw.secret, body.office_id, ttl)
+        token = tokens.issue(gw.secret, body.office_id, ttl, gw.clock.now())
         url = f"{settings.gateway_url}/s/{token.text}"
         base = f"{settings.gateway_url}/api/v1/tokens/{token.text}"
         log.info("issued token %s for %s, expires %s", token.token_id, token.office_id,

@@ -26,6 +26,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from hailong.clock import SYSTEM, Clock
+
 PURGE_EVERY = 1000
 
 
@@ -37,8 +39,9 @@ def _ts(at: datetime) -> str:
 class TokenStore:
     """Which tokens were used; safe for threads and for several processes."""
 
-    def __init__(self, path: Path, stale_after_s: float = 120.0) -> None:
+    def __init__(self, path: Path, stale_after_s: float = 120.0, clock: Clock = SYSTEM) -> None:
         self.path = path
+        self.clock = clock
         self.stale_after_s = stale_after_s
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -59,10 +62,9 @@ class TokenStore:
         self._writes = 0
         self.purge()
 
-    def reserve(self, token_id: str, office_id: str, expires_at: datetime,
-                now: datetime | None = None) -> bool:
+    def reserve(self, token_id: str, office_id: str, expires_at: datetime) -> bool:
         """Reserve a token for one submission; False if it is used or reserved."""
-        now = now or datetime.now(UTC)
+        now = self.clock.now()
         stale = _ts(now - timedelta(seconds=self.stale_after_s))
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -83,12 +85,12 @@ class TokenStore:
                 raise
             self._writes += 1
         if self._writes % PURGE_EVERY == 0:
-            self.purge(now)
+            self.purge()
         return True
 
-    def confirm(self, token_id: str, event_id: str, now: datetime | None = None) -> None:
+    def confirm(self, token_id: str, event_id: str) -> None:
         """Kafka has the survey: the token is used for good."""
-        now = now or datetime.now(UTC)
+        now = self.clock.now()
         with self._lock:
             self._db.execute(
                 "UPDATE used_tokens SET state = 'used', used_at = ?, event_id = ? "
@@ -107,9 +109,11 @@ class TokenStore:
                 "SELECT state FROM used_tokens WHERE token_id = ?", (token_id,)).fetchone()
         return None if row is None else str(row[0])
 
-    def purge(self, now: datetime | None = None) -> int:
-        """Delete rows of tokens that expired more than a day ago."""
-        cutoff = _ts((now or datetime.now(UTC)) - timedelta(days=1))
+    def purge(self) -> int:
+        """Delete rows of tokens that expired more than a day ago by the store's clock
+        (on open, too: a store opened with a testing clock never purges by the wall
+        clock)."""
+        cutoff = _ts(self.clock.now() - timedelta(days=1))
         with self._lock:
             return self._db.execute(
                 "DELETE FROM used_tokens WHERE expires_at < ?", (cutoff,)).rowcount

@@ -98,14 +98,12 @@ def sign(key: str, office_id: str, token_id: str, issued_at: datetime,
                  f"{body}~{_signature(key, body)}")
 
 
-def issue(key: str, office_id: str, ttl: timedelta, now: datetime | None = None) -> Token:
-    """A new token for ``office_id``, valid for ``ttl`` from ``now``."""
-    now = now or datetime.now(UTC)
+def issue(key: str, office_id: str, ttl: timedelta, now: datetime) -> Token:
+    """A new token for ``office_id``, valid for ``ttl`` from ``now`` (the caller's clock)."""
     return sign(key, office_id, new_token_id(), now, now + ttl)
 
 
-def verify(key: str, text: str, now: datetime | None = None, *,
-           check_expiry: bool = True) -> Token:
+def verify(key: str, text: str, now: datetime, *, check_expiry: bool = True) -> Token:
     """Check a token's shape, signature and expiry; return its content.
 
     Raises :class:`MalformedToken`, :class:`ForgedToken` or :class:`ExpiredToken`.
@@ -126,6 +124,6 @@ def verify(key: str, text: str, now: datetime | None = None, *,
         expires_at = datetime.fromtimestamp(expires, UTC)
     except (OverflowError, ValueError, OSError):
         raise MalformedToken("the token's times are out of range") from None
-    if check_expiry and (now or datetime.now(UTC)) >= expires_at:
+    if check_expiry and now >= expires_at:
         raise ExpiredToken(f"the token expired at {expires_at.isoformat()}")
     return Token(office_id, token_id, issued_at, expires_at, text)

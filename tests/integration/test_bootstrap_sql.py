@@ -23,6 +23,7 @@ from pipelines.bootstrap import (
 )
 from pipelines.ranking import Period, build_ranking, unit_counts
 from tests.chdb_warehouse import ChdbWarehouse
+from warehouse import landing
 from warehouse.channels import CAMERA, KIOSK, QR, Channel
 from warehouse.client import Warehouse
 from warehouse.registry import Office, Unit, load_registry
@@ -103,19 +104,12 @@ def channel_of(event: Event) -> Channel[Any]:
 
 
 def land(wh: Any, batches: list[list[Event]]) -> None:
-    """Each batch as the stream worker lands it: raw rows, then the bucket refresh."""
+    """Each batch as the stream worker lands it (warehouse/landing.py)."""
     offset = 0
     for batch in batches:
-        by_channel: dict[str, tuple[Channel[Any], list[Any]]] = {}
-        for e in batch:
-            channel = channel_of(e)
-            by_channel.setdefault(channel.name, (channel, []))[1].append(e)
-        for channel, items in by_channel.values():
-            rows = [channel.raw_row(e, 0, offset + i) for i, e in enumerate(items)]
-            offset += len(items)
-            wh.insert(channel.raw_table, channel.raw_columns, rows)
-        for channel, items in by_channel.values():
-            channel.refresh(wh, items)
+        landing.land(wh, [landing.Message(channel_of(e), e, 0, offset + i)
+                          for i, e in enumerate(batch)])
+        offset += len(batch)
 
 
 def fill(wh: Any) -> None:

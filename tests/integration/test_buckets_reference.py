@@ -16,6 +16,7 @@ from hailong.contract import CameraObservation, Event, KioskRating, QrSurvey
 from hailong.questionnaire import questionnaires
 from hailong.settings import Settings
 from tests.chdb_warehouse import ChdbWarehouse
+from warehouse import landing
 from warehouse.buckets import epoch_us
 from warehouse.channels import CAMERA, KIOSK, QR, Channel
 from warehouse.client import Warehouse
@@ -72,25 +73,19 @@ def channel_of(event: Event) -> Channel[Any]:
 
 
 def land(wh: Any, events: list[Event], rng: random.Random) -> None:
-    """Land events in random order, in random batches (each refreshed), with resends."""
-    order = events + rng.sample(events, 20)  # resent copies, later offsets
+    """Land events in random order, in random batches, with resends (later offsets, or
+    another partition), the way the worker does (warehouse/landing.py)."""
+    order = events + rng.sample(events, 20)
     rng.shuffle(order)
     offset = 0
     while order:
         size = rng.randint(1, 60)
         batch, order = order[:size], order[size:]
-        by_channel: dict[str, tuple[Channel[Any], list[Any]]] = {}
+        messages = []
         for e in batch:
-            channel = channel_of(e)
-            by_channel.setdefault(channel.name, (channel, []))[1].append(e)
-        for channel, items in by_channel.values():
-            rows = []
-            for e in items:
-                rows.append(channel.raw_row(e, 0, offset))
-                offset += 1
-            wh.insert(channel.raw_table, channel.raw_columns, rows)
-        for channel, items in by_channel.values():
-            channel.refresh(wh, items)
+            messages.append(landing.Message(channel_of(e), e, rng.randint(0, 1), offset))
+            offset += 1
+        landing.land(wh, messages)
 
 
 def hour_us(value: Any) -> int:
@@ -159,11 +154,11 @@ def test_reconcile_finds_and_repairs_unrefreshed_buckets(settings: Settings) -> 
         report = reconcile(wh, start, end)
         assert report.clean, [t.differing for t in report.tables]
         assert report.raw_events == len(landed)
-        # a worker that died between the raw insert and the bucket refresh, never replayed
-        for channel in (KIOSK, QR, CAMERA):
-            rows = [channel.raw_row(e, 1, 10_000 + i) for i, e in enumerate(crashed)
-                    if channel_of(e) is channel]
-            wh.insert(channel.raw_table, channel.raw_columns, rows)
+        # a worker that died between its claims and the bucket refresh, never replayed
+        plan = landing.plan(wh, [landing.Message(channel_of(e), e, 1, 10_000 + i)
+                                 for i, e in enumerate(crashed)])
+        landing.insert_raw(wh, plan)
+        landing.record(wh, plan)
         report = reconcile(wh, start, end)
         differing = {t.table: len(t.differing) for t in report.tables}
         assert differing["kiosk_hourly"] and differing["qr_hourly"] and differing["camera_hourly"]

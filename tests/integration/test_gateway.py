@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import sync_playwright
 
+from hailong.clock import SYSTEM
 from hailong.contract import QrSurvey, parse_event
 from hailong.questionnaire import questionnaires
 from hailong.settings import Settings
@@ -118,7 +119,7 @@ def test_citizen_fills_the_survey_in_chromium(settings: Settings, tmp_path: Path
     assert event.answers == clicked
     assert event.overall == 4 and event.comment == comment
     assert event.questionnaire == "sipas-5/1"
-    assert abs(event.submitted_at - datetime.now(UTC)) < timedelta(minutes=2)
+    assert abs(event.submitted_at - SYSTEM.now()) < timedelta(minutes=2)
 
 
 def test_the_page_works_as_a_plain_form_without_js(settings: Settings,
@@ -154,7 +155,7 @@ def test_the_page_works_as_a_plain_form_without_js(settings: Settings,
 def test_refused_submissions_never_reach_kafka(settings: Settings, tmp_path: Path) -> None:
     s = gateway_settings(settings, tmp_path, gateway_rate_per_minute=10_000)
     secret = s.key("gateway_secret")
-    now = datetime.now(UTC)
+    now = SYSTEM.now()  # the gateway under test runs on the system clock
     with serve(create_app(s), s.gateway_port) as base:
         good = issue(base, s)
         token = good["token"]
@@ -165,7 +166,8 @@ def test_refused_submissions_never_reach_kafka(settings: Settings, tmp_path: Pat
             "signature": "~".join([*parts[:5], flipped]),
             "office": "~".join([parts[0], "HN-00005", *parts[2:]]),
             "expiry": "~".join([*parts[:4], str(int(parts[4]) + 10**6), sig]),
-            "other key": tokens.issue("not the gateway's key", OFFICE, timedelta(hours=1)).text,
+            "other key": tokens.issue("not the gateway's key", OFFICE, timedelta(hours=1),
+                                    SYSTEM.now()).text,
         }
         for what, text in forged.items():
             office = "HN-00005" if what == "office" else OFFICE
@@ -272,7 +274,7 @@ def test_issuing_needs_the_key_and_serves_qr_images(settings: Settings,
                      {"office_id": OFFICE, "ttl_hours": 10_000}, {"office": OFFICE}):
             assert request("POST", url, json_body=body, headers=auth).status == 422
         issued = issue(base, s, ttl_hours=2)
-        token = tokens.verify(s.key("gateway_secret"), issued["token"])
+        token = tokens.verify(s.key("gateway_secret"), issued["token"], SYSTEM.now())
         assert token.token_id == issued["token_id"] and token.office_id == OFFICE
         issued_at = datetime.fromisoformat(issued["issued_at"])
         expires_at = datetime.fromisoformat(issued["expires_at"])

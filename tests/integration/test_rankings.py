@@ -43,6 +43,7 @@ from pipelines.ranking import Period, build_ranking, publish, publish_staff
 from pipelines.resources import ClickHouseResource
 from producers.kiosk import KioskDevice
 from tests.integration.test_buckets_reference import land
+from warehouse import landing
 from warehouse.channels import KIOSK
 from warehouse.client import Warehouse, sql
 from warehouse.reconcile import reconcile, repair
@@ -209,9 +210,12 @@ def test_checks_block_publishing_until_inputs_are_complete(
     wh = Warehouse(settings)
     run(city, "2025-07")
     published = ranking(wh, "2025-07")
-    # A press lands in raw but its bucket is never refreshed (a crash, never replayed).
+    # A press lands in raw and is claimed, but its bucket is never refreshed (a crash,
+    # never replayed).
     stray = presses("HN-80005-2025", date(2025, 7, 20), 1, 0)[0]
-    wh.insert(KIOSK.raw_table, KIOSK.raw_columns, [KIOSK.raw_row(stray, 3, 1)])
+    plan = landing.plan(wh, [landing.Message(KIOSK, stray, 3, 1)])
+    landing.insert_raw(wh, plan)
+    landing.record(wh, plan)
     result = materialize_period("2025-07", city, DagsterInstance.ephemeral())
     assert not result.success
     assert any(f.startswith("counts_reconcile_with_raw: hourly counts differ from raw")

@@ -16,10 +16,9 @@ from pipelines.ranking import Period, build_ranking, publish, unit_counts
 from producers.kiosk import KioskDevice
 from tests.chdb_warehouse import ChdbWarehouse
 from tests.integration.test_kiosk_path import JULY_2025, known_ratings, local
+from warehouse.channels import KIOSK
 from warehouse.client import Warehouse
-from warehouse.kiosk import RAW_COLUMNS as KIOSK_RAW_COLUMNS
-from warehouse.kiosk import raw_row as kiosk_raw_row
-from warehouse.kiosk import refresh_kiosk as refresh_kiosk_buckets
+from warehouse.landing import Message, land
 from warehouse.migrate import migrate
 from warehouse.registry import Office, Unit, load_registry
 
@@ -52,13 +51,10 @@ def run_everything(wh: Any) -> dict[str, list[tuple[Any, ...]]]:
     events, named = known_ratings()
     late = KioskDevice("OA", "A1", 4).press(1, local(2026, 10, 15, 8, 59, 58),
                                             event_id=uuid.UUID(int=7))
-    rows = [kiosk_raw_row(e, 0, i) for i, e in enumerate(events)]
-    rows.append(kiosk_raw_row(named["a1"], 0, 500))  # a resent copy, later offset
-    rows.append(kiosk_raw_row(late, 0, 501))
-    wh.insert("kiosk_ratings_raw", KIOSK_RAW_COLUMNS, rows)
-    # two refreshes, as two batches would do: all events, then the late one alone
-    refresh_kiosk_buckets(wh, events)
-    refresh_kiosk_buckets(wh, [late])
+    # two batches, landed as the worker does: all events, then a resent copy (later
+    # offset) and a late press
+    land(wh, [Message(KIOSK, e, 0, i) for i, e in enumerate(events)])
+    land(wh, [Message(KIOSK, named["a1"], 0, 500), Message(KIOSK, late, 0, 501)])
     period = Period.parse("2026-10")
     counts = unit_counts(wh, period)
     at = datetime(2026, 11, 1, 2, tzinfo=UTC)

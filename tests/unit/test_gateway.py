@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hailong.clock import TestingClock
 from hailong.questionnaire import questionnaires
 from producers.gateway import RedactTokens, page, tokens
 from producers.gateway.app import parse_form
@@ -107,40 +108,55 @@ def test_access_logs_lose_token_signatures() -> None:
 # --- single use --------------------------------------------------------------------------
 def test_store_single_use_release_and_durability(tmp_path: Path) -> None:
     path = tmp_path / "tokens.sqlite"
-    store = TokenStore(path, stale_after_s=120)
+    clock = TestingClock(NOW)
+    store = TokenStore(path, stale_after_s=120, clock=clock)
     exp = NOW + timedelta(hours=72)
-    assert store.reserve("qr-a", "HN-1", exp, now=NOW)
-    assert not store.reserve("qr-a", "HN-1", exp, now=NOW)  # in flight: refused
+    assert store.reserve("qr-a", "HN-1", exp)
+    assert not store.reserve("qr-a", "HN-1", exp)  # in flight: refused
     store.release("qr-a")  # Kafka failed
     assert store.state("qr-a") is None
-    assert store.reserve("qr-a", "HN-1", exp, now=NOW)
-    store.confirm("qr-a", "e-1", now=NOW)
+    assert store.reserve("qr-a", "HN-1", exp)
+    store.confirm("qr-a", "e-1")
     store.release("qr-a")  # a used token is never released
     assert store.state("qr-a") == "used"
     store.close()
-    reopened = TokenStore(path)  # survives a restart
+    clock.advance(3600)
+    reopened = TokenStore(path, clock=clock)  # survives a restart
     assert reopened.state("qr-a") == "used"
-    assert not reopened.reserve("qr-a", "HN-1", exp, now=NOW + timedelta(hours=1))
+    assert not reopened.reserve("qr-a", "HN-1", exp)
     assert reopened._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     reopened.close()
 
 
 def test_store_takes_over_a_stale_reservation_but_never_a_used_token(tmp_path: Path) -> None:
-    store = TokenStore(tmp_path / "t.sqlite", stale_after_s=120)
+    clock = TestingClock(NOW)
+    store = TokenStore(tmp_path / "t.sqlite", stale_after_s=120, clock=clock)
     exp = NOW + timedelta(hours=72)
-    assert store.reserve("qr-b", "HN-1", exp, now=NOW)  # the gateway died here
-    assert not store.reserve("qr-b", "HN-1", exp, now=NOW + timedelta(seconds=119))
-    assert store.reserve("qr-b", "HN-1", exp, now=NOW + timedelta(seconds=121))
+    assert store.reserve("qr-b", "HN-1", exp)  # the gateway died here
+    clock.advance(119)
+    assert not store.reserve("qr-b", "HN-1", exp)
+    clock.advance(2)
+    assert store.reserve("qr-b", "HN-1", exp)
     store.confirm("qr-b", "e-2")
-    assert not store.reserve("qr-b", "HN-1", exp, now=NOW + timedelta(days=2))
+    clock.advance(2 * 86400)
+    assert not store.reserve("qr-b", "HN-1", exp)
 
 
-def test_store_purges_rows_of_long_expired_tokens(tmp_path: Path) -> None:
-    store = TokenStore(tmp_path / "t.sqlite")
-    store.reserve("qr-old", "HN-1", NOW - timedelta(days=3), now=NOW - timedelta(days=6))
-    store.reserve("qr-new", "HN-1", NOW + timedelta(hours=1), now=NOW)
-    assert store.purge(now=NOW) == 1
+def test_store_purges_rows_of_long_expired_tokens_by_its_own_clock(tmp_path: Path) -> None:
+    clock = TestingClock(NOW - timedelta(days=6))
+    store = TokenStore(tmp_path / "t.sqlite", clock=clock)
+    store.reserve("qr-old", "HN-1", NOW - timedelta(days=3))
+    clock.advance(6 * 86400)
+    store.reserve("qr-new", "HN-1", NOW + timedelta(hours=1))
+    assert store.purge() == 1
     assert store.state("qr-old") is None and store.state("qr-new") == "reserved"
+    store.close()
+    # Opening purges too, by the store's clock, not the wall clock: the token expired at
+    # NOW + 1 h is kept until a day after that, and gone after.
+    assert TokenStore(tmp_path / "t.sqlite", clock=TestingClock(
+        NOW + timedelta(hours=24, minutes=59))).state("qr-new") == "reserved"
+    assert TokenStore(tmp_path / "t.sqlite", clock=TestingClock(
+        NOW + timedelta(hours=25, minutes=1))).state("qr-new") is None
 
 
 # --- rate limit, bearer, JSON --------------------------------------------------------------

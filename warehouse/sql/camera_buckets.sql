@@ -1,28 +1,42 @@
 -- Hourly camera counts for office ranges (parameters as in kiosk_presses.sql).
 -- Sentiment counts only with confidence >= 0.6 (C_n, C_pos); queue observations are
--- summed for reporting beside the index. version = distinct events in the bucket.
+-- summed for reporting beside the index. Each event_id once: the owned copy (see
+-- kiosk_candidates.sql). version as in kiosk_buckets.sql, over the bucket's events.
 SELECT
     office_id,
     toStartOfHour(observed_at) AS hour,
-    countIf(kind = 'sentiment' AND confident) AS c_n,
-    countIf(kind = 'sentiment' AND confident AND ifNull(sentiment, '') = 'positive') AS c_pos,
-    countIf(kind = 'sentiment' AND NOT confident) AS c_low_confidence,
-    countIf(kind = 'queue') AS queue_obs,
-    toUInt64(sumIf(ifNull(queue_length, 0), kind = 'queue')) AS queue_length_sum,
-    toUInt64(maxIf(ifNull(queue_length, 0), kind = 'queue')) AS queue_length_max,
-    countIf(kind = 'queue' AND isNotNull(wait_seconds)) AS wait_obs,
-    toFloat64(sumIf(ifNull(wait_seconds, 0), kind = 'queue')) AS wait_seconds_sum,
-    count() AS version
+    countIf(owned AND kind = 'sentiment' AND confident) AS c_n,
+    countIf(owned AND kind = 'sentiment' AND confident
+            AND ifNull(sentiment, '') = 'positive') AS c_pos,
+    countIf(owned AND kind = 'sentiment' AND NOT confident) AS c_low_confidence,
+    countIf(owned AND kind = 'queue') AS queue_obs,
+    toUInt64(sumIf(ifNull(queue_length, 0), owned AND kind = 'queue')) AS queue_length_sum,
+    toUInt64(maxIf(ifNull(queue_length, 0), owned AND kind = 'queue')) AS queue_length_max,
+    countIf(owned AND kind = 'queue' AND isNotNull(wait_seconds)) AS wait_obs,
+    toFloat64(sumIf(ifNull(wait_seconds, 0), owned AND kind = 'queue')) AS wait_seconds_sum,
+    sum(claims) * 16777216 + modulo(sum(claims_hash), 16777216) AS version
 FROM
 (
-    SELECT event_id, office_id, observed_at, kind, sentiment, queue_length, wait_seconds,
-           ifNull(confidence, 0) >= 0.6 AS confident  -- not Nullable: 18.16's countIf wants that
-    FROM camera_observations_raw
-    WHERE office_id IN %(office_set)s
-      AND observed_at_us >= %(lo_us)s AND observed_at_us < %(hi_us)s
-      AND observed_at_us >= arrayElement(%(start_us)s, indexOf(%(offices)s, office_id))
-      AND observed_at_us < arrayElement(%(end_us)s, indexOf(%(offices)s, office_id))
-    ORDER BY kafka_partition, kafka_offset
+    SELECT
+        event_id, office_id, observed_at, kind, sentiment, queue_length, wait_seconds,
+        confident,
+        tupleElement(owner, 1) = 'camera' AND tupleElement(owner, 2) = kafka_offset
+            AND tupleElement(owner, 3) = kafka_partition AS owned,
+        claims,
+        claims_hash
+    FROM
+    (
+        SELECT event_id, office_id, observed_at, kind, sentiment, queue_length, wait_seconds,
+               ifNull(confidence, 0) >= 0.6 AS confident,  -- 18.16's countIf: not Nullable
+               kafka_partition, kafka_offset
+        FROM camera_observations_raw
+@include camera_window
+    ) AS raw
+@include claims_head
+                SELECT event_id FROM camera_observations_raw
+@include camera_window
+@include claims_tail
+    ORDER BY owned DESC
     LIMIT 1 BY event_id
 ) AS observations
 GROUP BY office_id, hour

@@ -1,7 +1,7 @@
 -- Kiosk presses of some offices with their misuse flag (methodology v1): per device,
 -- in order of (occurred_at, event_id), a press less than 4 s after the previous press
--- of that device, counted or not, is misuse. Each event_id once: the copy from the
--- earliest Kafka offset. Presses of the 4 s before each range are read as predecessors.
+-- of that device, counted or not, is misuse. Each event_id once: the owned copy (see
+-- kiosk_candidates.sql). Presses of the 4 s before each range are read as predecessors.
 -- Parameters: offices Array(String) (office_set: the same as a tuple, for IN); per
 -- office, in the same order, start_us and end_us (UTC microseconds, [start, end));
 -- lo_us/hi_us: their min and max, for the primary-key range.
@@ -25,19 +25,9 @@ FROM
                  arrayEnumerate(ps)) AS ms
     FROM
     (
-        SELECT event_id, office_id, device_id, occurred_at_us, value, scale
-        FROM kiosk_ratings_raw
-        WHERE office_id IN %(office_set)s
-          AND occurred_at_us >= %(lo_us)s - 4000000
-          AND occurred_at_us < %(hi_us)s
-          -- each office's own range (and its 4 s of predecessors): a batch that spans
-          -- weeks across offices must not read every office over all those weeks
-          AND occurred_at_us >= arrayElement(%(start_us)s, indexOf(%(offices)s, office_id))
-                                - 4000000
-          AND occurred_at_us < arrayElement(%(end_us)s, indexOf(%(offices)s, office_id))
-        ORDER BY kafka_partition, kafka_offset
-        LIMIT 1 BY event_id
-    ) AS deduplicated
+@include kiosk_candidates
+    ) AS candidates
+    WHERE owned
     GROUP BY office_id, device_id
 ) AS devices
 ARRAY JOIN ps AS p, ms AS m

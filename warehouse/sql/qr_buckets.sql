@@ -1,12 +1,12 @@
 -- Hourly QR submissions: counted (Q_n) and duplicates, for the ranges of qr_rows.sql.
--- version = Σ over the bucket's submissions of their token's submission count: it grows
--- with every submission that can change the bucket, so the newest row wins.
+-- version as in kiosk_buckets.sql: Σ over the bucket's submissions of their weight (the
+-- claims that decide whether they count) * 2^24 + a 24-bit hash of those claims.
 SELECT
     office_id,
     hour,
     countIf(counted) AS q_n,
-    countIf(NOT counted) AS q_duplicates,
-    sum(token_total) AS version
+    countIf(owned AND NOT counted) AS q_duplicates,
+    sum(weight) * 16777216 + modulo(sum(weight_hash), 16777216) AS version
 FROM
 (
 @include qr_rows

@@ -10,7 +10,7 @@ SELECT
     criterion,
     countIf(counted) AS answered,
     countIf(counted AND answer >= 4) AS satisfied,
-    sum(token_total) AS version
+    sum(weight) * 16777216 + modulo(sum(weight_hash), 16777216) AS version
 FROM
 (
 @include qr_rows

@@ -1,8 +1,10 @@
--- QR submissions of the office ranges (parameters as in kiosk_presses.sql), each with
--- whether it counts: per token, only the earliest (submitted_at, event_id) counts; the
--- others are duplicates, kept for audit. A token's submissions may lie in other hours,
--- so all submissions of the tokens seen are read. token_total (submissions of the
--- row's token) feeds the bucket versions.
+-- QR submissions of the office ranges (parameters as in kiosk_presses.sql), one row per
+-- event_id (the owned copy first, see kiosk_candidates.sql), each with whether it
+-- counts: per token, only the earliest (submitted_at, event_id) of the owned submissions
+-- counts; the others are duplicates, kept for audit. A token's submissions may lie in
+-- other hours, so all submissions of the tokens seen are read. `weight` (the claims of
+-- the row's event_id and of its token's submissions) and `weight_hash` feed the bucket
+-- versions: they grow with every input that can change whether a row counts.
 SELECT
     office_id,
     toStartOfHour(submitted_at) AS hour,
@@ -11,18 +13,28 @@ SELECT
     answer_codes,
     answer_aspects,
     answer_values,
-    (submitted_at_us, toString(event_id)) = token_first AS counted,
-    token_total
+    owned AND (submitted_at_us, toString(event_id)) = token_first AS counted,
+    owned,
+    claims + token_claims AS weight,
+    claims_hash + token_hash AS weight_hash
 FROM
 (
-    SELECT event_id, token_id, office_id, submitted_at, submitted_at_us, questionnaire,
-           answer_codes, answer_aspects, answer_values
-    FROM qr_surveys_raw
-    WHERE office_id IN %(office_set)s
-      AND submitted_at_us >= %(lo_us)s AND submitted_at_us < %(hi_us)s
-      AND submitted_at_us >= arrayElement(%(start_us)s, indexOf(%(offices)s, office_id))
-      AND submitted_at_us < arrayElement(%(end_us)s, indexOf(%(offices)s, office_id))
-    ORDER BY kafka_partition, kafka_offset
+    SELECT
+        event_id, token_id, office_id, submitted_at, submitted_at_us, questionnaire,
+        answer_codes, answer_aspects, answer_values,
+@include qr_owned
+    FROM
+    (
+        SELECT event_id, token_id, office_id, submitted_at, submitted_at_us, questionnaire,
+               answer_codes, answer_aspects, answer_values, kafka_partition, kafka_offset
+        FROM qr_surveys_raw
+@include qr_window
+    ) AS raw
+@include claims_head
+                SELECT event_id FROM qr_surveys_raw
+@include qr_window
+@include claims_tail
+    ORDER BY owned DESC
     LIMIT 1 BY event_id
 ) AS in_range
 ANY LEFT JOIN
@@ -30,20 +42,26 @@ ANY LEFT JOIN
     SELECT
         office_id,
         token_id,
-        arraySort(groupArray((submitted_at_us, toString(event_id))))[1] AS token_first,
-        count() AS token_total
+        arraySort(groupArrayIf((submitted_at_us, toString(event_id)), owned))[1] AS token_first,
+        sum(claims) AS token_claims,
+        sum(claims_hash) AS token_hash
     FROM
     (
-        SELECT event_id, token_id, office_id, submitted_at_us
-        FROM qr_surveys_raw
-        WHERE office_id IN %(office_set)s
-          AND token_id IN
-          (
-              SELECT token_id FROM qr_surveys_raw
-              WHERE office_id IN %(office_set)s
-                AND submitted_at_us >= %(lo_us)s AND submitted_at_us < %(hi_us)s
-          )
-        ORDER BY kafka_partition, kafka_offset
+        SELECT
+            event_id, token_id, office_id, submitted_at_us,
+@include qr_owned
+        FROM
+        (
+            SELECT event_id, token_id, office_id, submitted_at_us, kafka_partition,
+                   kafka_offset
+            FROM qr_surveys_raw
+@include qr_token_window
+        ) AS raw
+@include claims_head
+                SELECT event_id FROM qr_surveys_raw
+@include qr_token_window
+@include claims_tail
+        ORDER BY owned DESC
         LIMIT 1 BY event_id
     ) AS siblings
     GROUP BY office_id, token_id

@@ -1,5 +1,5 @@
 -- Per civil servant (staff_id of the kiosk ratings) and office: counted presses in one
--- period (misuse excluded, each event once) and how many were satisfied (top two levels).
+-- period (misuse excluded, each event_id once: its owned copy, see kiosk_candidates.sql) and how many were satisfied (top two levels).
 -- Parameters: start_s/end_s (UTC epoch seconds, [start, end)), start_us/end_us (the same
 -- in microseconds), last_day (the period's last local day, for the office's unit).
 SELECT office_id, unit_code, staff_id, k_n, k_sat
@@ -10,10 +10,23 @@ FROM
     (
         -- `staff`, not `staff_id`: an alias would shadow the column in WHERE on 18.16
         SELECT event_id, office_id, assumeNotNull(staff_id) AS staff,
-               toUInt64(value >= scale - 1) AS satisfied
-        FROM kiosk_ratings_raw FINAL
-        WHERE occurred_at >= toDateTime(%(start_s)s) AND occurred_at < toDateTime(%(end_s)s)
-          AND isNotNull(staff_id)
+               toUInt64(value >= scale - 1) AS satisfied,
+               tupleElement(owner, 1) = 'kiosk' AND tupleElement(owner, 2) = kafka_offset
+                   AND tupleElement(owner, 3) = kafka_partition AS owned
+        FROM
+        (
+            SELECT event_id, office_id, staff_id, value, scale, kafka_partition, kafka_offset
+            FROM kiosk_ratings_raw
+            WHERE occurred_at >= toDateTime(%(start_s)s) AND occurred_at < toDateTime(%(end_s)s)
+              AND isNotNull(staff_id)
+        ) AS raw
+@include claims_head
+            SELECT event_id FROM kiosk_ratings_raw
+            WHERE occurred_at >= toDateTime(%(start_s)s) AND occurred_at < toDateTime(%(end_s)s)
+              AND isNotNull(staff_id)
+@include claims_tail
+        ORDER BY owned DESC
+        LIMIT 1 BY event_id
     ) AS presses
     ANY LEFT JOIN
     (
@@ -21,7 +34,7 @@ FROM
         FROM kiosk_misuse FINAL
         WHERE occurred_at_us >= %(start_us)s AND occurred_at_us < %(end_us)s
     ) AS misuse USING (event_id)
-    WHERE flagged = 0
+    WHERE flagged = 0 AND owned
     GROUP BY office_id, staff
 ) AS staff
 ANY LEFT JOIN

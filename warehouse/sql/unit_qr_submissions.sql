@@ -1,7 +1,7 @@
 -- The counted QR submissions of every unit in one ranking period, one row each, for the
 -- bootstrap intervals (pipelines/bootstrap.py). The same events as the ranking's QR counts
 -- (qr_hourly, qr_criteria_hourly via unit_criteria.sql):
--- * each event_id once, the copy from the earliest Kafka offset;
+-- * each event_id once: its owned copy (kiosk_candidates.sql);
 -- * per (office, token), only the earliest (submitted_at_us, event_id) of all time
 --   counts, as in qr_rows.sql;
 -- * in the period: the UTC hour of submitted_at in [start_s, end_s), as the buckets;
@@ -33,14 +33,28 @@ FROM
         (submitted_at_us, event_key) = token_first AS counted
     FROM
     (
-        SELECT office_id, token_id, submitted_at_us, toString(event_id) AS event_key,
-               questionnaire, answer_aspects, answer_codes, answer_values
-        FROM qr_surveys_raw
-        WHERE office_id IN %(offices)s
-          AND toStartOfHour(submitted_at) >= toDateTime(%(start_s)s)
-          AND toStartOfHour(submitted_at) < toDateTime(%(end_s)s)
-        ORDER BY kafka_partition, kafka_offset
-        LIMIT 1 BY event_id
+        SELECT office_id, token_id, submitted_at_us, event_key, questionnaire,
+               answer_aspects, answer_codes, answer_values
+        FROM
+        (
+            SELECT event_id, office_id, token_id, submitted_at_us, toString(event_id) AS event_key,
+                   questionnaire, answer_aspects, answer_codes, answer_values,
+@include qr_owned
+            FROM
+            (
+                SELECT event_id, office_id, token_id, submitted_at_us, questionnaire,
+                       answer_aspects, answer_codes, answer_values, kafka_partition,
+                       kafka_offset
+                FROM qr_surveys_raw
+@include qr_period_window
+            ) AS raw
+@include claims_head
+                SELECT event_id FROM qr_surveys_raw
+@include qr_period_window
+@include claims_tail
+        ) AS candidates
+        WHERE owned
+        LIMIT 1 BY event_key
     ) AS in_period
     ANY LEFT JOIN
     (
@@ -50,18 +64,21 @@ FROM
             arraySort(groupArray((submitted_at_us, toString(event_id))))[1] AS token_first
         FROM
         (
-            SELECT event_id, token_id, office_id, submitted_at_us
-            FROM qr_surveys_raw
-            WHERE office_id IN %(offices)s AND token_id IN
+            SELECT event_id, token_id, office_id, submitted_at_us,
+@include qr_owned
+            FROM
             (
-                SELECT token_id FROM qr_surveys_raw
-                WHERE office_id IN %(offices)s
-                  AND toStartOfHour(submitted_at) >= toDateTime(%(start_s)s)
-                  AND toStartOfHour(submitted_at) < toDateTime(%(end_s)s)
-            )
-            ORDER BY kafka_partition, kafka_offset
-            LIMIT 1 BY event_id
+                SELECT event_id, token_id, office_id, submitted_at_us, kafka_partition,
+                       kafka_offset
+                FROM qr_surveys_raw
+@include qr_period_token_window
+            ) AS raw
+@include claims_head
+                SELECT event_id FROM qr_surveys_raw
+@include qr_period_token_window
+@include claims_tail
         ) AS siblings
+        WHERE owned
         GROUP BY office_id, token_id
     ) AS tokens USING (office_id, token_id)
 ) AS submissions

@@ -1,0 +1,160 @@
+"""Each event_id once, across every channel, hour and office (table ``event_claims``).
+
+The rule (methodology v1: "each event_id once") has to hold when one event_id reaches
+the platform in several Kafka messages: a device resending, a vendor whose client
+partitions differently from Hailong's, two workers reading two partitions at once, or a
+worker killed between any two of its writes and the batch replayed in another order.
+
+Every message of a valid event that a worker lands is *claimed*: one row per message
+(channel, partition, offset). A claim is **uncontested** when its worker saw no other
+claim of that event_id before making it. Only messages with an uncontested claim are
+*candidates*; only candidates are written to the raw tables; and of an event_id's
+candidates exactly one counts, its **owner**: the least by (channel, offset, partition).
+The bucket queries apply the rule in SQL (``warehouse/sql/claims_head.sql``) and the
+reconciliation applies it again in Python (:func:`owner`).
+
+Why this is safe under every interleaving of kills and copies:
+
+* A claim is written only after the message's raw row (``Ingestor.process``), and the
+  batch is acknowledged only after both. A worker killed before its claim leaves a raw
+  row that counts for nothing (no claim) until the replay claims it; a worker killed
+  after its claim is replayed, finds its own message claimed, and lands it again
+  (idempotent). Nothing depends on the order of messages within a batch.
+* A late copy sees the earlier claim and is claimed contested: it never lands, so it
+  cannot displace an event that already counts.
+* Two workers that claim copies of a new event_id at the same moment both claim
+  uncontested and both land; the owner rule then counts one. The worker that wrote the
+  last claim reads the claims after writing and refreshes the buckets of every
+  candidate of its event_ids, so the buckets end as the rule says whatever the timing
+  (bucket versions grow with the claims they saw: ``warehouse/sql/kiosk_buckets.sql``).
+
+Claims are never replaced or deleted (plain MergeTree), so an event_id's claims only
+grow and every reader that sees the same claims sees the same owner.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from warehouse.client import Warehouse
+
+TABLE = "event_claims"
+COLUMNS = ("event_id", "channel", "kafka_partition", "kafka_offset", "uncontested",
+           "office_id", "at_us")
+# Ids per look-up: keeps the query text far below ClickHouse's 256 KiB max_query_size.
+_CHUNK = 1000
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """One Kafka message of an event, in owner order: (channel, offset, partition)."""
+
+    channel: str
+    offset: int
+    partition: int
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where an event is: its office and time (UTC µs), i.e. the buckets it is in."""
+
+    office_id: str
+    at_us: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    event_id: UUID
+    position: Position
+    uncontested: bool
+    where: Located
+
+    def row(self) -> tuple[UUID, str, int, int, int, str, int]:
+        p = self.position
+        return (self.event_id, p.channel, p.partition, p.offset, int(self.uncontested),
+                self.where.office_id, self.where.at_us)
+
+
+Claims = dict[UUID, list[Claim]]
+
+
+def lookup(wh: Warehouse, ids: Iterable[UUID]) -> Claims:
+    """Every claim of these event_ids."""
+    wanted = sorted(set(ids))
+    found: Claims = {}
+    for i in range(0, len(wanted), _CHUNK):
+        found.update(lookup_in(wh, "%(ids)s", {"ids": tuple(wanted[i:i + _CHUNK])}))
+    return found
+
+
+def lookup_in(wh: Warehouse, ids: str, params: dict[str, Any]) -> Claims:
+    """Every claim of the event_ids that ``ids`` names: a tuple parameter, or a
+    subquery in parentheses, with its parameters."""
+    found: Claims = defaultdict(list)
+    for e, channel, partition, offset, uncontested, office_id, at_us in wh.execute(
+            f"SELECT DISTINCT {', '.join(COLUMNS)} FROM {TABLE} WHERE event_id IN {ids}",
+            params):
+        eid = e if isinstance(e, UUID) else UUID(str(e))
+        found[eid].append(Claim(eid, Position(channel, offset, partition), bool(uncontested),
+                                Located(office_id, at_us)))
+    return dict(found)
+
+
+def record(wh: Warehouse, claims: Sequence[Claim]) -> None:
+    """Write claims (one native block: a batch's claims land all or none)."""
+    wh.insert(TABLE, COLUMNS, [c.row() for c in claims])
+
+
+def candidates(claims: Iterable[Claim]) -> set[Position]:
+    """The positions with an uncontested claim (a position claimed twice, once each
+    way, by two workers during a rebalance, is a candidate)."""
+    return {c.position for c in claims if c.uncontested}
+
+
+def contested(claims: Claims) -> list[Claim]:
+    """The candidate claims of the event_ids with more than one candidate: copies that
+    two workers landed at the same moment, whose buckets must follow the owner rule."""
+    out = []
+    for cs in claims.values():
+        cands = candidates(cs)
+        if len(cands) > 1:
+            out += sorted({c.position: c for c in cs if c.position in cands}.values(),
+                          key=lambda c: c.position)
+    return out
+
+
+def owner(claims: Iterable[Claim]) -> Position | None:
+    """The message that counts for an event_id: its least candidate, or None."""
+    return min(candidates(claims), default=None)
+
+
+def decide(messages: Sequence[tuple[UUID, Position, Located]], existing: Claims,
+           ) -> tuple[list[Claim], set[tuple[UUID, Position]]]:
+    """For a batch's messages: the claims to write, and the messages to land.
+
+    A message already claimed (a replay) lands iff its position is a candidate. An
+    event_id claimed before by other messages only: its messages are contested copies.
+    A new event_id: its least message in the batch is claimed uncontested, its other
+    messages contested. The result does not depend on the order of ``messages``.
+    """
+    by_id: dict[UUID, set[Position]] = defaultdict(set)
+    where: dict[Position, Located] = {}
+    for eid, pos, located in messages:
+        by_id[eid].add(pos)
+        where[pos] = located
+    new: list[Claim] = []
+    land: set[tuple[UUID, Position]] = set()
+    for eid in sorted(by_id):
+        before = existing.get(eid, [])
+        claimed = {c.position for c in before}
+        cands = candidates(before)
+        fresh = sorted(by_id[eid] - claimed)
+        first = fresh[0] if fresh and not before else None
+        for pos in fresh:
+            new.append(Claim(eid, pos, pos == first, where[pos]))
+        land |= {(eid, pos) for pos in by_id[eid] if pos in cands or pos == first}
+    return new, land

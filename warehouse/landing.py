@@ -1,0 +1,115 @@
+"""Landing valid events in ClickHouse, each event_id once (the rule: ``claims.py``).
+
+The stream worker lands a batch in these steps, each idempotent and retried on its own
+until it succeeds (``streams/ingest.py``); tests and tools run them in one call with
+:func:`land`:
+
+1. :func:`plan`: look up the claims of the events' ids and decide which messages land.
+2. :func:`insert_raw`: their raw rows.
+3. :func:`record`: the new claims (after the raw rows: a claim is never visible
+   without its raw row).
+4. :func:`refresh`: read the claims again, recompute the buckets of the landed events,
+   and those of every copy another worker landed at the same moment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from warehouse import claims
+from warehouse.channels import BY_NAME, Channel
+from warehouse.client import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A valid event and the Kafka message it came in."""
+
+    channel: Channel[Any]
+    event: Any
+    partition: int
+    offset: int
+
+    @property
+    def position(self) -> claims.Position:
+        return claims.Position(self.channel.name, self.offset, self.partition)
+
+
+@dataclass
+class Plan:
+    """What a batch lands: its messages that land, the claims it writes."""
+
+    messages: list[Message]
+    new_claims: list[claims.Claim] = field(default_factory=list)
+    landing: list[Message] = field(default_factory=list)
+
+    @property
+    def copies(self) -> int:
+        """Messages not landed: copies of an event_id claimed before."""
+        return len(self.messages) - len(self.landing)
+
+    def by_channel(self) -> list[tuple[Channel[Any], list[Message]]]:
+        out: dict[str, list[Message]] = {}
+        for m in self.landing:
+            out.setdefault(m.channel.name, []).append(m)
+        return [(BY_NAME[name], items) for name, items in out.items()]
+
+
+def plan(wh: Warehouse, messages: Sequence[Message]) -> Plan:
+    """Look up the claims of these messages' event_ids; decide which land."""
+    p = Plan(list(messages))
+    if not messages:
+        return p
+    before = claims.lookup(wh, {m.event.event_id for m in messages})
+    p.new_claims, land = claims.decide(
+        [(m.event.event_id, m.position,
+          claims.Located(m.event.office_id, m.channel.at_us(m.event))) for m in messages],
+        before)
+    p.landing = [m for m in messages if (m.event.event_id, m.position) in land]
+    return p
+
+
+def insert_raw(wh: Warehouse, p: Plan) -> None:
+    """The raw rows of the messages that land (identical when repeated)."""
+    for channel, items in p.by_channel():
+        wh.insert(channel.raw_table, channel.raw_columns,
+                  [channel.raw_row(m.event, m.partition, m.offset) for m in items])
+
+
+def record(wh: Warehouse, p: Plan) -> None:
+    """The batch's new claims, in one block."""
+    if p.new_claims:
+        claims.record(wh, p.new_claims)
+
+
+def refresh(wh: Warehouse, p: Plan) -> None:
+    """Recompute the buckets the landed events touch; then, if another worker landed a
+    copy of one of them at the same moment (two candidates), the buckets of every
+    candidate, so that the last of the two workers leaves them as the owner rule says."""
+    if not p.messages:
+        return
+    for channel, items in p.by_channel():
+        channel.refresh(wh, [m.event for m in items])
+    after = claims.lookup(wh, {m.event.event_id for m in p.messages})
+    contested = claims.contested(after)
+    for name, channel in BY_NAME.items():
+        where = sorted({(c.where.office_id, c.where.at_us) for c in contested
+                        if c.position.channel == name and c.where.office_id})
+        if where:
+            log.info("%d %s copies landed at once by two workers; refreshing their buckets",
+                     len(where), name)
+            channel.refresh_at(wh, where)
+
+
+def land(wh: Warehouse, messages: Sequence[Message]) -> Plan:
+    """All the steps at once (no retries): for tests and tools."""
+    p = plan(wh, messages)
+    insert_raw(wh, p)
+    record(wh, p)
+    refresh(wh, p)
+    return p

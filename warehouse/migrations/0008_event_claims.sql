@@ -1,0 +1,39 @@
+-- 0008: claims replace event_index as the rule "each event_id once" (methodology v1).
+--
+-- Every Kafka message of a valid event that the stream worker lands is claimed here,
+-- once per message (its channel, partition and offset). `uncontested` = 1 when the
+-- worker saw no earlier claim of the event_id (a new event); a later copy is claimed
+-- with 0 and never lands. Two workers that land copies of a new event_id at the same
+-- moment both claim with 1; the bucket queries then count only the least of them
+-- (channel, offset, partition): the "owner" (warehouse/sql/claims_head.sql). Rows are
+-- never replaced or removed (plain MergeTree), so the claims of an id only grow and
+-- every reader sees the same owner once it sees the same claims.
+CREATE TABLE IF NOT EXISTS event_claims
+(
+    event_id         UUID,
+    channel          String,                  -- kiosk | qr | camera
+    kafka_partition  UInt32,
+    kafka_offset     UInt64,
+    uncontested      UInt8,
+    office_id        String,                  -- where the message's event is: the
+    at_us            Int64                    -- buckets its landing may change
+)
+ENGINE = MergeTree
+ORDER BY (event_id, channel, kafka_partition, kafka_offset);
+
+-- The messages event_index recorded (each the first copy of its event_id) become
+-- uncontested claims. Run again after an interruption, this inserts the same rows
+-- again, which readers treat as one (they read distinct positions). event_index itself
+-- is no longer read or written.
+INSERT INTO event_claims (event_id, channel, kafka_partition, kafka_offset, uncontested,
+                          office_id, at_us)
+SELECT
+    event_id,
+    multiIf(endsWith(kafka_topic, 'kiosk.v1'), 'kiosk', endsWith(kafka_topic, 'qr.v1'), 'qr',
+            'camera'),
+    kafka_partition,
+    kafka_offset,
+    1,
+    '',  -- not recorded by event_index; needed only to refresh a contested id's buckets,
+    0    -- and an id landed before 0008 has one claim
+FROM event_index;

@@ -1,0 +1,29 @@
+-- The kiosk presses in the office ranges of kiosk_presses.sql (same parameters) and the
+-- 4 s before each, one row per event_id, with `owned` (this row is the message that
+-- counts for its event_id: each event_id once, across channels) and the id's claims.
+-- Raw holds only candidate messages; two of one event_id are there only when two
+-- workers landed copies at the same moment, and then only the owner counts.
+SELECT
+    event_id,
+    office_id,
+    device_id,
+    occurred_at_us,
+    value,
+    scale,
+    tupleElement(owner, 1) = 'kiosk' AND tupleElement(owner, 2) = kafka_offset
+        AND tupleElement(owner, 3) = kafka_partition AS owned,
+    claims,
+    claims_hash
+FROM
+(
+    SELECT event_id, office_id, device_id, occurred_at_us, value, scale, kafka_partition,
+           kafka_offset
+    FROM kiosk_ratings_raw
+@include kiosk_window
+) AS raw
+@include claims_head
+            SELECT event_id FROM kiosk_ratings_raw
+@include kiosk_window
+@include claims_tail
+ORDER BY owned DESC
+LIMIT 1 BY event_id
