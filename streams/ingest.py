@@ -5,8 +5,8 @@
    land them in ClickHouse (``dead_letters``, one row per source message).
 3. Each event_id once (``warehouse/claims.py``): look up the claims of the batch's
    event_ids, decide which messages land (new events and replays of candidates; not
-   copies of events claimed before), insert those into their raw ClickHouse tables
-   (kiosk, QR, camera), and only then write the batch's claims.
+   copies of events claimed before), write the batch's claims, then insert the messages
+   that land into their raw ClickHouse tables (kiosk, QR, camera).
 4. Read the claims again and recompute, from raw, the hourly buckets (and kiosk misuse
    flags) the landed events touch, and those of every copy another worker landed at
    the same moment.
@@ -158,10 +158,10 @@ class Ingestor:
         self._keep(batch, plan)
         if batch.copies:
             log.info("skipped %d copies of events claimed before", batch.copies)
-        # Raw rows before claims: a claim is only ever visible with its raw row, so a
-        # crash in between leaves a raw row that counts for nothing until the replay.
-        await self._retry("raw inserts", landing.insert_raw, self.warehouse, plan)
+        # Claims before raw rows: only candidates ever reach raw. A crash in between
+        # leaves a claim whose replay lands its raw row, whatever the batch order then.
         await self._retry("claims", landing.record, self.warehouse, plan)
+        await self._retry("raw inserts", landing.insert_raw, self.warehouse, plan)
         await self._retry("buckets", landing.refresh, self.warehouse, plan)
         return batch
 

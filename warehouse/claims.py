@@ -15,18 +15,22 @@ reconciliation applies it again in Python (:func:`owner`).
 
 Why this is safe under every interleaving of kills and copies:
 
-* A claim is written only after the message's raw row (``Ingestor.process``), and the
-  batch is acknowledged only after both. A worker killed before its claim leaves a raw
-  row that counts for nothing (no claim) until the replay claims it; a worker killed
-  after its claim is replayed, finds its own message claimed, and lands it again
-  (idempotent). Nothing depends on the order of messages within a batch.
+* A message's claim is written before its raw row (``warehouse/landing.py``), and the
+  batch is acknowledged only after both. A worker killed after its claims is replayed,
+  finds its own messages claimed, and lands the candidates among them (idempotent);
+  killed before, it decides again from scratch. Nothing depends on the order of
+  messages within a batch. Raw holds only candidates, so two rows of one event_id with
+  the same raw key (same channel, office, time) are both candidates, and the one a
+  merge keeps (the least (offset, partition): ``buckets.raw_version``) is the owner.
 * A late copy sees the earlier claim and is claimed contested: it never lands, so it
   cannot displace an event that already counts.
 * Two workers that claim copies of a new event_id at the same moment both claim
-  uncontested and both land; the owner rule then counts one. The worker that wrote the
-  last claim reads the claims after writing and refreshes the buckets of every
-  candidate of its event_ids, so the buckets end as the rule says whatever the timing
-  (bucket versions grow with the claims they saw: ``warehouse/sql/kiosk_buckets.sql``).
+  uncontested and both land; the owner rule then counts one. Each worker, after its
+  last write, reads the claims again and refreshes the buckets of every candidate of
+  its event_ids; the worker that wrote last sees every claim and row of the others, so
+  the buckets end as the rule says whatever the timing
+  (bucket versions grow with the claims and owned rows they saw:
+  ``warehouse/sql/kiosk_buckets.sql``).
 
 Claims are never replaced or deleted (plain MergeTree), so an event_id's claims only
 grow and every reader that sees the same claims sees the same owner.

@@ -17,7 +17,7 @@ RAW_COLUMNS = (
     "kafka_partition", "kafka_offset", "version",
 )
 HOURLY_COLUMNS = ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version")
-MISUSE_COLUMNS = ("event_id", "office_id", "device_id", "occurred_at_us")
+MISUSE_COLUMNS = ("event_id", "office_id", "device_id", "occurred_at_us", "misuse", "version")
 
 
 def raw_row(event: KioskRating, partition: int, offset: int) -> tuple[Any, ...]:
@@ -58,5 +58,5 @@ def refresh_at(wh: Warehouse, presses: Sequence[tuple[str, int]]) -> None:
 
 def refresh_ranges(wh: Warehouse, ranges: Ranges) -> None:
     """Recompute from raw the misuse flags and hourly buckets of these office ranges."""
-    refresh(wh, "kiosk_misuse", MISUSE_COLUMNS, "kiosk_misuse", ranges)
+    refresh(wh, "kiosk_misuse_flags", MISUSE_COLUMNS, "kiosk_misuse", ranges)
     refresh(wh, "kiosk_hourly", HOURLY_COLUMNS, "kiosk_buckets", ranges)

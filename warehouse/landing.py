@@ -5,9 +5,10 @@ until it succeeds (``streams/ingest.py``); tests and tools run them in one call 
 :func:`land`:
 
 1. :func:`plan`: look up the claims of the events' ids and decide which messages land.
-2. :func:`insert_raw`: their raw rows.
-3. :func:`record`: the new claims (after the raw rows: a claim is never visible
-   without its raw row).
+2. :func:`record`: the new claims, before any raw row: only a message claimed as a
+   candidate is ever written to raw, so raw never holds a row of a copy that lost (its
+   raw key can equal the owner's, and a merge would keep one of the two).
+3. :func:`insert_raw`: the raw rows of the messages that land.
 4. :func:`refresh`: read the claims again, recompute the buckets of the landed events,
    and those of every copy another worker landed at the same moment.
 """
@@ -82,7 +83,7 @@ def insert_raw(wh: Warehouse, p: Plan) -> None:
 
 
 def record(wh: Warehouse, p: Plan) -> None:
-    """The batch's new claims, in one block."""
+    """The batch's new claims, in one block (all or none)."""
     if p.new_claims:
         claims.record(wh, p.new_claims)
 
@@ -109,7 +110,7 @@ def refresh(wh: Warehouse, p: Plan) -> None:
 def land(wh: Warehouse, messages: Sequence[Message]) -> Plan:
     """All the steps at once (no retries): for tests and tools."""
     p = plan(wh, messages)
-    insert_raw(wh, p)
     record(wh, p)
+    insert_raw(wh, p)
     refresh(wh, p)
     return p

@@ -137,8 +137,8 @@ def streamed(wh: Warehouse, lo: int, hi: int, offices: list[str]) -> dict[str, A
         "kiosk_hourly": {(o, _hour(h)): (n, s, m) for o, h, n, s, m in wh.execute(
             f"SELECT office_id, hour, k_n, k_sat, k_misuse FROM kiosk_hourly FINAL {where}", p)},
         "kiosk_misuse": {(_uuid(e), t): True for e, t in wh.execute(
-            "SELECT DISTINCT event_id, occurred_at_us FROM kiosk_misuse "
-            f"WHERE occurred_at_us >= %(lo)s AND occurred_at_us < %(hi)s {_OFFICES}",
+            "SELECT event_id, occurred_at_us FROM kiosk_misuse_flags FINAL WHERE misuse = 1 "
+            f"AND occurred_at_us >= %(lo)s AND occurred_at_us < %(hi)s {_OFFICES}",
             {"lo": lo, "hi": hi, "offices": tuple(offices)})},
         "qr_hourly": {(o, _hour(h)): (n, d) for o, h, n, d in wh.execute(
             f"SELECT office_id, hour, q_n, q_duplicates FROM qr_hourly FINAL {where}", p)},

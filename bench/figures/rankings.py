@@ -72,8 +72,8 @@ MEMORY_CAP = 14 << 30
 MEMORY_MARGIN = 6 << 30
 STAGES = ("read", "check", "bootstrap", "publish")  # the job's, in order
 RAW_TABLES = ("kiosk_ratings_raw", "qr_surveys_raw", "camera_observations_raw")
-DERIVED_TABLES = ("kiosk_hourly", "kiosk_misuse", "qr_hourly", "qr_criteria_hourly",
-                  "camera_hourly", "rankings", "staff_scores")
+DERIVED_TABLES = ("event_claims", "kiosk_hourly", "kiosk_misuse_flags", "qr_hourly",
+                  "qr_criteria_hourly", "camera_hourly", "rankings", "staff_scores")
 
 # Per office: satisfaction p in [0.55, 0.97], from a hash of its id.
 _P = "(0.55 + (cityHash64(office) % 43) / 100)"
@@ -142,6 +142,10 @@ FROM
 )
 """
 
+CLAIMED = {"kiosk": ("kiosk_ratings_raw", "occurred_at_us"),
+           "qr": ("qr_surveys_raw", "submitted_at_us"),
+           "camera": ("camera_observations_raw", "observed_at_us")}
+
 # `%` is the driver's parameter mark: the modulo operator is written `%%` to it.
 GENERATORS = {name: text.replace(" % ", " %% ") for name, text in
               (("kiosk", KIOSK_SQL), ("qr", QR_SQL), ("camera", CAMERA_SQL))}
@@ -168,6 +172,13 @@ def generate(wh: Warehouse, period: Period, offices: list[str], total: int) -> d
         for first in range(0, n, INSERT_CHUNK):
             wh.execute(GENERATORS[channel],
                        {**base, "first": first, "count": min(INSERT_CHUNK, n - first)})
+        # Each generated event is its own, uncontested claim (as the worker records it),
+        # so the refresh SQL counts it (warehouse/claims.py).
+        table, at = CLAIMED[channel]
+        wh.execute(f"INSERT INTO event_claims (event_id, channel, kafka_partition, "
+                   f"kafka_offset, uncontested, office_id, at_us) SELECT event_id, "
+                   f"'{channel}', kafka_partition, kafka_offset, 1, office_id, {at} "
+                   f"FROM {table}")
     return counts
 
 

@@ -113,7 +113,8 @@ def reference(events: list[Event]) -> dict[str, Any]:
 def streamed(wh: Any) -> dict[str, Any]:
     kiosk = {(o, hour_us(h)): (n, s, m) for o, h, n, s, m in wh.execute(
         "SELECT office_id, hour, k_n, k_sat, k_misuse FROM kiosk_hourly FINAL")}
-    misuse = {uuid.UUID(str(e)) for (e,) in wh.execute("SELECT event_id FROM kiosk_misuse")}
+    misuse = {uuid.UUID(str(e)) for (e,) in wh.execute(
+        "SELECT event_id FROM kiosk_misuse_flags FINAL WHERE misuse = 1")}
     qr = {(o, hour_us(h)): (n, d) for o, h, n, d in wh.execute(
         "SELECT office_id, hour, q_n, q_duplicates FROM qr_hourly FINAL")}
     crit = {(o, hour_us(h), q, a, c): (n, s) for o, h, q, a, c, n, s in wh.execute(
@@ -157,8 +158,8 @@ def test_reconcile_finds_and_repairs_unrefreshed_buckets(settings: Settings) -> 
         # a worker that died between its claims and the bucket refresh, never replayed
         plan = landing.plan(wh, [landing.Message(channel_of(e), e, 1, 10_000 + i)
                                  for i, e in enumerate(crashed)])
-        landing.insert_raw(wh, plan)
         landing.record(wh, plan)
+        landing.insert_raw(wh, plan)
         report = reconcile(wh, start, end)
         differing = {t.table: len(t.differing) for t in report.tables}
         assert differing["kiosk_hourly"] and differing["qr_hourly"] and differing["camera_hourly"]

@@ -214,8 +214,8 @@ def test_checks_block_publishing_until_inputs_are_complete(
     # never replayed).
     stray = presses("HN-80005-2025", date(2025, 7, 20), 1, 0)[0]
     plan = landing.plan(wh, [landing.Message(KIOSK, stray, 3, 1)])
-    landing.insert_raw(wh, plan)
     landing.record(wh, plan)
+    landing.insert_raw(wh, plan)
     result = materialize_period("2025-07", city, DagsterInstance.ephemeral())
     assert not result.success
     assert any(f.startswith("counts_reconcile_with_raw: hourly counts differ from raw")

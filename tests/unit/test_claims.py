@@ -32,7 +32,7 @@ def test_a_new_event_in_a_batch_lands_once_whatever_the_order() -> None:
 
 
 def test_the_loss_window_a_claimed_then_replayed_with_b_first() -> None:
-    """A was claimed (its raw row written first), the worker died before the ack; the
+    """A was claimed, the worker died before its raw row or before the ack; the
     replay brings B first. A lands again, B is a copy: the event counts once."""
     first, _ = decide([(E, A, HERE)], {})
     new, land = decide([(E, B, HERE), (E, A, HERE)], claims_of(first))

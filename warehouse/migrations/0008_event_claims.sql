@@ -37,3 +37,36 @@ SELECT
     '',  -- not recorded by event_index; needed only to refresh a contested id's buckets,
     0    -- and an id landed before 0008 has one claim
 FROM event_index;
+
+-- Misuse flags that can be cleared. kiosk_misuse only ever grew: a flag was never wrong
+-- while the first copy of an event always counted. With two workers landing copies at
+-- once, the copy that counts can change, and a press's predecessor with it; each flag
+-- row now carries misuse 0/1 and the version of its bucket, and the newest row wins.
+CREATE TABLE IF NOT EXISTS kiosk_misuse_flags
+(
+    event_id        UUID,
+    office_id       String,
+    device_id       String,
+    occurred_at_us  Int64,
+    misuse          UInt8,
+    version         UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (office_id, occurred_at_us, event_id);
+
+-- The flags kiosk_misuse holds (run again after an interruption: identical rows, merged).
+INSERT INTO kiosk_misuse_flags (event_id, office_id, device_id, occurred_at_us, misuse,
+                                version)
+SELECT event_id, office_id, device_id, occurred_at_us, 1, 0
+FROM kiosk_misuse;
+
+-- The view of 0003, the same columns, its misuse flag from kiosk_misuse_flags.
+DROP TABLE IF EXISTS kiosk_ratings;
+
+CREATE VIEW IF NOT EXISTS kiosk_ratings AS
+SELECT
+    event_id, office_id, device_id, counter_id, staff_id, procedure_code, dossier_id,
+    occurred_at, occurred_at_us, scale, value,
+    value >= scale - 1 AS satisfied,
+    event_id IN (SELECT event_id FROM kiosk_misuse_flags FINAL WHERE misuse = 1) AS misuse
+FROM kiosk_ratings_raw FINAL;

@@ -14,19 +14,21 @@ SELECT
     toUInt64(maxIf(ifNull(queue_length, 0), owned AND kind = 'queue')) AS queue_length_max,
     countIf(owned AND kind = 'queue' AND isNotNull(wait_seconds)) AS wait_obs,
     toFloat64(sumIf(ifNull(wait_seconds, 0), owned AND kind = 'queue')) AS wait_seconds_sum,
-    sum(claims) * 16777216 + modulo(sum(claims_hash), 16777216) AS version
+    sum(2 * claims + owned) * 16777216
+        + modulo(sum(claims_hash + owned * cityHash64(toString(event_id))), 16777216) AS version
 FROM
 (
     SELECT
-        event_id, office_id, observed_at, kind, sentiment, queue_length, wait_seconds,
-        confident,
+        event_id, office_id, observed_at, observed_at_us, kind, sentiment, queue_length,
+        wait_seconds, confident,
         tupleElement(owner, 1) = 'camera' AND tupleElement(owner, 2) = kafka_offset
             AND tupleElement(owner, 3) = kafka_partition AS owned,
         claims,
         claims_hash
     FROM
     (
-        SELECT event_id, office_id, observed_at, kind, sentiment, queue_length, wait_seconds,
+        SELECT event_id, office_id, observed_at, observed_at_us, kind, sentiment, queue_length,
+               wait_seconds,
                ifNull(confidence, 0) >= 0.6 AS confident,  -- 18.16's countIf: not Nullable
                kafka_partition, kafka_offset
         FROM camera_observations_raw
@@ -37,7 +39,7 @@ FROM
 @include camera_window
 @include claims_tail
     ORDER BY owned DESC
-    LIMIT 1 BY event_id
+    LIMIT 1 BY office_id, observed_at_us, event_id
 ) AS observations
 GROUP BY office_id, hour
 ORDER BY office_id, hour

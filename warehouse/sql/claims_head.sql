@@ -3,8 +3,7 @@
 -- that counts for the id, as (channel, offset, partition): the least of the candidate
 -- messages (uncontested = 1: their worker saw no earlier claim of the id); `claims`, how
 -- many candidate messages the id has, and `claims_hash`, a hash of them, for the bucket
--- versions. A raw row without a claim yet (its worker died between the raw insert and
--- the claim) gets owner ('', 0, 0), claims 0: it does not count until its replay claims it.
+-- versions.
 ANY LEFT JOIN
 (
     SELECT

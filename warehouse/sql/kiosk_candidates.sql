@@ -1,8 +1,10 @@
 -- The kiosk presses in the office ranges of kiosk_presses.sql (same parameters) and the
--- 4 s before each, one row per event_id, with `owned` (this row is the message that
+-- 4 s before each, one row per raw key (office, time, event_id: rows with one key are
+-- merged in time; the owned one first), with `owned` (this row is the message that
 -- counts for its event_id: each event_id once, across channels) and the id's claims.
--- Raw holds only candidate messages; two of one event_id are there only when two
--- workers landed copies at the same moment, and then only the owner counts.
+-- Raw holds only candidate messages (claimed before their raw row is written); two of
+-- one event_id are there only when two workers landed copies at the same moment, and
+-- then only the owner counts.
 SELECT
     event_id,
     office_id,
@@ -26,4 +28,4 @@ FROM
 @include kiosk_window
 @include claims_tail
 ORDER BY owned DESC
-LIMIT 1 BY event_id
+LIMIT 1 BY office_id, occurred_at_us, event_id

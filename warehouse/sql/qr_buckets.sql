@@ -1,6 +1,6 @@
 -- Hourly QR submissions: counted (Q_n) and duplicates, for the ranges of qr_rows.sql.
 -- version as in kiosk_buckets.sql: Σ over the bucket's submissions of their weight (the
--- claims that decide whether they count) * 2^24 + a 24-bit hash of those claims.
+-- claims and owned rows that decide whether they count) * 2^24 + a 24-bit hash of them.
 SELECT
     office_id,
     hour,

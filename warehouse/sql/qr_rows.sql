@@ -1,10 +1,11 @@
 -- QR submissions of the office ranges (parameters as in kiosk_presses.sql), one row per
--- event_id (the owned copy first, see kiosk_candidates.sql), each with whether it
+-- raw key (the owned copy first, see kiosk_candidates.sql), each with whether it
 -- counts: per token, only the earliest (submitted_at, event_id) of the owned submissions
 -- counts; the others are duplicates, kept for audit. A token's submissions may lie in
--- other hours, so all submissions of the tokens seen are read. `weight` (the claims of
--- the row's event_id and of its token's submissions) and `weight_hash` feed the bucket
--- versions: they grow with every input that can change whether a row counts.
+-- other hours, so all submissions of the tokens seen are read. `weight` (as in
+-- kiosk_buckets.sql, over the row's event_id and its token's submissions) and
+-- `weight_hash` feed the bucket versions: they grow with every input that can change
+-- whether a row counts.
 SELECT
     office_id,
     toStartOfHour(submitted_at) AS hour,
@@ -15,8 +16,8 @@ SELECT
     answer_values,
     owned AND (submitted_at_us, toString(event_id)) = token_first AS counted,
     owned,
-    claims + token_claims AS weight,
-    claims_hash + token_hash AS weight_hash
+    2 * claims + owned + token_weight AS weight,
+    claims_hash + owned * cityHash64(toString(event_id)) + token_hash AS weight_hash
 FROM
 (
     SELECT
@@ -35,7 +36,7 @@ FROM
 @include qr_window
 @include claims_tail
     ORDER BY owned DESC
-    LIMIT 1 BY event_id
+    LIMIT 1 BY office_id, submitted_at_us, event_id
 ) AS in_range
 ANY LEFT JOIN
 (
@@ -43,8 +44,8 @@ ANY LEFT JOIN
         office_id,
         token_id,
         arraySort(groupArrayIf((submitted_at_us, toString(event_id)), owned))[1] AS token_first,
-        sum(claims) AS token_claims,
-        sum(claims_hash) AS token_hash
+        sum(2 * claims + owned) AS token_weight,
+        sum(claims_hash + owned * cityHash64(toString(event_id))) AS token_hash
     FROM
     (
         SELECT
@@ -62,7 +63,7 @@ ANY LEFT JOIN
 @include qr_token_window
 @include claims_tail
         ORDER BY owned DESC
-        LIMIT 1 BY event_id
+        LIMIT 1 BY office_id, submitted_at_us, event_id
     ) AS siblings
     GROUP BY office_id, token_id
 ) AS tokens USING (office_id, token_id)

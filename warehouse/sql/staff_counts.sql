@@ -31,8 +31,8 @@ FROM
     ANY LEFT JOIN
     (
         SELECT event_id, toUInt8(1) AS flagged
-        FROM kiosk_misuse FINAL
-        WHERE occurred_at_us >= %(start_us)s AND occurred_at_us < %(end_us)s
+        FROM kiosk_misuse_flags FINAL
+        WHERE occurred_at_us >= %(start_us)s AND occurred_at_us < %(end_us)s AND misuse = 1
     ) AS misuse USING (event_id)
     WHERE flagged = 0 AND owned
     GROUP BY office_id, staff
