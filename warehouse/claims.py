@@ -10,8 +10,11 @@ Every message of a valid event that a worker lands is *claimed*: one row per mes
 claim of that event_id before making it. Only messages with an uncontested claim are
 *candidates*; only candidates are written to the raw tables; and of an event_id's
 candidates exactly one counts, its **owner**: the least by (channel, offset, partition).
-The bucket queries apply the rule in SQL (``warehouse/sql/claims_head.sql``) and the
-reconciliation applies it again in Python (:func:`owner`).
+An event_id has more than one candidate only when two workers landed copies of it at the
+same moment; the worker that sees this marks it in ``contested_events``, and the bucket
+queries read the claims of marked ids alone to count their owner
+(``warehouse/sql/claims_head.sql``): every other raw row counts as it is. The
+reconciliation applies the rule again in Python, from all the claims (:func:`owner`).
 
 Why this is safe under every interleaving of kills and copies:
 
@@ -26,9 +29,10 @@ Why this is safe under every interleaving of kills and copies:
   cannot displace an event that already counts.
 * Two workers that claim copies of a new event_id at the same moment both claim
   uncontested and both land; the owner rule then counts one. Each worker, after its
-  last write, reads the claims again and refreshes the buckets of every candidate of
-  its event_ids; the worker that wrote last sees every claim and row of the others, so
-  the buckets end as the rule says whatever the timing
+  last write, reads the claims again, marks the ids with two candidates contested and
+  refreshes the buckets of every candidate of them; of two workers that each write and
+  then read, at least one reads what the other wrote, so the buckets end as the rule
+  says whatever the timing
   (bucket versions grow with the claims and owned rows they saw:
   ``warehouse/sql/kiosk_buckets.sql``).
 
@@ -40,21 +44,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from warehouse.client import Warehouse
 
 TABLE = "event_claims"
+CONTESTED_TABLE = "contested_events"
 COLUMNS = ("event_id", "channel", "kafka_partition", "kafka_offset", "uncontested",
            "office_id", "at_us")
 # Ids per look-up: keeps the query text far below ClickHouse's 256 KiB max_query_size.
 _CHUNK = 1000
 
 
-@dataclass(frozen=True, order=True)
-class Position:
+class Position(NamedTuple):
     """One Kafka message of an event, in owner order: (channel, offset, partition)."""
 
     channel: str
@@ -62,16 +65,17 @@ class Position:
     partition: int
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
     """Where an event is: its office and time (UTC µs), i.e. the buckets it is in."""
 
     office_id: str
     at_us: int
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
+    """One message of an event_id, claimed: where it is in Kafka, whether its worker saw
+    no earlier claim of the id, and where the event is."""
+
     event_id: UUID
     position: Position
     uncontested: bool
@@ -113,6 +117,15 @@ def record(wh: Warehouse, claims: Sequence[Claim]) -> None:
     wh.insert(TABLE, COLUMNS, [c.row() for c in claims])
 
 
+def mark_contested(wh: Warehouse, contested_claims: Iterable[Claim]) -> None:
+    """Record the candidates of event_ids with more than one (:func:`contested`), each
+    where it is: a bucket query reads the claims of the contested ids in its range (and
+    only those) to count their owner alone."""
+    rows = sorted({(c.where.office_id, c.where.at_us, c.event_id) for c in contested_claims})
+    if rows:
+        wh.insert(CONTESTED_TABLE, ("office_id", "at_us", "event_id"), rows)
+
+
 def candidates(claims: Iterable[Claim]) -> set[Position]:
     """The positions with an uncontested claim (a position claimed twice, once each
     way, by two workers during a rebalance, is a candidate)."""
@@ -152,8 +165,14 @@ def decide(messages: Sequence[tuple[UUID, Position, Located]], existing: Claims,
         where[pos] = located
     new: list[Claim] = []
     land: set[tuple[UUID, Position]] = set()
-    for eid in sorted(by_id):
-        before = existing.get(eid, [])
+    for eid in by_id:
+        before = existing.get(eid)
+        if before is None and len(by_id[eid]) == 1:  # the usual case: a new event, once
+            (pos,) = by_id[eid]
+            new.append(Claim(eid, pos, True, where[pos]))
+            land.add((eid, pos))
+            continue
+        before = before or []
         claimed = {c.position for c in before}
         cands = candidates(before)
         fresh = sorted(by_id[eid] - claimed)

@@ -9,8 +9,9 @@ until it succeeds (``streams/ingest.py``); tests and tools run them in one call 
    candidate is ever written to raw, so raw never holds a row of a copy that lost (its
    raw key can equal the owner's, and a merge would keep one of the two).
 3. :func:`insert_raw`: the raw rows of the messages that land.
-4. :func:`refresh`: read the claims again, recompute the buckets of the landed events,
-   and those of every copy another worker landed at the same moment.
+4. :func:`refresh`: read the claims again (marking the event_ids that another worker
+   landed at the same moment as contested), recompute the buckets of the landed events,
+   and those of every copy of a contested one.
 """
 
 from __future__ import annotations
@@ -94,10 +95,12 @@ def refresh(wh: Warehouse, p: Plan) -> None:
     candidate, so that the last of the two workers leaves them as the owner rule says."""
     if not p.messages:
         return
+    after = claims.lookup(wh, {m.event.event_id for m in p.landing})
+    contested = claims.contested(after)
+    # Marked before any refresh, so every refresh from here on counts the owner alone.
+    claims.mark_contested(wh, contested)
     for channel, items in p.by_channel():
         channel.refresh(wh, [m.event for m in items])
-    after = claims.lookup(wh, {m.event.event_id for m in p.messages})
-    contested = claims.contested(after)
     for name, channel in BY_NAME.items():
         where = sorted({(c.where.office_id, c.where.at_us) for c in contested
                         if c.position.channel == name and c.where.office_id})

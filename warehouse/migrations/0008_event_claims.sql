@@ -21,6 +21,18 @@ CREATE TABLE IF NOT EXISTS event_claims
 ENGINE = MergeTree
 ORDER BY (event_id, channel, kafka_partition, kafka_offset);
 
+-- The event_ids with more than one candidate claim (copies that two workers landed at
+-- the same moment), written by the worker that sees the second one. Only for these do
+-- the bucket queries read event_claims; every other raw row counts as it is.
+CREATE TABLE IF NOT EXISTS contested_events
+(
+    office_id  String,                        -- one row per candidate: where it is, so
+    at_us      Int64,                         -- a refresh reads the ids of its range
+    event_id   UUID
+)
+ENGINE = ReplacingMergeTree
+ORDER BY (office_id, at_us, event_id);
+
 -- The messages event_index recorded (each the first copy of its event_id) become
 -- uncontested claims. Run again after an interruption, this inserts the same rows
 -- again, which readers treat as one (they read distinct positions). event_index itself

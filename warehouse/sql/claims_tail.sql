@@ -1,4 +1,4 @@
         )
     ) AS positions
     GROUP BY event_id
-) AS claims USING (event_id)
+) AS contested_ids USING (event_id)

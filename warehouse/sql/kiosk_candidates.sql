@@ -12,10 +12,11 @@ SELECT
     occurred_at_us,
     value,
     scale,
-    tupleElement(owner, 1) = 'kiosk' AND tupleElement(owner, 2) = kafka_offset
-        AND tupleElement(owner, 3) = kafka_partition AS owned,
-    claims,
-    claims_hash
+    contested = 0 OR (tupleElement(owner, 1) = 'kiosk' AND tupleElement(owner, 2) = kafka_offset
+                      AND tupleElement(owner, 3) = kafka_partition) AS owned,
+    if(contested = 1, contested_claims, 1) AS claims,
+    if(contested = 1, contested_hash,
+       cityHash64(toString(event_id), 'kiosk', kafka_partition, kafka_offset)) AS claims_hash
 FROM
 (
     SELECT event_id, office_id, device_id, occurred_at_us, value, scale, kafka_partition,
@@ -24,8 +25,9 @@ FROM
 @include kiosk_window
 ) AS raw
 @include claims_head
-            SELECT event_id FROM kiosk_ratings_raw
-@include kiosk_window
+            SELECT event_id FROM contested_events
+            WHERE office_id IN %(office_set)s
+              AND at_us >= %(lo_us)s - 4000000 AND at_us < %(hi_us)s
 @include claims_tail
 ORDER BY owned DESC
 LIMIT 1 BY office_id, occurred_at_us, event_id

@@ -2,41 +2,29 @@
 -- parameters), for the table kiosk_misuse_flags: a row (misuse = 1) for every press
 -- flagged now, and a row (misuse = 0) for every press flagged before that is not any
 -- more (its predecessor stopped counting, or it did: a copy's owner changed). Each
--- carries the version of its own-hour bucket (kiosk_scope.sql), so the newest wins.
-SELECT event_id, office_id, device_id, occurred_at_us, misuse, version
+-- carries the version of its own-hour bucket (as kiosk_buckets.sql computes it): a flag
+-- depends only on presses in that bucket's scope, so the newest flag wins.
+SELECT
+    tupleElement(f, 1) AS event_id,
+    office_id,
+    tupleElement(f, 2) AS device_id,
+    tupleElement(f, 3) AS occurred_at_us,
+    tupleElement(f, 4) AS misuse,
+    version
 FROM
 (
     SELECT
-        event_id, office_id, device_id, t AS occurred_at_us, misuse,
-        toStartOfHour(toDateTime(intDiv(t, 1000000), 'UTC')) AS hour
+        office_id,
+        bucket,
+        sum(2 * claims + owned) * 16777216
+            + modulo(sum(claims_hash + owned * cityHash64(toString(event_id))), 16777216)
+            AS version,
+        groupArrayIf((event_id, device_id, t, misuse),
+                     member AND (misuse = 1 OR was_flagged = 1)) AS flags
     FROM
     (
-        SELECT event_id, office_id, device_id, t, misuse, office_start_us, office_end_us
-        FROM
-        (
-@include kiosk_presses
-        ) AS owned_presses
-        UNION ALL
-        SELECT event_id, office_id, device_id, occurred_at_us AS t, toUInt8(0) AS misuse,
-               arrayElement(%(start_us)s, indexOf(%(offices)s, office_id)) AS office_start_us,
-               arrayElement(%(end_us)s, indexOf(%(offices)s, office_id)) AS office_end_us
-        FROM
-        (
-@include kiosk_candidates
-        ) AS candidates
-        WHERE NOT owned
-    ) AS presses
-    ANY LEFT JOIN
-    (
-        SELECT event_id, occurred_at_us AS t, toUInt8(1) AS was_flagged
-        FROM kiosk_misuse_flags FINAL
-        WHERE office_id IN %(office_set)s
-          AND occurred_at_us >= %(lo_us)s AND occurred_at_us < %(hi_us)s
-          AND misuse = 1
-    ) AS before USING (event_id, t)
-    WHERE t >= office_start_us AND t < office_end_us AND (misuse = 1 OR was_flagged = 1)
-) AS flags
-ANY LEFT JOIN
-(
-@include kiosk_scope
-) AS scope USING (office_id, hour)
+@include kiosk_press_buckets
+    ) AS press_rows
+    GROUP BY office_id, bucket
+) AS buckets
+ARRAY JOIN flags AS f

@@ -32,8 +32,8 @@ FROM
 @include qr_window
     ) AS raw
 @include claims_head
-                SELECT event_id FROM qr_surveys_raw
-@include qr_window
+            SELECT event_id FROM contested_events
+            WHERE office_id IN %(office_set)s AND at_us >= %(lo_us)s AND at_us < %(hi_us)s
 @include claims_tail
     ORDER BY owned DESC
     LIMIT 1 BY office_id, submitted_at_us, event_id
@@ -59,8 +59,7 @@ ANY LEFT JOIN
 @include qr_token_window
         ) AS raw
 @include claims_head
-                SELECT event_id FROM qr_surveys_raw
-@include qr_token_window
+            SELECT event_id FROM contested_events WHERE office_id IN %(office_set)s
 @include claims_tail
         ORDER BY owned DESC
         LIMIT 1 BY office_id, submitted_at_us, event_id

@@ -11,8 +11,9 @@ FROM
         -- `staff`, not `staff_id`: an alias would shadow the column in WHERE on 18.16
         SELECT event_id, office_id, assumeNotNull(staff_id) AS staff,
                toUInt64(value >= scale - 1) AS satisfied,
-               tupleElement(owner, 1) = 'kiosk' AND tupleElement(owner, 2) = kafka_offset
-                   AND tupleElement(owner, 3) = kafka_partition AS owned
+               contested = 0 OR (tupleElement(owner, 1) = 'kiosk'
+                                 AND tupleElement(owner, 2) = kafka_offset
+                                 AND tupleElement(owner, 3) = kafka_partition) AS owned
         FROM
         (
             SELECT event_id, office_id, staff_id, value, scale, kafka_partition, kafka_offset
@@ -21,9 +22,8 @@ FROM
               AND isNotNull(staff_id)
         ) AS raw
 @include claims_head
-            SELECT event_id FROM kiosk_ratings_raw
-            WHERE occurred_at >= toDateTime(%(start_s)s) AND occurred_at < toDateTime(%(end_s)s)
-              AND isNotNull(staff_id)
+            SELECT event_id FROM contested_events
+            WHERE at_us >= %(start_us)s AND at_us < %(end_us)s
 @include claims_tail
         ORDER BY owned DESC
         LIMIT 1 BY event_id

@@ -49,8 +49,7 @@ FROM
 @include qr_period_window
             ) AS raw
 @include claims_head
-                SELECT event_id FROM qr_surveys_raw
-@include qr_period_window
+            SELECT event_id FROM contested_events WHERE office_id IN %(offices)s
 @include claims_tail
         ) AS candidates
         WHERE owned
@@ -74,8 +73,7 @@ FROM
 @include qr_period_token_window
             ) AS raw
 @include claims_head
-                SELECT event_id FROM qr_surveys_raw
-@include qr_period_token_window
+            SELECT event_id FROM contested_events WHERE office_id IN %(offices)s
 @include claims_tail
         ) AS siblings
         WHERE owned
