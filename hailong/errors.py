@@ -35,6 +35,19 @@ class WarehouseError(HailongError):
         self.code = code
 
 
+class DataRefused(WarehouseError):
+    """ClickHouse (or its driver) refused a write because of the data in it: repeating
+    the write fails the same way, so it is never retried. The stream worker isolates the
+    message that caused it and dead-letters it (``streams/ingest.py``)."""
+
+
+# ClickHouse error codes that a value causes, not the server's state: CANNOT_PARSE_TEXT,
+# CANNOT_PARSE_INPUT_ASSERTION_FAILED, CANNOT_PARSE_DATE, CANNOT_PARSE_DATETIME,
+# TYPE_MISMATCH, ARGUMENT_OUT_OF_BOUND, CANNOT_CONVERT_TYPE, CANNOT_PARSE_NUMBER,
+# TOO_LARGE_STRING_SIZE, VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, INCORRECT_DATA.
+DATA_ERROR_CODES = frozenset({6, 27, 38, 41, 53, 69, 70, 72, 131, 321, 117})
+
+
 class MigrationError(WarehouseError):
     """A migration failed, or an applied migration file was edited afterwards."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from hailong.errors import DeliveryError
 from hailong.settings import Settings
@@ -42,7 +42,11 @@ def make_producer(settings: Settings, **extra: Any) -> Producer:
     return Producer(producer_config(settings, **extra))
 
 
-def deliver(producer: Producer, topic: str, messages: Iterable[tuple[bytes | None, bytes]],
+Headers = list[tuple[str, str | bytes | None]]
+
+
+def deliver(producer: Producer, topic: str,
+            messages: Iterable[tuple[bytes | None, bytes] | tuple[bytes | None, bytes, Headers]],
             timeout_s: float = 60.0) -> int:
     """Publish ``(key, value)`` pairs and wait until Kafka confirmed every one.
 
@@ -57,14 +61,21 @@ def deliver(producer: Producer, topic: str, messages: Iterable[tuple[bytes | Non
         if err is not None:
             failures.append(err)
 
-    for key, value in messages:
+    for key, value, *headers in messages:
         while True:
             try:
-                producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+                producer.produce(topic, value=value, key=key, on_delivery=on_delivery,
+                                 headers=headers[0] if headers else None)
                 break
             except BufferError:
                 # Local queue full: serve delivery reports to make room, then retry.
                 producer.poll(0.5)
+            except KafkaException as exc:
+                # Refused before sending (a message over message.max.bytes, a topic the
+                # client knows is gone): the caller decides what to retry, nothing crashes.
+                err = exc.args[0]
+                raise DeliveryError(f"message to {topic} refused: {err.str()}",
+                                    err.name()) from None
         producer.poll(0)
         sent += 1
     remaining = producer.flush(timeout_s)

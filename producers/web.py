@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import math
 import threading
 import time
@@ -29,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.types import Message as AsgiMessage
 
+from hailong import strictjson
 from hailong.errors import DeliveryError
 from hailong.kafka import producer_config
 from hailong.settings import Settings
@@ -227,28 +227,14 @@ def client_address(scope: Scope) -> str:
 
 
 def json_loads_strict(raw: bytes) -> Any:
-    """Parse JSON bytes: UTF-8 only, no duplicate keys, no NaN/Infinity.
+    """Parse a request body with the platform's strict, bounded JSON parser
+    (``hailong.strictjson``: UTF-8 only, no duplicate keys, no NaN/Infinity, numbers and
+    nesting bounded; the body's size is bounded by the service).
 
     Raises ``ValueError`` with a message that never quotes the input.
     """
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"the body is not valid UTF-8 (byte {exc.start})") from None
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        obj: dict[str, Any] = {}
-        for k, v in items:
-            if k in obj:
-                raise ValueError("the body has a duplicate JSON key")
-            obj[k] = v
-        return obj
-
-    def constant(_name: str) -> float:
-        raise ValueError("NaN and Infinity are not JSON numbers")
-
-    try:
-        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"the body is not JSON: {exc.msg} at char {exc.pos}") from None
+        return strictjson.loads(raw, "the body", max_bytes=None)
+    except strictjson.JsonRefused as exc:
+        raise ValueError(exc.unquoted) from None
 

@@ -15,6 +15,7 @@ idempotent, so nothing is lost and nothing counts twice.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import cast
@@ -24,6 +25,7 @@ from faust.types import EventT, StreamT
 
 from hailong.settings import load_settings
 from streams.ingest import Ingestor, Received
+from streams.lifecycle import agent_died, worker_class
 
 settings = load_settings()
 log = logging.getLogger(__name__)
@@ -46,6 +48,8 @@ app = faust.App(
     web_enabled=False,
     producer_acks=-1,
     broker_session_timeout=settings.session_timeout_s,
+    # SIGTERM ends the process within the session timeout; see streams/lifecycle.py.
+    Worker=worker_class(settings.session_timeout_s),
     broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
 )
 
@@ -68,17 +72,22 @@ async def ingest(stream: StreamT[bytes]) -> None:
     # (with their Kafka message), not values.
     batches = cast(AsyncIterator[Sequence[EventT]], stream.noack_take(  # type: ignore[attr-defined]
         settings.batch_max_events, within=settings.batch_within_s))
-    async for events in batches:
-        received = [
-            Received(e.message.topic, e.message.partition, e.message.offset,
-                     e.message.key, e.message.value)
-            for e in events
-        ]
-        batch = await ingestor().process(received)
-        for event in events:
-            await stream.ack(event)
-        log.info("landed %d kiosk, %d qr, %d camera events, %d dead letters",
-                 len(batch.kiosk), len(batch.qr), len(batch.camera), len(batch.dead))
+    try:
+        async for events in batches:
+            received = [
+                Received(e.message.topic, e.message.partition, e.message.offset,
+                         e.message.key, e.message.value)
+                for e in events
+            ]
+            batch = await ingestor().process(received)
+            for event in events:
+                await stream.ack(event)
+            log.info("landed %d kiosk, %d qr, %d camera events, %d dead letters",
+                     len(batch.kiosk), len(batch.qr), len(batch.camera), len(batch.dead))
+    except asyncio.CancelledError:
+        raise  # the worker is stopping
+    except Exception as exc:  # noqa: BLE001 - any death of the agent ends the process
+        agent_died(exc)
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,8 +36,9 @@ from typing import Any, TypeVar
 from hailong.clock import SYSTEM, Clock
 from hailong.contract import CameraObservation, DeadLetter, KioskRating, QrSurvey, parse_event
 from hailong.errors import DeliveryError, InvalidEvent, WarehouseError
-from hailong.kafka import deliver, make_producer
+from hailong.kafka import Headers, deliver, make_producer
 from hailong.settings import Settings
+from infra.topics import ensure_topics
 from warehouse import landing
 from warehouse.buckets import VERSION_TOP, epoch_us
 from warehouse.channels import CAMERA, KIOSK, QR, Channel
@@ -100,6 +102,28 @@ def split(messages: Sequence[Received], topic_prefix: str, now: datetime) -> Bat
     return batch
 
 
+# A dead letter's original bytes go to the topic up to this size; a longer value is cut
+# (the table keeps it whole), with its size and sha256 in the message's headers and the
+# error, so the message stays far below Kafka's message size limit (1 MB by default).
+DEAD_LETTER_RAW_MAX = 256 * 1024
+
+
+def dead_letter_message(dead: DeadLetter) -> tuple[bytes | None, bytes, Headers]:
+    """The dead-letter topic's message for ``dead``: key, value and headers."""
+    key = dead.key.encode("utf-8") if dead.key is not None else None
+    raw = base64.b64decode(dead.raw)
+    if len(raw) <= DEAD_LETTER_RAW_MAX:
+        return key, dead.to_json(), []
+    digest = hashlib.sha256(raw).hexdigest()
+    cut = dead.model_copy(update={
+        "raw": base64.b64encode(raw[:DEAD_LETTER_RAW_MAX]).decode("ascii"),
+        "error": f"{dead.error} (raw cut to its first {DEAD_LETTER_RAW_MAX:,} of "
+                 f"{len(raw):,} bytes; sha256 {digest})"})
+    return key, cut.to_json(), [("hailong-raw-bytes", str(len(raw)).encode()),
+                                ("hailong-raw-sha256", digest.encode()),
+                                ("hailong-raw-truncated", b"1")]
+
+
 DEAD_LETTERS_TABLE = "dead_letters"
 DEAD_LETTER_COLUMNS = (
     "source_topic", "kafka_partition", "kafka_offset", "key", "raw", "error",
@@ -161,9 +185,40 @@ class Ingestor:
         # Claims before raw rows: only candidates ever reach raw. A crash in between
         # leaves a claim whose replay lands its raw row, whatever the batch order then.
         await self._retry("claims", landing.record, self.warehouse, plan)
-        await self._retry("raw inserts", landing.insert_raw, self.warehouse, plan)
+        refused = await self._retry("raw inserts", landing.insert_raw_isolating,
+                                    self.warehouse, plan)
+        if refused:
+            await self._dead_letter_refused(messages, refused, batch)
         await self._retry("buckets", landing.refresh, self.warehouse, plan)
         return batch
+
+    async def _dead_letter_refused(self, messages: Sequence[Received],
+                                   refused: list[tuple[landing.Message, str]],
+                                   batch: Batch) -> None:
+        """Messages the warehouse refused to store (the data's fault, found by bisecting
+        the batch): dead-lettered with the reason, as invalid events are; the rest of
+        the batch lands. Their claims stay: they never count, nor does a later copy."""
+        topics = {"kiosk": self.settings.topics.kiosk, "qr": self.settings.topics.qr,
+                  "camera": self.settings.topics.camera}
+        by_position = {(m.topic, m.partition, m.offset): m for m in messages}
+        now = self.clock.now()
+        dead = []
+        for m, reason in refused:
+            msg = by_position[(topics[m.channel.name], m.partition, m.offset)]
+            log.error("ClickHouse refused the event at %s[%d]@%d: %s", msg.topic,
+                      msg.partition, msg.offset, reason)
+            dead.append(DeadLetter.for_message(
+                topic=msg.topic, partition=msg.partition, offset=msg.offset, key=msg.key,
+                value=msg.value or b"", error=f"the warehouse refused it: {reason}"[:2000],
+                rejected_at=now))
+        await self._retry("dead letters", self._publish_dead_letters, dead)
+        await self._retry(f"insert into {DEAD_LETTERS_TABLE}", land_dead_letters,
+                          self.warehouse, dead)
+        gone = {(m.channel.name, m.partition, m.offset) for m, _ in refused}
+        for channel, items in self.channels(batch):
+            items[:] = [(e, r) for e, r in items
+                        if (channel.name, r.partition, r.offset) not in gone]
+        batch.dead += dead
 
     def _keep(self, batch: Batch, plan: landing.Plan) -> None:
         """Keep in ``batch`` only the messages that land; count the others as copies."""
@@ -174,9 +229,20 @@ class Ingestor:
         batch.copies += before - batch.landed
 
     def _publish_dead_letters(self, dead: list[DeadLetter]) -> int:
-        return deliver(self.producer, self.settings.topics.deadletter,
-                       ((d.key.encode("utf-8") if d.key is not None else None, d.to_json())
-                        for d in dead))
+        try:
+            return deliver(self.producer, self.settings.topics.deadletter,
+                           [dead_letter_message(d) for d in dead])
+        except DeliveryError as exc:
+            if exc.code in ("UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC"):
+                # The dead-letter topic is gone (deleted, or never made): make it again if
+                # this worker may, else wait for it; the batch waits, nothing is lost.
+                log.error("dead-letter topic %s is missing; creating it",
+                          self.settings.topics.deadletter)
+                try:
+                    ensure_topics(self.settings, progress=log.info)
+                except Exception as create_exc:  # noqa: BLE001 - reported; retried later
+                    log.error("cannot create the dead-letter topic: %s", create_exc)
+            raise
 
     async def _retry(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn`` in a thread until it succeeds; back off on failure, never skip."""

@@ -7,6 +7,7 @@ parameters, which clickhouse-driver escapes (the 18.16 server predates server-si
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import Any
@@ -14,25 +15,36 @@ from typing import Any
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
 
-from hailong.errors import WarehouseError
+from hailong.errors import DATA_ERROR_CODES, DataRefused, WarehouseError
 from hailong.settings import Settings
 
 
 def _error(exc: DriverError) -> WarehouseError:
     # Old servers append a 30-frame C++ stack trace to every message: keep the message.
     message = str(getattr(exc, "message", "") or exc).split("Stack trace:", 1)[0].strip()
-    return WarehouseError(message, getattr(exc, "code", None))
+    code = getattr(exc, "code", None)
+    kind = DataRefused if code in DATA_ERROR_CODES else WarehouseError
+    return kind(message, code)
 
 
-def sql(name: str) -> str:
+def sql(name: str, **words: str) -> str:
     """Text of ``warehouse/sql/<name>.sql``: queries shared by code, tests and docs.
 
     A line ``@include other`` is replaced by the text of ``other.sql``, so a subquery
-    that several queries share is written once.
+    that several queries share is written once; ``@include other channel=kiosk`` also
+    replaces ``$channel`` in that text by ``kiosk`` (a fixed word of the query, never a
+    value from outside: values are parameters).
     """
     text = (resources.files("warehouse") / "sql" / f"{name}.sql").read_text("utf-8")
-    lines = [sql(line.split()[1]) if line.startswith("@include ") else line
-             for line in text.splitlines()]
+    for word, value in words.items():
+        text = text.replace(f"${word}", value)
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("@include "):
+            other, *pairs = line.split()[1:]
+            lines.append(sql(other, **dict(p.split("=", 1) for p in pairs)))
+        else:
+            lines.append(line)
     return "\n".join(lines)
 
 
@@ -93,6 +105,9 @@ class Warehouse:
             self._client.execute(query, list(rows), types_check=True)
         except DriverError as exc:
             raise _error(exc) from exc
+        except (TypeError, ValueError, OverflowError, struct.error) as exc:
+            # The driver could not encode a value for its column: the data's fault.
+            raise DataRefused(f"a value does not fit its column in {table}: {exc}") from exc
         except (OSError, EOFError) as exc:
             raise WarehouseError(f"ClickHouse unreachable: {exc}") from exc
         return len(rows)

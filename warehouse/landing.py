@@ -17,10 +17,12 @@ until it succeeds (``streams/ingest.py``); tests and tools run them in one call 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from hailong.errors import DataRefused
 from warehouse import claims
 from warehouse.channels import BY_NAME, Channel
 from warehouse.client import Warehouse
@@ -79,8 +81,42 @@ def plan(wh: Warehouse, messages: Sequence[Message]) -> Plan:
 def insert_raw(wh: Warehouse, p: Plan) -> None:
     """The raw rows of the messages that land (identical when repeated)."""
     for channel, items in p.by_channel():
-        wh.insert(channel.raw_table, channel.raw_columns,
-                  [channel.raw_row(m.event, m.partition, m.offset) for m in items])
+        insert_rows(wh, channel, items)
+
+
+def insert_rows(wh: Warehouse, channel: Channel[Any], items: Sequence[Message]) -> None:
+    wh.insert(channel.raw_table, channel.raw_columns,
+              [channel.raw_row(m.event, m.partition, m.offset) for m in items])
+
+
+def insert_raw_isolating(wh: Warehouse, p: Plan) -> list[tuple[Message, str]]:
+    """:func:`insert_raw`, but a message whose row the warehouse refuses (the data's
+    fault) is left out and returned with the reason; the others land."""
+    refused: list[tuple[Message, str]] = []
+    for channel, items in p.by_channel():
+        refused += refused_rows(items, partial(insert_rows, wh, channel))
+    if refused:
+        gone = {id(m) for m, _ in refused}
+        p.landing = [m for m in p.landing if id(m) not in gone]
+    return refused
+
+
+def refused_rows(messages: Sequence[Message],
+                 insert: Callable[[Sequence[Message]], None]) -> list[tuple[Message, str]]:
+    """Insert ``messages`` with ``insert``; when it fails because of the data
+    (:class:`DataRefused`), bisect to find every message the warehouse refuses, land
+    all the others, and return the refused with the reason. Transient errors propagate
+    (the caller retries the whole call: every insert is idempotent)."""
+    if not messages:
+        return []
+    try:
+        insert(messages)
+        return []
+    except DataRefused as exc:
+        if len(messages) == 1:
+            return [(messages[0], str(exc))]
+    mid = len(messages) // 2
+    return refused_rows(messages[:mid], insert) + refused_rows(messages[mid:], insert)
 
 
 def record(wh: Warehouse, p: Plan) -> None:

@@ -139,3 +139,15 @@ def test_queue_needs_its_fields_and_refuses_emotion_ones() -> None:
 def test_bodies_that_are_not_observations(raw: bytes, status: int) -> None:
     exc = refused(raw)
     assert exc.status == status and MARK not in echoed(exc)
+
+
+def test_hostile_bodies_are_4xx_never_500() -> None:
+    deep = refused(b'{"a": ' + b"[" * 5_000 + b"]" * 5_000 + b"}")
+    assert deep.status == 400 and "nested too deeply" in deep.detail
+    long_number = refused(body({**QUEUE, "people_waiting": 0}).replace(b": 0", b": " + b"9" * 5000))
+    assert long_number.status == 400
+    for ts in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+00:01", "1969-07-20T20:17:40Z",
+               "2107-01-01T00:00:00Z"):
+        exc = refused(body({**QUEUE, "timestamp": ts}))
+        assert exc.status == 422, ts
+    assert refused(body({**QUEUE, "people_waiting": 2**32 + 7})).status == 422

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -99,3 +101,24 @@ def test_any_split_into_batches_and_replays_counts_each_event_once(
         own = owner(claims[eid])
         assert own is not None and (eid, own) in landed
         assert contested({eid: claims[eid]}) == []  # one worker: never two candidates
+
+
+def test_bisecting_a_refused_insert_finds_every_refused_row_and_lands_the_rest() -> None:
+    from hailong.errors import DataRefused
+    from warehouse.landing import refused_rows
+
+    landed: list[int] = []
+    poison = {3, 4, 11}
+
+    def insert(items: Sequence[Any]) -> None:
+        bad = [i for i in items if i in poison]
+        if bad:
+            raise DataRefused(f"row {bad[0]} does not fit", 53)
+        landed.extend(items)
+
+    refused = refused_rows(list(range(16)), insert)  # type: ignore[arg-type]
+    assert [(m, r) for m, r in refused] == [(3, "[ClickHouse 53] row 3 does not fit"),
+                                           (4, "[ClickHouse 53] row 4 does not fit"),
+                                           (11, "[ClickHouse 53] row 11 does not fit")]
+    assert sorted(landed) == sorted(set(range(16)) - poison)
+    assert refused_rows([], insert) == []  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 from streams.ingest import DEAD_LETTER_COLUMNS, Received, dead_letter_row, split
@@ -29,3 +31,27 @@ def test_the_first_rejection_of_a_message_has_the_highest_version() -> None:
     replay = dead_letter_row(split([msg], "test.x.", at + timedelta(seconds=30)).dead[0])
     assert first[:6] == replay[:6] == (T, 0, 7, None, b"", first[5])
     assert first[-1] > replay[-1]  # ReplacingMergeTree keeps the first rejection
+
+
+def test_a_dead_letter_too_large_for_the_topic_is_cut_with_its_size_and_digest() -> None:
+    import hashlib
+
+    from streams.ingest import DEAD_LETTER_RAW_MAX, dead_letter_message
+
+    at = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+    small = b'{"x": 1}'
+    big = b'{"dossier_id": "' + b"x" * 900_000 + b'"}'
+    for raw in (small, big):
+        dead = split([Received(T, 1, 9, b"OA", raw)], "test.x.", at).dead[0]
+        key, value, headers = dead_letter_message(dead)
+        letter = json.loads(value)
+        assert key == b"OA" and len(value) < 400_000
+        if raw is small:
+            assert base64.b64decode(letter["raw"]) == small and headers == []
+            continue
+        digest = hashlib.sha256(big).hexdigest()
+        assert base64.b64decode(letter["raw"]) == big[:DEAD_LETTER_RAW_MAX]
+        assert dict(headers) == {"hailong-raw-bytes": b"900018", "hailong-raw-truncated": b"1",
+                                 "hailong-raw-sha256": digest.encode()}
+        assert letter["error"].startswith(dead.error) and digest in letter["error"]
+        assert base64.b64decode(dead.raw) == big  # the table keeps the whole value

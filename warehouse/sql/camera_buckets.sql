@@ -21,11 +21,7 @@ FROM
     SELECT
         event_id, office_id, observed_at, observed_at_us, kind, sentiment, queue_length,
         wait_seconds, confident,
-        contested = 0 OR (tupleElement(owner, 1) = 'camera' AND tupleElement(owner, 2) = kafka_offset
-                          AND tupleElement(owner, 3) = kafka_partition) AS owned,
-        if(contested = 1, contested_claims, 1) AS claims,
-        if(contested = 1, contested_hash,
-           cityHash64(toString(event_id), 'camera', kafka_partition, kafka_offset)) AS claims_hash
+@include owned channel=camera
     FROM
     (
         SELECT event_id, office_id, observed_at, observed_at_us, kind, sentiment, queue_length,
@@ -36,8 +32,7 @@ FROM
 @include camera_window
     ) AS raw
 @include claims_head
-            SELECT event_id FROM contested_events
-            WHERE office_id IN %(office_set)s AND at_us >= %(lo_us)s AND at_us < %(hi_us)s
+@include contested_in_range
 @include claims_tail
     ORDER BY owned DESC
     LIMIT 1 BY office_id, observed_at_us, event_id

@@ -12,11 +12,7 @@ SELECT
     occurred_at_us,
     value,
     scale,
-    contested = 0 OR (tupleElement(owner, 1) = 'kiosk' AND tupleElement(owner, 2) = kafka_offset
-                      AND tupleElement(owner, 3) = kafka_partition) AS owned,
-    if(contested = 1, contested_claims, 1) AS claims,
-    if(contested = 1, contested_hash,
-       cityHash64(toString(event_id), 'kiosk', kafka_partition, kafka_offset)) AS claims_hash
+@include owned channel=kiosk
 FROM
 (
     SELECT event_id, office_id, device_id, occurred_at_us, value, scale, kafka_partition,

@@ -23,7 +23,7 @@ FROM
     SELECT
         event_id, token_id, office_id, submitted_at, submitted_at_us, questionnaire,
         answer_codes, answer_aspects, answer_values,
-@include qr_owned
+@include owned channel=qr
     FROM
     (
         SELECT event_id, token_id, office_id, submitted_at, submitted_at_us, questionnaire,
@@ -32,8 +32,7 @@ FROM
 @include qr_window
     ) AS raw
 @include claims_head
-            SELECT event_id FROM contested_events
-            WHERE office_id IN %(office_set)s AND at_us >= %(lo_us)s AND at_us < %(hi_us)s
+@include contested_in_range
 @include claims_tail
     ORDER BY owned DESC
     LIMIT 1 BY office_id, submitted_at_us, event_id
@@ -50,7 +49,7 @@ ANY LEFT JOIN
     (
         SELECT
             event_id, token_id, office_id, submitted_at_us,
-@include qr_owned
+@include owned channel=qr
         FROM
         (
             SELECT event_id, token_id, office_id, submitted_at_us, kafka_partition,

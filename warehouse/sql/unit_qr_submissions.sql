@@ -39,7 +39,7 @@ FROM
         (
             SELECT event_id, office_id, token_id, submitted_at_us, toString(event_id) AS event_key,
                    questionnaire, answer_aspects, answer_codes, answer_values,
-@include qr_owned
+@include owned channel=qr
             FROM
             (
                 SELECT event_id, office_id, token_id, submitted_at_us, questionnaire,
@@ -64,7 +64,7 @@ FROM
         FROM
         (
             SELECT event_id, token_id, office_id, submitted_at_us,
-@include qr_owned
+@include owned channel=qr
             FROM
             (
                 SELECT event_id, token_id, office_id, submitted_at_us, kafka_partition,

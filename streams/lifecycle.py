@@ -1,0 +1,80 @@
+"""How a stream worker process ends: promptly on SIGTERM, loudly when its agent dies.
+
+* **SIGTERM (or SIGINT) stops the worker within the consumer's session timeout**,
+  whatever it is doing. faust stops gracefully, but a worker inside a retry loop (a
+  server that stays down) or a stuck fetch could make a supervisor wait minutes. On the
+  signal a watchdog thread starts; if the process is still alive after
+  :func:`grace_s` it exits by itself. Nothing is lost: unacknowledged batches are read
+  again by the next worker; every write is idempotent.
+* **An agent that dies takes the process down** with exit status :data:`AGENT_DIED`,
+  so the supervisor (systemd, Kubernetes, the tests) sees it and starts another: faust
+  would otherwise restart the agent inside a process that may no longer consume.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+import faust
+
+log = logging.getLogger(__name__)
+
+AGENT_DIED = 70  # EX_SOFTWARE
+STOPPED_BY_WATCHDOG = 143  # as if killed by SIGTERM: 128 + 15
+
+
+def grace_s(session_timeout_s: float) -> float:
+    """How long a graceful stop may take: within the session timeout, with a margin."""
+    return max(1.0, session_timeout_s * 0.75)
+
+
+def _exit(code: int) -> None:
+    logging.shutdown()  # flush what was logged; no other cleanup can be trusted now
+    os._exit(code)
+
+
+def start_watchdog(seconds: float, exit: Callable[[int], None] = _exit) -> threading.Timer:
+    """Exit the process after ``seconds`` unless it ended before (daemon thread)."""
+    def expire() -> None:
+        log.error("still stopping after %.0f s: exiting now (the next worker replays what "
+                  "was not acknowledged)", seconds)
+        exit(STOPPED_BY_WATCHDOG)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def agent_died(exc: BaseException, exit: Callable[[int], None] = _exit) -> None:
+    """Log an agent's death and end the process (status :data:`AGENT_DIED`)."""
+    log.critical("the ingest agent died; exiting so that a supervisor starts a new "
+                 "worker: %r", exc, exc_info=exc)
+    exit(AGENT_DIED)
+
+
+def worker_class(session_timeout_s: float) -> type[faust.Worker]:
+    """faust's Worker, with a watchdog armed by SIGTERM and SIGINT."""
+    seconds = grace_s(session_timeout_s)
+
+    class Worker(faust.Worker):  # type: ignore[misc]  # faust's classes are untyped
+        _watchdog: threading.Timer | None = None
+
+        def _arm(self) -> None:
+            if self._watchdog is None:
+                log.info("stopping; exiting in at most %.0f s", seconds)
+                self._watchdog = start_watchdog(seconds)
+
+        # mode.Worker's signal handlers (installed with loop.add_signal_handler).
+        def _on_sigterm(self) -> None:
+            self._arm()
+            super()._on_sigterm()
+
+        def _on_sigint(self) -> None:
+            self._arm()
+            super()._on_sigint()
+
+    return Worker
