@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Sequence
 from typing import cast
 
 import faust
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
+from hailong.clock import SYSTEM
 from hailong.settings import load_settings
 from streams.ingest import Ingestor, Received
-from streams.lifecycle import agent_died, worker_class
+from streams.lifecycle import Health, agent_died, worker_class
 
 settings = load_settings()
 log = logging.getLogger(__name__)
@@ -54,6 +56,16 @@ app = faust.App(
 )
 
 events_topic = app.topic(*settings.topics.events, key_type=bytes, value_type=bytes)
+health = Health(settings.stack_dir / "health" / f"{settings.consumer_group}-{os.getpid()}.json",
+                SYSTEM)
+
+
+def highwater(topic: str, partition: int) -> int | None:
+    """The partition's end offset as the consumer last saw it (None if unknown)."""
+    try:
+        return int(app.consumer.highwater(TP(topic, partition)))
+    except Exception:  # noqa: BLE001 - not assigned any more, or not fetched yet
+        return None
 _ingestor: Ingestor | None = None
 
 
@@ -84,6 +96,11 @@ async def ingest(stream: StreamT[bytes]) -> None:
                 await stream.ack(event)
             log.info("landed %d kiosk, %d qr, %d camera events, %d dead letters",
                      len(batch.kiosk), len(batch.qr), len(batch.camera), len(batch.dead))
+            last: dict[tuple[str, int], int] = {}
+            for r in received:
+                last[(r.topic, r.partition)] = max(last.get((r.topic, r.partition), -1),
+                                                   r.offset)
+            health.landed(len(received), last, highwater)
     except asyncio.CancelledError:
         raise  # the worker is stopping
     except Exception as exc:  # noqa: BLE001 - any death of the agent ends the process

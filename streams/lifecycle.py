@@ -6,6 +6,8 @@
   signal a watchdog thread starts; if the process is still alive after
   :func:`grace_s` it exits by itself. Nothing is lost: unacknowledged batches are read
   again by the next worker; every write is idempotent.
+* **Health**: after each landed batch the worker rewrites its health file (:class:`Health`)
+  with the time of that batch and its lag.
 * **An agent that dies takes the process down** with exit status :data:`AGENT_DIED`,
   so the supervisor (systemd, Kubernetes, the tests) sees it and starts another: faust
   would otherwise restart the agent inside a process that may no longer consume.
@@ -13,12 +15,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import faust
+
+from hailong.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,40 @@ def agent_died(exc: BaseException, exit: Callable[[int], None] = _exit) -> None:
     log.critical("the ingest agent died; exiting so that a supervisor starts a new "
                  "worker: %r", exc, exc_info=exc)
     exit(AGENT_DIED)
+
+
+@dataclass
+class Health:
+    """The worker's health file (``<stack_dir>/health/<group>-<pid>.json``), written
+    after every landed batch: a supervisor or a person reads how far behind the worker
+    is (``lag``: messages in its partitions not yet landed) and when it last landed."""
+
+    path: Path
+    clock: Clock
+    landed_events: int = 0
+    batches: int = 0
+    positions: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset
+
+    def landed(self, messages: int, last_offsets: dict[tuple[str, int], int],
+               highwater: Callable[[str, int], int | None]) -> dict[str, Any]:
+        """Record a landed batch; write and return the health record."""
+        self.batches += 1
+        self.landed_events += messages
+        for tp, offset in last_offsets.items():
+            self.positions[tp] = max(self.positions.get(tp, 0), offset + 1)
+        lag = 0
+        for (topic, partition), next_offset in self.positions.items():
+            high = highwater(topic, partition)
+            if high is not None:
+                lag += max(0, high - next_offset)
+        record = {"pid": os.getpid(), "last_landed_at": self.clock.now().isoformat(),
+                  "batches": self.batches, "messages": self.landed_events, "lag": lag,
+                  "partitions": len(self.positions)}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record) + "\n")
+        tmp.replace(self.path)  # readers never see half a file
+        return record
 
 
 def worker_class(session_timeout_s: float) -> type[faust.Worker]:
