@@ -58,3 +58,17 @@ def test_profile_steps_waits_and_the_event_loop(tmp_path: Path) -> None:
     assert any("validation (split)" in line and "40.0%" in line for line in text.splitlines())
     # CPU: only the samples that were not waiting (4 validating + 1 escaping)
     assert "5 samples" in text and " 80.0%  parse_event" in text
+
+
+def test_the_validation_figure_parses_the_same_events_both_ways() -> None:
+    from bench.core import Lab
+    from bench.figures.validation import _events, _reference_parse, validation
+    from hailong.contract import MODELS, parse_event
+    from hailong.settings import load_settings
+
+    events = _events(300)
+    assert len(events) > 200
+    # the same work on both sides: equal models from the same bytes
+    assert all(_reference_parse(raw, MODELS) == parse_event(raw, topic) for raw, topic in events)
+    got = validation(Lab(load_settings(), True, lambda _m: None))
+    assert set(got) == {"hardened_per_s", "reference_per_s", "hardened_us", "reference_us"}

@@ -1,0 +1,89 @@
+"""Figure 8: the cost of validating one event (issue 'Poison messages': at most 10 %
+slower than before the hostile-input hardening).
+
+Both sides run in one process on the same events (simulated kiosk, QR and camera, their
+wire bytes), single-threaded, best of 5 passes:
+
+* ``parse_event``: the contract parser as the worker runs it: the strict, bounded JSON
+  parser (``hailong.strictjson``: size, number length and nesting checked) and the
+  models with every range check;
+* the reference: the parser as it was before the hardening, ``json.loads`` with the
+  duplicate-key and NaN hooks, then the same models' validation.
+
+The ratio (reference / hardened, higher is better) says how much of the unhardened
+speed the hardened parser keeps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.core import Figure, Lab, Value
+
+PASSES = 5
+
+
+def _reference_parse(raw: bytes, models: dict[str, Any]) -> Any:
+    """The unbounded parse of before: stdlib json with the contract's hooks."""
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for k, v in items:
+            if k in obj:
+                raise ValueError(k)
+            obj[k] = v
+        return obj
+
+    def bad_float(text: str) -> float:
+        value = float(text)
+        if math.isinf(value):
+            raise ValueError(text)
+        return value
+
+    obj = json.loads(raw.decode("utf-8"), object_pairs_hook=pairs, parse_float=bad_float)
+    return models[obj["schema"]].model_validate(obj)
+
+
+def _events(n: int) -> list[tuple[bytes, str]]:
+    from producers.simulator import city_traffic, hanoi_offices
+
+    end = datetime(2026, 11, 20, tzinfo=UTC)
+    traffic = city_traffic(hanoi_offices(), n, end - timedelta(hours=1), end, seed=8)
+    topic = {"kiosk_rating/1": "satisfaction.kiosk.v1", "qr_survey/1": "satisfaction.qr.v1",
+             "camera_observation/1": "satisfaction.camera.v1"}
+    return [(e.to_json(), topic[e.schema_]) for e in traffic.events]
+
+
+def _best_rate(events: list[tuple[bytes, str]], parse: Any) -> float:
+    best = math.inf
+    for _ in range(PASSES):
+        t0 = time.perf_counter()
+        for raw, topic in events:
+            parse(raw, topic)
+        best = min(best, time.perf_counter() - t0)
+    return len(events) / best
+
+
+def validation(lab: Lab) -> dict[str, float]:
+    from hailong.contract import MODELS, parse_event
+
+    events = _events(5_000 if lab.quick else 50_000)
+    lab.progress(f"{len(events):,} events, best of {PASSES} passes each")
+    reference = _best_rate(events, lambda raw, _t: _reference_parse(raw, MODELS))
+    hardened = _best_rate(events, parse_event)
+    return {"hardened_per_s": hardened, "reference_per_s": reference,
+            "hardened_us": 1e6 / hardened, "reference_us": 1e6 / reference}
+
+
+FIGURES = [
+    Figure("8-validation", "Validating one event: hardened contract parser vs before",
+           (Value("hardened_per_s", "events/s", reference="8-validation.reference_per_s"),
+            Value("reference_per_s", "events/s"),
+            Value("hardened_us", "µs/event", higher_is_better=False),
+            Value("reference_us", "µs/event", higher_is_better=False)),
+           validation,
+           note="one thread, same events; reference = json.loads + the same models"),
+]
