@@ -34,7 +34,14 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from hailong.clock import SYSTEM, Clock
-from hailong.contract import CameraObservation, DeadLetter, KioskRating, QrSurvey, parse_event
+from hailong.contract import (
+    MAX_REASON_CHARS,
+    CameraObservation,
+    DeadLetter,
+    KioskRating,
+    QrSurvey,
+    parse_event,
+)
 from hailong.errors import DeliveryError, InvalidEvent, WarehouseError
 from hailong.kafka import Headers, deliver, make_producer
 from hailong.settings import Settings
@@ -170,12 +177,7 @@ class Ingestor:
         """Land one batch; returns only when every part of it is confirmed."""
         batch = split(messages, self.settings.topic_prefix, self.clock.now())
         if batch.dead:
-            # Kafka first, then ClickHouse, both before the caller acknowledges the batch:
-            # a crash in between replays the batch, which publishes again (a duplicate
-            # the topic tolerates) and lands again (one row per source message).
-            await self._retry("dead letters", self._publish_dead_letters, batch.dead)
-            await self._retry(f"insert into {DEAD_LETTERS_TABLE}", land_dead_letters,
-                              self.warehouse, batch.dead)
+            await self._send_dead_letters(batch.dead)
         messages_of = [landing.Message(channel, event, msg.partition, msg.offset)
                        for channel, items in self.channels(batch) for event, msg in items]
         plan = await self._retry("claims look-up", landing.plan, self.warehouse, messages_of)
@@ -198,35 +200,43 @@ class Ingestor:
         """Messages the warehouse refused to store (the data's fault, found by bisecting
         the batch): dead-lettered with the reason, as invalid events are; the rest of
         the batch lands. Their claims stay: they never count, nor does a later copy."""
-        topics = {"kiosk": self.settings.topics.kiosk, "qr": self.settings.topics.qr,
-                  "camera": self.settings.topics.camera}
         by_position = {(m.topic, m.partition, m.offset): m for m in messages}
         now = self.clock.now()
         dead = []
         for m, reason in refused:
-            msg = by_position[(topics[m.channel.name], m.partition, m.offset)]
+            topic = getattr(self.settings.topics, m.channel.name)
+            msg = by_position[(topic, m.partition, m.offset)]
+            why = f"the warehouse refused it: {reason}"[:MAX_REASON_CHARS]
             log.error("ClickHouse refused the event at %s[%d]@%d: %s", msg.topic,
                       msg.partition, msg.offset, reason)
             dead.append(DeadLetter.for_message(
                 topic=msg.topic, partition=msg.partition, offset=msg.offset, key=msg.key,
-                value=msg.value or b"", error=f"the warehouse refused it: {reason}"[:2000],
+                value=msg.value or b"", error=why,
                 rejected_at=now))
+        await self._send_dead_letters(dead)
+        self._only(batch, [m for m, _ in refused], keep=False)
+        batch.dead += dead
+
+    async def _send_dead_letters(self, dead: list[DeadLetter]) -> None:
+        """Kafka first, then ClickHouse, both before the caller acknowledges the batch: a
+        crash in between replays the batch, which publishes again (a duplicate the topic
+        tolerates) and lands again (one row per source message)."""
         await self._retry("dead letters", self._publish_dead_letters, dead)
         await self._retry(f"insert into {DEAD_LETTERS_TABLE}", land_dead_letters,
                           self.warehouse, dead)
-        gone = {(m.channel.name, m.partition, m.offset) for m, _ in refused}
-        for channel, items in self.channels(batch):
-            items[:] = [(e, r) for e, r in items
-                        if (channel.name, r.partition, r.offset) not in gone]
-        batch.dead += dead
 
     def _keep(self, batch: Batch, plan: landing.Plan) -> None:
         """Keep in ``batch`` only the messages that land; count the others as copies."""
-        land = {(m.channel.name, m.partition, m.offset) for m in plan.landing}
+        batch.copies += self._only(batch, plan.landing, keep=True)
+
+    def _only(self, batch: Batch, these: Sequence[landing.Message], *, keep: bool) -> int:
+        """Keep (or drop) ``these`` messages in ``batch``; return how many went."""
+        marked = {(m.channel.name, m.partition, m.offset) for m in these}
         before = batch.landed
         for channel, items in self.channels(batch):
-            items[:] = [(e, m) for e, m in items if (channel.name, m.partition, m.offset) in land]
-        batch.copies += before - batch.landed
+            items[:] = [(e, m) for e, m in items
+                        if ((channel.name, m.partition, m.offset) in marked) == keep]
+        return before - batch.landed
 
     def _publish_dead_letters(self, dead: list[DeadLetter]) -> int:
         try:
