@@ -94,12 +94,17 @@ def lab(quick: bool, progress: Progress, repeat: int = 1) -> Iterator[Lab]:
     from infra.topics import ensure_topics
     from warehouse.client import Warehouse
     from warehouse.migrate import prepare
+    from warehouse.registry import load_hanoi
 
     tag = uuid.uuid4().hex[:8]
+    # The events are of a fixed past month (bench/preload.py): no horizon. The office
+    # check runs, against the Hanoi registry, as in production.
     s = load_settings(clickhouse_database=f"bench_{tag}", topic_prefix=f"bench.{tag}.",
-                      consumer_group=f"bench-{tag}")
+                      consumer_group=f"bench-{tag}", late_horizon_days=0)
     ensure_topics(s, progress=lambda _m: None)
     prepare(s, progress=lambda _m: None)
+    with Warehouse(s) as wh:
+        load_hanoi(wh)
     try:
         yield Lab(s, quick, progress, repeat)
     finally:

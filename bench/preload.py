@@ -86,15 +86,8 @@ def preload(settings: Settings, total: int, offices: list[SimOffice] | None = No
 def worker_env(s: Settings) -> dict[str, str]:
     """The environment that gives a child process these settings (as the tests do)."""
     env = os.environ.copy()
+    env.update(s.environment())
     env.update({
-        "HAILONG_CLICKHOUSE_DATABASE": s.clickhouse_database,
-        "HAILONG_TOPIC_PREFIX": s.topic_prefix,
-        "HAILONG_CONSUMER_GROUP": s.consumer_group,
-        "HAILONG_BATCH_MAX_EVENTS": str(s.batch_max_events),
-        "HAILONG_BATCH_WITHIN_S": str(s.batch_within_s),
-        "HAILONG_STACK_DIR": str(s.stack_dir),
-        "HAILONG_KAFKA_PORT": str(s.kafka_port),
-        "HAILONG_CLICKHOUSE_LOCAL_PORT": str(s.clickhouse_local_port),
         # `faust worker` starts its web server whatever the app's web_enabled says (its
         # --with-web default wins), on 0.0.0.0:6066: give each worker a free local port so
         # that workers of concurrent runs do not collide.

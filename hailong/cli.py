@@ -183,7 +183,57 @@ def rank_and_print(settings: Settings, period_key: str) -> None:
 
 
 def cmd_rank(settings: Settings, args: argparse.Namespace) -> None:
-    rank_and_print(settings, args.month or str(args.year))
+    if not args.stale:
+        rank_and_print(settings, args.month or str(args.year))
+    print_stale(settings)
+
+
+def print_stale(settings: Settings) -> None:
+    """Say which published rankings late events made stale (``stale_rankings``)."""
+    from warehouse.client import Warehouse
+    from warehouse.staleness import stale
+
+    with Warehouse(settings) as wh:
+        found = stale(wh)
+    if not found:
+        print("\nNo published ranking is stale.")
+        return
+    print("\nStale published rankings (events counted since they were computed; "
+          "re-run `hailong rank` for the period):")
+    for s in found:
+        print(f"  {s.period:<8} published {s.published_at:%Y-%m-%d %H:%M:%S} UTC: "
+              f"{s.late_events} late events of {s.offices} offices, landed "
+              f"{s.first_late_at:%Y-%m-%d %H:%M} - {s.last_late_at:%Y-%m-%d %H:%M} UTC")
+
+
+def cmd_quarantine(settings: Settings, args: argparse.Namespace) -> None:
+    import getpass
+    import uuid
+
+    from warehouse.client import Warehouse
+    from warehouse.quarantine import held, release
+
+    with Warehouse(settings) as wh:
+        if args.action == "list":
+            rows = held(wh, args.limit, released=args.released)
+            state = "released" if args.released else "held"
+            print(f"{len(rows)} {state} quarantined messages (newest first, at most "
+                  f"{args.limit}):")
+            for event_id, channel, office, at, q_at, reason, by, why in rows:
+                print(f"  {event_id} {channel:<6} {str(office)[:40]:<20} {at:%Y-%m-%d %H:%M:%S} "
+                      f"held {q_at:%Y-%m-%d %H:%M}: {reason}"
+                      + (f" [released by {by}: {why}]" if by else ""))
+            return
+        if not args.event_id:
+            raise HailongError("release: give the --event-id of each reviewed event")
+        try:
+            ids = [uuid.UUID(e) for e in args.event_id]
+        except ValueError as exc:
+            raise HailongError(f"release: {exc}: an --event-id is a UUID") from None
+        done = release(wh, ids, args.by or getpass.getuser(), args.why, SYSTEM)
+    for r in done:
+        print(f"released {r.event_id} ({r.source_topic}[{r.partition}]@{r.offset}, "
+              f"{r.office_id}): {r.outcome}")
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
@@ -272,10 +322,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="listen port (default: the camera_port setting)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p = add("rank", cmd_rank, "compute and print a month's or a year's ranking (Dagster "
-                              "asset; replaces the period's rows)")
+                              "asset; replaces the period's rows), then the published "
+                              "rankings that late events made stale")
     period = p.add_mutually_exclusive_group(required=True)
     period.add_argument("--month", help="YYYY-MM (Asia/Ho_Chi_Minh calendar)")
     period.add_argument("--year", type=int, help="YYYY")
+    period.add_argument("--stale", action="store_true",
+                        help="only list the published rankings that late events made stale")
+    p = add("quarantine", cmd_quarantine,
+            "valid but implausible events (wrong key, clock ahead, too old, office not in "
+            "the registry): list them, or release reviewed ones into counting (audited)")
+    p.add_argument("action", choices=["list", "release"])
+    p.add_argument("--event-id", action="append", default=[],
+                   help="release: an event to count (repeat the option for more)")
+    p.add_argument("--why", default="", help="release: why it may count (required; audited)")
+    p.add_argument("--by", help="release: who reviewed it (default: your login name)")
+    p.add_argument("--limit", type=int, default=100, help="list: at most this many")
+    p.add_argument("--released", action="store_true",
+                   help="list: the released ones, with who and why")
     p = add("demo", cmd_demo, "the main job end to end: stack, simulated events, live index, "
                               "ranking of the current month")
     p.add_argument("--per-office", type=int, default=100, help="events per office (all channels)")

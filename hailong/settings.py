@@ -15,7 +15,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hailong.errors import ConfigError
@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     # How long a worker that died unannounced (SIGKILL, power loss) keeps its partitions
     # before Kafka hands them to another: 60 s, faust's default, tolerates long pauses.
     session_timeout_s: float = Field(60.0, ge=6)
+    # Quarantine (kept, shown to city IT, not counted until a person releases them; see
+    # streams/plausible.py): an event more than this far ahead of the broker's timestamp,
+    max_clock_skew_s: float = Field(600.0, ge=0)
+    # older than this many days before it (0 = no horizon),
+    late_horizon_days: float = Field(45.0, ge=0)
+    # or of an office the registry does not have on the event's local day.
+    quarantine_unregistered: bool = True
 
     # --- kiosk client (hailong kiosk) -------------------------------------------------
     kiosk_spool_dir: Path | None = Field(
@@ -166,6 +173,22 @@ class Settings(BaseSettings):
     def gateway_url(self) -> str:
         return (self.gateway_public_url or
                 f"http://{self.gateway_host}:{self.gateway_port}").rstrip("/")
+
+    def environment(self) -> dict[str, str]:
+        """The ``HAILONG_*`` variables that give a child process these settings: every
+        setting that was set (by the environment or explicitly), secrets included, so
+        the result goes to a child process only, never to a log."""
+        env = {}
+        for name in sorted(self.model_fields_set):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, BaseModel):
+                value = value.model_dump_json()
+            env[f"HAILONG_{name.upper()}"] = str(value)
+        return env
 
     @cached_property
     def topics(self) -> Topics:

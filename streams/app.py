@@ -19,7 +19,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Sequence
-from typing import cast
+from typing import Any, cast
 
 import faust
 from faust.types import TP, EventT, StreamT
@@ -77,6 +77,22 @@ def ingestor() -> Ingestor:
     return _ingestor
 
 
+_create_time_topics: set[str] = set()
+
+
+def broker_us(message: Any) -> int | None:
+    """The message's timestamp in UTC µs (faust gives seconds). The event topics append
+    with LogAppendTime (``infra/topics.py``): the broker's clock, which no sender sets.
+    A topic still on CreateTime gives the sender's: said once, and used all the same."""
+    if message.timestamp_type != 1 and message.topic not in _create_time_topics:
+        _create_time_topics.add(message.topic)
+        log.warning("topic %s gives the sender's timestamps (CreateTime), so the skew and "
+                    "horizon checks trust the devices' clocks; run `hailong topics` to set "
+                    "LogAppendTime", message.topic)
+    ts = message.timestamp
+    return round(ts * 1_000) * 1_000 if ts and ts > 0 else None
+
+
 @app.agent(events_topic, concurrency=1)
 async def ingest(stream: StreamT[bytes]) -> None:
     """Validate, land and count every event; acknowledge only what has landed."""
@@ -88,7 +104,7 @@ async def ingest(stream: StreamT[bytes]) -> None:
         async for events in batches:
             received = [
                 Received(e.message.topic, e.message.partition, e.message.offset,
-                         e.message.key, e.message.value)
+                         e.message.key, e.message.value, broker_us(e.message))
                 for e in events
             ]
             batch = await ingestor().process(received)

@@ -3,13 +3,15 @@
 1. Validate every message against contract v1 (:func:`split`, pure).
 2. Publish the invalid ones to the dead-letter topic, and wait for Kafka's ack; then
    land them in ClickHouse (``dead_letters``, one row per source message).
-3. Each event_id once (``warehouse/claims.py``): look up the claims of the batch's
+3. Hold the valid but implausible events in the quarantine (``streams/plausible.py``,
+   ``warehouse/quarantine.py``): kept with their reasons, not counted.
+4. Each event_id once (``warehouse/claims.py``): look up the claims of the batch's
    event_ids, decide which messages land (new events and replays of candidates; not
    copies of events claimed before), write the batch's claims, then insert the messages
    that land into their raw ClickHouse tables (kiosk, QR, camera).
-4. Read the claims again and recompute, from raw, the hourly buckets (and kiosk misuse
+5. Read the claims again and recompute, from raw, the hourly buckets (and kiosk misuse
    flags) the landed events touch, and those of every copy another worker landed at
-   the same moment.
+   the same moment; mark the published rankings the landed events touch stale.
 
 Only then does the caller acknowledge the batch, so Kafka offsets are committed only
 after ClickHouse confirmed. Every step is safe to repeat: a replayed batch writes raw
@@ -30,7 +32,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from hailong.clock import SYSTEM, Clock
@@ -46,10 +48,12 @@ from hailong.errors import DeliveryError, InvalidEvent, WarehouseError
 from hailong.kafka import Headers, deliver, make_producer
 from hailong.settings import Settings
 from infra.topics import ensure_topics
-from warehouse import landing
+from streams.plausible import Rules, doubts
+from warehouse import landing, quarantine
 from warehouse.buckets import VERSION_TOP, epoch_us
 from warehouse.channels import CAMERA, KIOSK, QR, Channel
 from warehouse.client import Warehouse
+from warehouse.registry import OfficeCalendar, office_calendar, registry_version
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,6 +68,7 @@ class Received:
     offset: int
     key: bytes | None
     value: bytes | None  # None: a tombstone, which no device should send
+    broker_us: int | None = None  # the broker's timestamp (LogAppendTime), UTC µs
 
 
 @dataclass
@@ -74,6 +79,7 @@ class Batch:
     qr: list[tuple[QrSurvey, Received]] = field(default_factory=list)
     camera: list[tuple[CameraObservation, Received]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    held: int = 0  # valid but implausible: in the quarantine
     copies: int = 0  # messages not landed: copies of an event_id claimed before
 
     @property
@@ -169,6 +175,7 @@ class Ingestor:
         self.clock = clock
         self.warehouse = Warehouse(settings)
         self.producer = make_producer(settings)
+        self.calendar: OfficeCalendar | None = None  # the registry's offices, when checked
 
     def channels(self, batch: Batch) -> list[tuple[Channel[Any], list[tuple[Any, Received]]]]:
         return [(KIOSK, batch.kiosk), (QR, batch.qr), (CAMERA, batch.camera)]
@@ -178,6 +185,7 @@ class Ingestor:
         batch = split(messages, self.settings.topic_prefix, self.clock.now())
         if batch.dead:
             await self._send_dead_letters(batch.dead)
+        await self._hold_implausible(batch)
         messages_of = [landing.Message(channel, event, msg.partition, msg.offset)
                        for channel, items in self.channels(batch) for event, msg in items]
         plan = await self._retry("claims look-up", landing.plan, self.warehouse, messages_of)
@@ -192,7 +200,49 @@ class Ingestor:
         if refused:
             await self._dead_letter_refused(messages, refused, batch)
         await self._retry("buckets", landing.refresh, self.warehouse, plan)
+        await self._retry("stale rankings", landing.note_late, self.warehouse, plan, self.clock)
         return batch
+
+    async def _rules(self) -> Rules:
+        """The plausibility rules, with the registry's latest version of the offices."""
+        if self.settings.quarantine_unregistered:
+            version = await self._retry("registry version", registry_version, self.warehouse)
+            if self.calendar is None or self.calendar.version != version:
+                self.calendar = await self._retry("registry", office_calendar, self.warehouse)
+                log.info("checking offices against registry version %d (%d offices)",
+                         self.calendar.version, len(self.calendar.spans))
+        return Rules.from_settings(self.settings, self.calendar)
+
+    async def _hold_implausible(self, batch: Batch) -> None:
+        """Valid events that break a plausibility rule go to the quarantine (before the
+        batch is acknowledged), and out of ``batch``: they are neither claimed nor
+        counted until a person releases them."""
+        if not batch.landed:
+            return
+        rules = await self._rules()
+        now = self.clock.now()
+        now_us = epoch_us(now)
+        rows, held = [], []
+        for channel, items in self.channels(batch):
+            for event, msg in items:
+                at_us = channel.at_us(event)
+                found = doubts(event.office_id, at_us, msg.key, msg.broker_us, rules)
+                if not found:
+                    continue
+                reason = "; ".join(found)[:MAX_REASON_CHARS]
+                held.append(landing.Message(channel, event, msg.partition, msg.offset))
+                rows.append((
+                    msg.topic, msg.partition, msg.offset, channel.name, event.event_id,
+                    event.office_id, datetime.fromtimestamp(at_us // 1_000_000, UTC)
+                    .replace(tzinfo=None), at_us, msg.broker_us or 0, msg.key,
+                    msg.value or b"", reason, now.replace(microsecond=0, tzinfo=None),
+                    now_us, VERSION_TOP - now_us))
+        if rows:
+            log.warning("quarantined %d implausible events (first: %s)", len(rows), rows[0][11])
+            await self._retry(f"insert into {quarantine.TABLE}", quarantine.hold,
+                              self.warehouse, rows)
+            self._only(batch, held, keep=False)
+            batch.held += len(rows)
 
     async def _dead_letter_refused(self, messages: Sequence[Received],
                                    refused: list[tuple[landing.Message, str]],

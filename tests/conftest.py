@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,11 @@ def settings(stack: Settings) -> Iterator[Settings]:
     tag = uuid.uuid4().hex[:10]
     s = load_settings(clickhouse_database=f"test_{tag}", topic_prefix=f"test.{tag}.",
                       consumer_group=f"test-{tag}", batch_within_s=0.2,
-                      session_timeout_s=8, retry_backoff_max_s=1)
+                      session_timeout_s=8, retry_backoff_max_s=1,
+                      # Tests send events of fixed dates and made-up offices: the horizon
+                      # and registry rules are off here, on in tests/integration/
+                      # test_quarantine.py (the key and skew rules stay on everywhere).
+                      late_horizon_days=0, quarantine_unregistered=False)
     ensure_topics(s, progress=lambda _m: None)
     try:
         prepare(s, progress=lambda _m: None)
@@ -86,26 +91,17 @@ def own_stack(tmp_path: Path, shared: Settings, port: int = 29092) -> Settings:
 def settings_env(s: Settings) -> dict[str, str]:
     """The environment that gives a child process these settings."""
     env = os.environ.copy()
-    env.update({
-        "HAILONG_CLICKHOUSE_DATABASE": s.clickhouse_database,
-        "HAILONG_TOPIC_PREFIX": s.topic_prefix,
-        "HAILONG_CONSUMER_GROUP": s.consumer_group,
-        "HAILONG_BATCH_WITHIN_S": str(s.batch_within_s),
-        "HAILONG_SESSION_TIMEOUT_S": str(s.session_timeout_s),
-        "HAILONG_RETRY_BACKOFF_MAX_S": str(s.retry_backoff_max_s),
-        "HAILONG_STACK_DIR": str(s.stack_dir),
-        "HAILONG_KAFKA_PORT": str(s.kafka_port),
-        "HAILONG_CLICKHOUSE_LOCAL_PORT": str(s.clickhouse_local_port),
-    })
+    env.update(s.environment())
     return env
 
 
-@pytest.fixture
-def worker(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real stream worker process (``hailong stream``) for this test's topics/database."""
-    log = (tmp_path / "worker.log").open("wb")
+@contextmanager
+def running_worker(settings: Settings, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real stream worker process (``hailong stream``) with these settings; stopped
+    (SIGTERM, then SIGKILL after 30 s) at the end, its log printed if it failed."""
     from infra.stack import default_signals
 
+    log = log_path.open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "hailong.cli", "stream"],
                             stdout=log, stderr=subprocess.STDOUT, env=settings_env(settings),
                             preexec_fn=default_signals)
@@ -119,7 +115,14 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[byte
             proc.kill()
         log.close()
         if proc.returncode not in (0, -15):
-            print((tmp_path / "worker.log").read_text()[-5000:])
+            print(log_path.read_text()[-5000:])
+
+
+@pytest.fixture
+def worker(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real stream worker for this test's topics and database."""
+    with running_worker(settings, tmp_path / "worker.log") as proc:
+        yield proc
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:

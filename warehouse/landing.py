@@ -12,6 +12,12 @@ until it succeeds (``streams/ingest.py``); tests and tools run them in one call 
 4. :func:`refresh`: read the claims again (marking the event_ids that another worker
    landed at the same moment as contested), recompute the buckets of the landed events,
    and those of every copy of a contested one.
+5. :func:`note_late`: the landed events in a period whose ranking is already published
+   mark it stale (``staleness.py``).
+
+The worker lands what the contract accepts and ``streams/plausible.py`` finds
+plausible; ``hailong quarantine release`` lands reviewed events of the quarantine
+through the same steps (``quarantine.py``).
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from hailong.clock import SYSTEM, Clock
 from hailong.errors import DataRefused
-from warehouse import claims
+from warehouse import claims, staleness
 from warehouse.channels import BY_NAME, Channel
 from warehouse.client import Warehouse
 
@@ -146,10 +153,18 @@ def refresh(wh: Warehouse, p: Plan) -> None:
             channel.refresh_at(wh, where)
 
 
-def land(wh: Warehouse, messages: Sequence[Message]) -> Plan:
+def note_late(wh: Warehouse, p: Plan, clock: Clock = SYSTEM) -> int:
+    """After :func:`refresh`: mark the published periods the landed events touch stale."""
+    return staleness.note_late(wh, [
+        staleness.Landed(m.event.event_id, m.channel.name, m.event.office_id,
+                         m.channel.at_us(m.event)) for m in p.landing], clock.now())
+
+
+def land(wh: Warehouse, messages: Sequence[Message], clock: Clock = SYSTEM) -> Plan:
     """All the steps at once (no retries): for tests and tools."""
     p = plan(wh, messages)
     record(wh, p)
     insert_raw(wh, p)
     refresh(wh, p)
+    note_late(wh, p, clock)
     return p

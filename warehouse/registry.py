@@ -220,3 +220,35 @@ def load_hanoi(wh: Warehouse) -> LoadResult:
                                 f"{HANOI_DEPARTMENTS}")
 
 
+
+
+@dataclass(frozen=True)
+class OfficeCalendar:
+    """Which offices the registry has on which local days (one registry version): what
+    the stream worker checks an event's office against (``streams/plausible.py``)."""
+
+    version: int  # 0: no registry loaded (then no office is registered)
+    spans: dict[str, tuple[tuple[date, date | None], ...]]
+
+    def registered(self, office_id: str, day: date) -> bool:
+        """Whether ``office_id`` is an office on local day ``day`` (bounds inclusive)."""
+        for start, end in self.spans.get(office_id, ()):
+            if start <= day and (end is None or day <= end):
+                return True
+        return False
+
+
+def registry_version(wh: Warehouse) -> int:
+    """The latest registry version (0: none loaded)."""
+    return int(wh.execute("SELECT max(version) FROM registry_versions")[0][0] or 0)
+
+
+def office_calendar(wh: Warehouse) -> OfficeCalendar:
+    """The offices' validity intervals of the latest registry version."""
+    version = registry_version(wh)
+    spans: dict[str, list[tuple[date, date | None]]] = {}
+    for office_id, start, end in wh.execute(
+            "SELECT office_id, valid_from, valid_to FROM office_versions "
+            "WHERE registry_version = %(v)s", {"v": version}):
+        spans.setdefault(office_id, []).append((start, end))
+    return OfficeCalendar(version, {o: tuple(s) for o, s in spans.items()})

@@ -78,7 +78,9 @@ def corner(lab: Lab, tag: str) -> Iterator[Settings]:
     # load_settings, not model_copy: a copy keeps the cached `topics` of the original
     s = load_settings(topic_prefix=f"{base.topic_prefix}{tag}.",
                       consumer_group=f"{base.consumer_group}-{tag}",
-                      clickhouse_database=f"{base.clickhouse_database}_{tag}")
+                      clickhouse_database=f"{base.clickhouse_database}_{tag}",
+                      # made-up offices of a fixed past month: no registry, no horizon
+                      late_horizon_days=0, quarantine_unregistered=False)
     ensure_topics(s, progress=lambda _m: None)
     prepare(s, progress=lambda _m: None)
     try:

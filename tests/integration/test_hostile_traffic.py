@@ -9,6 +9,7 @@ import random
 import subprocess
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +25,22 @@ from warehouse.client import Warehouse
 pytestmark = pytest.mark.integration
 
 TOPIC_SCHEMA = {"kiosk": KIOSK, "qr": QR, "camera": CAMERA_SENTIMENT}
+
+
+TIME_FIELD = {"kiosk": "occurred_at", "qr": "submitted_at", "camera": "observed_at"}
+
+
+def implausible(rng: random.Random, channel: str) -> tuple[bytes | None, bytes]:
+    """One (key, value) that contract v1 accepts but the worker quarantines: a key that
+    is not the office, or a time far ahead of the broker's (which is the real clock)."""
+    base: dict[str, Any] = dict(TOPIC_SCHEMA[channel])
+    base["event_id"] = str(uuid.UUID(int=rng.getrandbits(128)))
+    if rng.random() < 0.5:
+        key = rng.choice([None, b"", b"O", rng.randbytes(8), base["office_id"].encode() + b" "])
+        return key, json.dumps(base).encode()
+    ahead = datetime.now(UTC) + timedelta(hours=rng.uniform(1, 24 * 365))
+    base[TIME_FIELD[channel]] = ahead.isoformat()
+    return base["office_id"].encode(), json.dumps(base).encode()
 
 
 def hostile(rng: random.Random, channel: str) -> tuple[bytes | None, bytes | None]:
@@ -43,8 +60,7 @@ def hostile(rng: random.Random, channel: str) -> tuple[bytes | None, bytes | Non
     if kind == 3:  # a time out of range or off the calendar
         ts = rng.choice(["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+00:01",
                          "1969-12-31T23:59:59Z", "2106-02-07T06:28:16Z", "2026-02-30T00:00:00Z"])
-        key = {"kiosk": "occurred_at", "qr": "submitted_at", "camera": "observed_at"}[channel]
-        return b"O", json.dumps({**base, key: ts}).encode()
+        return b"O", json.dumps({**base, TIME_FIELD[channel]: ts}).encode()
     if kind == 4:  # a huge value
         return b"O", json.dumps({**base, "comment": "x" * rng.randrange(70_000, 900_000)}).encode()
     if kind == 5:  # a tombstone
@@ -75,9 +91,13 @@ def test_ten_thousand_hostile_messages_with_sentinels(
     rng = random.Random(12)
     topics = {"kiosk": settings.topics.kiosk, "qr": settings.topics.qr,
               "camera": settings.topics.camera}
-    plan: list[tuple[str, bytes | None, bytes | None, bool]] = []  # topic, key, value, hostile
-    while sum(h for *_, h in plan) < 10_000:
+    # topic, key, value, what must become of it: "dead" (letter), "held" (quarantine), "count"
+    plan: list[tuple[str, bytes | None, bytes | None, str]] = []
+    while len(plan) < 10_000:
         channel = rng.choice(list(topics))
+        if rng.random() < 0.1:
+            plan.append((topics[channel], *implausible(rng, channel), "held"))
+            continue
         key, value = hostile(rng, channel)
         if value is not None:
             try:  # a mutation that happens to be valid is not hostile: leave it out
@@ -85,7 +105,7 @@ def test_ten_thousand_hostile_messages_with_sentinels(
                 continue
             except InvalidEvent:
                 pass
-        plan.append((topics[channel], key, value, True))
+        plan.append((topics[channel], key, value, "dead"))
     offices = [f"SENT-{i:02d}" for i in range(12)]
     sentinels = 300
     for i in range(sentinels):
@@ -95,7 +115,7 @@ def test_ten_thousand_hostile_messages_with_sentinels(
             "device_id": f"{office}-K", "counter_id": "Q1", "staff_id": "s1",
             "occurred_at": f"2026-10-14T{8 + i % 8:02d}:{i % 60:02d}:00+07:00"}).encode()
         plan.insert(rng.randrange(len(plan)), (topics["kiosk"], office.encode(), sentinel,
-                                              False))
+                                              "count"))
     producer = Producer(producer_config(settings, **{"message.max.bytes": 1_000_000}))
     for topic, key, value, _ in plan:
         while True:
@@ -105,30 +125,43 @@ def test_ten_thousand_hostile_messages_with_sentinels(
             except BufferError:
                 producer.poll(0.2)
     assert producer.flush(120) == 0
-    n_hostile = sum(h for *_, h in plan)
+    expected = (sum(x == "dead" for *_, x in plan), sum(x == "held" for *_, x in plan),
+                sentinels)
+    n_hostile = expected[0] + expected[1]
+    assert n_hostile >= 10_000 and expected[1] >= 500
 
     wh = Warehouse(settings)
 
-    def progress() -> tuple[int, int]:
+    def progress() -> tuple[int, int, int]:
         dead = wh.execute("SELECT count() FROM dead_letters FINAL")[0][0]
+        held = wh.execute("SELECT count() FROM quarantine FINAL")[0][0]
         counted = wh.execute("SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL "
                              "WHERE office_id IN %(o)s", {"o": tuple(offices)})[0][0] or 0
-        return int(dead), int(counted)
+        return int(dead), int(held), int(counted)
 
     start = last_change = time.monotonic()
-    longest_pause, seen = 0.0, (0, 0)
-    while seen != (n_hostile, sentinels):
+    longest_pause, seen = 0.0, (0, 0, 0)
+    while seen != expected:
         now = progress()
         t = time.monotonic()
         if now != seen:
             longest_pause, last_change, seen = max(longest_pause, t - last_change), t, now
-        assert t - last_change < 60, f"landing stalled at {seen} of {(n_hostile, sentinels)}"
+        assert t - last_change < 60, f"landing stalled at {seen} of {expected}"
         assert worker.poll() is None, "the worker died"
         time.sleep(0.25)
     reasons = wh.execute("SELECT countIf(error = '') FROM dead_letters FINAL")[0][0]
     assert reasons == 0  # every dead letter says why
+    held_reasons = wh.execute(
+        "SELECT countIf(reason LIKE '%the Kafka key%' OR reason LIKE '%ahead of the broker%'),"
+        " count() FROM quarantine FINAL")[0]
+    assert held_reasons[0] == held_reasons[1] == expected[1]  # every one says why
+    # nothing implausible counts: only the sentinels' offices have counts
+    counted = wh.execute("SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL")[0][0]
+    counted += wh.execute("SELECT sum(q_n) FROM qr_hourly FINAL")[0][0]
+    counted += wh.execute("SELECT sum(c_n) FROM camera_hourly FINAL")[0][0]
+    assert counted == sentinels
     with capsys.disabled():
         print(f"\n[hostile] sent {len(plan):,}: {n_hostile:,} hostile, {sentinels} sentinels; "
-              f"dead-lettered {seen[0]:,}, quarantined 0 (not built yet), sentinels counted "
-              f"{seen[1]}/{sentinels}; {time.monotonic() - start:.0f} s, longest pause in "
+              f"dead-lettered {seen[0]:,}, quarantined {seen[1]:,}, sentinels counted "
+              f"{seen[2]}/{sentinels}; {time.monotonic() - start:.0f} s, longest pause in "
               f"landing {longest_pause:.1f} s", end="")

@@ -1,0 +1,87 @@
+"""Is a valid event plausible? The rules that send it to the quarantine (pure logic).
+
+An event can follow contract v1 to the letter and still be implausible: a device
+that names another office than the Kafka key it sends under, a clock far in the
+future, an event older than anything a device should still hold, an office that does
+not exist on the event's day. Such an event is not counted and not dropped: the worker
+keeps it in the ``quarantine`` table with the reasons found here, city IT sees it
+(view ``quarantined_events``), and ``hailong quarantine release`` counts the ones a
+person reviewed (``warehouse/quarantine.py``).
+
+The times are compared with the **broker's** timestamp of the message. The event topics
+are created with ``message.timestamp.type=LogAppendTime`` (``infra/topics.py``), so the
+broker sets it when it appends the message and a sender cannot choose it. A late but
+plausible event (a kiosk that was offline for 3 days) counts; if its period's ranking
+is already published, the ranking is marked stale (``warehouse/staleness.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+
+from hailong.methodology import LOCAL_TZ
+from hailong.settings import Settings
+from warehouse.registry import OfficeCalendar
+
+DAY_US = 86_400 * 1_000_000
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the worker checks; from :class:`Settings` with :meth:`from_settings`."""
+
+    max_skew_us: int  # how far an event may be ahead of the broker's timestamp
+    horizon_us: int | None  # how far behind it (None: no limit)
+    calendar: OfficeCalendar | None  # None: offices are not checked
+
+    @classmethod
+    def from_settings(cls, s: Settings, calendar: OfficeCalendar | None) -> Rules:
+        return cls(round(s.max_clock_skew_s * 1_000_000),
+                   round(s.late_horizon_days * DAY_US) if s.late_horizon_days else None,
+                   calendar if s.quarantine_unregistered else None)
+
+
+QUARTER_US = 900 * 1_000_000
+
+
+@lru_cache(maxsize=65_536)
+def local_day(quarter: int) -> date:
+    """The local (Hanoi) day of a UTC quarter hour. Every time zone's offset is a whole
+    number of quarter hours, so a day never starts inside one; cached, since a batch's
+    events fall in few quarters (this is on the worker's per-event path: bench 8)."""
+    return datetime.fromtimestamp(quarter * 900, LOCAL_TZ).date()
+
+
+def _when(us: int) -> str:
+    try:
+        return datetime.fromtimestamp(us / 1_000_000, UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):  # a broker timestamp past year 9999
+        return f"{us} µs after 1970"
+
+
+def doubts(office_id: str, at_us: int, key: bytes | None, broker_us: int | None,
+           rules: Rules) -> list[str]:
+    """Why an event of ``office_id`` at ``at_us`` (UTC µs), sent under ``key`` and
+    appended by the broker at ``broker_us``, is implausible; [] when it is not."""
+    found = []
+    if key != office_id.encode("utf-8"):
+        shown = "none" if key is None else repr(key[:80])[1:]
+        found.append(f"the Kafka key ({shown}) is not the event's office_id {office_id!r}")
+    if broker_us is not None and broker_us > 0:
+        ahead = at_us - broker_us
+        if ahead > rules.max_skew_us:
+            found.append(f"its time {_when(at_us)} is {ahead / 1e6:,.0f} s ahead of the "
+                         f"broker's timestamp {_when(broker_us)} (at most "
+                         f"{rules.max_skew_us / 1e6:,.0f} s allowed)")
+        if rules.horizon_us is not None and broker_us - at_us > rules.horizon_us:
+            found.append(f"its time {_when(at_us)} is {(broker_us - at_us) / DAY_US:,.1f} days "
+                         f"before the broker's timestamp {_when(broker_us)} (the horizon is "
+                         f"{rules.horizon_us / DAY_US:,.1f} days)")
+    if rules.calendar is not None:
+        day = local_day(at_us // QUARTER_US)
+        if not rules.calendar.registered(office_id, day):
+            found.append(f"office {office_id!r} is not in the registry (version "
+                         f"{rules.calendar.version}) on {day.isoformat()}")
+    return found
