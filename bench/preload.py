@@ -11,6 +11,7 @@ the producer is part of what a figure measures.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from hailong.settings import Settings
+from hailong.signing import Keyring
 from producers.simulator import SimOffice
 
 CHANNELS = ("kiosk", "qr", "camera")
@@ -70,16 +72,27 @@ def messages_of(offices: list[SimOffice], total: int) -> Messages:
     return Messages(out)
 
 
-def preload(settings: Settings, total: int, offices: list[SimOffice] | None = None) -> Messages:
+def preload(settings: Settings, total: int, offices: list[SimOffice] | None = None,
+            keyring: Keyring | None = None) -> Messages:
     """Produce about ``total`` events (from Hanoi's offices, or these) into the lab's
-    three event topics; return what was sent once Kafka confirmed all of it."""
-    from hailong.kafka import deliver, make_producer
+    three event topics, signed by their devices when a keyring is given; return what
+    was sent once Kafka confirmed all of it."""
+    from hailong.kafka import Headers, deliver, make_producer
 
     msgs = messages(total) if offices is None else messages_of(offices, total)
     producer = make_producer(settings, **{"linger.ms": 50, "batch.size": 1_000_000,
                                           "queue.buffering.max.messages": 500_000})
     for channel, pairs in msgs.by_channel.items():
-        deliver(producer, getattr(settings.topics, channel), pairs, timeout_s=300)
+        if keyring is None:
+            deliver(producer, getattr(settings.topics, channel), pairs, timeout_s=300)
+            continue
+        signed: list[tuple[bytes | None, bytes, Headers]] = []
+        for key, value in pairs:
+            d = json.loads(value)
+            signer = keyring.signers.get(d.get("device_id") or d.get("camera_id") or "",
+                                         keyring.gateway)
+            signed.append((key, value, [*signer.headers(value)] if signer else []))
+        deliver(producer, getattr(settings.topics, channel), signed, timeout_s=300)
     return msgs
 
 

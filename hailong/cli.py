@@ -53,11 +53,28 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_registry(settings: Settings, args: argparse.Namespace) -> None:
+    from pathlib import Path
+
     from warehouse.client import Warehouse
-    from warehouse.registry import load_hanoi
+    from warehouse.registry import load_files, load_hanoi
 
     with Warehouse(settings) as wh:
-        result = load_hanoi(wh)
+        if args.action == "show":
+            rows = wh.execute("SELECT version, loaded_at, units, offices, lineage, source "
+                              "FROM registry_versions ORDER BY version")
+            if not rows:
+                print("registry: no version loaded (hailong registry load)")
+            for version, at, units, offices, lineage, source in rows:
+                print(f"version {version}: loaded {at:%Y-%m-%d %H:%M} UTC, {units} units, "
+                      f"{offices} office intervals, {lineage} lineage rows ({source})")
+            return
+        if args.units or args.offices:
+            if not (args.units and args.offices):
+                raise HailongError("registry load: give both --units and --offices")
+            result = load_files(wh, Path(args.units), Path(args.offices),
+                                Path(args.lineage) if args.lineage else None, SYSTEM)
+        else:
+            result = load_hanoi(wh)
     state = "new version" if result.created else "unchanged, still version"
     print(f"registry: {state} {result.version}: {result.units} units, {result.offices} "
           f"office intervals, {result.lineage} lineage rows")
@@ -106,7 +123,13 @@ def cmd_stream(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
     from datetime import datetime, timedelta
 
-    from producers.simulator import city_traffic, hanoi_offices, send, summary
+    from producers.simulator import (
+        city_traffic,
+        hanoi_offices,
+        send,
+        simulated_keyring,
+        summary,
+    )
 
     end = datetime.fromisoformat(args.until) if args.until else SYSTEM.now()
     if end.tzinfo is None:
@@ -121,7 +144,9 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> None:
     pace = f"{args.rate:g} events/s" if args.rate > 0 else "as fast as Kafka takes them"
     print(f"simulate: {traffic.messages()} messages from {len(offices)} offices over the "
           f"last {args.days:g} days, {pace}", flush=True)
-    report = send(settings, traffic, args.rate, progress=lambda m: print(m, flush=True))
+    keyring = simulated_keyring(settings, offices)  # the simulated devices sign
+    report = send(settings, traffic, args.rate, progress=lambda m: print(m, flush=True),
+                  keyring=keyring)
     print(summary(traffic, report))
 
 
@@ -206,6 +231,99 @@ def print_stale(settings: Settings) -> None:
               f"{s.first_late_at:%Y-%m-%d %H:%M} - {s.last_late_at:%Y-%m-%d %H:%M} UTC")
 
 
+def cmd_devices(settings: Settings, args: argparse.Namespace) -> None:
+    import csv
+    import getpass
+    from datetime import datetime
+    from pathlib import Path
+
+    from warehouse import devices
+    from warehouse.client import Warehouse
+
+    by = args.by or getpass.getuser()
+
+    def since(text: str | None) -> datetime | None:
+        if not text:
+            return None
+        at = datetime.fromisoformat(text)
+        if at.tzinfo is None:
+            raise HailongError("--from needs an offset, e.g. 2026-11-01T00:00:00+07:00")
+        return at
+
+    def out_path(device_id: str) -> Path:
+        if args.out and args.action != "register-csv":
+            return Path(args.out)
+        folder = Path(args.out_dir) if args.out_dir else settings.stack_dir / "devices"
+        return folder / f"{device_id}.json"
+
+    def save(new: devices.NewKey) -> None:
+        path = out_path(new.key.device_id)
+        devices.write_config(path, devices.device_config(new, {
+            "topic_prefix": settings.topic_prefix,
+            "kafka_bootstrap": settings.bootstrap_servers}))
+        print(f"{new.key.device_id}: key {new.key.key_id} ({new.key.kind}"
+              f"{', office ' + new.key.office_id if new.key.office_id else ''}); its config, "
+              f"with the private key, is in {path} (mode 0600): give it to the device, "
+              "keep no other copy; the platform stores only the public key")
+
+    with Warehouse(settings) as wh:
+        if args.action == "register":
+            if not args.device or not args.kind:
+                raise HailongError("devices register: give --device and --kind")
+            save(devices.register(wh, args.device, args.kind, args.office or "",
+                                  valid_from=since(args.valid_from), by=by,
+                                  why=args.why or "registered", clock=SYSTEM))
+        elif args.action == "register-csv":
+            if not args.csv:
+                raise HailongError("devices register-csv: give --csv FILE")
+            with open(args.csv, encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+            for n, row in enumerate(rows, start=2):
+                if not row.get("device_id") or not row.get("kind"):
+                    raise HailongError(f"{args.csv}, line {n}: device_id and kind are needed")
+            for row in rows:
+                save(devices.register(wh, row["device_id"], row["kind"],
+                                      row.get("office_id") or "",
+                                      valid_from=since(row.get("valid_from")), by=by,
+                                      why=args.why or "registered", clock=SYSTEM))
+        elif args.action == "rotate":
+            save(devices.rotate(wh, _need(args.device, "--device"), office_id=args.office,
+                                by=by, why=args.why or "rotated", clock=SYSTEM))
+        elif args.action == "revoke":
+            for k in devices.revoke(wh, _need(args.device, "--device"), by=by,
+                                    why=args.why or "", clock=SYSTEM):
+                print(f"{k.device_id}: key {k.key_id} revoked")
+        else:
+            found = devices.keys(wh, args.device)
+            if args.office:
+                found = [k for k in found if k.office_id == args.office]
+            if args.action == "show" and not found:
+                raise HailongError(f"no device {args.device!r}")
+            print(f"{'device':<24} {'key':>3} {'kind':<8} {'office':<16} {'valid from':<17} "
+                  f"{'valid to':<17} state")
+            for k in found:
+                state = ("revoked " + _us_text(k.revoked_at_us)) if k.revoked_at_us else (
+                    "ended" if k.valid_to_us and k.valid_to_us <= SYSTEM.now().timestamp() * 1e6
+                    else "active")
+                print(f"{k.device_id:<24} {k.key_id:>3} {k.kind:<8} {k.office_id or '(any)':<16} "
+                      f"{_us_text(k.valid_from_us):<17} "
+                      f"{_us_text(k.valid_to_us) if k.valid_to_us else '-':<17} {state}")
+                if args.action == "show":
+                    print(f"  public key (Ed25519): {k.public_key.hex()}")
+
+
+def _need(value: str | None, option: str) -> str:
+    if not value:
+        raise HailongError(f"give {option}")
+    return value
+
+
+def _us_text(us: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def cmd_quarantine(settings: Settings, args: argparse.Namespace) -> None:
     import getpass
     import uuid
@@ -263,8 +381,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "reset: stop and wipe all data")
     add("topics", cmd_topics, "create the contract's topics (partitions, retention) if missing")
     add("migrate", cmd_migrate, "create the database and apply pending schema migrations")
-    add("registry", cmd_registry, "load Hanoi's units (2024, 2025 with lineage, departments) "
-                                  "and their offices as a new registry version if changed")
+    p = add("registry", cmd_registry, "load a city's units and offices (CSV files; Hanoi's "
+                                      "built in by default) as a new registry version if "
+                                      "changed, or show the versions")
+    p.add_argument("action", nargs="?", choices=["load", "show"], default="load")
+    p.add_argument("--units", help="units CSV: code,name,type,level,parent_code,valid_from,"
+                                   "valid_to (warehouse/README.md); default: Hanoi's")
+    p.add_argument("--offices", help="offices CSV: office_id,name,unit_code,valid_from,"
+                                     "valid_to")
+    p.add_argument("--lineage", help="optional lineage CSV: new_code,new_name,old_code,"
+                                     "old_name,coverage")
     p = add("reconcile", cmd_reconcile, "recompute hourly buckets from raw and compare them "
                                         "with the streamed ones (exit 1 on a difference)")
     p.add_argument("--since", help="start, ISO 8601 (UTC unless an offset is given); "
@@ -300,8 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skew", type=float, default=600.0, help="clock skew in seconds (+/-)")
     p = add("kiosk", cmd_kiosk, "a rating device at a counter: store-and-forward client "
                                 "(presses from stdin, one value per line)")
-    p.add_argument("--office", required=True, help="office_id of the one-stop office")
-    p.add_argument("--device", required=True, help="device_id of this kiosk")
+    p.add_argument("--config", help="the device config of `hailong devices register` "
+                                    "(its id, office and signing key): the ratings are signed")
+    p.add_argument("--office", help="office_id of the one-stop office (default: the config's)")
+    p.add_argument("--device", help="device_id of this kiosk (default: the config's)")
     p.add_argument("--counter", help="counter_id (quầy)")
     p.add_argument("--staff", help="staff_id of the civil servant at the counter")
     p.add_argument("--scale", type=int, choices=[3, 4, 5], default=4, help="buttons")
@@ -329,6 +457,25 @@ def build_parser() -> argparse.ArgumentParser:
     period.add_argument("--year", type=int, help="YYYY")
     period.add_argument("--stale", action="store_true",
                         help="only list the published rankings that late events made stale")
+    p = add("devices", cmd_devices,
+            "the device registry: register kiosks, cameras and gateways (one, or a CSV), "
+            "rotate their keys, revoke them, list and show them")
+    p.add_argument("action", choices=["register", "register-csv", "rotate", "revoke", "list",
+                                      "show"])
+    p.add_argument("--device", help="the device id (a kiosk's device_id, a camera's "
+                                    "camera_id, a gateway's name)")
+    p.add_argument("--kind", choices=["kiosk", "camera", "gateway"])
+    p.add_argument("--office", help="the office it is bound to (kiosk, camera); rotate: "
+                                    "move it to another office; list: only this office's")
+    p.add_argument("--from", dest="valid_from",
+                   help="register: the key signs events from this time (ISO 8601 with "
+                        "offset; default now)")
+    p.add_argument("--csv", help="register-csv: device_id,kind,office_id[,valid_from]")
+    p.add_argument("--out", help="register, rotate: the device config file to write "
+                                 "(default <stack_dir>/devices/<device>.json)")
+    p.add_argument("--out-dir", help="register-csv: where the config files go")
+    p.add_argument("--why", help="why (revoke: required; audited)")
+    p.add_argument("--by", help="who does it (default: your login name)")
     p = add("quarantine", cmd_quarantine,
             "valid but implausible events (wrong key, clock ahead, too old, office not in "
             "the registry): list them, or release reviewed ones into counting (audited)")
@@ -349,6 +496,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    import signal
+
+    # `hailong devices list | head`: a closed pipe ends the command quietly.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = build_parser().parse_args(argv)
     try:
         args.fn(load_settings(), args)

@@ -21,7 +21,7 @@ from hailong.errors import HailongError
 from hailong.methodology import LOCAL_TZ, two_decimals
 from hailong.settings import Settings
 from infra.stack import Stack, default_signals
-from producers.simulator import city_traffic, hanoi_offices, send
+from producers.simulator import city_traffic, hanoi_offices, send, simulated_keyring
 from warehouse.client import Warehouse
 from warehouse.migrate import prepare
 from warehouse.registry import load_hanoi
@@ -129,7 +129,7 @@ def run(settings: Settings, per_office: int, seed: int | None) -> None:
                   f"{len(offices)} offices ({month_start:%Y-%m-%d} .. now), plus "
                   f"{len(traffic.resent)} resent duplicates, {len(traffic.reused_tokens)} "
                   f"reused QR tokens and {len(traffic.invalid)} invalid events")
-            send(settings, traffic)
+            send(settings, traffic, keyring=simulated_keyring(settings, offices))
             events = traffic.events + traffic.reused_tokens
             wait_for_rows(wh, len({e.event_id for e in events}), before, worker, log_path)
             print_live_index(wh)

@@ -27,6 +27,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # developer's own Kafka or ClickHouse on the same machine is never disturbed.
 LOCAL_KAFKA_PORT = 19092
 LOCAL_CLICKHOUSE_PORT = 19000
+# The local stack's passwords: refused for any server not on this machine.
+DEFAULT_PASSWORD = "hailong"  # noqa: S105 - the local stack's, refused elsewhere
+DEFAULT_READONLY_PASSWORD = "city_it"  # noqa: S105
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class Settings(BaseSettings):
@@ -48,9 +52,17 @@ class Settings(BaseSettings):
     clickhouse_port: int | None = Field(None, description="native protocol port")
     clickhouse_database: str = Field("hailong", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     clickhouse_user: str = "hailong"
-    clickhouse_password: SecretStr = SecretStr("hailong")
+    clickhouse_password: SecretStr = SecretStr(DEFAULT_PASSWORD)
     clickhouse_readonly_user: str = "city_it"
-    clickhouse_readonly_password: SecretStr = SecretStr("city_it")
+    clickhouse_readonly_password: SecretStr = SecretStr(DEFAULT_READONLY_PASSWORD)
+    # City IT's limits on the local stack's server (its profile in infra/clickhouse/
+    # users.xml.template; on a server of your own, see warehouse/README.md "Access"):
+    # per query memory (the user's total: twice that), time, threads, and how many of its
+    # queries run at once (the server runs 64: the rest stay for the platform).
+    city_it_max_memory_mb: int = Field(1000, gt=0)
+    city_it_max_execution_s: int = Field(60, gt=0)
+    city_it_max_threads: int = Field(1, gt=0)
+    city_it_max_concurrent_queries: int = Field(4, gt=0, le=32)
 
     # --- local stack ---------------------------------------------------------------
     stack_dir: Path = PROJECT_ROOT / ".stack"
@@ -76,6 +88,9 @@ class Settings(BaseSettings):
     late_horizon_days: float = Field(45.0, ge=0)
     # or of an office the registry does not have on the event's local day.
     quarantine_unregistered: bool = True
+    # and every event not signed by a registered device of its office (hailong/signing.py,
+    # warehouse/devices.py).
+    require_signatures: bool = True
 
     # --- kiosk client (hailong kiosk) -------------------------------------------------
     kiosk_spool_dir: Path | None = Field(
@@ -110,6 +125,21 @@ class Settings(BaseSettings):
     bootstrap_resamples: int = Field(1000, ge=1)
     report_dir: Path | None = Field(
         None, description="where ranking reports are written; unset = <stack_dir>/reports")
+
+    @model_validator(mode="after")
+    def _check_default_passwords(self) -> Settings:
+        """The default ClickHouse passwords are only for a server on this machine."""
+        if self.clickhouse_host is not None and self.clickhouse_host not in LOOPBACK:
+            defaults = [name for name, value, default in (
+                ("HAILONG_CLICKHOUSE_PASSWORD", self.clickhouse_password, DEFAULT_PASSWORD),
+                ("HAILONG_CLICKHOUSE_READONLY_PASSWORD", self.clickhouse_readonly_password,
+                 DEFAULT_READONLY_PASSWORD)) if value.get_secret_value() == default]
+            if defaults:
+                raise ValueError(
+                    f"refusing the default password(s) {', '.join(defaults)} for ClickHouse "
+                    f"at {self.clickhouse_host}: they are for a server bound to 127.0.0.1 "
+                    "only; set your own")
+        return self
 
     @model_validator(mode="after")
     def _check_prefix(self) -> Settings:

@@ -355,6 +355,11 @@ class ClickHouse(_LocalService):
             "readonly_user": s.clickhouse_readonly_user,
             "readonly_password_sha256": _sha256(s.clickhouse_readonly_password.get_secret_value()),
             "database": s.clickhouse_database,
+            "city_it_max_memory": s.city_it_max_memory_mb * 1_000_000,
+            "city_it_max_memory_for_user": 2 * s.city_it_max_memory_mb * 1_000_000,
+            "city_it_max_execution_s": s.city_it_max_execution_s,
+            "city_it_max_threads": s.city_it_max_threads,
+            "city_it_max_concurrent": s.city_it_max_concurrent_queries,
         }
         for name in ("config.xml", "users.xml"):
             template = Template((INFRA_DIR / "clickhouse" / f"{name}.template").read_text())

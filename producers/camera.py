@@ -62,9 +62,12 @@ from producers.web import (
     bearer_ok,
     json_loads_strict,
     problem,
+    service_signer,
 )
 
 log = logging.getLogger("hailong.camera")
+# Its device id in the device registry (kind gateway): it signs what it publishes.
+ADAPTER_DEVICE = "camera-adapter"
 
 MAX_BODY_BYTES = 256 * 1024
 MAX_OBSERVATIONS = 500
@@ -316,7 +319,8 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        producer.append(ConfirmingProducer(settings, delivery_timeout_s))
+        producer.append(ConfirmingProducer(settings, delivery_timeout_s,
+                                           service_signer(settings, ADAPTER_DEVICE)))
         try:
             yield
         finally:

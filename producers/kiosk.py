@@ -47,8 +47,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from hailong.clock import SYSTEM, Clock
 from hailong.contract import KioskRating
 from hailong.errors import HailongError
-from hailong.kafka import producer_config
+from hailong.kafka import Headers, producer_config
 from hailong.settings import Settings
+from hailong.signing import Signer
 
 log = logging.getLogger("hailong.kiosk")
 
@@ -202,8 +203,10 @@ class Forwarder:
     """Moves spooled events to Kafka: see the module docstring for the protocol."""
 
     def __init__(self, settings: Settings, spool_path: Path,
-                 on_sent: Callable[[int], None] = lambda _n: None) -> None:
+                 on_sent: Callable[[int], None] = lambda _n: None,
+                 signer: Signer | None = None) -> None:
         self.settings = settings
+        self.signer = signer  # signs each value as it is sent (Ed25519 is deterministic)
         self.spool_path = spool_path
         self.topic = settings.topics.kiosk
         self.on_sent = on_sent
@@ -300,7 +303,8 @@ class Forwarder:
             return report
 
         for e in batch:
-            producer.produce(self.topic, key=e.key, value=e.value,
+            headers: Headers = [*self.signer.headers(e.value)] if self.signer else []
+            producer.produce(self.topic, key=e.key, value=e.value, headers=headers,
                              on_delivery=reporter(e.event_id))
         # Every message gets a report within message.timeout.ms; wait for all of them,
         # so nothing of this round is still queued when its events are sent again.
@@ -344,12 +348,13 @@ class KioskClient:
     """The library a device runs: ``press`` stores durably; a thread forwards to Kafka."""
 
     def __init__(self, settings: Settings, device: KioskDevice,
-                 spool_path: Path | None = None) -> None:
+                 spool_path: Path | None = None, signer: Signer | None = None) -> None:
         self.device = device
         self.spool_path = spool_path or settings.spool_dir / f"{device.device_id}.sqlite"
         self.spool = Spool(self.spool_path, settings.kiosk_spool_max_events)
         self.sent = 0
-        self.forwarder = Forwarder(settings, self.spool_path, on_sent=self._count)
+        self.forwarder = Forwarder(settings, self.spool_path, on_sent=self._count,
+                                   signer=signer)
         self._thread = threading.Thread(target=self.forwarder.run, name="kiosk-forwarder",
                                         daemon=True)
         self._thread.start()
@@ -394,6 +399,22 @@ def run_cli(settings: Settings, args: argparse.Namespace) -> None:
     input it waits until Kafka has every spooled rating (Ctrl-C leaves them spooled)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s kiosk %(levelname)s %(message)s")
+    signer = None
+    if args.config:
+        from warehouse.devices import signer_from_config
+
+        signer = signer_from_config(Path(args.config))
+        if args.device and args.device != signer.device_id:
+            raise HailongError(f"--device {args.device} is not the config's device "
+                               f"{signer.device_id}")
+        config = json.loads(Path(args.config).read_text("utf-8"))
+        args.device, args.office = signer.device_id, args.office or config["office_id"]
+    if not args.device or not args.office:
+        raise HailongError("give --config (the device config of `hailong devices register`), "
+                           "or --office and --device")
+    if signer is None:
+        log.warning("no --config: the ratings go unsigned, and a worker that requires "
+                    "signatures (the default) holds them in the quarantine")
     device = KioskDevice(args.office, args.device, args.scale, args.counter, args.staff)
     spool_path = Path(args.spool) if args.spool else None
     if args.status:
@@ -401,7 +422,7 @@ def run_cli(settings: Settings, args: argparse.Namespace) -> None:
                       settings.kiosk_spool_max_events)
         print(f"{spool.path}: {spool.count()} ratings waiting for Kafka")
         return
-    client = KioskClient(settings, device, spool_path)
+    client = KioskClient(settings, device, spool_path, signer)
     print(f"kiosk {args.device} at {args.office} ({args.scale} buttons); spool "
           f"{client.spool_path} holds {client.pending()} ratings; press 1-{args.scale}",
           flush=True)

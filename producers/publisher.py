@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hailong.contract import CameraObservation, Event, KioskRating, QrSurvey
-from hailong.kafka import deliver, make_producer
+from hailong.kafka import Headers, deliver, make_producer
 from hailong.settings import Settings
+from hailong.signing import Keyring
 
 
 class Publisher:
-    """Sends events to the topic of their schema, keyed by office; waits for Kafka's ack."""
+    """Sends events to the topic of their schema, keyed by office, signed by their device
+    when the keyring has its key (``hailong/signing.py``); waits for Kafka's ack."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keyring: Keyring | None = None) -> None:
         self.settings = settings
         self.producer = make_producer(settings)
+        self.keyring = keyring or Keyring()
 
     def topic_of(self, event: Event) -> str:
         t = self.settings.topics
@@ -28,9 +31,11 @@ class Publisher:
 
     def publish(self, events: Iterable[Event]) -> int:
         """Publish events; return how many Kafka confirmed (raises DeliveryError if not all)."""
-        by_topic: dict[str, list[tuple[bytes, bytes]]] = {}
+        by_topic: dict[str, list[tuple[bytes, bytes, Headers]]] = {}
         for event in events:
-            by_topic.setdefault(self.topic_of(event), []).append((event.key, event.to_json()))
+            value = event.to_json()
+            headers: Headers = [*self.keyring.headers(event, value)]
+            by_topic.setdefault(self.topic_of(event), []).append((event.key, value, headers))
         return sum(deliver(self.producer, topic, msgs) for topic, msgs in by_topic.items())
 
     def publish_raw(self, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:

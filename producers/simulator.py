@@ -39,6 +39,7 @@ from hailong.contract import CameraObservation, Event, KioskRating, QrSurvey
 from hailong.methodology import LOCAL_TZ
 from hailong.questionnaire import questionnaires
 from hailong.settings import Settings
+from hailong.signing import Keyring
 from producers.kiosk import KioskDevice
 from warehouse.registry import HANOI_2025, HANOI_DEPARTMENTS, Office, default_offices, read_units
 
@@ -288,14 +289,31 @@ class SendReport:
         return sum(self.by_topic.values())
 
 
+def simulated_keyring(settings: Settings, offices: list[SimOffice]) -> Keyring:
+    """The keys of the simulated kiosks and cameras and of a simulated QR gateway:
+    registered in the device registry the first time (their private keys kept in
+    ``<stack_dir>/keys/simulated-devices.json``, 0600), so simulated events count like
+    a real device's (signed, ``hailong/signing.py``)."""
+    from warehouse.client import Warehouse
+    from warehouse.devices import SIMULATOR_GATEWAY, provision
+
+    wanted = [(d.device_id, "kiosk", o.office_id) for o in offices for d in o.devices]
+    wanted += [(c, "camera", o.office_id) for o in offices for c in o.cameras]
+    wanted.append((SIMULATOR_GATEWAY, "gateway", ""))
+    with Warehouse(settings) as wh:
+        return provision(wh, settings.stack_dir / "keys" / "simulated-devices.json", wanted,
+                         by="simulator")
+
+
 def send(settings: Settings, traffic: Traffic, rate: float = 0.0,
-         progress: Callable[[str], None] = print) -> SendReport:
+         progress: Callable[[str], None] = print,
+         keyring: Keyring | None = None) -> SendReport:
     """Publish the traffic: regular events in time order (``rate`` events/s, 0 = as fast
     as Kafka takes them), then the late ones, duplicates, reused tokens, invalid events.
     Returns once Kafka confirmed every message."""
     from producers.publisher import Publisher
 
-    publisher = Publisher(settings)
+    publisher = Publisher(settings, keyring)
     queue: list[Event] = [*traffic.events, *traffic.late, *traffic.resent,
                           *traffic.reused_tokens]
     total = len(queue) + len(traffic.invalid)

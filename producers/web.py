@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import math
 import threading
 import time
@@ -30,8 +31,11 @@ from starlette.types import Message as AsgiMessage
 
 from hailong import strictjson
 from hailong.errors import DeliveryError
-from hailong.kafka import producer_config
+from hailong.kafka import Headers, producer_config
 from hailong.settings import Settings
+from hailong.signing import Signer
+
+log = logging.getLogger(__name__)
 
 # How long a publish may wait for Kafka before the request is answered with 503.
 DELIVERY_TIMEOUT_S = 15.0
@@ -66,8 +70,10 @@ class ConfirmingProducer:
     be idempotent downstream (same ``event_id``, or a QR token counted once).
     """
 
-    def __init__(self, settings: Settings, timeout_s: float = DELIVERY_TIMEOUT_S) -> None:
+    def __init__(self, settings: Settings, timeout_s: float = DELIVERY_TIMEOUT_S,
+                 signer: Signer | None = None) -> None:
         self.timeout_s = timeout_s
+        self.signer = signer  # the service's own device key: it signs what it publishes
         self._producer = Producer(producer_config(
             settings, **{"message.timeout.ms": int(timeout_s * 1000)}))
         self._stop = threading.Event()
@@ -98,7 +104,9 @@ class ConfirmingProducer:
                 pass
 
         try:
-            self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+            headers: Headers = [*self.signer.headers(value)] if self.signer else []
+            self._producer.produce(topic, value=value, key=key, headers=headers,
+                                   on_delivery=on_delivery)
         except BufferError:
             raise DeliveryError("the local Kafka queue is full") from None
         except KafkaException as exc:
@@ -118,6 +126,25 @@ class ConfirmingProducer:
         # Destroy the client now (not whenever the app object is collected), so that it
         # stops connecting to brokers.
         del self._producer
+
+
+def service_signer(settings: Settings, device_id: str) -> Signer | None:
+    """The signing key of a gateway service (``qr-gateway``, ``camera-adapter``): its
+    device config ``<stack_dir>/devices/<device_id>.json``, made by ``hailong devices
+    register --device <device_id> --kind gateway``. Without it the service publishes
+    unsigned events, which a worker that requires signatures holds in the quarantine:
+    said loudly at start."""
+    from warehouse.devices import signer_from_config
+
+    path = settings.stack_dir / "devices" / f"{device_id}.json"
+    if not path.exists():
+        log.warning("%s has no device key (%s): its events go unsigned and will be held in "
+                    "the quarantine; run `hailong devices register --device %s --kind "
+                    "gateway`", device_id, path, device_id)
+        return None
+    signer = signer_from_config(path)
+    log.info("%s signs its events with key %d", device_id, signer.key_id)
+    return signer
 
 
 class RateLimiter:

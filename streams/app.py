@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, cast
 
 import faust
@@ -93,6 +93,14 @@ def broker_us(message: Any) -> int | None:
     return round(ts * 1_000) * 1_000 if ts and ts > 0 else None
 
 
+def headers_of(message: Any) -> list[tuple[str, bytes | None]]:
+    """The message's headers as (name, value) pairs, whatever faust hands over."""
+    h = message.headers
+    if not h:
+        return []
+    return list(h.items()) if isinstance(h, Mapping) else [(k, v) for k, v in h]
+
+
 @app.agent(events_topic, concurrency=1)
 async def ingest(stream: StreamT[bytes]) -> None:
     """Validate, land and count every event; acknowledge only what has landed."""
@@ -104,7 +112,8 @@ async def ingest(stream: StreamT[bytes]) -> None:
         async for events in batches:
             received = [
                 Received(e.message.topic, e.message.partition, e.message.offset,
-                         e.message.key, e.message.value, broker_us(e.message))
+                         e.message.key, e.message.value, broker_us(e.message),
+                         headers_of(e.message))
                 for e in events
             ]
             batch = await ingestor().process(received)

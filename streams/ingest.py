@@ -48,11 +48,12 @@ from hailong.errors import DeliveryError, InvalidEvent, WarehouseError
 from hailong.kafka import Headers, deliver, make_producer
 from hailong.settings import Settings
 from infra.topics import ensure_topics
-from streams.plausible import Rules, doubts
-from warehouse import landing, quarantine
+from streams.plausible import Rules, doubts, signature_doubt
+from warehouse import devices, landing, quarantine
 from warehouse.buckets import VERSION_TOP, epoch_us
 from warehouse.channels import CAMERA, KIOSK, QR, Channel
 from warehouse.client import Warehouse
+from warehouse.devices import DeviceKeys
 from warehouse.registry import OfficeCalendar, office_calendar, registry_version
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Received:
     key: bytes | None
     value: bytes | None  # None: a tombstone, which no device should send
     broker_us: int | None = None  # the broker's timestamp (LogAppendTime), UTC µs
+    headers: Sequence[tuple[str, bytes | None]] | None = None  # the signature is here
 
 
 @dataclass
@@ -176,6 +178,7 @@ class Ingestor:
         self.warehouse = Warehouse(settings)
         self.producer = make_producer(settings)
         self.calendar: OfficeCalendar | None = None  # the registry's offices, when checked
+        self.device_keys: DeviceKeys | None = None  # the device registry, when checked
 
     def channels(self, batch: Batch) -> list[tuple[Channel[Any], list[tuple[Any, Received]]]]:
         return [(KIOSK, batch.kiosk), (QR, batch.qr), (CAMERA, batch.camera)]
@@ -211,7 +214,15 @@ class Ingestor:
                 self.calendar = await self._retry("registry", office_calendar, self.warehouse)
                 log.info("checking offices against registry version %d (%d offices)",
                          self.calendar.version, len(self.calendar.spans))
-        return Rules.from_settings(self.settings, self.calendar)
+        if self.settings.require_signatures:
+            changes = await self._retry("device registry version", devices.version,
+                                        self.warehouse)
+            if self.device_keys is None or self.device_keys.version != changes:
+                self.device_keys = await self._retry("device registry", devices.load_keys,
+                                                     self.warehouse)
+                log.info("checking signatures against %d device keys",
+                         len(self.device_keys.keys))
+        return Rules.from_settings(self.settings, self.calendar, self.device_keys)
 
     async def _hold_implausible(self, batch: Batch) -> None:
         """Valid events that break a plausibility rule go to the quarantine (before the
@@ -227,6 +238,11 @@ class Ingestor:
             for event, msg in items:
                 at_us = channel.at_us(event)
                 found = doubts(event.office_id, at_us, msg.key, msg.broker_us, rules)
+                if rules.keys is not None:
+                    why = signature_doubt(channel.name, event, msg.value or b"", msg.headers,
+                                          at_us, msg.broker_us, rules.keys)
+                    if why is not None:
+                        found.append(why)
                 if not found:
                     continue
                 reason = "; ".join(found)[:MAX_REASON_CHARS]

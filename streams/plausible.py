@@ -23,6 +23,8 @@ from functools import lru_cache
 
 from hailong.methodology import LOCAL_TZ
 from hailong.settings import Settings
+from hailong.signing import Headers, SignatureRefused, read_headers, verify
+from warehouse.devices import DeviceKeys
 from warehouse.registry import OfficeCalendar
 
 DAY_US = 86_400 * 1_000_000
@@ -35,12 +37,15 @@ class Rules:
     max_skew_us: int  # how far an event may be ahead of the broker's timestamp
     horizon_us: int | None  # how far behind it (None: no limit)
     calendar: OfficeCalendar | None  # None: offices are not checked
+    keys: DeviceKeys | None = None  # None: signatures are not checked
 
     @classmethod
-    def from_settings(cls, s: Settings, calendar: OfficeCalendar | None) -> Rules:
+    def from_settings(cls, s: Settings, calendar: OfficeCalendar | None,
+                      keys: DeviceKeys | None = None) -> Rules:
         return cls(round(s.max_clock_skew_s * 1_000_000),
                    round(s.late_horizon_days * DAY_US) if s.late_horizon_days else None,
-                   calendar if s.quarantine_unregistered else None)
+                   calendar if s.quarantine_unregistered else None,
+                   keys if s.require_signatures else None)
 
 
 QUARTER_US = 900 * 1_000_000
@@ -85,3 +90,45 @@ def doubts(office_id: str, at_us: int, key: bytes | None, broker_us: int | None,
             found.append(f"office {office_id!r} is not in the registry (version "
                          f"{rules.calendar.version}) on {day.isoformat()}")
     return found
+
+
+# Which kind of device may sign each channel's events, and the event field that names
+# the device itself (a gateway signs for the devices behind it: QR phones, cameras).
+SIGNERS = {"kiosk": (("kiosk", "device_id"),),
+           "camera": (("camera", "camera_id"), ("gateway", None)),
+           "qr": (("gateway", None),)}
+
+
+def signature_doubt(channel: str, event: object, value: bytes, headers: Headers | None,
+                    at_us: int, broker_us: int | None, keys: DeviceKeys) -> str | None:
+    """Why an event's signature does not make it count; None when it does: signed over
+    ``value`` by a registered key of a device of the right kind, not revoked when the
+    broker received it, valid at the event's time, bound to the event's office, and (a
+    kiosk, a camera) the device the event names."""
+    try:
+        signed = read_headers(headers)
+    except SignatureRefused as exc:
+        return str(exc)
+    who = f"device {signed.device_id!r} key {signed.key_id}"
+    key = keys.get(signed.device_id, signed.key_id)
+    if key is None:
+        return f"{who} is not registered"
+    allowed = dict(SIGNERS[channel])
+    if key.kind not in allowed:
+        return f"{who} is a {key.kind}, which does not sign {channel} events"
+    field = allowed[key.kind]
+    if field is not None and getattr(event, field) != signed.device_id:
+        return f"{who} signed an event of {field} {getattr(event, field)!r}"
+    received = broker_us if broker_us is not None and broker_us > 0 else at_us
+    if key.revoked_at_us and received >= key.revoked_at_us:
+        return f"{who} was revoked at {_when(key.revoked_at_us)}"
+    if not key.valid_at(at_us):
+        until = _when(key.valid_to_us) if key.valid_to_us else "open"
+        return (f"{who} is valid from {_when(key.valid_from_us)} to {until}, not at the "
+                f"event's time {_when(at_us)}")
+    office = getattr(event, "office_id", "")
+    if key.office_id and key.office_id != office:
+        return f"{who} is bound to office {key.office_id!r}, not {office!r}"
+    if not verify(key.public_key, value, signed.signature):
+        return f"the signature of {who} does not match the message's value"
+    return None

@@ -57,7 +57,9 @@ def settings(stack: Settings) -> Iterator[Settings]:
                       # Tests send events of fixed dates and made-up offices: the horizon
                       # and registry rules are off here, on in tests/integration/
                       # test_quarantine.py (the key and skew rules stay on everywhere).
-                      late_horizon_days=0, quarantine_unregistered=False)
+                      late_horizon_days=0, quarantine_unregistered=False,
+                      # unsigned test events: signatures are checked in test_devices.py
+                      require_signatures=False)
     ensure_topics(s, progress=lambda _m: None)
     try:
         prepare(s, progress=lambda _m: None)

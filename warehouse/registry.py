@@ -106,22 +106,97 @@ def _text(source: str | Path) -> str:
     return (resources.files("hailong") / "data" / "hanoi" / str(source)).read_text("utf-8")
 
 
+UNIT_COLUMNS = ("code", "name", "type", "level", "parent_code", "valid_from", "valid_to")
+OFFICE_COLUMNS = ("office_id", "name", "unit_code", "valid_from", "valid_to")
+LINEAGE_COLUMNS = ("new_code", "new_name", "old_code", "old_name", "coverage")
+LEVELS = ("city", "province", "district", "ward", "commune", "department")
+
+
+def _rows(source: str | Path, columns: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a CSV file (UTF-8, a header line naming at least ``columns``), each
+    with its line number; a missing column is a :class:`RegistryError`."""
+    reader = csv.DictReader(_text(source).splitlines())
+    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    if missing:
+        raise RegistryError(f"{source}: missing column(s) {', '.join(missing)} (the header "
+                            f"must name {', '.join(columns)})")
+    return [(n, {k: (v or "").strip() for k, v in row.items() if k is not None})
+            for n, row in enumerate(reader, start=2)]
+
+
+def _day(source: str | Path, line: int, column: str, text: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise RegistryError(f"{source}, line {line}: {column} {text!r} is not a date "
+                            "(YYYY-MM-DD)") from None
+
+
 def read_units(source: str | Path) -> list[Unit]:
-    """Units of a CSV file: a path, or the name of a file shipped in hailong/data/hanoi."""
+    """Units of a CSV file (columns :data:`UNIT_COLUMNS`; an empty ``valid_from``: since
+    ever, an empty ``valid_to``: still valid): a path, or the name of a file shipped in
+    hailong/data/hanoi."""
     units = []
-    for row in csv.DictReader(_text(source).splitlines()):
-        units.append(Unit(
-            code=row["code"], name=row["name"], type=row["type"], level=row["level"],
-            parent_code=row["parent_code"],
-            valid_from=date.fromisoformat(row["valid_from"]) if row["valid_from"] else _OPEN_START,
-            valid_to=date.fromisoformat(row["valid_to"]) if row["valid_to"] else None,
-        ))
+    for n, row in _rows(source, UNIT_COLUMNS):
+        if not row["code"] or not row["name"]:
+            raise RegistryError(f"{source}, line {n}: a unit needs a code and a name")
+        if row["level"] not in LEVELS:
+            raise RegistryError(f"{source}, line {n}: level {row['level']!r} is not one of "
+                                f"{', '.join(LEVELS)}")
+        start = _day(source, n, "valid_from", row["valid_from"]) or _OPEN_START
+        end = _day(source, n, "valid_to", row["valid_to"])
+        if end is not None and end < start:
+            raise RegistryError(f"{source}, line {n}: valid_to {end} is before valid_from "
+                                f"{start}")
+        units.append(Unit(row["code"], row["name"], row["type"], row["level"],
+                          row["parent_code"], start, end))
+    seen: set[tuple[str, date]] = set()
+    for u in units:
+        if (u.code, u.valid_from) in seen:
+            raise RegistryError(f"{source}: unit {u.code} from {u.valid_from} is listed twice")
+        seen.add((u.code, u.valid_from))
     return units
 
 
+def read_offices(source: str | Path, units: Sequence[Unit]) -> list[Office]:
+    """Offices of a CSV file (columns :data:`OFFICE_COLUMNS`): each row is one office in
+    one unit over one interval (empty dates: the unit's own). The unit is the one with
+    ``unit_code`` valid on the row's first day (codes can be reused by a later unit)."""
+    offices = []
+    for n, row in _rows(source, OFFICE_COLUMNS):
+        if not row["office_id"]:
+            raise RegistryError(f"{source}, line {n}: an office needs an office_id")
+        start = _day(source, n, "valid_from", row["valid_from"])
+        end = _day(source, n, "valid_to", row["valid_to"])
+        same_code = [u for u in units if u.code == row["unit_code"]]
+        if not same_code:
+            raise RegistryError(f"{source}, line {n}: unit {row['unit_code']!r} is not in the "
+                                "units file")
+        day = start or min(u.valid_from for u in same_code)
+        unit = next((u for u in same_code
+                     if u.valid_from <= day and (u.valid_to is None or day <= u.valid_to)), None)
+        if unit is None:
+            raise RegistryError(f"{source}, line {n}: unit {row['unit_code']} does not exist "
+                                f"on {day}")
+        office = Office(row["office_id"], row["name"] or row["office_id"], unit, start, end)
+        if office.ends is not None and office.ends < office.starts:
+            raise RegistryError(f"{source}, line {n}: the office ends before it starts")
+        offices.append(office)
+    return offices
+
+
 def read_lineage(source: str | Path) -> list[Lineage]:
-    return [Lineage(r["new_code"], r["new_name"], r["old_code"], r["old_name"], r["coverage"])
-            for r in csv.DictReader(_text(source).splitlines())]
+    """Lineage of a CSV file (columns :data:`LINEAGE_COLUMNS`; coverage full|partial)."""
+    out = []
+    for n, r in _rows(source, LINEAGE_COLUMNS):
+        if r["coverage"] not in ("full", "partial"):
+            raise RegistryError(f"{source}, line {n}: coverage {r['coverage']!r} is not "
+                                "full or partial")
+        out.append(Lineage(r["new_code"], r["new_name"], r["old_code"], r["old_name"],
+                           r["coverage"]))
+    return out
 
 
 def default_offices(units: list[Unit], prefix: str = "HN", level: str = "commune") -> list[Office]:
@@ -211,6 +286,17 @@ def hanoi_registry() -> tuple[list[Unit], list[Office], list[Lineage]]:
     offices = merged_offices(old, new, lineage) + \
         default_offices(departments, level="department")
     return old + new + departments, offices, lineage
+
+
+def load_files(wh: Warehouse, units: Path, offices: Path, lineage: Path | None = None,
+               clock: Clock = SYSTEM) -> LoadResult:
+    """Load a city's registry from CSV files (documented in warehouse/README.md): the
+    same versioning as Hanoi's (an unchanged content keeps the version)."""
+    u = read_units(units)
+    o = read_offices(offices, u)
+    x = read_lineage(lineage) if lineage else []
+    names = ", ".join(p.name for p in (units, offices, lineage) if p)
+    return load_registry(wh, u, o, x, source=names, clock=clock)
 
 
 def load_hanoi(wh: Warehouse) -> LoadResult:

@@ -59,9 +59,12 @@ from producers.web import (
     client_address,
     problem,
     retry_after,
+    service_signer,
 )
 
 log = logging.getLogger("hailong.gateway")
+# Its device id in the device registry (kind gateway): it signs what it publishes.
+GATEWAY_DEVICE = "qr-gateway"
 
 QUESTIONNAIRE = "sipas-5/1"
 MAX_TTL_H = 720.0  # 30 days, the QR topic's retention
@@ -249,7 +252,8 @@ class Gateway:
         self.producer: ConfirmingProducer | None = None
 
     def start(self) -> None:
-        self.producer = ConfirmingProducer(self.settings, self.delivery_timeout_s)
+        self.producer = ConfirmingProducer(self.settings, self.delivery_timeout_s,
+                                           service_signer(self.settings, GATEWAY_DEVICE))
 
     def stop(self) -> None:
         if self.producer is not None:

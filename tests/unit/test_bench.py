@@ -72,6 +72,6 @@ def test_the_validation_figure_parses_the_same_events_both_ways() -> None:
     assert all(_reference_parse(raw, MODELS) == parse_event(raw, topic) for raw, topic in events)
     got = validation(Lab(load_settings(), True, lambda _m: None))
     assert set(got) == {"hardened_per_s", "reference_per_s", "checked_per_s", "hardened_us",
-                        "reference_us", "checked_us"}
+                        "reference_us", "checked_us", "signature_us"}
     # (the checking side raises if a simulated event breaks a rule: none may)
     assert got["checked_us"] > 0 and got["hardened_us"] > 0

@@ -99,37 +99,25 @@ WHERE landed_at >= computed
 GROUP BY period;
 
 -- The ranking views gain two columns at the end (`stale`, `late_events`); none of the
--- earlier ones changes.
+-- earlier ones changes. Both read `ranking_rows` (every published row, with them).
 DROP TABLE IF EXISTS ranking_monthly;
 
 DROP TABLE IF EXISTS ranking_annual;
 
-CREATE VIEW IF NOT EXISTS ranking_monthly AS
+CREATE VIEW IF NOT EXISTS ranking_rows AS
 SELECT period, peer_group, unit_code, unit_name, rank, n_ranked, rank_lo, rank_hi,
        score, score_lo, score_hi, prev_score, trend, s_kiosk, s_qr, s_camera,
        k_n, k_sat, q_n, c_n, c_pos, offices, eligible, reason, weights, min_sample,
        methodology_version, registry_version, input_checksum, computed_at,
        late_events > 0 AS stale, late_events
-FROM
-(
-    SELECT * FROM rankings WHERE length(period) = 7
-) AS ranked
+FROM rankings
 ANY LEFT JOIN
 (
     SELECT period, late_events FROM stale_rankings
 ) AS late_counts USING (period);
 
+CREATE VIEW IF NOT EXISTS ranking_monthly AS
+SELECT * FROM ranking_rows WHERE length(period) = 7;
+
 CREATE VIEW IF NOT EXISTS ranking_annual AS
-SELECT period, peer_group, unit_code, unit_name, rank, n_ranked, rank_lo, rank_hi,
-       score, score_lo, score_hi, prev_score, trend, s_kiosk, s_qr, s_camera,
-       k_n, k_sat, q_n, c_n, c_pos, offices, eligible, reason, weights, min_sample,
-       methodology_version, registry_version, input_checksum, computed_at,
-       late_events > 0 AS stale, late_events
-FROM
-(
-    SELECT * FROM rankings WHERE length(period) = 4
-) AS ranked
-ANY LEFT JOIN
-(
-    SELECT period, late_events FROM stale_rankings
-) AS late_counts USING (period);
+SELECT * FROM ranking_rows WHERE length(period) = 4;

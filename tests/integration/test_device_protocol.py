@@ -1,0 +1,55 @@
+"""The README's device protocol examples, run as a vendor would: a device registered
+with `hailong devices register`, its config file, then the Python example and the shell
+example (OpenSSL, kcat, jq) each publish one signed press; a worker that requires
+signatures counts both."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hailong.settings import Settings, load_settings
+from tests.conftest import running_worker, settings_env, wait_until
+from warehouse.client import Warehouse
+
+pytestmark = pytest.mark.integration
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def examples() -> tuple[str, str]:
+    text = README.read_text("utf-8")
+    section = text[text.index("## Device protocol"):text.index("## Device channels")]
+    (python,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    (shell,) = re.findall(r"```bash\n(.*?)```", section, re.S)
+    return python, shell
+
+
+def test_the_readme_examples_publish_events_that_count(settings: Settings,
+                                                       tmp_path: Path) -> None:
+    s = load_settings(**{**{n: getattr(settings, n) for n in settings.model_fields_set},
+                         "require_signatures": True})
+    registered = subprocess.run(  # noqa: S603 - our own command line
+        [sys.executable, "-m", "hailong.cli", "devices", "register", "--device", "K-00004-1",
+         "--kind", "kiosk", "--office", "HN-00004", "--out", str(tmp_path / "K-00004-1.json"),
+         "--from", "2020-01-01T00:00:00+00:00"],
+        env=settings_env(s), capture_output=True, text=True, check=False)
+    assert registered.returncode == 0, registered.stderr
+    python, shell = examples()
+    with running_worker(s, tmp_path / "worker.log") as worker, Warehouse(s) as wh:
+        subprocess.run([sys.executable, "-c", python], cwd=tmp_path, check=True,  # noqa: S603
+                       timeout=60)
+        subprocess.run(["bash", "-euo", "pipefail", "-c", shell], cwd=tmp_path,  # noqa: S603,S607
+                       check=True, timeout=60)
+        assert not (tmp_path / "device-key.der").exists()  # the example cleans up
+
+        def counted() -> list[tuple[int]]:
+            return wh.execute("SELECT value FROM kiosk_ratings_raw FINAL ORDER BY value")
+
+        wait_until(lambda: counted() == [(4,), (5,)], 60, "both examples' presses counted")
+        assert wh.execute("SELECT count() FROM quarantine FINAL") == [(0,)]
+        assert worker.poll() is None

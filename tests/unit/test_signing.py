@@ -1,0 +1,147 @@
+"""Signed events (hailong/signing.py) and the worker's signature rule
+(streams/plausible.signature_doubt), as pure logic."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hailong.contract import parse_event
+from hailong.signing import (
+    DEVICE_HEADER,
+    KEY_HEADER,
+    SIGNATURE_HEADER,
+    Keyring,
+    SignatureRefused,
+    Signer,
+    new_key,
+    read_headers,
+    verify,
+)
+from streams.plausible import signature_doubt
+from warehouse.buckets import epoch_us
+from warehouse.devices import DeviceKeys, Key
+
+T = epoch_us(datetime(2026, 3, 10, 2, 0, tzinfo=UTC))
+PRIVATE, PUBLIC = new_key()
+OTHER_PRIVATE, OTHER_PUBLIC = new_key()
+GATE_PRIVATE, GATE_PUBLIC = new_key()
+KEYS = DeviceKeys((3, T), {
+    ("K1", 1): Key("K1", 1, "kiosk", "HN-1", PUBLIC, 0, 0, 0),
+    ("K2", 1): Key("K2", 1, "kiosk", "HN-2", OTHER_PUBLIC, 0, 0, 0),
+    ("K3", 1): Key("K3", 1, "kiosk", "HN-1", OTHER_PUBLIC, 0, 0, T - 1),   # revoked
+    ("K4", 1): Key("K4", 1, "kiosk", "HN-1", OTHER_PUBLIC, 0, T - 100, 0),  # ended
+    ("C1", 1): Key("C1", 1, "camera", "HN-1", OTHER_PUBLIC, 0, 0, 0),
+    ("GW", 1): Key("GW", 1, "gateway", "", GATE_PUBLIC, 0, 0, 0),
+})
+
+
+def press(device: str = "K1", office: str = "HN-1", event_id: uuid.UUID | None = None) -> bytes:
+    return json.dumps({
+        "schema": "kiosk_rating/1", "event_id": str(event_id or uuid.uuid4()),
+        "office_id": office, "device_id": device, "occurred_at": "2026-03-10T09:00:00+07:00",
+        "scale": 5, "value": 5}).encode()
+
+
+def doubt(value: bytes, headers: Any,
+          broker: int | None = T) -> str | None:
+    event = parse_event(value, "satisfaction.kiosk.v1")
+    return signature_doubt("kiosk", event, value, headers, T, broker, KEYS)
+
+
+def test_a_signed_press_of_a_registered_kiosk_passes() -> None:
+    value = press()
+    headers = Signer("K1", 1, PRIVATE).headers(value)
+    assert [h for h, _ in headers] == [DEVICE_HEADER, KEY_HEADER, SIGNATURE_HEADER]
+    assert doubt(value, list(headers)) is None
+    signed = read_headers(headers)
+    assert verify(PUBLIC, value, signed.signature)
+    assert not verify(PUBLIC, value + b" ", signed.signature)
+
+
+def test_each_attack_has_its_reason() -> None:
+    value = press()
+    sig = Signer("K1", 1, PRIVATE)
+    replayed = press(event_id=uuid.uuid4())  # the same press under a new event_id
+    cases = {
+        "unsigned": (value, None, "unsigned"),
+        "unknown device": (press("K9"), Signer("K9", 1, PRIVATE).headers(press("K9")),
+                           "device 'K9' key 1 is not registered"),
+        "registered id, wrong key": (value, Signer("K1", 1, OTHER_PRIVATE).headers(value),
+                                     "does not match the message's value"),
+        "replayed under a new event_id": (replayed, sig.headers(value),
+                                          "does not match the message's value"),
+        "A's device for B": (press(office="HN-2"), sig.headers(press(office="HN-2")),
+                             "bound to office 'HN-1', not 'HN-2'"),
+        "revoked": (press("K3"), Signer("K3", 1, OTHER_PRIVATE).headers(press("K3")),
+                    "was revoked at"),
+        "ended key": (press("K4"), Signer("K4", 1, OTHER_PRIVATE).headers(press("K4")),
+                      "not at the event's time"),
+        "signed by another kiosk": (value, Signer("K2", 1, OTHER_PRIVATE).headers(value),
+                                    "signed an event of device_id 'K1'"),
+        "a camera signs a press": (press("C1"), Signer("C1", 1, OTHER_PRIVATE).headers(
+            press("C1")), "is a camera, which does not sign kiosk events"),
+    }
+    for name, (v, headers, reason) in cases.items():
+        got = doubt(v, list(headers) if headers is not None else None)
+        assert got is not None and reason in got, (name, got)
+
+
+def test_revocation_counts_from_the_brokers_clock() -> None:
+    """A revoked key cannot sign back-dated events: what the broker received after the
+    revocation is refused, whatever time the event claims."""
+    value = press("K3")
+    headers = list(Signer("K3", 1, OTHER_PRIVATE).headers(value))
+    assert "revoked" in (doubt(value, headers, broker=T) or "")
+    assert doubt(value, headers, broker=T - 2) is None  # received before the revocation
+
+
+def test_malformed_headers_are_refused_never_raised() -> None:
+    value = press()
+    good = Signer("K1", 1, PRIVATE).headers(value)
+    sig = good[2][1]
+    for headers, reason in [
+        ([(DEVICE_HEADER, b"K1"), (KEY_HEADER, b"1")], "hailong-sig missing"),
+        ([*good, (KEY_HEADER, b"1")], "appears twice"),
+        ([(DEVICE_HEADER, b"\xff"), (KEY_HEADER, b"1"), (SIGNATURE_HEADER, sig)], "not UTF-8"),
+        ([(DEVICE_HEADER, b"K1"), (KEY_HEADER, b"-1"), (SIGNATURE_HEADER, sig)], "hailong-key"),
+        ([(DEVICE_HEADER, b"K1"), (KEY_HEADER, b"1"), (SIGNATURE_HEADER, b"!!")], "not base64"),
+        ([(DEVICE_HEADER, b"K1"), (KEY_HEADER, b"1"),
+          (SIGNATURE_HEADER, base64.b64encode(b"x" * 10))], "10 bytes"),
+        ([(DEVICE_HEADER, None), (KEY_HEADER, b"1"), (SIGNATURE_HEADER, sig)], "1-128"),
+    ]:
+        got = doubt(value, headers)
+        assert got is not None and reason in got, (reason, got)
+
+
+@given(st.lists(st.tuples(st.sampled_from([DEVICE_HEADER, KEY_HEADER, SIGNATURE_HEADER, "x"]),
+                          st.none() | st.binary(max_size=120)), max_size=6))
+def test_any_headers_give_a_signature_or_a_refusal(headers: list[tuple[str, bytes | None]]
+                                                   ) -> None:
+    try:
+        read_headers(headers)
+    except SignatureRefused as exc:
+        assert str(exc)
+
+
+def test_a_qr_survey_is_signed_by_a_gateway_and_a_keyring_picks_the_signer() -> None:
+    from tests.unit.test_contract import QR
+
+    value = json.dumps(QR).encode()
+    event = parse_event(value, "satisfaction.qr.v1")
+    gateway = Signer("GW", 1, GATE_PRIVATE)
+    ring = Keyring([Signer("K1", 1, PRIVATE)], gateway)
+    assert ring.signer_of(event) is gateway
+    assert signature_doubt("qr", event, value, ring.headers(event, value), T, T, KEYS) is None
+    kiosk_signed = list(Signer("K1", 1, PRIVATE).headers(value))
+    assert "is a kiosk, which does not sign qr events" in (
+        signature_doubt("qr", event, value, kiosk_signed, T, T, KEYS) or "")
+    press_event = parse_event(press(), "satisfaction.kiosk.v1")
+    assert ring.signer_of(press_event).device_id == "K1"  # type: ignore[union-attr]
+    assert Keyring().headers(press_event, press()) == []
