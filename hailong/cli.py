@@ -312,6 +312,25 @@ def cmd_devices(settings: Settings, args: argparse.Namespace) -> None:
                     print(f"  public key (Ed25519): {k.public_key.hex()}")
 
 
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
+    import re
+
+    from warehouse.client import Warehouse
+    from warehouse.evidence import verify_month
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", args.month or ""):
+        raise HailongError("audit verify: --month YYYY-MM")
+    with Warehouse(settings) as wh:
+        report = verify_month(wh, args.month)
+    print(f"audit {report.month}: {report.checked} raw events checked: {report.verified} "
+          f"verified against their device's signature, {report.released} released from the "
+          f"quarantine by a person (see quarantine_releases), {len(report.failures)} failures")
+    for failure in report.failures:
+        print(f"  FAILED {failure}")
+    if report.failures:
+        raise SystemExit(1)
+
+
 def _need(value: str | None, option: str) -> str:
     if not value:
         raise HailongError(f"give {option}")
@@ -441,9 +460,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="listen address (default: the gateway_host setting)")
     p.add_argument("--port", type=int, help="listen port (default: the gateway_port setting)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+    p.add_argument("--forwarded-allow-ips",
                    help="proxies whose X-Forwarded-For is trusted for the client address "
-                        "(rate limit); comma-separated, '*' for any")
+                        "(rate limit); comma-separated (default: the gateway_trusted_proxies "
+                        "setting, empty: none, every client is its connecting address)")
     p = add("camera", cmd_camera, "the analytics-camera webhook adapter: maps observations to "
                                   "camera_observation/1, refuses anything outside the allowlist")
     p.add_argument("--host", help="listen address (default: the camera_host setting)")
@@ -476,6 +496,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", help="register-csv: where the config files go")
     p.add_argument("--why", help="why (revoke: required; audited)")
     p.add_argument("--by", help="who does it (default: your login name)")
+    p = add("audit", cmd_audit, "re-verify every raw event of a month against the value "
+                                "its device signed (exit 1 on any failure, each named)")
+    p.add_argument("action", choices=["verify"])
+    p.add_argument("--month", required=True, help="YYYY-MM (Asia/Ho_Chi_Minh calendar)")
     p = add("quarantine", cmd_quarantine,
             "valid but implausible events (wrong key, clock ahead, too old, office not in "
             "the registry): list them, or release reviewed ones into counting (audited)")

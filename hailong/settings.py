@@ -105,17 +105,23 @@ class Settings(BaseSettings):
         None, description="base URL citizens' phones reach; unset = http://host:port")
     gateway_secret: SecretStr | None = Field(
         None, description="HMAC key of QR tokens; unset = generated once in the stack dir")
-    gateway_issuer_key: SecretStr | None = Field(
-        None, description="bearer key for issuing tokens; unset = generated once")
+    gateway_issue_per_minute: int = Field(
+        60, gt=0, description="survey tokens an office's issuer may ask for a minute")
+    gateway_registry_refresh_s: float = Field(
+        30.0, ge=0, description="how stale the gateway's copy of the issuer tokens may be")
     gateway_token_ttl_h: float = Field(72.0, gt=0)
     gateway_max_body_bytes: int = Field(16_384, gt=0)
     gateway_rate_per_minute: int = Field(30, gt=0, description="requests per client address")
+    gateway_trusted_proxies: str = Field(
+        "", description="comma-separated proxy addresses whose X-Forwarded-For is believed; "
+                        "empty: none")
 
     # --- camera adapter (hailong camera) -----------------------------------------------
     camera_host: str = "127.0.0.1"
     camera_port: int = 18710
-    camera_webhook_key: SecretStr | None = Field(
-        None, description="bearer key cameras send; unset = generated once")
+    camera_rate_per_minute: int = Field(600, gt=0, description="webhook requests per camera")
+    camera_registry_refresh_s: float = Field(
+        30.0, ge=0, description="how stale the adapter's copy of the camera tokens may be")
 
     # --- methodology ---------------------------------------------------------------
     # e.g. HAILONG_WEIGHTS__QR=0.6
@@ -175,8 +181,8 @@ class Settings(BaseSettings):
         return self.clickhouse_local_port if self.local_clickhouse else 9000
 
     def key(self, name: str) -> str:
-        """A secret setting (``gateway_secret``, ``gateway_issuer_key``,
-        ``camera_webhook_key``): its value when set, else a random key generated once and
+        """A secret setting (``gateway_secret``): its value when set, else a random key
+        generated once and
         kept in ``<stack_dir>/keys/<name>`` (mode 0600), so a single machine works out of
         the box and keeps its keys across restarts. Set them explicitly in production."""
         value = getattr(self, name)

@@ -2,8 +2,14 @@
 events out, and never anything a camera saw.
 
 Cameras (or their vendor's analytics server) POST what they *derived* to
-``/api/v1/observations`` with ``Authorization: Bearer <camera_webhook_key>``. The body is
-one observation or a JSON array of up to 500. An observation has exactly these fields:
+``/api/v1/observations`` with ``Authorization: Bearer <webhook token>``: each camera has
+its own token, made with its registration (``hailong devices register --kind camera``,
+kept as a hash in the device registry), bound to its camera id and office. A request
+may carry only that camera's observations of that office (else 403, nothing published),
+and each camera may send ``camera_rate_per_minute`` requests a minute (else 429). The
+``event_id`` of an observation with an ``observation_id`` is derived from the office, the
+camera and that id, so no other camera can take a camera's ids. The body is one
+observation or a JSON array of up to 500. An observation has exactly these fields:
 
 ==================  ==========================  ============================================
 field               type                        meaning
@@ -59,7 +65,7 @@ from producers.web import (
     DELIVERY_TIMEOUT_S,
     BodyLimit,
     ConfirmingProducer,
-    bearer_ok,
+    RegisteredTokens,
     json_loads_strict,
     problem,
     service_signer,
@@ -279,9 +285,10 @@ def to_events(items: list[dict[str, Any]]) -> list[CameraObservation]:
     return events
 
 
-webhook_auth = HTTPBearer(auto_error=False, scheme_name="camera webhook key",
-                          description="the camera_webhook_key setting (HAILONG_CAMERA_WEBHOOK_"
-                                      "KEY, or generated once in <stack_dir>/keys/)")
+webhook_auth = HTTPBearer(auto_error=False, scheme_name="camera webhook token",
+                          description="the camera's own webhook token (`webhook_token` in the "
+                                      "config `hailong devices register --kind camera` wrote)")
+
 Creds = Annotated[HTTPAuthorizationCredentials | None, Depends(webhook_auth)]
 
 class Problem(BaseModel):
@@ -314,7 +321,8 @@ Emotion labels → sentiment: {"; ".join(
 def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
                ) -> FastAPI:
     """The camera adapter as an ASGI app; Kafka's producer starts with the app."""
-    key = settings.key("camera_webhook_key")
+    cameras = RegisteredTokens(settings, "camera", settings.camera_registry_refresh_s,
+                               settings.camera_rate_per_minute, "the camera's webhook token")
     producer: list[ConfirmingProducer] = []
 
     @asynccontextmanager
@@ -359,12 +367,21 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
         ``camera_observation/1`` events; answers after Kafka confirmed all of them. A
         field outside the allowlist fails the whole request (422) and nothing is
         published; the response names the fields, never their values."""
-        if not bearer_ok(f"Bearer {creds.credentials}" if creds else None, key):
-            return problem(401, "unauthorized", "Unauthorized",
-                           "send Authorization: Bearer <camera webhook key>",
-                           headers={"WWW-Authenticate": "Bearer"})
+        camera = await cameras.admit(creds.credentials if creds else None)
+        if isinstance(camera, Response):
+            return camera
         try:
             events = to_events(read_observations(await request.body()))
+            strangers = sorted({i for i, e in enumerate(events)
+                                if (e.camera_id, e.office_id) !=
+                                (camera.device_id, camera.office_id)})
+            if strangers:
+                raise Refused(403, "not-this-camera", "Not this camera's observations",
+                              f"this token is camera {camera.device_id} of office "
+                              f"{camera.office_id}; it may post only its own observations. "
+                              "Nothing of this request was published.",
+                              errors=[{"field": f"[{i}]", "message": "another camera or "
+                                       "office"} for i in strangers[:20]])
         except Refused as exc:
             fields = exc.extra.get("fields")
             log.warning("webhook refused (%s)%s", exc.slug,
@@ -403,11 +420,10 @@ def run_cli(settings: Settings, args: argparse.Namespace) -> None:
     if updates:
         settings = settings.model_copy(update=updates)
     app = create_app(settings)
-    key_from = ("HAILONG_CAMERA_WEBHOOK_KEY" if settings.camera_webhook_key is not None
-                else str(settings.stack_dir / "keys" / "camera_webhook_key"))
     print(f"camera adapter: http://{settings.camera_host}:{settings.camera_port}"
-          f"/api/v1/observations (API docs at /docs); webhook key from {key_from}; "
-          f"publishing to {settings.topics.camera}", flush=True)
+          f"/api/v1/observations (API docs at /docs); each camera authenticates with its "
+          f"own webhook token (hailong devices register --kind camera); publishing to "
+          f"{settings.topics.camera}", flush=True)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s camera %(levelname)s %(message)s")
     uvicorn.run(app, host=settings.camera_host, port=settings.camera_port,

@@ -10,6 +10,8 @@
   they arrive and buffered, never beyond the limit).
 - :class:`RateLimiter`: a token bucket per client address (in memory, per process).
 - :func:`bearer_ok`: constant-time check of an ``Authorization: Bearer`` header.
+- :class:`RegisteredTokens`: the bearer tokens of registered cameras or issuers.
+- :func:`service_signer`: the device key a service signs what it publishes with.
 - :func:`problem`: an RFC 9457 problem-details response.
 """
 
@@ -22,6 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -126,6 +129,79 @@ class ConfirmingProducer:
         # Destroy the client now (not whenever the app object is collected), so that it
         # stops connecting to brokers.
         del self._producer
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who a bearer token belongs to: a registered camera or issuer, and its office."""
+
+    device_id: str
+    office_id: str
+
+
+class RegisteredTokens:
+    """The bearer tokens of one kind of registered device (cameras, issuers), by their
+    sha256 in the device registry (``warehouse/devices.py``); reloaded when older than
+    ``refresh_s`` seconds, so a new, rotated or revoked token takes effect within that
+    time. Only tokens of keys neither revoked nor ended are known."""
+
+    def __init__(self, settings: Settings, kind: str, refresh_s: float, per_minute: int,
+                 token_name: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.kind = kind
+        self.refresh_s = refresh_s
+        self.per_minute = per_minute
+        self.token_name = token_name  # for people: "the camera's webhook token"
+        self.clock = clock
+        self.limiter = RateLimiter(per_minute, clock=clock)
+        self._by_digest: dict[str, Holder] = {}
+        self._loaded_at: float | None = None
+
+    async def admit(self, token: str | None) -> Holder | JSONResponse:
+        """The holder of a bearer token, or the problem to answer: 401 (unknown), 429
+        (over the holder's rate), 503 (the registry cannot be read)."""
+        from hailong.errors import WarehouseError
+
+        try:
+            holder = await asyncio.to_thread(self.find, token) if token else None
+        except WarehouseError as exc:
+            log.warning("the device registry is unreachable: %s", exc)
+            return problem(503, "registry-unavailable", "Not done",
+                           "the device registry cannot be read; try again",
+                           headers={"Retry-After": "30"})
+        if holder is None:
+            return problem(401, "unauthorized", "Unauthorized",
+                           f"send Authorization: Bearer <{self.token_name}>",
+                           headers={"WWW-Authenticate": "Bearer"})
+        wait = self.limiter.take(holder.device_id)
+        if wait > 0:
+            return problem(429, "rate-limited", "Too many requests",
+                           f"at most {self.per_minute} requests a minute per {self.kind}",
+                           headers={"Retry-After": retry_after(wait)})
+        return holder
+
+    def _load(self) -> None:
+        from hailong.clock import SYSTEM
+        from warehouse.buckets import epoch_us
+        from warehouse.client import Warehouse
+        from warehouse.devices import keys
+
+        now_us = epoch_us(SYSTEM.now())
+        with Warehouse(self.settings) as wh:
+            found = keys(wh)
+        self._by_digest = {k.token_sha256: Holder(k.device_id, k.office_id) for k in found
+                           if k.kind == self.kind and k.token_sha256 and not k.revoked_at_us
+                           and (not k.valid_to_us or now_us < k.valid_to_us)}
+        self._loaded_at = self.clock()
+
+    def find(self, token: str) -> Holder | None:
+        """The holder of a token, or None (raises WarehouseError if the registry cannot
+        be read when it must be)."""
+        from warehouse.devices import token_digest
+
+        if self._loaded_at is None or self.clock() - self._loaded_at >= self.refresh_s:
+            self._load()
+        return self._by_digest.get(token_digest(token))
 
 
 def service_signer(settings: Settings, device_id: str) -> Signer | None:

@@ -5,11 +5,13 @@
    land them in ClickHouse (``dead_letters``, one row per source message).
 3. Hold the valid but implausible events in the quarantine (``streams/plausible.py``,
    ``warehouse/quarantine.py``): kept with their reasons, not counted.
-4. Each event_id once (``warehouse/claims.py``): look up the claims of the batch's
+4. Keep the signed value of each message that lands (``warehouse/evidence.py``), for
+   ``hailong audit verify``.
+5. Each event_id once (``warehouse/claims.py``): look up the claims of the batch's
    event_ids, decide which messages land (new events and replays of candidates; not
    copies of events claimed before), write the batch's claims, then insert the messages
    that land into their raw ClickHouse tables (kiosk, QR, camera).
-5. Read the claims again and recompute, from raw, the hourly buckets (and kiosk misuse
+6. Read the claims again and recompute, from raw, the hourly buckets (and kiosk misuse
    flags) the landed events touch, and those of every copy another worker landed at
    the same moment; mark the published rankings the landed events touch stale.
 
@@ -49,7 +51,7 @@ from hailong.kafka import Headers, deliver, make_producer
 from hailong.settings import Settings
 from infra.topics import ensure_topics
 from streams.plausible import Rules, doubts, signature_doubt
-from warehouse import devices, landing, quarantine
+from warehouse import devices, evidence, landing, quarantine
 from warehouse.buckets import VERSION_TOP, epoch_us
 from warehouse.channels import CAMERA, KIOSK, QR, Channel
 from warehouse.client import Warehouse
@@ -195,6 +197,14 @@ class Ingestor:
         self._keep(batch, plan)
         if batch.copies:
             log.info("skipped %d copies of events claimed before", batch.copies)
+        # The signed values of what lands, for auditors (before raw: no counted event
+        # without its evidence).
+        evidence_rows = [row for channel, items in self.channels(batch) for event, msg in items
+                         if (row := evidence.evidence_row(channel.name, msg.partition,
+                                                          msg.offset, event.event_id,
+                                                          msg.value or b"", msg.headers))]
+        if evidence_rows:
+            await self._retry("evidence", evidence.record, self.warehouse, evidence_rows)
         # Claims before raw rows: only candidates ever reach raw. A crash in between
         # leaves a claim whose replay lands its raw row, whatever the batch order then.
         await self._retry("claims", landing.record, self.warehouse, plan)

@@ -1,12 +1,14 @@
 """The device registry (``hailong devices``): who may publish events that count.
 
-A device (a kiosk, a camera, a gateway such as the QR gateway or the camera adapter)
-has one or more Ed25519 keys over time. Each key is bound to one office (a gateway's to
-none: it publishes for any office, and checks what it publishes itself) from
-``valid_from`` until ``valid_to`` (exclusive; open when 0). Registering makes key 1,
-rotating makes key N+1 from now and ends key N now, revoking marks every key of the
-device: from that moment nothing the broker receives signed by it counts, whatever
-time the event claims. The table ``device_changes`` keeps every change (who, why,
+A device (a kiosk, a camera, a gateway such as the QR gateway or the camera adapter,
+an issuer: an office's queue system that asks the QR gateway for survey tokens) has
+one or more Ed25519 keys over time; a camera and an issuer also have a bearer token.
+Each key is bound to one office (a gateway's to none: it publishes for any office, and
+checks what it publishes itself) from ``valid_from`` until ``valid_to`` (exclusive;
+open when 0). Registering makes key 1, rotating makes key N+1 from now and ends key N
+now, revoking marks every key of the device: from that moment nothing the broker
+receives signed by it counts, whatever time the event claims, and its token is refused.
+The table ``device_changes`` keeps every change (who, why,
 when); the view ``devices`` shows each key's latest state. Only public keys are stored.
 
 The stream worker checks every event against these keys (``streams/plausible.py``);
@@ -17,8 +19,10 @@ once, when the key is made.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -31,11 +35,14 @@ from hailong.signing import MAX_DEVICE_ID, Keyring, Signer, new_key
 from warehouse.buckets import epoch_us
 from warehouse.client import Warehouse
 
-KINDS = ("kiosk", "camera", "gateway")
+KINDS = ("kiosk", "camera", "gateway", "issuer")
+# The kinds that authenticate to a Hailong HTTP service with a bearer token of their own
+# (the registry keeps its sha256), and the name of the token in their config.
+TOKEN_NAMES = {"camera": "webhook_token", "issuer": "issuer_token"}
 SIMULATOR_GATEWAY = "simulator-gateway"
-COLUMNS = ("device_id", "key_id", "kind", "office_id", "public_key", "valid_from_us",
-           "valid_to_us", "revoked_at_us", "action", "why", "changed_by", "changed_at",
-           "changed_at_us")
+COLUMNS = ("device_id", "key_id", "kind", "office_id", "public_key", "token_sha256",
+           "valid_from_us", "valid_to_us", "revoked_at_us", "action", "why", "changed_by",
+           "changed_at", "changed_at_us")
 
 
 class DeviceError(HailongError):
@@ -54,6 +61,9 @@ class Key:
     valid_from_us: int
     valid_to_us: int  # 0: open
     revoked_at_us: int  # 0: not revoked
+    # A camera's webhook token (``hailong camera``) or an issuer's token (the QR gateway's
+    # ``POST /api/v1/tokens``), as sha256 hex; the token itself is in its config only.
+    token_sha256: str = ""
 
     def valid_at(self, at_us: int) -> bool:
         return self.valid_from_us <= at_us and (not self.valid_to_us or at_us < self.valid_to_us)
@@ -61,10 +71,25 @@ class Key:
 
 @dataclass(frozen=True)
 class NewKey:
-    """A key just made: its state, and the private key (never stored by the platform)."""
+    """A key just made: its state, and the private key (never stored by the platform);
+    for a camera or an issuer also its bearer token (stored as a hash only)."""
 
     key: Key
     private_key: bytes
+    webhook_token: str = ""
+
+
+def _new(device_id: str, key_id: int, kind: str, office_id: str, valid_from_us: int) -> NewKey:
+    private, public = new_key()
+    token = secrets.token_urlsafe(32) if kind in TOKEN_NAMES else ""
+    digest = hashlib.sha256(token.encode()).hexdigest() if token else ""
+    return NewKey(Key(device_id, key_id, kind, office_id, public, valid_from_us, 0, 0, digest),
+                  private, token)
+
+
+def token_digest(token: str) -> str:
+    """The sha256 hex of a webhook token, as the registry stores it."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -89,10 +114,14 @@ def keys(wh: Warehouse, device_id: str | None = None) -> list[Key]:
     """Every key (of one device, or all), latest state, by device and key."""
     where = "WHERE device_id = %(d)s" if device_id is not None else ""
     rows = wh.execute(
-        "SELECT device_id, key_id, kind, office_id, public_key, valid_from_us, valid_to_us, "
-        f"revoked_at_us FROM devices {where} ORDER BY device_id, key_id", {"d": device_id})
-    return [Key(d, int(k), kind, office, bytes.fromhex(pub), int(f), int(t), int(r))
-            for d, k, kind, office, pub, f, t, r in rows]
+        "SELECT device_id, key_id, argMax(kind, changed_at_us), argMax(office_id, "
+        "changed_at_us), argMax(public_key, changed_at_us), argMax(valid_from_us, "
+        "changed_at_us), argMax(valid_to_us, changed_at_us), argMax(revoked_at_us, "
+        "changed_at_us), argMax(token_sha256, changed_at_us) "
+        f"FROM device_changes {where} GROUP BY device_id, key_id ORDER BY device_id, key_id",
+        {"d": device_id})
+    return [Key(d, int(k), kind, office, bytes.fromhex(pub), int(f), int(t), int(r), tok)
+            for d, k, kind, office, pub, f, t, r, tok in rows]
 
 
 def load_keys(wh: Warehouse) -> DeviceKeys:
@@ -104,8 +133,8 @@ def _write(wh: Warehouse, changes: list[tuple[Key, str]], why: str, by: str,
            now: datetime) -> None:
     at_us = epoch_us(now)
     wh.insert("device_changes", COLUMNS, [
-        (k.device_id, k.key_id, k.kind, k.office_id, k.public_key.hex(), k.valid_from_us,
-         k.valid_to_us, k.revoked_at_us, action, why, by,
+        (k.device_id, k.key_id, k.kind, k.office_id, k.public_key.hex(), k.token_sha256,
+         k.valid_from_us, k.valid_to_us, k.revoked_at_us, action, why, by,
          now.replace(microsecond=0, tzinfo=None), at_us) for k, action in changes])
 
 
@@ -130,10 +159,9 @@ def register(wh: Warehouse, device_id: str, kind: str, office_id: str = "", *,
         raise DeviceError(f"device {device_id} is registered already (rotate its key, or "
                           "revoke it and register a new id)")
     now = clock.now()
-    private, public = new_key()
-    key = Key(device_id, 1, kind, office_id, public, epoch_us(valid_from or now), 0, 0)
-    _write(wh, [(key, "register")], why, by, now)
-    return NewKey(key, private)
+    new = _new(device_id, 1, kind, office_id, epoch_us(valid_from or now))
+    _write(wh, [(new.key, "register")], why, by, now)
+    return new
 
 
 def rotate(wh: Warehouse, device_id: str, *, office_id: str | None = None, by: str,
@@ -150,12 +178,11 @@ def rotate(wh: Warehouse, device_id: str, *, office_id: str | None = None, by: s
     _check(device_id, last.kind, office)
     now = clock.now()
     now_us = epoch_us(now)
-    private, public = new_key()
     ended = [replace(k, valid_to_us=now_us) for k in current
              if not k.valid_to_us or k.valid_to_us > now_us]
-    new = Key(device_id, last.key_id + 1, last.kind, office, public, now_us, 0, 0)
-    _write(wh, [*((k, "rotate") for k in ended), (new, "rotate")], why, by, now)
-    return NewKey(new, private)
+    new = _new(device_id, last.key_id + 1, last.kind, office, now_us)
+    _write(wh, [*((k, "rotate") for k in ended), (new.key, "rotate")], why, by, now)
+    return new
 
 
 def revoke(wh: Warehouse, device_id: str, *, by: str, why: str,
@@ -177,9 +204,10 @@ def device_config(new: NewKey, settings_hint: dict[str, Any] | None = None) -> d
     """What a device loads (``hailong kiosk --config``, a vendor's own client): its id,
     office, key and where to publish. Contains the private key: a secret."""
     k = new.key
+    token = {TOKEN_NAMES[k.kind]: new.webhook_token} if new.webhook_token else {}
     return {"device_id": k.device_id, "kind": k.kind, "office_id": k.office_id,
             "key_id": k.key_id, "private_key": base64.b64encode(new.private_key).decode(),
-            "public_key": k.public_key.hex(), **(settings_hint or {})}
+            "public_key": k.public_key.hex(), **token, **(settings_hint or {})}
 
 
 def write_config(path: Path, config: dict[str, Any]) -> None:
@@ -231,15 +259,16 @@ def provision(wh: Warehouse, path: Path, wanted: Sequence[tuple[str, str, str]],
             continue
         if cur is None and entry is not None and entry["office_id"] == office_id:
             # a fresh registry (a new database): the file's key, registered again
+            token = entry.get(TOKEN_NAMES.get(kind, ""), "")
             changes.append((Key(device_id, int(entry["key_id"]), kind, office_id,
-                                bytes.fromhex(entry["public_key"]), 0, 0, 0), "register"))
+                                bytes.fromhex(entry["public_key"]), 0, 0, 0,
+                                token_digest(token) if token else ""), "register"))
             continue
-        private, public = new_key()
         if cur is not None:  # the old key never signs again
             changes.append((replace(cur, valid_to_us=1), "rotate"))
-        new = Key(device_id, (cur.key_id + 1) if cur else 1, kind, office_id, public, 0, 0, 0)
-        changes.append((new, "rotate" if cur else "register"))
-        stored[device_id] = device_config(NewKey(new, private))
+        made = _new(device_id, (cur.key_id + 1) if cur else 1, kind, office_id, 0)
+        changes.append((made.key, "rotate" if cur else "register"))
+        stored[device_id] = device_config(made)
     if changes:
         _write(wh, changes, "simulated device", by, now)
         write_config(path, stored)

@@ -40,14 +40,17 @@ def run_cli(settings: Settings, args: argparse.Namespace) -> None:
     if updates:
         settings = settings.model_copy(update=updates)
     app = create_app(settings)
-    key_from = ("HAILONG_GATEWAY_ISSUER_KEY" if settings.gateway_issuer_key is not None
-                else str(settings.stack_dir / "keys" / "gateway_issuer_key"))
     print(f"gateway: http://{settings.gateway_host}:{settings.gateway_port} (surveys at "
-          f"{settings.gateway_url}/s/<token>, API docs at /docs); issuer key from {key_from}; "
-          f"publishing to {settings.topics.qr}", flush=True)
+          f"{settings.gateway_url}/s/<token>, API docs at /docs); issuers authenticate with "
+          f"their own tokens (hailong devices register --kind issuer); publishing to "
+          f"{settings.topics.qr}", flush=True)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s gateway %(levelname)s %(message)s")
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+    # X-Forwarded-For is believed only from the trusted proxies (default: none, so the
+    # rate limit keys on the connecting address and no client can choose its own).
+    proxies = (args.forwarded_allow_ips if args.forwarded_allow_ips is not None
+               else settings.gateway_trusted_proxies).strip()
     uvicorn.run(app, host=settings.gateway_host, port=settings.gateway_port,
-                log_level=args.log_level, proxy_headers=True,
-                forwarded_allow_ips=args.forwarded_allow_ips, server_header=False)
+                log_level=args.log_level, proxy_headers=bool(proxies),
+                forwarded_allow_ips=proxies or None, server_header=False)

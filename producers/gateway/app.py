@@ -3,7 +3,8 @@
 Three audiences:
 
 - the office's queue/ticket system issues a signed token per citizen
-  (``POST /api/v1/tokens``, bearer key ``gateway_issuer_key``) and prints its QR code;
+  (``POST /api/v1/tokens``, bearer: its own issuer token, for its office only, at
+  ``gateway_issue_per_minute``) and prints its QR code;
 - the citizen opens ``/s/<token>`` on their phone and submits the survey (an HTML form,
   see :mod:`~producers.gateway.page`); other front ends use ``POST /api/v1/surveys``;
 - operations check ``/healthz``.
@@ -55,7 +56,7 @@ from producers.web import (
     BodyLimit,
     ConfirmingProducer,
     RateLimiter,
-    bearer_ok,
+    RegisteredTokens,
     client_address,
     problem,
     retry_after,
@@ -141,7 +142,7 @@ class SurveyAccepted(BaseModel):
 
 PROBLEMS: dict[int, str] = {
     400: "malformed body or token, or the office does not match the token's",
-    401: "missing or wrong bearer key",
+    401: "missing or unknown bearer token",
     403: "the token's signature does not match (forged or altered)",
     409: "the token was already used",
     410: "the token has expired",
@@ -243,7 +244,6 @@ class Gateway:
         self.settings = settings
         self.clock = clock
         self.secret = settings.key("gateway_secret")
-        self.issuer_key = settings.key("gateway_issuer_key")
         self.delivery_timeout_s = delivery_timeout_s
         self.store = TokenStore(settings.stack_dir / "gateway" / "tokens.sqlite",
                                 stale_after_s=max(120.0, 4 * delivery_timeout_s), clock=clock)
@@ -408,9 +408,10 @@ def qr_png(url: str, scale: int = 8) -> bytes:
 
 # --- the app ---------------------------------------------------------------------------
 # Module level: FastAPI resolves these (string) annotations in the module's namespace.
-issuer = HTTPBearer(auto_error=False, scheme_name="issuer key",
-                    description="the gateway_issuer_key setting (HAILONG_GATEWAY_ISSUER_KEY, "
-                                "or generated once in <stack_dir>/keys/)")
+issuer = HTTPBearer(auto_error=False, scheme_name="issuer token",
+                    description="the issuer token of an office's queue system (`issuer_token` "
+                                "in the config of `hailong devices register --kind issuer "
+                                "--office O`)")
 Creds = Annotated[HTTPAuthorizationCredentials | None, Depends(issuer)]
 TokenPath = Annotated[str, Path(max_length=tokens.MAX_TOKEN_CHARS,
                                 description="the token, as in the survey URL")]
@@ -488,23 +489,36 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
         return problem(exc.status, exc.slug, titles.get(exc.slug, "Refused"), exc.detail,
                        headers=headers, **({"errors": exc.errors} if exc.errors else {}))
 
-    def check_issuer(creds: HTTPAuthorizationCredentials | None) -> JSONResponse | None:
-        header = f"Bearer {creds.credentials}" if creds else None
-        if bearer_ok(header, gw.issuer_key):
-            return None
-        return problem(401, "unauthorized", "Unauthorized",
-                       "send Authorization: Bearer <gateway issuer key>",
-                       headers={"WWW-Authenticate": "Bearer"})
+    issuers = RegisteredTokens(settings, "issuer", settings.gateway_registry_refresh_s,
+                               settings.gateway_issue_per_minute,
+                               "the issuer token of your office", clock=gw.clock.monotonic)
+
+    async def check_issuer(creds: HTTPAuthorizationCredentials | None,
+                           office_id: str) -> Response | None:
+        """The issuer's token must be registered, within its rate, and of this office."""
+        holder = await issuers.admit(creds.credentials if creds else None)
+        if isinstance(holder, Response):
+            return holder
+        if holder.office_id != office_id:
+            log.warning("issuer %s asked for a token of another office", holder.device_id)
+            return problem(403, "not-your-office", "Not your office",
+                           f"this issuer token is for office {holder.office_id}")
+        return None
 
     # --- issuing -------------------------------------------------------------------------
     @app.post("/api/v1/tokens", tags=["issuing"], status_code=201, response_model=TokenIssued,
               summary="Issue a survey token for one citizen",
-              responses=_problems(401, 413, 422))
+              responses={**_problems(401, 413, 422), **{
+                  code: {"model": Problem, "description": text,
+                         "content": {"application/problem+json": {}}}
+                  for code, text in ((403, "the issuer token is for another office"),
+                                     (429, "too many tokens for this issuer; see Retry-After"),
+                                     (503, "the device registry cannot be read; retry"))}})
     async def issue_token(body: TokenRequest, creds: Creds) -> Any:
         """Issue a signed, single-use survey token for an office, valid for ``ttl_hours``
         (default 72 h). The answer carries the survey URL for the citizen and its QR code
         (SVG markup and a PNG data URI), plus URLs of the QR code as images."""
-        if (denied := check_issuer(creds)) is not None:
+        if (denied := await check_issuer(creds, body.office_id)) is not None:
             return denied
         ttl = timedelta(hours=body.ttl_hours or settings.gateway_token_ttl_h)
         token = tokens.issue(gw.secret, body.office_id, ttl, gw.clock.now())

@@ -22,6 +22,8 @@ from hailong.settings import Settings
 from infra.stack import default_signals
 from tests.conftest import read_topic, settings_env
 from tests.serving import Reply, free_port, request
+from warehouse.client import Warehouse
+from warehouse.devices import register, revoke
 
 pytestmark = pytest.mark.integration
 
@@ -31,17 +33,18 @@ EMOTION: dict[str, Any] = {
     "event_type": "emotion", "emotion": "angry", "score": 0.87, "track_id": "t-1234",
     "observation_id": "obs-1"}
 QUEUE: dict[str, Any] = {
-    "camera_id": "cam-1", "office_id": OFFICE, "timestamp": "2026-11-24T02:15:00Z",
+    "camera_id": "cam-3", "office_id": OFFICE, "timestamp": "2026-11-24T02:15:00Z",
     "event_type": "queue", "people_waiting": 7, "estimated_wait_s": 420.5}
 
 
 @dataclass
 class Adapter:
     base: str
-    key: str
+    key: str  # cam-3's webhook token
     log: Path
     proc: subprocess.Popen[bytes]
     settings: Settings
+    tokens: dict[str, str]  # every registered camera's token
 
     def post(self, body: Any, key: str | None = None) -> Reply:
         return request("POST", f"{self.base}/api/v1/observations", json_body=body,
@@ -54,7 +57,13 @@ class Adapter:
 
 @pytest.fixture
 def adapter(settings: Settings, tmp_path: Path) -> Iterator[Adapter]:
-    s = settings.model_copy(update={"stack_dir": tmp_path / "stack"})
+    s = settings.model_copy(update={"stack_dir": tmp_path / "stack",
+                                    "camera_rate_per_minute": 30,
+                                    "camera_registry_refresh_s": 0})
+    tokens = {}
+    with Warehouse(s) as wh:  # cam-3 and cam-1 at OFFICE, cam-9 elsewhere
+        for camera, office in (("cam-3", OFFICE), ("cam-1", OFFICE), ("cam-9", "HN-00008")):
+            tokens[camera] = register(wh, camera, "camera", office, by="test").webhook_token
     port = free_port()
     env = {**settings_env(s), "HAILONG_CAMERA_PORT": str(port)}
     log = tmp_path / "camera.log"
@@ -62,7 +71,7 @@ def adapter(settings: Settings, tmp_path: Path) -> Iterator[Adapter]:
         proc = subprocess.Popen([sys.executable, "-m", "hailong.cli", "camera",
                                  "--log-level", "debug"], stdout=out, stderr=subprocess.STDOUT,
                                 env=env, preexec_fn=default_signals)
-    adapter = Adapter(f"http://127.0.0.1:{port}", s.key("camera_webhook_key"), log, proc, s)
+    adapter = Adapter(f"http://127.0.0.1:{port}", tokens["cam-3"], log, proc, s, tokens)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -166,3 +175,31 @@ def test_openapi_documents_the_webhook_format(adapter: Adapter) -> None:
     assert {"200", "401", "413", "422", "503"} <= set(op["responses"])
     assert "face_crop" in doc["info"]["description"]
     assert request("GET", f"{adapter.base}/docs").status == 200
+
+
+def test_a_camera_token_posts_only_its_own_observations(adapter: Adapter) -> None:
+    """One token per camera, bound to its camera id and office: no other camera's (or
+    office's) observations, nothing for an unknown or revoked token, a rate per camera."""
+    other_camera = adapter.post(EMOTION, key=adapter.tokens["cam-1"])
+    assert other_camera.status == 403 and other_camera.json()["type"].endswith("not-this-camera")
+    other_office = adapter.post({**EMOTION, "camera_id": "cam-9"},
+                                key=adapter.tokens["cam-9"])
+    assert other_office.status == 403  # cam-9 is bound to HN-00008
+    mixed = adapter.post([EMOTION, {**QUEUE, "camera_id": "cam-1"}])
+    assert mixed.status == 403 and mixed.json()["errors"] == [
+        {"field": "[1]", "message": "another camera or office"}]
+    assert adapter.post(EMOTION, key="not-a-token").status == 401
+    own = adapter.post({**EMOTION, "camera_id": "cam-1", "observation_id": "obs-1"},
+                       key=adapter.tokens["cam-1"])
+    assert own.status == 200
+    # the same observation_id from another camera is another event (namespaced)
+    assert adapter.post(EMOTION).json()["event_ids"] != own.json()["event_ids"]
+    assert {e.camera_id for e in camera_events(adapter.settings)} == {"cam-1", "cam-3"}
+    with Warehouse(adapter.settings) as wh:
+        revoke(wh, "cam-1", by="test", why="stolen")
+    revoked = adapter.post({**EMOTION, "camera_id": "cam-1"}, key=adapter.tokens["cam-1"])
+    assert revoked.status == 401  # (the fixture's adapter rereads the registry each time)
+    statuses = []
+    for _ in range(30):
+        statuses.append(adapter.post(EMOTION).status)
+    assert statuses.count(429) >= 1 and set(statuses) <= {200, 429}, statuses

@@ -34,14 +34,32 @@ CODES = [c.code for a in Q.aspects for c in a.criteria]
 
 
 def gateway_settings(settings: Settings, tmp_path: Path, **changes: Any) -> Settings:
-    """The test's topics, with keys and the token store in tmp_path and a free port."""
+    """The test's topics, with keys and the token store in tmp_path and a free port; the
+    gateway rereads the issuer tokens on every request."""
     return settings.model_copy(update={"stack_dir": tmp_path / "stack",
-                                       "gateway_port": free_port(), **changes})
+                                       "gateway_port": free_port(),
+                                       "gateway_registry_refresh_s": 0,
+                                       "gateway_issue_per_minute": 10_000, **changes})
+
+
+_ISSUERS: dict[tuple[str, str], str] = {}
+
+
+def issuer_token(s: Settings, office: str = OFFICE) -> str:
+    """The token of the office's issuer (its queue system), registered on first use."""
+    from warehouse.client import Warehouse
+    from warehouse.devices import register
+
+    if (s.clickhouse_database, office) not in _ISSUERS:
+        with Warehouse(s) as wh:
+            new = register(wh, f"queue-{office}", "issuer", office, by="test")
+        _ISSUERS[(s.clickhouse_database, office)] = new.webhook_token
+    return _ISSUERS[(s.clickhouse_database, office)]
 
 
 def issue(base: str, s: Settings, office: str = OFFICE, **extra: Any) -> dict[str, Any]:
     reply = request("POST", f"{base}/api/v1/tokens", json_body={"office_id": office, **extra},
-                    headers={"Authorization": f"Bearer {s.key('gateway_issuer_key')}"})
+                    headers={"Authorization": f"Bearer {issuer_token(s, office)}"})
     assert reply.status == 201, reply.text
     return reply.json()  # type: ignore[no-any-return]
 
@@ -266,10 +284,10 @@ def test_issuing_needs_the_key_and_serves_qr_images(settings: Settings,
     with serve(create_app(s), s.gateway_port) as base:
         url = f"{base}/api/v1/tokens"
         for headers in ({}, {"Authorization": "Bearer wrong"},
-                        {"Authorization": f"Basic {s.key('gateway_issuer_key')}"}):
+                        {"Authorization": f"Basic {issuer_token(s)}"}):
             reply = request("POST", url, json_body={"office_id": OFFICE}, headers=headers)
             assert reply.status == 401 and reply.headers["www-authenticate"] == "Bearer"
-        auth = {"Authorization": f"Bearer {s.key('gateway_issuer_key')}"}
+        auth = {"Authorization": f"Bearer {issuer_token(s)}"}
         for body in ({"office_id": "HN 4"}, {"office_id": OFFICE, "ttl_hours": 0},
                      {"office_id": OFFICE, "ttl_hours": 10_000}, {"office": OFFICE}):
             assert request("POST", url, json_body=body, headers=auth).status == 422
@@ -377,4 +395,59 @@ def test_openapi_documents_every_endpoint(settings: Settings, tmp_path: Path) ->
     assert {"401", "422"} <= set(paths["/api/v1/tokens"]["post"]["responses"])
     assert {"403", "409", "410", "413", "429", "503"} <= set(
         paths["/api/v1/surveys"]["post"]["responses"])
-    assert "issuer key" in doc["components"]["securitySchemes"]
+    assert "issuer token" in doc["components"]["securitySchemes"]
+
+
+def test_x_forwarded_for_is_not_believed_by_default(settings: Settings, tmp_path: Path) -> None:
+    """`hailong gateway` as users run it: no trusted proxy by default, so a client that
+    sends a new X-Forwarded-For with each request is still one address to the rate limit."""
+    import subprocess
+    import sys
+
+    from tests.conftest import settings_env, wait_until
+
+    s = gateway_settings(settings, tmp_path, gateway_rate_per_minute=5)
+    log = (tmp_path / "gateway.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "hailong.cli", "gateway"],
+                            env=settings_env(s), stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{s.gateway_port}"
+    try:
+        def up() -> bool:
+            try:
+                return request("GET", f"{base}/healthz", timeout=2).status == 200
+            except OSError:
+                return False
+
+        wait_until(up, 30, "the gateway to answer")
+        token = issue(base, s)["token"]
+        statuses = [request("GET", f"{base}/s/{token}",
+                            headers={"X-Forwarded-For": f"203.0.113.{i}"}).status
+                    for i in range(7)]
+        assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429], statuses
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
+
+
+def test_an_issuer_issues_only_for_its_office_within_its_rate(settings: Settings,
+                                                              tmp_path: Path) -> None:
+    """Issuer tokens per office (issue 13): office B's queue system cannot ask for office
+    A's tokens, nor stuff ballots faster than its rate; a revoked issuer is refused."""
+    from warehouse.client import Warehouse
+    from warehouse.devices import revoke
+
+    s = gateway_settings(settings, tmp_path, gateway_issue_per_minute=3)
+    with serve(create_app(s), s.gateway_port) as base:
+        url = f"{base}/api/v1/tokens"
+        b_for_a = request("POST", url, json_body={"office_id": OFFICE},
+                          headers={"Authorization": f"Bearer {issuer_token(s, 'HN-00008')}"})
+        assert b_for_a.status == 403 and b_for_a.json()["type"].endswith("not-your-office")
+        auth = {"Authorization": f"Bearer {issuer_token(s)}"}
+        statuses = [request("POST", url, json_body={"office_id": OFFICE}, headers=auth).status
+                    for _ in range(5)]
+        assert statuses == [201, 201, 201, 429, 429], statuses
+        with Warehouse(s) as wh:
+            revoke(wh, f"queue-{OFFICE}", by="test", why="leaked")
+        after = request("POST", url, json_body={"office_id": OFFICE}, headers=auth)
+        assert after.status == 401

@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS device_changes
     kind           String,                  -- kiosk | camera | gateway
     office_id      String,                  -- '' for a gateway (any office)
     public_key     String,                  -- Ed25519, 32 bytes, hex
+    token_sha256   String,                  -- a camera's webhook token, hashed ('' none)
     valid_from_us  Int64,                   -- the key signs events from here (UTC µs)
     valid_to_us    Int64,                   -- ... until here, exclusive; 0: open
     revoked_at_us  Int64,                   -- 0, or: nothing the broker receives from
