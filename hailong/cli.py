@@ -293,6 +293,19 @@ def cmd_devices(settings: Settings, args: argparse.Namespace) -> None:
             for k in devices.revoke(wh, _need(args.device, "--device"), by=by,
                                     why=args.why or "", clock=SYSTEM):
                 print(f"{k.device_id}: key {k.key_id} revoked")
+        elif args.action == "health":
+            health = wh.execute(
+                "SELECT device_id, kind, office_id, last_seen_us, skew_s, silent, "
+                "silent_minutes FROM device_health WHERE %(o)s = '' OR office_id = %(o)s "
+                "ORDER BY silent DESC, last_seen_us, device_id", {"o": args.office or ""})
+            flagged = sum(int(r[5]) for r in health)
+            print(f"{len(health)} kiosks and cameras, {flagged} silent in office hours "
+                  f"(> {health[0][6] if health else '?'} minutes):")
+            for device, kind, office, seen, skew, silent, _ in health:
+                when = _us_text(seen) if seen else "never"
+                clock = f"clock {skew:+.0f} s" if seen else ""
+                print(f"  {'SILENT ' if silent else '       '}{device:<24} {kind:<7} "
+                      f"{office:<16} last seen {when:<17} {clock}")
         else:
             found = devices.keys(wh, args.device)
             if args.office:
@@ -478,13 +491,14 @@ def build_parser() -> argparse.ArgumentParser:
     period.add_argument("--stale", action="store_true",
                         help="only list the published rankings that late events made stale")
     p = add("devices", cmd_devices,
-            "the device registry: register kiosks, cameras and gateways (one, or a CSV), "
-            "rotate their keys, revoke them, list and show them")
+            "the device registry: register kiosks, cameras, gateways and issuers (one, or a "
+            "CSV), rotate their keys, revoke them, list and show them; health: when each "
+            "kiosk and camera was last heard from, its clock, and the silent ones")
     p.add_argument("action", choices=["register", "register-csv", "rotate", "revoke", "list",
-                                      "show"])
+                                      "show", "health"])
     p.add_argument("--device", help="the device id (a kiosk's device_id, a camera's "
                                     "camera_id, a gateway's name)")
-    p.add_argument("--kind", choices=["kiosk", "camera", "gateway"])
+    p.add_argument("--kind", choices=["kiosk", "camera", "gateway", "issuer"])
     p.add_argument("--office", help="the office it is bound to (kiosk, camera); rotate: "
                                     "move it to another office; list: only this office's")
     p.add_argument("--from", dest="valid_from",

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     # and every event not signed by a registered device of its office (hailong/signing.py,
     # warehouse/devices.py).
     require_signatures: bool = True
+    # A kiosk or camera that sends nothing for this many minutes of office hours is
+    # flagged silent (view device_health).
+    device_silent_minutes: int = Field(60, gt=0)
 
     # --- kiosk client (hailong kiosk) -------------------------------------------------
     kiosk_spool_dir: Path | None = Field(

@@ -13,7 +13,8 @@
    that land into their raw ClickHouse tables (kiosk, QR, camera).
 6. Read the claims again and recompute, from raw, the hourly buckets (and kiosk misuse
    flags) the landed events touch, and those of every copy another worker landed at
-   the same moment; mark the published rankings the landed events touch stale.
+   the same moment; mark the published rankings the landed events touch stale; note
+   when each kiosk and camera was last heard from (view ``device_health``).
 
 Only then does the caller acknowledge the batch, so Kafka offsets are committed only
 after ClickHouse confirmed. Every step is safe to repeat: a replayed batch writes raw
@@ -214,6 +215,13 @@ class Ingestor:
             await self._dead_letter_refused(messages, refused, batch)
         await self._retry("buckets", landing.refresh, self.warehouse, plan)
         await self._retry("stale rankings", landing.note_late, self.warehouse, plan, self.clock)
+        seen = devices.seen_rows(
+            ((getattr(e, "device_id", None) or e.camera_id, e.office_id, channel.name,
+              msg.broker_us, channel.at_us(e))
+             for channel, items in self.channels(batch) if channel.name != "qr"
+             for e, msg in items), epoch_us(self.clock.now()))
+        if seen:
+            await self._retry("device health", devices.record_seen, self.warehouse, seen)
         return batch
 
     async def _rules(self) -> Rules:

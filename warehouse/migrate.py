@@ -19,6 +19,7 @@ from hailong.errors import MigrationError
 from hailong.methodology import Weights
 from hailong.settings import Settings
 from warehouse.client import Warehouse, create_database
+from warehouse.devices import record_silent_minutes
 
 _NAME_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
@@ -115,3 +116,6 @@ def prepare(settings: Settings, progress: Callable[[str], None] = print) -> None
         migrate(wh, progress)
         if record_weights(wh, settings.weights):
             progress(f"weights: recorded {settings.weights}")
+        if record_silent_minutes(wh, settings.device_silent_minutes):
+            progress(f"device health: silent after {settings.device_silent_minutes} minutes "
+                     "of office hours")

@@ -44,7 +44,7 @@ def test_city_it_reads_and_only_reads_the_platform_database(stack: Settings) -> 
 CITY_VIEWS = ("office_index_current", "kiosk_ratings", "qr_surveys", "office_hourly",
               "dead_letter_summary", "ranking_monthly", "ranking_annual",
               "staff_scores_monthly", "units", "offices", "unit_lineage",
-              "quarantined_events", "stale_rankings", "devices")
+              "quarantined_events", "stale_rankings", "devices", "device_health")
 
 
 def test_city_it_reads_every_city_view(stack: Settings) -> None:
