@@ -91,7 +91,10 @@ def preload(settings: Settings, total: int, offices: list[SimOffice] | None = No
             d = json.loads(value)
             signer = keyring.signers.get(d.get("device_id") or d.get("camera_id") or "",
                                          keyring.gateway)
-            signed.append((key, value, [*signer.headers(value)] if signer else []))
+            token = (keyring.qr_token(d["office_id"], d["token_id"],
+                                      datetime.fromisoformat(d["submitted_at"]))
+                     if channel == "qr" else [])
+            signed.append((key, value, [*token, *(signer.headers(value) if signer else [])]))
         deliver(producer, getattr(settings.topics, channel), signed, timeout_s=300)
     return msgs
 

@@ -21,6 +21,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -33,6 +34,9 @@ from cryptography.hazmat.primitives.serialization import (
     PrivateFormat,
     PublicFormat,
 )
+
+from hailong import qrtoken
+from hailong.contract import QrSurvey
 
 DEVICE_HEADER = "hailong-device"
 KEY_HEADER = "hailong-key"
@@ -121,11 +125,25 @@ def verify(public_key: bytes, value: bytes, signature: bytes) -> bool:
 
 class Keyring:
     """Signers by device id, and the gateway that signs for devices without keys of
-    their own (QR surveys come from phones through the QR gateway)."""
+    their own (QR surveys come from phones through the QR gateway). With ``qr_secret``
+    (the gateway's token key) a QR survey also carries a token for its token id, as the
+    QR gateway sends it: for simulated traffic."""
 
-    def __init__(self, signers: Sequence[Signer] = (), gateway: Signer | None = None) -> None:
+    def __init__(self, signers: Sequence[Signer] = (), gateway: Signer | None = None,
+                 qr_secret: str | None = None) -> None:
         self.signers = {s.device_id: s for s in signers}
         self.gateway = gateway
+        self.qr_secret = qr_secret
+
+    def qr_token(self, office_id: str, token_id: str, submitted_at: datetime
+                 ) -> list[tuple[str, bytes]]:
+        """The token header of a survey (issued an hour before it, valid 72 h)."""
+        if self.qr_secret is None:
+            return []
+        token = qrtoken.sign(self.qr_secret, office_id, token_id,
+                             submitted_at - timedelta(hours=1),
+                             submitted_at + timedelta(hours=71))
+        return [(qrtoken.QR_TOKEN_HEADER, token.text.encode("ascii"))]
 
     def signer_of(self, event: object) -> Signer | None:
         """Who signs ``event``: its kiosk or camera, else the gateway."""
@@ -137,4 +155,6 @@ class Keyring:
     def headers(self, event: object, value: bytes) -> list[tuple[str, bytes]]:
         """The headers that sign ``value`` (the bytes of ``event``); none if no signer."""
         signer = self.signer_of(event)
-        return signer.headers(value) if signer is not None else []
+        token = (self.qr_token(event.office_id, event.token_id, event.submitted_at)
+                 if isinstance(event, QrSurvey) else [])
+        return token + (signer.headers(value) if signer is not None else [])

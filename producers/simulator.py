@@ -293,7 +293,8 @@ def simulated_keyring(settings: Settings, offices: list[SimOffice]) -> Keyring:
     """The keys of the simulated kiosks and cameras and of a simulated QR gateway:
     registered in the device registry the first time (their private keys kept in
     ``<stack_dir>/keys/simulated-devices.json``, 0600), so simulated events count like
-    a real device's (signed, ``hailong/signing.py``)."""
+    a real device's (signed, ``hailong/signing.py``); QR surveys carry a token signed
+    with the QR gateway's key, as the gateway sends them."""
     from warehouse.client import Warehouse
     from warehouse.devices import SIMULATOR_GATEWAY, provision
 
@@ -301,8 +302,10 @@ def simulated_keyring(settings: Settings, offices: list[SimOffice]) -> Keyring:
     wanted += [(c, "camera", o.office_id) for o in offices for c in o.cameras]
     wanted.append((SIMULATOR_GATEWAY, "gateway", ""))
     with Warehouse(settings) as wh:
-        return provision(wh, settings.stack_dir / "keys" / "simulated-devices.json", wanted,
+        ring = provision(wh, settings.stack_dir / "keys" / "simulated-devices.json", wanted,
                          by="simulator")
+    ring.qr_secret = settings.key("gateway_secret")  # surveys carry tokens, as the gateway's
+    return ring
 
 
 def send(settings: Settings, traffic: Traffic, rate: float = 0.0,

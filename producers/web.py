@@ -87,7 +87,8 @@ class ConfirmingProducer:
         while not self._stop.is_set():
             self._producer.poll(0.2)
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+    async def send(self, topic: str, key: bytes, value: bytes,
+                   extra_headers: Headers | None = None) -> None:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
 
@@ -107,7 +108,8 @@ class ConfirmingProducer:
                 pass
 
         try:
-            headers: Headers = [*self.signer.headers(value)] if self.signer else []
+            headers: Headers = [*(extra_headers or []),
+                                *(self.signer.headers(value) if self.signer else [])]
             self._producer.produce(topic, value=value, key=key, headers=headers,
                                    on_delivery=on_delivery)
         except BufferError:

@@ -51,7 +51,7 @@ from hailong.errors import DeliveryError, InvalidEvent, WarehouseError
 from hailong.kafka import Headers, deliver, make_producer
 from hailong.settings import Settings
 from infra.topics import ensure_topics
-from streams.plausible import Rules, doubts, signature_doubt
+from streams.plausible import Rules, doubts, qr_token_doubt, signature_doubt
 from warehouse import devices, evidence, landing, quarantine
 from warehouse.buckets import VERSION_TOP, epoch_us
 from warehouse.channels import CAMERA, KIOSK, QR, Channel
@@ -182,6 +182,7 @@ class Ingestor:
         self.producer = make_producer(settings)
         self.calendar: OfficeCalendar | None = None  # the registry's offices, when checked
         self.device_keys: DeviceKeys | None = None  # the device registry, when checked
+        self.qr_secret: str | None = None  # the QR gateway's token key, when checked
 
     def channels(self, batch: Batch) -> list[tuple[Channel[Any], list[tuple[Any, Received]]]]:
         return [(KIOSK, batch.kiosk), (QR, batch.qr), (CAMERA, batch.camera)]
@@ -240,7 +241,11 @@ class Ingestor:
                                                      self.warehouse)
                 log.info("checking signatures against %d device keys",
                          len(self.device_keys.keys))
-        return Rules.from_settings(self.settings, self.calendar, self.device_keys)
+        if self.settings.require_signatures and self.qr_secret is None:
+            # The QR gateway's token key (the same setting, or the same stack's file).
+            self.qr_secret = self.settings.key("gateway_secret")
+        return Rules.from_settings(self.settings, self.calendar, self.device_keys,
+                                   self.qr_secret)
 
     async def _hold_implausible(self, batch: Batch) -> None:
         """Valid events that break a plausibility rule go to the quarantine (before the
@@ -259,6 +264,11 @@ class Ingestor:
                 if rules.keys is not None:
                     why = signature_doubt(channel.name, event, msg.value or b"", msg.headers,
                                           at_us, msg.broker_us, rules.keys)
+                    if why is not None:
+                        found.append(why)
+                if rules.qr_secret is not None and isinstance(event, QrSurvey):
+                    why = qr_token_doubt(event, msg.headers, rules.qr_secret,
+                                         rules.max_skew_us)
                     if why is not None:
                         found.append(why)
                 if not found:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
+from hailong import qrtoken
+from hailong.contract import QrSurvey
 from hailong.methodology import LOCAL_TZ
 from hailong.settings import Settings
 from hailong.signing import Headers, SignatureRefused, read_headers, verify
@@ -38,14 +40,16 @@ class Rules:
     horizon_us: int | None  # how far behind it (None: no limit)
     calendar: OfficeCalendar | None  # None: offices are not checked
     keys: DeviceKeys | None = None  # None: signatures are not checked
+    qr_secret: str | None = None  # the QR gateway's token key; None: tokens not checked
 
     @classmethod
     def from_settings(cls, s: Settings, calendar: OfficeCalendar | None,
-                      keys: DeviceKeys | None = None) -> Rules:
+                      keys: DeviceKeys | None = None, qr_secret: str | None = None) -> Rules:
         return cls(round(s.max_clock_skew_s * 1_000_000),
                    round(s.late_horizon_days * DAY_US) if s.late_horizon_days else None,
                    calendar if s.quarantine_unregistered else None,
-                   keys if s.require_signatures else None)
+                   keys if s.require_signatures else None,
+                   qr_secret if s.require_signatures else None)
 
 
 QUARTER_US = 900 * 1_000_000
@@ -131,4 +135,32 @@ def signature_doubt(channel: str, event: object, value: bytes, headers: Headers 
         return f"{who} is bound to office {key.office_id!r}, not {office!r}"
     if not verify(key.public_key, value, signed.signature):
         return f"the signature of {who} does not match the message's value"
+    return None
+
+
+def qr_token_doubt(event: QrSurvey, headers: Headers | None, secret: str,
+                   max_skew_us: int) -> str | None:
+    """Why a QR survey's token does not make it count; None when it does: the QR
+    gateway sends the survey's token in the header ``hailong-qr-token``, and it must be
+    one the gateway issued (its HMAC under ``secret``), for this survey's office and
+    token id, and not expired when the survey was submitted."""
+    texts = [v for name, v in headers or () if name == qrtoken.QR_TOKEN_HEADER]
+    if not texts:
+        return "no QR token (header hailong-qr-token): only the QR gateway's surveys count"
+    if len(texts) > 1:
+        return "header hailong-qr-token appears twice"
+    try:
+        text = (texts[0] or b"").decode("ascii")
+    except UnicodeDecodeError:
+        return "the QR token is not ASCII"
+    at = event.submitted_at
+    try:
+        token = qrtoken.verify(secret, text, at, check_expiry=False)
+    except qrtoken.TokenError as exc:
+        return f"the QR token: {exc}"
+    if (token.office_id, token.token_id) != (event.office_id, event.token_id):
+        return (f"the QR token is token {token.token_id!r} of office {token.office_id!r}, "
+                f"the survey says {event.token_id!r} of {event.office_id!r}")
+    if (at - token.expires_at).total_seconds() * 1e6 > max_skew_us:
+        return f"submitted at {at.isoformat()}, after the token expired ({token.expires_at})"
     return None

@@ -43,11 +43,11 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from bench.core import Figure, Lab, Value
+from hailong import qrtoken as tokens
 from hailong.clock import SYSTEM
 from hailong.kafka import producer_config
 from hailong.questionnaire import questionnaires
 from hailong.settings import Settings
-from producers.gateway import tokens
 from producers.kiosk import KioskClient, KioskDevice
 from producers.simulator import hanoi_offices
 

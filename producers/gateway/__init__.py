@@ -1,7 +1,7 @@
 """The QR survey gateway (``hailong gateway``): signed single-use tokens for citizens'
 phones, the survey page, and ``qr_survey/1`` events published only once Kafka has them.
 
-- :mod:`~producers.gateway.tokens`: the signed token format (HMAC-SHA256);
+- :mod:`hailong.qrtoken`: the signed token format (HMAC-SHA256; the stream worker checks it too);
 - :mod:`~producers.gateway.store`: single use, durably (SQLite, WAL);
 - :mod:`~producers.gateway.page`: the survey page and the other pages citizens see;
 - :mod:`~producers.gateway.app`: the HTTP service (FastAPI, OpenAPI at ``/docs``).

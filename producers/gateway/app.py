@@ -44,12 +44,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hailong import qrtoken as tokens
 from hailong.clock import SYSTEM, Clock
 from hailong.contract import QrSurvey
 from hailong.errors import DeliveryError
+from hailong.qrtoken import QR_TOKEN_HEADER
 from hailong.questionnaire import Questionnaire, questionnaires
 from hailong.settings import Settings
-from producers.gateway import page, tokens
+from producers.gateway import page
 from producers.gateway.store import TokenStore
 from producers.web import (
     DELIVERY_TIMEOUT_S,
@@ -303,13 +305,15 @@ class Gateway:
         if not reserved:
             raise self.used(token)
         # Shielded: a client that disconnects must not cancel between publish and record.
-        await asyncio.shield(asyncio.ensure_future(self._publish(event)))
+        await asyncio.shield(asyncio.ensure_future(self._publish(event, token.text)))
         return event
 
-    async def _publish(self, event: QrSurvey) -> None:
+    async def _publish(self, event: QrSurvey, token_text: str) -> None:
         assert self.producer is not None, "the gateway was not started"
         try:
-            await self.producer.send(self.settings.topics.qr, event.key, event.to_json())
+            # The token travels with the survey: the stream worker checks it too.
+            await self.producer.send(self.settings.topics.qr, event.key, event.to_json(),
+                                     [(QR_TOKEN_HEADER, token_text.encode("ascii"))])
         except BaseException as exc:
             await asyncio.to_thread(self.store.release, event.token_id)
             if not isinstance(exc, DeliveryError):

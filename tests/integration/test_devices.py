@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from hailong import qrtoken
 from hailong.kafka import Headers, deliver, make_producer
 from hailong.settings import Settings, load_settings
 from hailong.signing import Signer, new_key
@@ -111,6 +112,16 @@ def test_only_registered_devices_of_the_office_count(signed: Settings, tmp_path:
     survey2 = json.dumps({**QR, "office_id": A, "event_id": str(uuid.uuid4())}).encode()
     attack("a QR survey signed by a kiosk", s.topics.qr, A.encode(), survey2,
            [*k_a.headers(survey2)], "is a kiosk, which does not sign qr events")
+    gw = signer_from_config(devices / "GW.json")
+    gateway_no_token = json.dumps({**QR, "office_id": A, "event_id": str(uuid.uuid4())}).encode()
+    attack("a QR survey signed by a registered gateway, without a token", s.topics.qr,
+           A.encode(), gateway_no_token, [*gw.headers(gateway_no_token)], "no QR token")
+    made_up = json.dumps({**QR, "office_id": A, "event_id": str(uuid.uuid4())}).encode()
+    forged = qrtoken.sign("not-the-gateway-secret", A, QR["token_id"], datetime.now(UTC),
+                          datetime.now(UTC) + timedelta(hours=1))
+    attack("a QR survey with a made-up token", s.topics.qr, A.encode(), made_up,
+           [(qrtoken.QR_TOKEN_HEADER, forged.text.encode()), *gw.headers(made_up)],
+           "the token's signature does not match")
     other_camera = json.dumps({**CAMERA_SENTIMENT, "office_id": B, "camera_id": "C-B",
                                "event_id": str(uuid.uuid4())}).encode()
     attack("a camera post with another camera's key", s.topics.camera, B.encode(),
@@ -120,6 +131,14 @@ def test_only_registered_devices_of_the_office_count(signed: Settings, tmp_path:
     for topic, key, value, headers, _ in attacks.values():
         deliver(producer, topic, [(key, value, headers)])
     deliver(producer, s.topics.kiosk, [(A.encode(), legit, [*k_a.headers(legit)])])
+    # a survey as the QR gateway sends it: its token (the gateway's secret), its signature
+    survey_at = datetime.now(UTC) - timedelta(minutes=5)
+    real = json.dumps({**QR, "office_id": A, "event_id": str(uuid.uuid4()),
+                       "submitted_at": survey_at.isoformat()}).encode()
+    token = qrtoken.sign(s.key("gateway_secret"), A, QR["token_id"],
+                         survey_at - timedelta(hours=1), survey_at + timedelta(hours=1))
+    deliver(producer, s.topics.qr, [(A.encode(), real, [
+        (qrtoken.QR_TOKEN_HEADER, token.text.encode()), *gw.headers(real)])])
     # and a kiosk that signs with the config `hailong devices register` wrote
     kiosk = hailong(s, "kiosk", "--config", str(devices / "K-B.json"), "--spool",
                     str(tmp_path / "kb.sqlite"), stdin="4\n")
@@ -132,8 +151,9 @@ def test_only_registered_devices_of_the_office_count(signed: Settings, tmp_path:
                 "kiosk_ratings_raw", "qr_surveys_raw", "camera_observations_raw"))
             return counted, int(wh.execute("SELECT count() FROM quarantine FINAL")[0][0])
 
-        wait_until(lambda: state() == (2, len(attacks)), 60,
-                   f"2 counted (K-A's and K-B's presses) and {len(attacks)} held")
+        wait_until(lambda: state() == (3, len(attacks)), 60,
+                   f"3 counted (K-A's and K-B's presses, the gateway's survey) and "
+                   f"{len(attacks)} held")
         counted = wh.execute("SELECT office_id, device_id FROM kiosk_ratings_raw FINAL "
                              "ORDER BY office_id")
         assert counted == [(A, "K-A"), (B, "K-B")]
@@ -141,3 +161,33 @@ def test_only_registered_devices_of_the_office_count(signed: Settings, tmp_path:
     for name, (_, _, value, _, reason) in attacks.items():
         got = held[value.decode()]
         assert reason in got, (name, got)
+
+
+def test_a_survey_through_the_qr_gateway_counts_with_signatures_required(
+        settings: Settings, tmp_path: Path) -> None:
+    """The real path: an office's issuer asks the gateway for a token, a citizen submits,
+    the gateway publishes the survey with its token and its signature, and a worker that
+    requires both counts it (and holds nothing)."""
+    from producers.gateway.app import create_app
+    from tests.serving import free_port, request, serve
+
+    s = load_settings(**{**{n: getattr(settings, n) for n in settings.model_fields_set},
+                         "require_signatures": True, "stack_dir": tmp_path / "stack",
+                         "gateway_port": free_port(), "gateway_registry_refresh_s": 0})
+    for device, kind, office in (("qr-gateway", "gateway", ""), ("queue-A", "issuer", A)):
+        out = hailong(s, "devices", "register", "--device", device, "--kind", kind,
+                      *(["--office", office] if office else []),
+                      "--out", str(s.stack_dir / "devices" / f"{device}.json"))
+        assert out.returncode == 0, out.stderr
+    issuer = json.loads((s.stack_dir / "devices" / "queue-A.json").read_text())["issuer_token"]
+    with running_worker(s, tmp_path / "worker.log"), serve(create_app(s), s.gateway_port) \
+            as base, Warehouse(s) as wh:
+        issued = request("POST", f"{base}/api/v1/tokens", json_body={"office_id": A},
+                         headers={"Authorization": f"Bearer {issuer}"})
+        assert issued.status == 201, issued.text
+        submitted = request("POST", f"{base}/api/v1/surveys", json_body={
+            "token": issued.json()["token"], "office_id": A, "answers": {"A1": 5}})
+        assert submitted.status == 201, submitted.text
+        wait_until(lambda: wh.execute("SELECT count() FROM qr_surveys_raw FINAL")[0][0] == 1,
+                   60, "the gateway's survey counted")
+        assert wh.execute("SELECT count() FROM quarantine FINAL") == [(0,)]

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import sync_playwright
 
+from hailong import qrtoken as tokens
 from hailong.clock import SYSTEM
 from hailong.contract import QrSurvey, parse_event
 from hailong.questionnaire import questionnaires
 from hailong.settings import Settings
-from producers.gateway import tokens
 from producers.gateway.app import create_app
 from tests.conftest import read_topic
 from tests.serving import Reply, free_port, request, serve

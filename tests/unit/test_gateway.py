@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from hailong import qrtoken as tokens
 from hailong.clock import TestingClock
 from hailong.questionnaire import questionnaires
-from producers.gateway import RedactTokens, page, tokens
+from producers.gateway import RedactTokens, page
 from producers.gateway.app import parse_form
 from producers.gateway.store import TokenStore
 from producers.web import RateLimiter, bearer_ok, json_loads_strict

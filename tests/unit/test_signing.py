@@ -145,3 +145,38 @@ def test_a_qr_survey_is_signed_by_a_gateway_and_a_keyring_picks_the_signer() -> 
     press_event = parse_event(press(), "satisfaction.kiosk.v1")
     assert ring.signer_of(press_event).device_id == "K1"  # type: ignore[union-attr]
     assert Keyring().headers(press_event, press()) == []
+
+
+def test_a_qr_survey_counts_only_with_the_gateways_token() -> None:
+    from datetime import timedelta
+
+    from hailong import qrtoken
+    from streams.plausible import qr_token_doubt
+    from tests.unit.test_contract import QR
+
+    secret = "gateway-secret"  # noqa: S105 - a made-up key
+    value = json.dumps(QR).encode()
+    event = parse_event(value, "satisfaction.qr.v1")
+    ring = Keyring(gateway=Signer("GW", 1, GATE_PRIVATE), qr_secret=secret)
+    headers = ring.headers(event, value)
+    assert headers[0][0] == qrtoken.QR_TOKEN_HEADER
+    assert qr_token_doubt(event, headers, secret, 600_000_000) is None  # type: ignore[arg-type]
+    at = event.submitted_at  # type: ignore[union-attr]
+
+    def token(secret: str = secret, office: str = event.office_id,
+              token_id: str = event.token_id,  # type: ignore[union-attr]
+              expires: timedelta = timedelta(hours=1)) -> list[tuple[str, bytes | None]]:
+        t = qrtoken.sign(secret, office, token_id, at - timedelta(hours=2), at + expires)
+        return [(qrtoken.QR_TOKEN_HEADER, t.text.encode())]
+
+    for headers_, reason in [
+        ([], "no QR token"),
+        (token(secret="another"), "the QR token: the token's signature does not match"),  # noqa: S106
+        (token(office="HN-99999"), "of office 'HN-99999'"),
+        (token(token_id="tok-other"), "the QR token is token 'tok-other'"),  # noqa: S106
+        (token(expires=-timedelta(hours=1)), "after the token expired"),
+        ([(qrtoken.QR_TOKEN_HEADER, b"v1~x")], "the QR token: the token is malformed"),
+        ([*token(), *token()], "appears twice"),
+    ]:
+        got = qr_token_doubt(event, headers_, secret, 600_000_000)  # type: ignore[arg-type]
+        assert got is not None and reason in got, (reason, got)

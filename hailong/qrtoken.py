@@ -26,6 +26,9 @@ from datetime import UTC, datetime, timedelta
 from hailong.errors import HailongError
 
 VERSION = "v1"
+# The Kafka header in which the QR gateway sends a survey's token with the survey, so
+# that the stream worker verifies the token too (``streams/plausible.py``).
+QR_TOKEN_HEADER = "hailong-qr-token"  # noqa: S105 - a header's name
 _ID = r"[A-Za-z0-9._-]{1,64}"
 _TOKEN_RE = re.compile(rf"v1~({_ID})~({_ID})~(\d{{1,12}})~(\d{{1,12}})~([A-Za-z0-9_-]{{43}})")
 MAX_TOKEN_CHARS = 256
