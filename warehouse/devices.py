@@ -115,11 +115,8 @@ def keys(wh: Warehouse, device_id: str | None = None) -> list[Key]:
     """Every key (of one device, or all), latest state, by device and key."""
     where = "WHERE device_id = %(d)s" if device_id is not None else ""
     rows = wh.execute(
-        "SELECT device_id, key_id, argMax(kind, changed_at_us), argMax(office_id, "
-        "changed_at_us), argMax(public_key, changed_at_us), argMax(valid_from_us, "
-        "changed_at_us), argMax(valid_to_us, changed_at_us), argMax(revoked_at_us, "
-        "changed_at_us), argMax(token_sha256, changed_at_us) "
-        f"FROM device_changes {where} GROUP BY device_id, key_id ORDER BY device_id, key_id",
+        "SELECT device_id, key_id, kind, office_id, public_key, valid_from_us, valid_to_us, "
+        f"revoked_at_us, token_sha256 FROM devices {where} ORDER BY device_id, key_id",
         {"d": device_id})
     return [Key(d, int(k), kind, office, bytes.fromhex(pub), int(f), int(t), int(r), tok)
             for d, k, kind, office, pub, f, t, r, tok in rows]

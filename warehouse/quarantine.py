@@ -105,14 +105,13 @@ def release(wh: Warehouse, event_ids: Sequence[UUID], by: str, why: str,
     counted = {(m.channel.name, m.partition, m.offset) for m in plan.landing}
     now = clock.now()
     at_us = epoch_us(now)
+    office_of = {(m.channel.name, m.partition, m.offset): m.event.office_id for m in messages}
     out = []
     for topic, partition, offset, channel_name, event_id, _raw in rows:
         outcome = invalid.get((topic, partition, offset)) or (
             COUNTED if (channel_name, partition, offset) in counted else COPY)
-        office = next((m.event.office_id for m in messages
-                       if (m.channel.name, m.partition, m.offset) ==
-                       (channel_name, partition, offset)), "")
-        out.append(Release(topic, partition, offset, event_id, office, outcome))
+        out.append(Release(topic, partition, offset, event_id,
+                           office_of.get((channel_name, partition, offset), ""), outcome))
     # The audit first: no event counts from the quarantine without its row.
     wh.insert("quarantine_releases", RELEASE_COLUMNS, [
         (r.source_topic, r.partition, r.offset, r.event_id, by, why,

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS device_changes
 ENGINE = MergeTree
 ORDER BY (device_id, key_id, changed_at_us);
 
--- City IT: every key of every device in its latest state.
+-- City IT: every key of every device in its latest state (`token_sha256`: the hash of
+-- a camera's or issuer's bearer token; the token itself is in its config only).
 CREATE VIEW IF NOT EXISTS devices AS
 SELECT device_id, key_id,
        argMax(kind, changed_at_us) AS kind,
@@ -34,6 +35,7 @@ SELECT device_id, key_id,
        argMax(valid_from_us, changed_at_us) AS valid_from_us,
        argMax(valid_to_us, changed_at_us) AS valid_to_us,
        argMax(revoked_at_us, changed_at_us) AS revoked_at_us,
+       argMax(token_sha256, changed_at_us) AS token_sha256,
        max(changed_at) AS changed_at
 FROM device_changes
 GROUP BY device_id, key_id;
