@@ -89,8 +89,7 @@ class Report:
 @contextmanager
 def lab(quick: bool, progress: Progress, repeat: int = 1) -> Iterator[Lab]:
     """Fresh topics and database for one run; both removed afterwards."""
-    from confluent_kafka.admin import AdminClient
-
+    from hailong.kafka import admin_client
     from infra.topics import ensure_topics
     from warehouse.client import Warehouse
     from warehouse.migrate import prepare
@@ -112,7 +111,7 @@ def lab(quick: bool, progress: Progress, repeat: int = 1) -> Iterator[Lab]:
     finally:
         with Warehouse(s, database="default") as wh:
             wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
-        admin = AdminClient({"bootstrap.servers": s.bootstrap_servers})
+        admin = admin_client(s)
         topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(s.topic_prefix)]
         if topics:
             for fut in admin.delete_topics(topics).values():

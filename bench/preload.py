@@ -77,10 +77,10 @@ def preload(settings: Settings, total: int, offices: list[SimOffice] | None = No
     """Produce about ``total`` events (from Hanoi's offices, or these) into the lab's
     three event topics, signed by their devices when a keyring is given; return what
     was sent once Kafka confirmed all of it."""
-    from hailong.kafka import Headers, deliver, make_producer
+    from hailong.kafka import SIMULATOR, Headers, deliver, make_producer
 
     msgs = messages(total) if offices is None else messages_of(offices, total)
-    producer = make_producer(settings, **{"linger.ms": 50, "batch.size": 1_000_000,
+    producer = make_producer(settings, SIMULATOR, **{"linger.ms": 50, "batch.size": 1_000_000,
                                           "queue.buffering.max.messages": 500_000})
     for channel, pairs in msgs.by_channel.items():
         if keyring is None:
@@ -165,9 +165,10 @@ def wait_for_group(s: Settings, proc: subprocess.Popen[bytes] | None = None,
     """Wait until the lab's consumer group is stable with every event topic's partitions
     assigned (the worker is ready to fetch); return the monotonic time it was seen."""
     from confluent_kafka import ConsumerGroupState
-    from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": s.bootstrap_servers})
+    from hailong.kafka import admin_client
+
+    admin = admin_client(s)
     topics = set(s.topics.events)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -257,10 +257,19 @@ def cmd_devices(settings: Settings, args: argparse.Namespace) -> None:
         return folder / f"{device_id}.json"
 
     def save(new: devices.NewKey) -> None:
+        from hailong.kafka import device_settings
+        from infra.access import grant_device
+
         path = out_path(new.key.device_id)
-        devices.write_config(path, devices.device_config(new, {
-            "topic_prefix": settings.topic_prefix,
-            "kafka_bootstrap": settings.bootstrap_servers}))
+        # A kiosk or gateway gets a Kafka account of its own (a new password on every
+        # rotation), write-only on its topics; cameras and issuers speak HTTP only.
+        account = grant_device(settings, new.key.device_id, new.key.kind,
+                               progress=lambda _m: None)
+        hint: dict[str, Any] = {"topic_prefix": settings.topic_prefix,
+                                "kafka_bootstrap": settings.bootstrap_servers}
+        if account is not None:
+            hint.update(device_settings(settings, *account))
+        devices.write_config(path, devices.device_config(new, hint))
         print(f"{new.key.device_id}: key {new.key.key_id} ({new.key.kind}"
               f"{', office ' + new.key.office_id if new.key.office_id else ''}); its config, "
               f"with the private key, is in {path} (mode 0600): give it to the device, "
@@ -290,9 +299,15 @@ def cmd_devices(settings: Settings, args: argparse.Namespace) -> None:
             save(devices.rotate(wh, _need(args.device, "--device"), office_id=args.office,
                                 by=by, why=args.why or "rotated", clock=SYSTEM))
         elif args.action == "revoke":
-            for k in devices.revoke(wh, _need(args.device, "--device"), by=by,
-                                    why=args.why or "", clock=SYSTEM):
+            from infra.access import revoke_device
+
+            revoked = devices.revoke(wh, _need(args.device, "--device"), by=by,
+                                     why=args.why or "", clock=SYSTEM)
+            for k in revoked:
                 print(f"{k.device_id}: key {k.key_id} revoked")
+            # The registry first (nothing it signs counts from now), then its Kafka account.
+            revoke_device(settings, revoked[-1].device_id, revoked[-1].kind)
+            print(f"{revoked[-1].device_id}: Kafka account and ACLs deleted")
         elif args.action == "health":
             health = wh.execute(
                 "SELECT device_id, kind, office_id, last_seen_us, skew_s, silent, "

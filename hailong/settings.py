@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +47,18 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = Field("", description="prepended to every topic name")
     consumer_group: str = "hailong-streams"
+    # Who this process is on Kafka (infra/access.py has the accounts and what each may
+    # do). Unset on the local stack: each component uses its own account, whose password
+    # the stack keeps in <stack_dir>/kafka/accounts/. On an existing cluster set the account of the
+    # process (HAILONG_KAFKA_USER / HAILONG_KAFKA_PASSWORD), e.g. the worker's.
+    kafka_user: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_security_protocol: Literal["SASL_SSL", "SASL_PLAINTEXT", "SSL", "PLAINTEXT"] = Field(
+        "SASL_SSL", description="PLAINTEXT only for a cluster that has no authentication")
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_ca_file: Path | None = Field(
+        None, description="CA certificate(s) of the brokers (PEM); unset: the local "
+                          "stack's own CA, or the system's CAs for an existing cluster")
 
     # --- ClickHouse ----------------------------------------------------------------
     clickhouse_host: str | None = Field(None, description="unset = local stack")
@@ -66,8 +79,14 @@ class Settings(BaseSettings):
 
     # --- local stack ---------------------------------------------------------------
     stack_dir: Path = PROJECT_ROOT / ".stack"
+    kafka_home: Path | None = Field(
+        None, description="the local broker's folder: its data, TLS files and the platform "
+                          "accounts' passwords; unset = <stack_dir>/kafka")
     kafka_port: int = LOCAL_KAFKA_PORT
     kafka_controller_port: int = LOCAL_KAFKA_PORT + 1
+    # The broker's own listener (inter-broker traffic, and the stack's first set-up of
+    # the accounts); bound to 127.0.0.1.
+    kafka_internal_port: int = LOCAL_KAFKA_PORT + 2
     kafka_heap_mb: int = 512
     clickhouse_local_port: int = LOCAL_CLICKHOUSE_PORT
     clickhouse_http_port: int = 18123
@@ -174,6 +193,17 @@ class Settings(BaseSettings):
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
 
     @property
+    def kafka_ca(self) -> Path | None:
+        """The CA file that vouches for the brokers' certificates (None: the system's)."""
+        if self.kafka_ca_file is not None:
+            return self.kafka_ca_file
+        return self.kafka_dir / "tls" / "ca.pem" if self.local_kafka else None
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.kafka_home or self.stack_dir / "kafka"
+
+    @property
     def ch_host(self) -> str:
         return self.clickhouse_host or "127.0.0.1"
 
@@ -191,7 +221,12 @@ class Settings(BaseSettings):
         value = getattr(self, name)
         if value is not None:
             return str(value.get_secret_value())
-        path = self.stack_dir / "keys" / name
+        return self.stack_secret(name)
+
+    def stack_secret(self, name: str, folder: Path | None = None) -> str:
+        """A random secret generated once and kept in ``<stack_dir>/keys/<name>`` (or
+        ``folder/<name>``; mode 0600): the local stack's keys and passwords."""
+        path = (folder or self.stack_dir / "keys") / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")

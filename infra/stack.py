@@ -82,9 +82,12 @@ class _LocalService:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.home = settings.stack_dir / self.name
+        self.home = self.folder(settings)
         self.pid_file = self.home / "pid"
         self.log_dir = self.home / "logs"
+
+    def folder(self, settings: Settings) -> Path:
+        return settings.stack_dir / self.name
 
     # -- to be provided by subclasses --------------------------------------------
     @property
@@ -100,6 +103,9 @@ class _LocalService:
     def answers(self) -> bool:
         """True when the service really answers a request."""
         raise NotImplementedError
+
+    def _ready(self, progress: Progress) -> None:
+        """What follows every start, once the service answers (idempotent)."""
 
     @property
     def main_log(self) -> Path:
@@ -121,6 +127,7 @@ class _LocalService:
         if self.pid() is not None:
             self._wait_ready(progress)
             progress(f"{self.name}: already running (pid {self.pid()})")
+            self._ready(progress)
             return
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._prepare(progress)
@@ -138,6 +145,7 @@ class _LocalService:
         self.pid_file.write_text(str(proc.pid))
         progress(f"{self.name}: starting (pid {proc.pid}) ...")
         self._wait_ready(progress, proc)
+        self._ready(progress)
         progress(f"{self.name}: ready")
 
     def _wait_ready(self, progress: Progress, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -212,6 +220,9 @@ class Kafka(_LocalService):
 
     name = "kafka"
 
+    def folder(self, settings: Settings) -> Path:
+        return settings.kafka_dir
+
     @property
     def external(self) -> bool:
         return not self.settings.local_kafka
@@ -267,15 +278,25 @@ class Kafka(_LocalService):
         return self._java("kafka.Kafka", str(self.home / "server.properties"))
 
     def _prepare(self, progress: Progress) -> None:
+        from hailong.clock import SYSTEM
+        from infra.tls import ensure_certificates
+
+        s = self.settings
+        _, keystore = ensure_certificates(self.home / "tls", SYSTEM)
         template = Template((INFRA_DIR / "kafka" / "server.properties.template").read_text())
         data_dir = self.home / "data"
-        (self.home / "server.properties").write_text(
-            template.substitute(
-                port=self.settings.kafka_port,
-                controller_port=self.settings.kafka_controller_port,
+        properties = self.home / "server.properties"
+        fd = os.open(properties, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:  # it holds the broker's password
+            f.write(template.substitute(
+                port=s.kafka_port,
+                controller_port=s.kafka_controller_port,
+                internal_port=s.kafka_internal_port,
+                broker_password=s.stack_secret("broker", s.kafka_dir / "accounts"),
+                keystore=keystore,
                 data_dir=data_dir,
-            )
-        )
+            ))
+        properties.chmod(0o600)
         if (data_dir / "meta.properties").exists():
             return
         progress("kafka: formatting storage (first start) ...")
@@ -289,12 +310,21 @@ class Kafka(_LocalService):
         if result.returncode != 0:
             raise StackError(f"Kafka storage format failed:\n{result.stdout}\n{result.stderr}")
 
+    def _ready(self, progress: Progress) -> None:
+        from infra.access import ensure_accounts
+
+        ensure_accounts(self.settings, progress)
+
     def answers(self) -> bool:
-        from confluent_kafka.admin import AdminClient
+        from hailong.kafka import admin_client
+        from infra.access import internal_admin
 
         # log_level 0: refused connections are expected while it starts; don't print them.
-        admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers,
-                             "socket.connection.setup.timeout.ms": 2000, "log_level": 0})
+        # The local broker is asked on its own listener: the platform's accounts may not
+        # exist yet.
+        admin = (admin_client(self.settings, extra={
+                     "socket.connection.setup.timeout.ms": 2000, "log_level": 0})
+                 if self.external else internal_admin(self.settings))
         try:
             metadata = admin.list_topics(timeout=3)
         except Exception:  # noqa: BLE001 - any failure means "not answering yet"

@@ -1,4 +1,5 @@
-"""Create the topics of wire contract v1 with their partitions and retention."""
+"""Create the topics of wire contract v1 with their partitions and retention, and grant
+the services their ACLs on them (infra/access.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from confluent_kafka.admin import (
 )
 
 from hailong.errors import StackError
+from hailong.kafka import admin_client
 from hailong.settings import Settings
 
 DAY_MS = 24 * 3600 * 1000
@@ -51,7 +53,9 @@ def contract_topics(settings: Settings) -> list[TopicSpec]:
 
 def ensure_topics(settings: Settings, progress: Callable[[str], None] = print) -> None:
     """Create missing topics; leave existing ones alone (warn if they differ)."""
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    from infra.access import grant_topics
+
+    admin = admin_client(settings)
     existing = admin.list_topics(timeout=10).topics
     missing = []
     for spec in contract_topics(settings):
@@ -67,6 +71,7 @@ def ensure_topics(settings: Settings, progress: Callable[[str], None] = print) -
                if s.log_append_time and s.name in existing]
     if stamped:
         _append_time(admin, stamped, progress)
+    grant_topics(settings, progress)
     if not missing:
         progress("topics: all present")
         return

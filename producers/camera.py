@@ -60,6 +60,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hailong.contract import CameraObservation
 from hailong.errors import DeliveryError
+from hailong.kafka import CAMERA_ADAPTER
 from hailong.settings import Settings
 from producers.web import (
     DELIVERY_TIMEOUT_S,
@@ -327,7 +328,7 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        producer.append(ConfirmingProducer(settings, delivery_timeout_s,
+        producer.append(ConfirmingProducer(settings, CAMERA_ADAPTER, delivery_timeout_s,
                                            service_signer(settings, ADAPTER_DEVICE)))
         try:
             yield

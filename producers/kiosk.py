@@ -9,21 +9,25 @@ Store and forward, so that no press is lost and none lands twice:
    The spool holds at most ``kiosk_spool_max_events`` ratings; beyond that a press is
    refused with :class:`SpoolFull`, which says so plainly.
 2. The :class:`Forwarder` sends spooled events in rounds, oldest first, with
-   librdkafka's no-loss settings (idempotence, ``acks=all``). Before a round it records
-   the end offset of every partition of the topic (the *marks*) and tags the round's
-   events with them; an event leaves the spool only when its delivery report says
-   Kafka has it.
+   librdkafka's no-loss settings (idempotence, ``acks=all``). An event leaves the spool
+   only when its delivery report says Kafka has it.
 3. An event that was sent but not confirmed (the process was killed, the broker went
-   away mid-round, a delivery report carried an error) may or may not be in Kafka. Such
-   events are never blindly resent: the next round first reads the topic from the
-   recorded marks, removes from the spool every event it finds there, and only then
-   sends the rest again. Resent events are the same bytes: same ``event_id``, same
-   ``occurred_at``.
+   away mid-round, a delivery report carried an error) may or may not be in Kafka. It is
+   sent again, as the same bytes (same ``event_id``, same ``occurred_at``, same
+   signature), so a copy that did reach Kafka is a byte-identical twin, and the stream
+   worker counts each ``event_id`` once (warehouse/claims.py).
+
+The check "is it in Kafka already?" is the worker's, not the device's: a device may
+only *write* the kiosk topic (infra/access.py), because reading it would show it every
+office's ratings. (Until this release the device read the topic from the round's end
+offsets to find its own events; a kiosk now needs no read access at all.) Within one
+process librdkafka's idempotent producer already sends no copies; a copy in the topic
+needs a crash or a lost delivery report, and is at most one round (``ROUND_MAX_EVENTS``).
 
 While the broker is unreachable (for minutes or for days) nothing is sent; presses
 accumulate in the spool and rounds are retried with a growing pause (at most
-``retry_backoff_max_s``). The device needs write access to the kiosk topic and read
-access to it (for step 3).
+``retry_backoff_max_s``). The device connects with the Kafka account of its device
+config (``hailong devices register``): SCRAM over TLS, write-only.
 """
 
 from __future__ import annotations
@@ -42,12 +46,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from hailong.clock import SYSTEM, Clock
 from hailong.contract import KioskRating
 from hailong.errors import HailongError
-from hailong.kafka import Headers, producer_config
+from hailong.kafka import SIMULATOR, Headers, producer_config
 from hailong.settings import Settings
 from hailong.signing import Signer
 
@@ -117,7 +121,7 @@ class Spool:
         );
         CREATE TABLE IF NOT EXISTS rounds (
             round_id INTEGER PRIMARY KEY AUTOINCREMENT,
-            marks    TEXT NOT NULL  -- JSON {partition: end offset before the round}
+            marks    TEXT NOT NULL  -- unused since the kiosk stopped reading the topic
         );
     """
 
@@ -165,22 +169,15 @@ class Spool:
             "SELECT event_id, key, value, round_id FROM events ORDER BY seq LIMIT ?", (limit,))
         return [Spooled(*row) for row in rows]
 
-    def in_flight(self) -> tuple[set[str], dict[int, int]]:
-        """Events sent but not confirmed, and the lowest mark of each partition over
-        their rounds (where to start reading the topic to find them)."""
-        ids = {r[0] for r in self.db.execute(
+    def in_flight(self) -> set[str]:
+        """Events sent but not confirmed (they are sent again, as the same bytes)."""
+        return {r[0] for r in self.db.execute(
             "SELECT event_id FROM events WHERE round_id IS NOT NULL")}
-        marks: dict[int, int] = {}
-        for (text,) in self.db.execute(
-                "SELECT marks FROM rounds WHERE round_id IN "
-                "(SELECT DISTINCT round_id FROM events WHERE round_id IS NOT NULL)"):
-            for part, offset in json.loads(text).items():
-                marks[int(part)] = min(offset, marks.get(int(part), offset))
-        return ids, marks
 
-    def begin_round(self, event_ids: list[str], marks: dict[int, int]) -> int:
+    def begin_round(self, event_ids: list[str]) -> int:
         with self._tx() as db:
-            cur = db.execute("INSERT INTO rounds (marks) VALUES (?)", (json.dumps(marks),))
+            # (marks: kept for spools of earlier releases, which read the topic back)
+            cur = db.execute("INSERT INTO rounds (marks) VALUES ('{}')")
             round_id = int(cur.lastrowid or 0)
             db.executemany("UPDATE events SET round_id = ? WHERE event_id = ?",
                            [(round_id, e) for e in event_ids])
@@ -204,93 +201,49 @@ class Forwarder:
 
     def __init__(self, settings: Settings, spool_path: Path,
                  on_sent: Callable[[int], None] = lambda _n: None,
-                 signer: Signer | None = None) -> None:
+                 signer: Signer | None = None,
+                 connection: dict[str, object] | None = None) -> None:
         self.settings = settings
         self.signer = signer  # signs each value as it is sent (Ed25519 is deterministic)
+        # Where and as whom to connect: the device config's (hailong.kafka.device_connection);
+        # without one, the local stack's simulator account (a developer's kiosk).
+        self.connection = dict(connection or {})
         self.spool_path = spool_path
-        self.topic = settings.topics.kiosk
+        self.topic = str(self.connection.pop("topic", settings.topics.kiosk))
         self.on_sent = on_sent
         self._producer: Producer | None = None
-        self._consumer: Consumer | None = None
         self.wake = threading.Event()
         self.stopping = threading.Event()
 
-    # -- Kafka clients ---------------------------------------------------------------
-    def _clients(self) -> tuple[Producer, Consumer]:
+    def _client(self) -> Producer:
         if self._producer is None:
             self._producer = Producer(producer_config(
-                self.settings, **{"message.timeout.ms": int(ROUND_TIMEOUT_S * 1000),
-                                  "linger.ms": 20, "log_level": 2}))
-        if self._consumer is None:
-            self._consumer = Consumer({
-                "bootstrap.servers": self.settings.bootstrap_servers,
-                "group.id": "hailong-kiosk-check",  # never joins or commits: assign() only
-                "enable.auto.commit": False, "enable.partition.eof": True,
-                "log_level": 2,
-            })
-        return self._producer, self._consumer
+                self.settings, SIMULATOR, connection=self.connection or None,
+                **{"message.timeout.ms": int(ROUND_TIMEOUT_S * 1000), "linger.ms": 20,
+                   "log_level": 2}))
+        return self._producer
 
-    def _end_offsets(self) -> dict[int, int]:
-        _, consumer = self._clients()
-        meta = consumer.list_topics(self.topic, timeout=5).topics[self.topic]
-        if meta.error is not None:
-            raise KafkaException(meta.error)
-        return {p: consumer.get_watermark_offsets(TopicPartition(self.topic, p),
-                                                  timeout=5)[1]
-                for p in sorted(meta.partitions)}
-
-    def _present(self, wanted: set[str], marks: dict[int, int]) -> set[str]:
-        """Which of ``wanted`` are in the topic, reading it from ``marks`` to its end."""
-        _, consumer = self._clients()
-        ends = self._end_offsets()
-        todo = {p: ends[p] for p, start in marks.items() if p in ends and ends[p] > start}
-        if not todo:
-            return set()
-        consumer.assign([TopicPartition(self.topic, p, marks[p]) for p in todo])
-        found: set[str] = set()
-        deadline = time.monotonic() + 120
+    def reachable(self) -> bool:
+        """True when the broker answers and the kiosk topic has its partition leaders."""
         try:
-            while todo:
-                if time.monotonic() > deadline:
-                    raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
-                msg = consumer.poll(1.0)
-                if msg is None:
-                    continue
-                err = msg.error()
-                if err is not None and err.code() != KafkaError._PARTITION_EOF:
-                    raise KafkaException(err)
-                part = msg.partition()
-                if err is None:
-                    try:
-                        event_id = json.loads(msg.value() or b"{}").get("event_id")
-                    except (ValueError, AttributeError):
-                        event_id = None  # not ours: other devices' (maybe invalid) events
-                    if event_id in wanted:
-                        found.add(event_id)
-                if part in todo and (err is not None or (msg.offset() or 0) + 1 >= todo[part]):
-                    del todo[part]
-        finally:
-            consumer.unassign()
-        return found
+            meta = self._client().list_topics(self.topic, timeout=5).topics[self.topic]
+        except KafkaException:
+            return False
+        return meta.error is None and all(p.leader >= 0 for p in meta.partitions.values())
 
     # -- rounds ----------------------------------------------------------------------
     def round(self, spool: Spool) -> int:
-        """Settle in-flight events, then send one round; return how many Kafka confirmed.
-        Raises KafkaException when the broker can't be reached."""
-        in_flight, marks = spool.in_flight()
-        if in_flight:
-            present = self._present(in_flight, marks)
-            spool.settle(present, in_flight - present)
-            if present:
-                log.info("%d events of an interrupted round were already in Kafka",
-                         len(present))
-                self.on_sent(len(present))
+        """Send one round (events of an interrupted round first, as the same bytes);
+        return how many Kafka confirmed."""
+        in_flight = spool.in_flight()
         batch = spool.oldest(ROUND_MAX_EVENTS)
         if not batch:
             return 0
-        producer, _ = self._clients()
-        marks = self._end_offsets()
-        spool.begin_round([e.event_id for e in batch], marks)
+        if in_flight:
+            log.info("sending %d events of an interrupted round again (a copy that reached "
+                     "Kafka is counted once, by its event_id)", len(in_flight))
+        producer = self._client()
+        spool.begin_round([e.event_id for e in batch])
         confirmed: set[str] = set()
         errors: list[KafkaError] = []
 
@@ -315,9 +268,11 @@ class Forwarder:
         if any(err.fatal() for err in errors):
             self._producer = None  # a fatal producer error: start a new one
         if errors:
-            log.warning("%d of %d events not confirmed (%s); will check and resend",
+            log.warning("%d of %d events not confirmed (%s); will send them again",
                         len(batch) - len(confirmed), len(batch), errors[0].str())
         self.on_sent(len(confirmed))
+        if errors and not confirmed:
+            raise KafkaException(errors[0])  # Kafka away, or refusing: back off
         return len(confirmed)
 
     def run(self) -> None:
@@ -340,21 +295,20 @@ class Forwarder:
                     self.wake.clear()
         finally:
             spool.close()
-            if self._consumer is not None:
-                self._consumer.close()
 
 
 class KioskClient:
     """The library a device runs: ``press`` stores durably; a thread forwards to Kafka."""
 
     def __init__(self, settings: Settings, device: KioskDevice,
-                 spool_path: Path | None = None, signer: Signer | None = None) -> None:
+                 spool_path: Path | None = None, signer: Signer | None = None,
+                 connection: dict[str, object] | None = None) -> None:
         self.device = device
         self.spool_path = spool_path or settings.spool_dir / f"{device.device_id}.sqlite"
         self.spool = Spool(self.spool_path, settings.kiosk_spool_max_events)
         self.sent = 0
         self.forwarder = Forwarder(settings, self.spool_path, on_sent=self._count,
-                                   signer=signer)
+                                   signer=signer, connection=connection)
         self._thread = threading.Thread(target=self.forwarder.run, name="kiosk-forwarder",
                                         daemon=True)
         self._thread.start()
@@ -399,8 +353,9 @@ def run_cli(settings: Settings, args: argparse.Namespace) -> None:
     input it waits until Kafka has every spooled rating (Ctrl-C leaves them spooled)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s kiosk %(levelname)s %(message)s")
-    signer = None
+    signer, connection = None, None
     if args.config:
+        from hailong.kafka import device_connection
         from warehouse.devices import signer_from_config
 
         signer = signer_from_config(Path(args.config))
@@ -409,6 +364,7 @@ def run_cli(settings: Settings, args: argparse.Namespace) -> None:
                                f"{signer.device_id}")
         config = json.loads(Path(args.config).read_text("utf-8"))
         args.device, args.office = signer.device_id, args.office or config["office_id"]
+        connection = device_connection(config)
     if not args.device or not args.office:
         raise HailongError("give --config (the device config of `hailong devices register`), "
                            "or --office and --device")
@@ -422,7 +378,7 @@ def run_cli(settings: Settings, args: argparse.Namespace) -> None:
                       settings.kiosk_spool_max_events)
         print(f"{spool.path}: {spool.count()} ratings waiting for Kafka")
         return
-    client = KioskClient(settings, device, spool_path, signer)
+    client = KioskClient(settings, device, spool_path, signer, connection)
     print(f"kiosk {args.device} at {args.office} ({args.scale} buttons); spool "
           f"{client.spool_path} holds {client.pending()} ratings; press 1-{args.scale}",
           flush=True)

@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hailong.contract import CameraObservation, Event, KioskRating, QrSurvey
-from hailong.kafka import Headers, deliver, make_producer
+from hailong.kafka import SIMULATOR, Headers, deliver, make_producer
 from hailong.settings import Settings
 from hailong.signing import Keyring
 
 
 class Publisher:
     """Sends events to the topic of their schema, keyed by office, signed by their device
-    when the keyring has its key (``hailong/signing.py``); waits for Kafka's ack."""
+    when the keyring has its key (``hailong/signing.py``); waits for Kafka's ack. It
+    connects as the simulator's account (``role``; see hailong/kafka.py)."""
 
-    def __init__(self, settings: Settings, keyring: Keyring | None = None) -> None:
+    def __init__(self, settings: Settings, keyring: Keyring | None = None,
+                 role: str = SIMULATOR) -> None:
         self.settings = settings
-        self.producer = make_producer(settings)
+        self.producer = make_producer(settings, role)
         self.keyring = keyring or Keyring()
 
     def topic_of(self, event: Event) -> str:

@@ -73,12 +73,12 @@ class ConfirmingProducer:
     be idempotent downstream (same ``event_id``, or a QR token counted once).
     """
 
-    def __init__(self, settings: Settings, timeout_s: float = DELIVERY_TIMEOUT_S,
+    def __init__(self, settings: Settings, role: str, timeout_s: float = DELIVERY_TIMEOUT_S,
                  signer: Signer | None = None) -> None:
         self.timeout_s = timeout_s
         self.signer = signer  # the service's own device key: it signs what it publishes
-        self._producer = Producer(producer_config(
-            settings, **{"message.timeout.ms": int(timeout_s * 1000)}))
+        self._producer = Producer(producer_config(  # as the service's Kafka account
+            settings, role, **{"message.timeout.ms": int(timeout_s * 1000)}))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="kafka-delivery", daemon=True)
         self._thread.start()

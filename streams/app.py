@@ -25,7 +25,8 @@ import faust
 from faust.types import TP, EventT, StreamT
 
 from hailong.clock import SYSTEM
-from hailong.settings import load_settings
+from hailong.kafka import WORKER, login, ssl_context
+from hailong.settings import Settings, load_settings
 from streams.ingest import Ingestor, Received
 from streams.lifecycle import Health, agent_died, worker_class
 
@@ -35,10 +36,25 @@ log = logging.getLogger(__name__)
 _datadir = settings.stack_dir / "faust" / settings.consumer_group
 _datadir.parent.mkdir(parents=True, exist_ok=True)
 
+
+
+def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """The worker's Kafka account (hailong/kafka.py), in faust's (aiokafka's) terms."""
+    protocol = settings.kafka_security_protocol
+    context = ssl_context(settings) if protocol.endswith("SSL") else None
+    account = login(settings, WORKER)
+    if account is not None:
+        return faust.SASLCredentials(username=account[0], password=account[1],
+                                     mechanism=settings.kafka_sasl_mechanism,
+                                     ssl_context=context)
+    return faust.SSLCredentials(context) if context is not None else None
+
+
 app = faust.App(
     settings.consumer_group,
     broker=f"kafka://{settings.bootstrap_servers.replace(',', ';kafka://')}",
     store="memory://",
+    broker_credentials=broker_credentials(settings),
     datadir=str(_datadir),
     key_serializer="raw",
     value_serializer="raw",

@@ -48,7 +48,7 @@ from hailong.contract import (
     parse_event,
 )
 from hailong.errors import DeliveryError, InvalidEvent, WarehouseError
-from hailong.kafka import Headers, deliver, make_producer
+from hailong.kafka import WORKER, Headers, deliver, make_producer
 from hailong.settings import Settings
 from infra.topics import ensure_topics
 from streams.plausible import Rules, doubts, qr_token_doubt, signature_doubt
@@ -179,7 +179,7 @@ class Ingestor:
         self.settings = settings
         self.clock = clock
         self.warehouse = Warehouse(settings)
-        self.producer = make_producer(settings)
+        self.producer = make_producer(settings, WORKER)
         self.calendar: OfficeCalendar | None = None  # the registry's offices, when checked
         self.device_keys: DeviceKeys | None = None  # the device registry, when checked
         self.qr_secret: str | None = None  # the QR gateway's token key, when checked

@@ -44,8 +44,8 @@ def stack(stack_settings: Settings) -> Iterator[Settings]:
 @pytest.fixture
 def settings(stack: Settings) -> Iterator[Settings]:
     """Settings with a fresh database (migrated) and a fresh topic prefix, both removed after."""
-    from confluent_kafka.admin import AdminClient
-
+    from hailong.kafka import admin_client
+    from infra.access import drop_topic_grants
     from infra.topics import ensure_topics
     from warehouse.client import Warehouse
     from warehouse.migrate import prepare
@@ -67,14 +67,15 @@ def settings(stack: Settings) -> Iterator[Settings]:
     finally:
         with Warehouse(s, database="default") as wh:
             wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
-        admin = AdminClient({"bootstrap.servers": s.bootstrap_servers})
+        admin = admin_client(s)
         for fut in admin.delete_topics([*s.topics.events, s.topics.deadletter]).values():
             fut.result()
+        drop_topic_grants(s)
 
 
 def own_stack(tmp_path: Path, shared: Settings, port: int = 29092) -> Settings:
     """Settings of a second stack in a temp dir, on ports of its own (Kafka on ``port``,
-    its controller on ``port + 1``, ClickHouse on ``port - 92`` and ``port - 969``);
+    its controller on ``port + 1``, its own listener on ``port + 2``, ClickHouse on ``port - 92`` and ``port - 969``);
     reuses the installed Kafka jars. For tests that stop and start services.
 
     Every port must stay below Linux's ephemeral range (32768-60999): a port in it can be
@@ -82,11 +83,12 @@ def own_stack(tmp_path: Path, shared: Settings, port: int = 29092) -> Settings:
     start with "Address already in use" (a CI run failed so on 39092)."""
     ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
     low = int(ephemeral[0])
-    assert port + 1 < low, f"own_stack port {port}+1 is in the ephemeral range from {low}"
+    assert port + 2 < low, f"own_stack port {port}+2 is in the ephemeral range from {low}"
     (tmp_path / "kafka").mkdir(parents=True)
     shutil.copytree(shared.stack_dir / "kafka" / "libs", tmp_path / "kafka" / "libs",
                     symlinks=True)
     return load_settings(stack_dir=tmp_path, kafka_port=port, kafka_controller_port=port + 1,
+                         kafka_internal_port=port + 2,
                          clickhouse_local_port=port - 92, clickhouse_http_port=port - 969)
 
 
@@ -139,7 +141,9 @@ def read_topic(settings: Settings, topic: str) -> list[Any]:
     """Every message of a topic, from the beginning (a fresh group, nothing committed)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers,
+    from hailong.kafka import ADMIN, client_config
+
+    consumer = Consumer({**client_config(settings, ADMIN),
                          "group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False})
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions

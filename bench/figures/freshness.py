@@ -39,7 +39,7 @@ def _background(lab: Lab, rate: int, seconds: float) -> list[tuple[str, bytes, b
 
 
 def freshness(lab: Lab) -> dict[str, float]:
-    from hailong.kafka import make_producer
+    from hailong.kafka import SIMULATOR, make_producer
     from producers.kiosk import KioskDevice
     from producers.publisher import Publisher
     from warehouse.client import Warehouse
@@ -53,7 +53,7 @@ def freshness(lab: Lab) -> dict[str, float]:
 
     def publish_load() -> None:
         try:
-            producer = make_producer(s)
+            producer = make_producer(s, SIMULATOR)
             t0 = time.monotonic()
             chunk = max(1, rate // 10)
             for i in range(0, len(load), chunk):

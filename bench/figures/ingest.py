@@ -34,6 +34,7 @@ from typing import Any
 
 from bench.core import Figure, Lab, Value
 from bench.preload import Messages, cpu_seconds, preload, wait_for_group, worker
+from hailong.kafka import ADMIN, client_config
 from hailong.settings import Settings
 from warehouse import camera, kiosk, qr
 
@@ -128,7 +129,7 @@ def python_ingest(lab: Lab) -> dict[str, float]:
                for topic, (table, cols, _) in tables.items()}
     makers: dict[Any, Any] = {topic: maker for topic, (_, _, maker) in tables.items()}
     client = _client(s)
-    consumer = Consumer({"bootstrap.servers": s.bootstrap_servers, "group.id": s.consumer_group,
+    consumer = Consumer({**client_config(s, ADMIN), "group.id": s.consumer_group,
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     metadata = consumer.list_topics(timeout=10).topics
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING)
@@ -266,7 +267,7 @@ def _commit_beginning(s: Settings, topic: str, group: str) -> None:
     """Commit offset 0 on every partition of ``topic`` for ``group``."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": s.bootstrap_servers, "group.id": group,
+    c = Consumer({**client_config(s, ADMIN), "group.id": group,
                   "enable.auto.commit": False})
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
@@ -326,9 +327,9 @@ def native_ingest(lab: Lab) -> dict[str, float]:
 
 def _delete_groups(s: Settings, groups: list[str]) -> None:
     """Remove the Kafka tables' consumer groups (best effort: the lab removes topics)."""
-    from confluent_kafka.admin import AdminClient
+    from hailong.kafka import admin_client
 
-    admin = AdminClient({"bootstrap.servers": s.bootstrap_servers})
+    admin = admin_client(s)
     for fut in admin.delete_consumer_groups(groups, request_timeout=10).values():
         try:
             fut.result()

@@ -23,6 +23,7 @@ from datetime import date
 
 from bench.core import Figure, Lab, Value
 from bench.preload import preload, worker
+from hailong.kafka import ADMIN, client_config
 from hailong.settings import Settings, load_settings
 from producers.simulator import SimOffice, city_offices, hanoi_offices
 from warehouse.client import Warehouse
@@ -53,7 +54,7 @@ def committed_and_end(s: Settings) -> tuple[int, int]:
     from confluent_kafka import Consumer, TopicPartition
 
     # never subscribes: it only asks the group coordinator for committed offsets
-    consumer = Consumer({"bootstrap.servers": s.bootstrap_servers,
+    consumer = Consumer({**client_config(s, ADMIN),
                          "group.id": s.consumer_group, "enable.auto.commit": False})
     try:
         parts = []

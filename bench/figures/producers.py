@@ -45,7 +45,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from bench.core import Figure, Lab, Value
 from hailong import qrtoken as tokens
 from hailong.clock import SYSTEM
-from hailong.kafka import producer_config
+from hailong.kafka import SIMULATOR, producer_config
 from hailong.questionnaire import questionnaires
 from hailong.settings import Settings
 from producers.kiosk import KioskClient, KioskDevice
@@ -72,7 +72,7 @@ def bare_loop(s: Settings, n: int) -> float:
         event = device.press(device.scale)
         messages.append((event.key, event.to_json()))
     topic = s.topics.kiosk
-    producer = Producer(producer_config(s))
+    producer = Producer(producer_config(s, SIMULATOR))
     confirmed = 0
     failures: list[KafkaError] = []
 
@@ -215,7 +215,8 @@ def gateway(s: Settings, n: int, clients: int, stack_dir: Path) -> float:
     from producers.gateway.app import create_app
 
     # keys and the token store in stack_dir; no rate limit in the way
-    g = s.model_copy(update={"stack_dir": stack_dir, "gateway_port": free_port(),
+    g = s.model_copy(update={"stack_dir": stack_dir, "kafka_home": s.kafka_dir,
+                             "gateway_port": free_port(),
                              "gateway_rate_per_minute": 1_000_000_000})
     bodies = survey_bodies(g, n)
     with serve(create_app(g), g.gateway_port):

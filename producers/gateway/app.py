@@ -48,6 +48,7 @@ from hailong import qrtoken as tokens
 from hailong.clock import SYSTEM, Clock
 from hailong.contract import QrSurvey
 from hailong.errors import DeliveryError
+from hailong.kafka import GATEWAY
 from hailong.qrtoken import QR_TOKEN_HEADER
 from hailong.questionnaire import Questionnaire, questionnaires
 from hailong.settings import Settings
@@ -254,7 +255,7 @@ class Gateway:
         self.producer: ConfirmingProducer | None = None
 
     def start(self) -> None:
-        self.producer = ConfirmingProducer(self.settings, self.delivery_timeout_s,
+        self.producer = ConfirmingProducer(self.settings, GATEWAY, self.delivery_timeout_s,
                                            service_signer(self.settings, GATEWAY_DEVICE))
 
     def stop(self) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hailong.kafka import deliver, make_producer
+from hailong.kafka import SIMULATOR, deliver, make_producer
 from hailong.methodology import LOCAL_TZ
 from hailong.settings import Settings, load_settings
 from tests.conftest import running_worker, settings_env, wait_until
@@ -51,7 +51,7 @@ def test_audit_verifies_every_event_and_names_a_tampered_one(settings: Settings,
     messages = [(b"HN-A", press(i), [*signer.headers(press(i))]) for i in range(3)]
     messages.append((b"HN-A", press(3), []))  # unsigned: held, then released by a person
     with running_worker(s, tmp_path / "worker.log"), Warehouse(s) as wh:
-        deliver(make_producer(s), s.topics.kiosk, messages)
+        deliver(make_producer(s, SIMULATOR), s.topics.kiosk, messages)
 
         def state() -> tuple[int, int]:
             return (int(wh.execute("SELECT count() FROM kiosk_ratings_raw FINAL")[0][0]),

@@ -58,6 +58,7 @@ class Adapter:
 @pytest.fixture
 def adapter(settings: Settings, tmp_path: Path) -> Iterator[Adapter]:
     s = settings.model_copy(update={"stack_dir": tmp_path / "stack",
+                                    "kafka_home": settings.kafka_dir,
                                     "camera_rate_per_minute": 30,
                                     "camera_registry_refresh_s": 0})
     tokens = {}

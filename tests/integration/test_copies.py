@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from hailong.contract import CameraObservation, Event, KioskRating, QrSurvey
-from hailong.kafka import make_producer
+from hailong.kafka import SIMULATOR, make_producer
 from hailong.settings import Settings
 from infra.stack import default_signals
 from producers.simulator import city_traffic, hanoi_offices
@@ -179,7 +179,7 @@ def test_two_workers_killed_at_random_land_one_office_split_over_two_partitions_
 
     workers = [start_worker(), start_worker()]
     kills = 0
-    producer = make_producer(settings)
+    producer = make_producer(settings, SIMULATOR)
     try:
         deadline = time.monotonic() + 45
         next_kill = time.monotonic() + rng.uniform(4, 8)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hailong.kafka import deliver, make_producer
+from hailong.kafka import SIMULATOR, deliver, make_producer
 from hailong.settings import Settings
 from streams.ingest import Ingestor, Received
 from tests.conftest import read_topic, wait_until
@@ -55,7 +55,7 @@ def test_dead_letters_land_once_each_even_after_a_replay(
         "schema": "kiosk_rating/1", "event_id": "00000000-0000-0000-0000-00000000d1e1",
         "office_id": "OA", "device_id": "K1", "occurred_at": "2026-11-24T09:00:00+07:00",
         "scale": 5, "value": 5}).encode()
-    producer = make_producer(settings)
+    producer = make_producer(settings, SIMULATOR)
     for topic, key, value, _ in cases:
         deliver(producer, topic, [(key, value)])  # type: ignore[list-item]  # a tombstone too
     deliver(producer, settings.topics.kiosk, [(b"OA", valid)])

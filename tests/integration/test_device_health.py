@@ -11,7 +11,7 @@ from subprocess import Popen
 
 import pytest
 
-from hailong.kafka import deliver, make_producer
+from hailong.kafka import SIMULATOR, deliver, make_producer
 from hailong.settings import Settings
 from tests.conftest import wait_until
 from warehouse.buckets import epoch_us
@@ -34,7 +34,7 @@ def test_device_health_shows_last_seen_skew_and_silence(settings: Settings,
             "schema": "kiosk_rating/1", "event_id": str(uuid.uuid4()), "office_id": "HN-A",
             "device_id": "K1", "occurred_at": (sent_at - timedelta(seconds=120)).isoformat(),
             "scale": 5, "value": 5}).encode()
-        deliver(make_producer(settings), settings.topics.kiosk, [(b"HN-A", press)])
+        deliver(make_producer(settings, SIMULATOR), settings.topics.kiosk, [(b"HN-A", press)])
         three_hours_ago = epoch_us(sent_at - timedelta(hours=3))
         wh.insert("device_seen", ("device_id", "office_id", "channel", "last_seen_us",
                                   "last_event_us", "skew_s"),

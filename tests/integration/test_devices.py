@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hailong import qrtoken
-from hailong.kafka import Headers, deliver, make_producer
+from hailong.kafka import SIMULATOR, Headers, deliver, make_producer
 from hailong.settings import Settings, load_settings
 from hailong.signing import Signer, new_key
 from tests.conftest import running_worker, settings_env, wait_until
@@ -127,7 +127,7 @@ def test_only_registered_devices_of_the_office_count(signed: Settings, tmp_path:
     attack("a camera post with another camera's key", s.topics.camera, B.encode(),
            other_camera, [*c_a.headers(other_camera)], "signed an event of camera_id 'C-B'")
 
-    producer = make_producer(s)
+    producer = make_producer(s, SIMULATOR)
     for topic, key, value, headers, _ in attacks.values():
         deliver(producer, topic, [(key, value, headers)])
     deliver(producer, s.topics.kiosk, [(A.encode(), legit, [*k_a.headers(legit)])])
@@ -173,6 +173,7 @@ def test_a_survey_through_the_qr_gateway_counts_with_signatures_required(
 
     s = load_settings(**{**{n: getattr(settings, n) for n in settings.model_fields_set},
                          "require_signatures": True, "stack_dir": tmp_path / "stack",
+                         "kafka_home": settings.kafka_dir,
                          "gateway_port": free_port(), "gateway_registry_refresh_s": 0})
     for device, kind, office in (("qr-gateway", "gateway", ""), ("queue-A", "issuer", A)):
         out = hailong(s, "devices", "register", "--device", device, "--kind", kind,

@@ -37,6 +37,7 @@ def gateway_settings(settings: Settings, tmp_path: Path, **changes: Any) -> Sett
     """The test's topics, with keys and the token store in tmp_path and a free port; the
     gateway rereads the issuer tokens on every request."""
     return settings.model_copy(update={"stack_dir": tmp_path / "stack",
+                                       "kafka_home": settings.kafka_dir,
                                        "gateway_port": free_port(),
                                        "gateway_registry_refresh_s": 0,
                                        "gateway_issue_per_minute": 10_000, **changes})

@@ -17,7 +17,7 @@ from confluent_kafka import Producer
 
 from hailong.contract import parse_event
 from hailong.errors import InvalidEvent
-from hailong.kafka import producer_config
+from hailong.kafka import SIMULATOR, producer_config
 from hailong.settings import Settings
 from tests.unit.test_contract import CAMERA_QUEUE, CAMERA_SENTIMENT, KIOSK, QR
 from warehouse.client import Warehouse
@@ -116,7 +116,7 @@ def test_ten_thousand_hostile_messages_with_sentinels(
             "occurred_at": f"2026-10-14T{8 + i % 8:02d}:{i % 60:02d}:00+07:00"}).encode()
         plan.insert(rng.randrange(len(plan)), (topics["kiosk"], office.encode(), sentinel,
                                               "count"))
-    producer = Producer(producer_config(settings, **{"message.max.bytes": 1_000_000}))
+    producer = Producer(producer_config(settings, SIMULATOR, **{"message.max.bytes": 1_000_000}))
     for topic, key, value, _ in plan:
         while True:
             try:

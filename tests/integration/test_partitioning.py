@@ -4,9 +4,9 @@ office's events share a partition whichever client a vendor uses."""
 from __future__ import annotations
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
-from hailong.kafka import make_producer, producer_config
+from hailong.kafka import ADMIN, SIMULATOR, admin_client, make_producer, producer_config
 from hailong.settings import Settings
 from tests.conftest import read_topic
 
@@ -50,13 +50,13 @@ def test_murmur2_matches_kafkas_own_test_vectors() -> None:
 
 
 def test_hailong_producers_put_each_office_where_javas_client_would(settings: Settings) -> None:
-    assert producer_config(settings)["partitioner"] == "murmur2_random"
+    assert producer_config(settings, SIMULATOR)["partitioner"] == "murmur2_random"
     topic = f"{settings.topic_prefix}partitioning"
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    admin = admin_client(settings)
     admin.create_topics([NewTopic(topic, 12, 1)])[topic].result()
     try:
         keys = [f"HN-{i:05d}".encode() for i in range(1, 127)] + [b"OA", b"vendor-x"]
-        producer = make_producer(settings)
+        producer = make_producer(settings, ADMIN)  # a topic of the test's: no ACL for others
         for key in keys:
             producer.produce(topic, key=key, value=b"{}")
         assert producer.flush(30) == 0

@@ -12,9 +12,8 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
-from hailong.kafka import deliver, make_producer
+from hailong.kafka import SIMULATOR, admin_client, deliver, make_producer
 from hailong.settings import Settings
 from tests.conftest import read_topic, wait_until
 from warehouse.client import Warehouse
@@ -32,7 +31,7 @@ def press(office: str, **fields: object) -> bytes:
 
 
 def delete_dead_letter_topic(s: Settings) -> None:
-    admin = AdminClient({"bootstrap.servers": s.bootstrap_servers})
+    admin = admin_client(s)
     admin.delete_topics([s.topics.deadletter])[s.topics.deadletter].result()
     wait_until(lambda: s.topics.deadletter not in admin.list_topics(timeout=10).topics, 30,
                "the dead-letter topic to be gone")
@@ -61,7 +60,7 @@ def test_one_poison_message_is_dead_lettered_and_ingestion_goes_on(
         wait_until(lambda: worker.poll() is None, 5)
         if before is not None:
             before(settings)
-        producer = make_producer(settings)
+        producer = make_producer(settings, SIMULATOR)
         deliver(producer, settings.topics.kiosk, [(b"P", value)])
         deliver(producer, settings.topics.kiosk, [(o.encode(), press(o)) for o in offices])
 

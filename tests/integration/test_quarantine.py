@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from hailong.kafka import deliver, make_producer
+from hailong.kafka import SIMULATOR, deliver, make_producer
 from hailong.settings import Settings, load_settings
 from tests.conftest import running_worker, settings_env, wait_until
 from warehouse.client import Warehouse
@@ -68,7 +68,7 @@ def test_implausible_events_are_held_shown_and_released_with_an_audit(strict: Se
     late = now - timedelta(days=3)  # a kiosk that was offline for 3 days: counts
     month = periods_of(int(late.timestamp()) * 1_000_000)[0]
     ids = {k: uuid.uuid4() for k in ("late", "key", "ahead", "old", "unknown", "copy", "B")}
-    producer = make_producer(s)
+    producer = make_producer(s, SIMULATOR)
     deliver(producer, s.topics.kiosk, [
         (OFFICE.encode(), press(OFFICE, late, ids["late"])),
         (b"HN-T2", press(OFFICE, late, ids["key"])),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hailong.kafka import deliver, make_producer
+from hailong.kafka import SIMULATOR, deliver, make_producer
 from hailong.methodology import LOCAL_TZ
 from hailong.settings import Settings, load_settings
 from tests.conftest import running_worker, settings_env, wait_until
@@ -62,7 +62,7 @@ def test_a_second_city_from_csv_files(settings: Settings, tmp_path: Path) -> Non
         "device_id": "K", "occurred_at": start.isoformat(), "scale": 5, "value": 5}).encode()))
 
     with running_worker(s, tmp_path / "worker.log") as worker, Warehouse(s) as wh:
-        deliver(make_producer(s), s.topics.kiosk, messages)
+        deliver(make_producer(s, SIMULATOR), s.topics.kiosk, messages)
 
         def landed() -> tuple[int, int]:
             n = wh.execute("SELECT sum(k_n) FROM kiosk_hourly FINAL")[0][0] or 0

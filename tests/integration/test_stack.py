@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hailong.kafka import ADMIN
 from hailong.settings import Settings, load_settings
 from infra.stack import Stack
 from producers.publisher import Publisher
@@ -32,7 +33,7 @@ def test_restart_keeps_data_and_reset_wipes_it(stack: Settings, tmp_path: Path) 
         with Warehouse(s) as wh:
             wh.execute("CREATE TABLE kept (x UInt32) ENGINE = MergeTree ORDER BY x")
             wh.insert("kept", ["x"], [(1,), (2,), (3,)])
-        publisher = Publisher(s)
+        publisher = Publisher(s, role=ADMIN)  # dead letters: only the worker (or admin)
         publisher.publish_raw(s.topics.deadletter, [(b"k", b"survives a restart")])
         publisher.close()
 
@@ -62,7 +63,10 @@ def test_restart_keeps_data_and_reset_wipes_it(stack: Settings, tmp_path: Path) 
 
 def test_existing_cluster_is_used_not_started(stack: Settings, tmp_path: Path) -> None:
     # Point at the running shared stack as if it were a city's existing cluster.
+    # An existing cluster takes its account and CA from the settings.
     s = load_settings(stack_dir=tmp_path, kafka_bootstrap=stack.bootstrap_servers,
+                      kafka_user="hailong.admin", kafka_ca_file=stack.kafka_ca,
+                      kafka_password=stack.stack_secret("admin", stack.kafka_dir / "accounts"),
                       clickhouse_host="127.0.0.1", clickhouse_port=stack.ch_port)
     st = Stack(s)
     log: list[str] = []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hailong.kafka import deliver, make_producer
+from hailong.kafka import SIMULATOR, deliver, make_producer
 from hailong.settings import Settings
 from infra.stack import default_signals
 from tests.conftest import settings_env, wait_until
@@ -30,7 +30,7 @@ def test_sigterm_ends_a_worker_stuck_retrying_within_the_session_timeout(
         proc = subprocess.Popen([sys.executable, "-m", "hailong.cli", "stream"], stdout=log,
                                 stderr=subprocess.STDOUT, env=env, preexec_fn=default_signals)
         try:
-            deliver(make_producer(settings), settings.topics.kiosk, [(b"OA", json.dumps({
+            deliver(make_producer(settings, SIMULATOR), settings.topics.kiosk, [(b"OA", json.dumps({
                 "schema": "kiosk_rating/1", "event_id": str(uuid.uuid4()), "office_id": "OA",
                 "device_id": "K1", "occurred_at": "2026-10-14T09:00:00+07:00", "scale": 5,
                 "value": 5}).encode())])
