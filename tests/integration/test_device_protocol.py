@@ -1,10 +1,11 @@
 """The README's device protocol examples, run as a vendor would: a device registered
 with `hailong devices register`, its config file, then the Python example and the shell
-example (OpenSSL, kcat, jq) each publish one signed press; a worker that requires
-signatures counts both."""
+example (OpenSSL, jq, Kafka's console producer) each publish one signed press, each as
+the device's own Kafka account; a worker that requires signatures counts both."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from warehouse.client import Warehouse
 pytestmark = pytest.mark.integration
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+LOG4J = Path(__file__).resolve().parents[2] / "infra" / "kafka" / "log4j2.properties"
 
 
 def examples() -> tuple[str, str]:
@@ -43,9 +45,19 @@ def test_the_readme_examples_publish_events_that_count(settings: Settings,
     with running_worker(s, tmp_path / "worker.log") as worker, Warehouse(s) as wh:
         subprocess.run([sys.executable, "-c", python], cwd=tmp_path, check=True,  # noqa: S603
                        timeout=60)
+        # Kafka's kafka-console-producer.sh, as a vendor has it from Kafka's distribution
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        script = bin_dir / "kafka-console-producer.sh"
+        script.write_text(f"#!/bin/sh\nexec java -cp '{s.kafka_dir / 'libs'}/*' "
+                          f"-Dlog4j2.configurationFile={LOG4J} "
+                          "org.apache.kafka.tools.ConsoleProducer \"$@\"\n")
+        script.chmod(0o755)
+        env = {**settings_env(s), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
         subprocess.run(["bash", "-euo", "pipefail", "-c", shell], cwd=tmp_path,  # noqa: S603,S607
-                       check=True, timeout=60)
-        assert not (tmp_path / "device-key.der").exists()  # the example cleans up
+                       check=True, timeout=120, env=env)
+        assert not [p.name for p in tmp_path.iterdir() if p.name in (
+            "device-key.der", "kafka.conf", "kafka-ca.pem")]  # the example cleans up
 
         def counted() -> list[tuple[int]]:
             return wh.execute("SELECT value FROM kiosk_ratings_raw FINAL ORDER BY value")
