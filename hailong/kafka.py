@@ -48,6 +48,12 @@ def device_principal(device_id: str) -> str:
     return f"device.{device_id}"
 
 
+def account_password(settings: Settings, name: str) -> str:
+    """The local stack's password of account ``name`` (a role, or ``broker``), kept in
+    ``<stack_dir>/kafka/accounts/`` (mode 0600), made on first use."""
+    return settings.stack_secret(name, settings.kafka_dir / "accounts")
+
+
 def login(settings: Settings, role: str) -> tuple[str, str] | None:
     """(user, password) of a role, or None when the cluster takes no SASL."""
     if not settings.kafka_security_protocol.startswith("SASL"):
@@ -58,7 +64,7 @@ def login(settings: Settings, role: str) -> tuple[str, str] | None:
     if settings.local_kafka:
         if role not in ROLES:
             raise ValueError(f"no Kafka role {role!r}")
-        return principal(role), settings.stack_secret(role, settings.kafka_dir / "accounts")
+        return principal(role), account_password(settings, role)
     raise ConfigError(
         f"Kafka at {settings.bootstrap_servers} takes {settings.kafka_security_protocol}: "
         "set HAILONG_KAFKA_USER and HAILONG_KAFKA_PASSWORD to this process's account "

@@ -57,6 +57,7 @@ from hailong.kafka import (
     ROLES,
     SIMULATOR,
     WORKER,
+    account_password,
     admin_client,
     device_principal,
     principal,
@@ -75,7 +76,7 @@ def internal_admin(settings: Settings) -> Any:
     return AdminClient({
         "bootstrap.servers": f"127.0.0.1:{settings.kafka_internal_port}",
         "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
-        "sasl.username": "broker", "sasl.password": settings.stack_secret("broker", settings.kafka_dir / "accounts"),
+        "sasl.username": "broker", "sasl.password": account_password(settings, "broker"),
         "log_level": 0, "socket.connection.setup.timeout.ms": 2000})
 
 
@@ -99,7 +100,7 @@ def ensure_accounts(settings: Settings, progress: Progress = print) -> None:
     in ``<stack_dir>/kafka/accounts/<role>``: set on every start (idempotent)."""
     admin = internal_admin(settings)
     for role in ROLES:
-        _upsert(admin, principal(role), settings.stack_secret(role, settings.kafka_dir / "accounts"))
+        _upsert(admin, principal(role), account_password(settings, role))
     progress(f"kafka: accounts {', '.join(principal(r) for r in ROLES)} ready")
 
 

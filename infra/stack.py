@@ -279,6 +279,7 @@ class Kafka(_LocalService):
 
     def _prepare(self, progress: Progress) -> None:
         from hailong.clock import SYSTEM
+        from hailong.kafka import account_password
         from infra.tls import ensure_certificates
 
         s = self.settings
@@ -292,7 +293,7 @@ class Kafka(_LocalService):
                 port=s.kafka_port,
                 controller_port=s.kafka_controller_port,
                 internal_port=s.kafka_internal_port,
-                broker_password=s.stack_secret("broker", s.kafka_dir / "accounts"),
+                broker_password=account_password(s, "broker"),
                 keystore=keystore,
                 data_dir=data_dir,
             ))

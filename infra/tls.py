@@ -75,8 +75,8 @@ def ensure_certificates(folder: Path, clock: Clock) -> tuple[Path, Path]:
         if cert.not_valid_after_utc - now > timedelta(days=RENEW_BEFORE_DAYS):
             return ca_pem, broker_pem
     ca = x509.load_pem_x509_certificate(ca_pem.read_bytes())
-    ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    signing_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+    assert isinstance(signing_key, ec.EllipticCurvePrivateKey)
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (x509.CertificateBuilder()
             .subject_name(_name("localhost")).issuer_name(ca.subject)
@@ -88,7 +88,7 @@ def ensure_certificates(folder: Path, clock: Clock) -> tuple[Path, Path]:
                 critical=False)
             .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
                            critical=False)
-            .sign(ca_key, hashes.SHA256()))
+            .sign(signing_key, hashes.SHA256()))
     _write_private(broker_pem, _key_pem(key) + cert.public_bytes(serialization.Encoding.PEM)
                    + ca.public_bytes(serialization.Encoding.PEM))
     return ca_pem, broker_pem

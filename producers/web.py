@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from starlette.responses import JSONResponse, Response
@@ -78,7 +78,7 @@ class ConfirmingProducer:
         self.timeout_s = timeout_s
         self.signer = signer  # the service's own device key: it signs what it publishes
         self._producer = Producer(producer_config(  # as the service's Kafka account
-            settings, role, **{"message.timeout.ms": int(timeout_s * 1000)}))
+            settings, role, **cast(dict[str, Any], {"message.timeout.ms": int(timeout_s * 1000)})))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="kafka-delivery", daemon=True)
         self._thread.start()

@@ -75,7 +75,8 @@ def settings(stack: Settings) -> Iterator[Settings]:
 
 def own_stack(tmp_path: Path, shared: Settings, port: int = 29092) -> Settings:
     """Settings of a second stack in a temp dir, on ports of its own (Kafka on ``port``,
-    its controller on ``port + 1``, its own listener on ``port + 2``, ClickHouse on ``port - 92`` and ``port - 969``);
+    its controller on ``port + 1``, its own listener on ``port + 2``, ClickHouse on
+    ``port - 92`` and ``port - 969``);
     reuses the installed Kafka jars. For tests that stop and start services.
 
     Every port must stay below Linux's ephemeral range (32768-60999): a port in it can be

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hailong.kafka import ADMIN
+from hailong.kafka import ADMIN, account_password
 from hailong.settings import Settings, load_settings
 from infra.stack import Stack
 from producers.publisher import Publisher
@@ -66,7 +66,7 @@ def test_existing_cluster_is_used_not_started(stack: Settings, tmp_path: Path) -
     # An existing cluster takes its account and CA from the settings.
     s = load_settings(stack_dir=tmp_path, kafka_bootstrap=stack.bootstrap_servers,
                       kafka_user="hailong.admin", kafka_ca_file=stack.kafka_ca,
-                      kafka_password=stack.stack_secret("admin", stack.kafka_dir / "accounts"),
+                      kafka_password=account_password(stack, "admin"),
                       clickhouse_host="127.0.0.1", clickhouse_port=stack.ch_port)
     st = Stack(s)
     log: list[str] = []
