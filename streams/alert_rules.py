@@ -1,0 +1,202 @@
+"""Alert rules (issue 14), as pure functions over an office's hourly counts: no Kafka,
+no ClickHouse, no clock of their own. The alert engine feeds them; this module decides.
+
+Fixed thresholds ("20 % negative", "index under 0.6") fire on noise at a commune with a
+handful of ratings an hour and miss a slow slide at a big office. These rules weigh the
+counts behind each share instead:
+
+- **credible drop**: the satisfied share of the recent window is below the office's own
+  baseline (its trailing days, the window excluded) *and* the window's upper 95 % Wilson
+  bound lies under the baseline's lower bound, with enough ratings on both sides, for
+  ``min_hours`` consecutive evaluations;
+- **negative share**: of the last ``last_n`` ratings, at least ``threshold`` negative
+  (with at least ``min_count`` of them);
+- **index below**: the window's satisfied share under ``threshold``, ``min_hours`` in a
+  row, with ``min_count`` ratings;
+- **volume drop**: the window's ratings at most ``ratio`` of what the baseline leads one
+  to expect for as many hours, when at least ``min_expected`` were expected.
+
+Every finding carries the numbers behind it (counts, shares, bounds), so an alert says
+why it fired. Rules are data (:class:`RuleSet`): a city's defaults, overridden per unit
+or office (:class:`RuleBook`), loaded from a JSON file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Z95 = 1.959963984540054
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a share ``k / n`` (0, 1 when ``n`` is 0)."""
+    if n <= 0:
+        return 0.0, 1.0
+    if not 0 <= k <= n:
+        raise ValueError(f"a share needs 0 <= k <= n, got k={k}, n={n}")
+    p = k / n
+    z2 = z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    # (exact at the ends, where rounding would leave 1e-17 above 0 or below 1)
+    lo = 0.0 if k == 0 else max(0.0, centre - half)
+    hi = 1.0 if k == n else min(1.0, centre + half)
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class Hour:
+    """One office-hour of ratings: ``n`` ratings, ``satisfied`` and ``negative`` of them."""
+
+    hour: int  # hours since the epoch (UTC)
+    n: int
+    satisfied: int
+    negative: int = 0
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = True
+
+
+class CredibleDrop(_Rule):
+    window_hours: int = Field(8, gt=0)
+    baseline_days: int = Field(30, gt=0)
+    min_window: int = Field(20, gt=0, description="ratings in the window")
+    min_baseline: int = Field(100, gt=0, description="ratings in the baseline")
+    min_hours: int = Field(2, gt=0, description="consecutive evaluations before raising")
+
+
+class NegativeShare(_Rule):
+    last_n: int = Field(30, gt=0)
+    threshold: float = Field(0.5, gt=0, le=1)
+    min_count: int = Field(20, gt=0)
+
+
+class IndexBelow(_Rule):
+    threshold: float = Field(0.6, gt=0, le=1)
+    window_hours: int = Field(8, gt=0)
+    min_count: int = Field(20, gt=0)
+    min_hours: int = Field(4, gt=0)
+
+
+class VolumeDrop(_Rule):
+    window_hours: int = Field(8, gt=0)
+    baseline_days: int = Field(28, gt=0)
+    ratio: float = Field(0.3, gt=0, lt=1)
+    min_expected: float = Field(20.0, gt=0)
+
+
+class RuleSet(BaseModel):
+    """The rules of one office."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    credible_drop: CredibleDrop = CredibleDrop()
+    negative_share: NegativeShare = NegativeShare()
+    index_below: IndexBelow = IndexBelow()
+    volume_drop: VolumeDrop = VolumeDrop()
+
+
+class RuleBook(BaseModel):
+    """A city's rules: defaults, then overrides per unit, then per office (each override
+    names only what it changes, e.g. ``{"index_below": {"threshold": 0.7}}``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    defaults: RuleSet = RuleSet()
+    units: dict[str, dict[str, dict[str, Any]]] = {}
+    offices: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def for_office(self, office_id: str, unit_code: str = "") -> RuleSet:
+        """The office's rules: the defaults with its unit's and its own overrides."""
+        merged = self.defaults.model_dump()
+        for layer in (self.units.get(unit_code, {}), self.offices.get(office_id, {})):
+            for rule, fields in layer.items():
+                if rule not in merged:
+                    raise ValueError(f"no alert rule {rule!r}")
+                merged[rule] = {**merged[rule], **fields}
+        return RuleSet.model_validate(merged)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule that holds now, with the numbers behind it."""
+
+    rule: str
+    office_id: str
+    numbers: Mapping[str, float]
+
+
+def _sum(hours: Sequence[Hour], lo: int, hi: int) -> tuple[int, int, int]:
+    """Ratings, satisfied and negative over hours in [lo, hi)."""
+    picked = [h for h in hours if lo <= h.hour < hi]
+    return (sum(h.n for h in picked), sum(h.satisfied for h in picked),
+            sum(h.negative for h in picked))
+
+
+def credible_drop(office_id: str, hours: Sequence[Hour], now_hour: int,
+                  rule: CredibleDrop) -> Finding | None:
+    """The window (the last ``window_hours`` up to ``now_hour``, inclusive) against the
+    ``baseline_days`` before it."""
+    if not rule.enabled:
+        return None
+    start = now_hour - rule.window_hours + 1
+    n, k, _ = _sum(hours, start, now_hour + 1)
+    bn, bk, _ = _sum(hours, start - 24 * rule.baseline_days, start)
+    if n < rule.min_window or bn < rule.min_baseline:
+        return None
+    lo, hi = wilson(k, n)
+    blo, bhi = wilson(bk, bn)
+    if hi >= blo:
+        return None
+    return Finding("credible_drop", office_id, {
+        "window_n": n, "window_share": k / n, "window_lo": lo, "window_hi": hi,
+        "baseline_n": bn, "baseline_share": bk / bn, "baseline_lo": blo, "baseline_hi": bhi})
+
+
+def negative_share(office_id: str, last: Sequence[bool], rule: NegativeShare
+                   ) -> Finding | None:
+    """``last``: whether each of the office's latest ratings was negative, oldest first."""
+    if not rule.enabled:
+        return None
+    recent = list(last)[-rule.last_n:]
+    negative = sum(recent)
+    if len(recent) < rule.min_count or negative < rule.threshold * len(recent):
+        return None
+    lo, hi = wilson(negative, len(recent))
+    return Finding("negative_share", office_id, {
+        "n": len(recent), "negative": negative, "share": negative / len(recent),
+        "share_lo": lo, "share_hi": hi, "threshold": rule.threshold})
+
+
+def index_below(office_id: str, hours: Sequence[Hour], now_hour: int, rule: IndexBelow
+                ) -> Finding | None:
+    if not rule.enabled:
+        return None
+    n, k, _ = _sum(hours, now_hour - rule.window_hours + 1, now_hour + 1)
+    if n < rule.min_count or k / n >= rule.threshold:
+        return None
+    lo, hi = wilson(k, n)
+    return Finding("index_below", office_id, {
+        "n": n, "share": k / n, "share_lo": lo, "share_hi": hi, "threshold": rule.threshold})
+
+
+def volume_drop(office_id: str, hours: Sequence[Hour], now_hour: int, rule: VolumeDrop
+                ) -> Finding | None:
+    """Expected volume: the baseline's ratings per hour of the same hours of the day."""
+    if not rule.enabled:
+        return None
+    start = now_hour - rule.window_hours + 1
+    n, _, _ = _sum(hours, start, now_hour + 1)
+    window_hours_of_day = {h % 24 for h in range(start, now_hour + 1)}
+    base = [h for h in hours if start - 24 * rule.baseline_days <= h.hour < start
+            and h.hour % 24 in window_hours_of_day]
+    expected = sum(h.n for h in base) / rule.baseline_days
+    if expected < rule.min_expected or n > rule.ratio * expected:
+        return None
+    return Finding("volume_drop", office_id, {
+        "n": n, "expected": expected, "ratio": n / expected, "threshold": rule.ratio})
