@@ -81,10 +81,15 @@ def test_a_credible_drop_at_a_big_office_and_noise_at_a_small_one() -> None:
     # No drop: nothing, however many hours are tried.
     steady = office_hours(NOW - 31 * DAY, NOW, 20, 0.85, random.Random(8))
     assert credible_drop("HN-1", steady, NOW, rule) is None
-    # A small commune, 2 ratings an hour, a bad morning: too few to be credible.
-    small = office_hours(NOW - 31 * DAY, NOW - 8, 2, 0.85, rng) + [
-        Hour(h, 2, 0, 2) for h in range(NOW - 7, NOW + 1) if 1 <= h % 24 <= 9]
-    assert credible_drop("HN-2", small, NOW, rule) is None
+    # A small commune, 2 ratings an hour: a bad hour or two is noise (its window
+    # stretches back to 30 ratings, most of them good); a bad day of 16 is credible.
+    small = office_hours(NOW - 31 * DAY, NOW - 8, 2, 0.85, rng)
+    bad = [Hour(h, 2, 0, 2) for h in range(NOW - 7, NOW + 1) if 1 <= h % 24 <= 9]
+    assert len(bad) == 8
+    assert credible_drop("HN-2", small + bad[-2:], NOW, rule) is None
+    found = credible_drop("HN-2", small + bad, NOW, rule)
+    assert found is not None and found.numbers["window_n"] >= rule.min_window
+    assert found.numbers["window_hours"] > 8  # stretched back past today
     assert credible_drop("HN-1", before + dropped, NOW, CredibleDrop(enabled=False)) is None
 
 
