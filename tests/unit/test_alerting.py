@@ -1,0 +1,78 @@
+"""The alert engine's evaluation (streams/alerting.py): its read of the landed hourly
+counts on the current ClickHouse engine (chdb), and hour-by-hour evaluation of a small
+deterministic city: a drop at one office raises a credible-drop alert after the rule's
+minimum duration, at that office only, and resolves itself when it recovers."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from streams.alert_life import RESOLVED, Track
+from streams.alert_rules import Hour, RuleBook
+from streams.alerting import evaluate, office_hours
+
+DAY = 24
+NOW = 480_009  # 16:00 in Hanoi on some weekday; no test depends on the date
+
+
+def test_office_hours_reads_the_landed_kiosk_counts(chdb_schema: Any) -> None:
+    rows = [("HN-1", (NOW - 2) * 3600, 10, 7, 0, 1), ("HN-1", (NOW - 2) * 3600, 12, 9, 0, 2),
+            ("HN-1", NOW * 3600, 5, 5, 0, 1), ("HN-2", (NOW - 1) * 3600, 0, 0, 3, 1),
+            ("HN-3", (NOW - 900) * 3600, 4, 1, 0, 1)]
+    chdb_schema.execute(
+        "INSERT INTO kiosk_hourly (office_id, hour, k_n, k_sat, k_misuse, version) VALUES "
+        + ", ".join(f"('{o}', toDateTime({h}, 'UTC'), {n}, {s}, {m}, {v})"
+                    for o, h, n, s, m, v in rows))
+    got = office_hours(chdb_schema, NOW - 10, NOW)
+    # The latest version of each bucket, only hours with ratings, only the range asked.
+    assert got == {"HN-1": [Hour(NOW - 2, 12, 9, 3), Hour(NOW, 5, 5, 0)]}
+
+
+def simulated(share_of: dict[str, float], first: int, last: int,
+              drop: tuple[str, int, int, float], rng: random.Random) -> dict[str, list[Hour]]:
+    """20 ratings an office hour; ``drop``: (office, from, until, share)."""
+    out: dict[str, list[Hour]] = {}
+    for office, share in share_of.items():
+        for h in range(first, last + 1):
+            if not 1 <= h % 24 <= 9:
+                continue
+            p = drop[3] if office == drop[0] and drop[1] <= h < drop[2] else share
+            sat = sum(rng.random() < p for _ in range(20))
+            out.setdefault(office, []).append(Hour(h, 20, sat, 20 - sat))
+    return out
+
+
+def test_a_drop_raises_at_its_office_only_and_resolves_when_it_recovers() -> None:
+    shares = {"HN-1": 0.85, "HN-2": 0.88, "HN-3": 0.80}
+    drop_at = NOW - 9 * DAY + 1  # 08:00 nine days before NOW; it lasts three days
+    history = simulated(shares, NOW - 45 * DAY, NOW, ("HN-1", drop_at, drop_at + 3 * DAY, 0.55),
+                        random.Random(11))
+    book = RuleBook()
+    units = {"HN-1": "U1", "HN-2": "U1", "HN-3": "U2"}
+
+    def run(book: RuleBook) -> tuple[dict[tuple[str, str], Track], list[Any], list[Any]]:
+        tracks: dict[tuple[str, str], Track] = {}
+        raised, resolved = [], []
+        for h in range(drop_at - 2 * DAY, NOW + 1):
+            if not 1 <= h % 24 <= 9:
+                continue
+            tracks, changes = evaluate(history, book, units, tracks, h)
+            raised += [(c.alert.office_id, c.alert.rule, h) for c in changes
+                       if c.kind == "raised"]
+            resolved += [(c.alert.office_id, c.alert.rule, h) for c in changes
+                         if c.kind == "resolved"]
+        return tracks, raised, resolved
+
+    tracks, raised, resolved = run(book)
+    drops = [r for r in raised if r[1] == "credible_drop"]
+    assert [r[0] for r in drops] == ["HN-1"], raised
+    assert drop_at + 2 <= drops[0][2] < drop_at + DAY  # after its 3 evaluations, same day
+    assert any(o == "HN-1" and r == "credible_drop" and at >= drop_at + 3 * DAY
+               for o, r, at in resolved), resolved
+    final = tracks[("HN-1", "credible_drop")].alert
+    assert final is not None and final.state == RESOLVED and final.resolved_by == "recovered"
+    assert tracks[("HN-2", "credible_drop")].alert is None
+    # Rules are data: with the rule off for HN-1's unit, the same weeks raise nothing.
+    off = RuleBook.model_validate({"units": {"U1": {"credible_drop": {"enabled": False}}}})
+    assert not [r for r in run(off)[1] if r[1] == "credible_drop"]
