@@ -7,6 +7,12 @@ the city's :class:`RuleBook`, the tracks of the alerts so far and the hour of th
 evaluation, it returns the new tracks and the changes to publish. The engine that calls
 it every hour from the stream worker, stores the tracks and sends the changes
 (``satisfaction.alerts.v1``, ClickHouse, webhooks, e-mail) is the next part of issue 14.
+
+**Restarts.** A track is a function of the hours behind it: :func:`catch_up` rebuilds the
+tracks by evaluating the last ``REPLAY_HOURS`` again from nothing, and alert ids are
+derived from (office, rule, hour raised). A worker that starts again therefore finds
+the same open alerts, under the same ids, as one that never stopped: nothing lost, and
+an alert re-sent after a restart is the same alert (receivers keep one per id and kind).
 """
 
 from __future__ import annotations
@@ -34,6 +40,10 @@ ORDER BY office_id, h
 """
 # How far back the rules look: the longest baseline plus the longest window.
 LOOKBACK_HOURS = 24 * 31 + 120
+# How many hours a restart evaluates again to rebuild the tracks: longer than any rule's
+# minimum duration and recovery, and than a snooze is remembered (snoozes are people's
+# actions, kept with the alerts, not rebuilt here).
+REPLAY_HOURS = 24 * 7
 
 
 def office_hours(wh: Any, first_hour: int, last_hour: int) -> dict[str, list[Hour]]:
@@ -80,3 +90,19 @@ def evaluate(hours: Mapping[str, list[Hour]], book: RuleBook, unit_of: Mapping[s
             new[(office_id, rule)] = track
             changes += changed
     return new, changes
+
+
+def catch_up(hours: Mapping[str, list[Hour]], book: RuleBook, unit_of: Mapping[str, str],
+             until_hour: int, replay_hours: int = REPLAY_HOURS, every: int = 1,
+             ) -> tuple[dict[tuple[str, str], Track], list[Change]]:
+    """The tracks as they stand at ``until_hour``, rebuilt by evaluating the
+    ``replay_hours`` before it (every ``every`` hours, as the engine does) from nothing;
+    and every change of that replay (the engine sends only those after its last
+    evaluation)."""
+    tracks: dict[tuple[str, str], Track] = {}
+    changes: list[Change] = []
+    start = until_hour - replay_hours
+    for h in range(start + (until_hour - start) % every, until_hour + 1, every):
+        tracks, changed = evaluate(hours, book, unit_of, tracks, h)
+        changes += changed
+    return tracks, changes

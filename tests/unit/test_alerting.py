@@ -10,7 +10,7 @@ from typing import Any
 
 from streams.alert_life import RESOLVED, Track
 from streams.alert_rules import Hour, RuleBook
-from streams.alerting import evaluate, office_hours
+from streams.alerting import catch_up, evaluate, office_hours
 
 DAY = 24
 NOW = 480_009  # 16:00 in Hanoi on some weekday; no test depends on the date
@@ -76,3 +76,25 @@ def test_a_drop_raises_at_its_office_only_and_resolves_when_it_recovers() -> Non
     # Rules are data: with the rule off for HN-1's unit, the same weeks raise nothing.
     off = RuleBook.model_validate({"units": {"U1": {"credible_drop": {"enabled": False}}}})
     assert not [r for r in run(off)[1] if r[1] == "credible_drop"]
+
+
+def test_a_restart_rebuilds_the_same_open_alerts_under_the_same_ids() -> None:
+    shares = {"HN-1": 0.85, "HN-2": 0.88}
+    drop_at = NOW - 2 * DAY + 1  # still going at NOW
+    history = simulated(shares, NOW - 45 * DAY, NOW, ("HN-1", drop_at, NOW + 1, 0.55),
+                        random.Random(12))
+    units = {"HN-1": "U1", "HN-2": "U1"}
+    # A worker that never stopped, evaluating every hour for the last ten days ...
+    steady, sent = catch_up(history, RuleBook(), units, NOW, replay_hours=10 * DAY)
+    # ... and one that (re)started at NOW, rebuilding from the last week.
+    restarted, replayed = catch_up(history, RuleBook(), units, NOW)
+
+    def open_alerts(tracks: dict[tuple[str, str], Track]) -> dict[tuple[str, str], str]:
+        return {k: t.alert.alert_id for k, t in tracks.items()
+                if t.alert is not None and t.alert.state != RESOLVED}
+
+    assert open_alerts(steady) == open_alerts(restarted)
+    assert ("HN-1", "credible_drop") in open_alerts(steady)
+    # Every alert raised since the drop, with the same id in both.
+    ids = {c.alert.alert_id for c in sent if c.kind == "raised" and c.alert.raised_hour >= drop_at}
+    assert ids and ids <= {c.alert.alert_id for c in replayed if c.kind == "raised"}
