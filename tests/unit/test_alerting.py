@@ -98,3 +98,29 @@ def test_a_restart_rebuilds_the_same_open_alerts_under_the_same_ids() -> None:
     # Every alert raised since the drop, with the same id in both.
     ids = {c.alert.alert_id for c in sent if c.kind == "raised" and c.alert.raised_hour >= drop_at}
     assert ids and ids <= {c.alert.alert_id for c in replayed if c.kind == "raised"}
+
+
+def test_alert_changes_merge_and_the_view_shows_each_alert_as_it_stands(
+        chdb_schema: Any) -> None:
+    from datetime import UTC, datetime
+
+    from warehouse.alerts import ChangeRow, current, record
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    raised = ChangeRow("a1", "HN-1", "credible_drop", "raised", "raised", NOW, NOW, "hailong",
+                       "", {"window_share": 0.55})
+    record(chdb_schema, [raised], now)
+    record(chdb_schema, [raised], now)  # the same hour evaluated again after a restart
+    assert chdb_schema.execute("SELECT count() FROM alert_changes FINAL") == [(1,)]
+    (only,) = current(chdb_schema)
+    assert (only.alert_id, only.state, only.numbers) == ("a1", "raised", {"window_share": 0.55})
+    record(chdb_schema, [raised._replace(kind="acknowledged", state="acknowledged",
+                                         hour=NOW + 1, by="chair@HN-1", comment="on it")], now)
+    (only,) = current(chdb_schema)
+    assert (only.state, only.acknowledged_by, only.comment) == (
+        "acknowledged", "chair@HN-1", "on it")
+    record(chdb_schema, [raised._replace(kind="resolved", state="resolved", hour=NOW + 5,
+                                         by="recovered", numbers={"window_share": 0.84})], now)
+    assert current(chdb_schema) == []
+    (done,) = current(chdb_schema, open_only=False)
+    assert done.state == "resolved" and done.numbers == {"window_share": 0.84}
