@@ -9,7 +9,7 @@ writes QR surveys), ``camera-adapter`` (writes camera observations) and ``simula
 (the demo's and the benchmarks' simulated devices). On the local stack each role has its
 own password, made by the stack; elsewhere the process's account comes from
 ``HAILONG_KAFKA_USER`` / ``HAILONG_KAFKA_PASSWORD``. A kiosk connects with the account in
-its device config (``login=``).
+its device config (:func:`device_connection`, ``producer_config(connection=...)``).
 
 **Reliable publishing.** Producer settings follow librdkafka's no-loss advice:
 idempotence (which implies acks=all and bounded in-flight requests), and a long delivery

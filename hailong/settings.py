@@ -49,8 +49,9 @@ class Settings(BaseSettings):
     consumer_group: str = "hailong-streams"
     # Who this process is on Kafka (infra/access.py has the accounts and what each may
     # do). Unset on the local stack: each component uses its own account, whose password
-    # the stack keeps in <stack_dir>/kafka/accounts/. On an existing cluster set the account of the
-    # process (HAILONG_KAFKA_USER / HAILONG_KAFKA_PASSWORD), e.g. the worker's.
+    # the stack keeps in <stack_dir>/kafka/accounts/. On an existing cluster set the
+    # account of the process (HAILONG_KAFKA_USER / HAILONG_KAFKA_PASSWORD), e.g. the
+    # worker's.
     kafka_user: str | None = None
     kafka_password: SecretStr | None = None
     kafka_security_protocol: Literal["SASL_SSL", "SASL_PLAINTEXT", "SSL", "PLAINTEXT"] = Field(

@@ -160,13 +160,17 @@ def grant_topics(settings: Settings, progress: Progress = print) -> None:
                  "satisfaction.* granted")
 
 
+def _delete(settings: Settings, bindings: list[AclBinding], what: str) -> None:
+    """Delete exactly these ACLs."""
+    filters = [AclBindingFilter(b.restype, b.name, b.resource_pattern_type, b.principal,
+                                b.host, b.operation, b.permission_type) for b in bindings]
+    admin = admin_client(settings, ADMIN)  # referenced until its futures are done
+    _wait(admin.delete_acls(filters), what)
+
+
 def drop_topic_grants(settings: Settings) -> None:
     """Remove the services' ACLs of this prefix (its topics were deleted)."""
-    admin = admin_client(settings, ADMIN)
-    filters = [AclBindingFilter(b.restype, b.name, b.resource_pattern_type, b.principal,
-                                b.host, b.operation, b.permission_type)
-               for b in topic_bindings(settings)]
-    _wait(admin.delete_acls(filters), "delete ACLs")
+    _delete(settings, topic_bindings(settings), "delete ACLs")
 
 
 def grant_device(settings: Settings, device_id: str, kind: str,
@@ -199,6 +203,4 @@ def revoke_device(settings: Settings, device_id: str, kind: str) -> None:
     except StackError as exc:
         if "RESOURCE_NOT_FOUND" not in str(exc):  # never had one, or deleted already
             raise
-    filters = [AclBindingFilter(b.restype, b.name, b.resource_pattern_type, b.principal,
-                                b.host, b.operation, b.permission_type) for b in bindings]
-    _wait(admin.delete_acls(filters), f"delete the ACLs of {user}")
+    _delete(settings, bindings, f"delete the ACLs of {user}")

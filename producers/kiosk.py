@@ -183,12 +183,10 @@ class Spool:
                            [(round_id, e) for e in event_ids])
         return round_id
 
-    def settle(self, confirmed: set[str], not_in_kafka: set[str]) -> None:
-        """Drop confirmed events; put events known to be absent from Kafka back as unsent."""
+    def settle(self, confirmed: set[str]) -> None:
+        """Drop the events Kafka confirmed (the others stay, to be sent again)."""
         with self._tx() as db:
             db.executemany("DELETE FROM events WHERE event_id = ?", [(e,) for e in confirmed])
-            db.executemany("UPDATE events SET round_id = NULL WHERE event_id = ?",
-                           [(e,) for e in not_in_kafka])
             db.execute("DELETE FROM rounds WHERE round_id NOT IN "
                        "(SELECT round_id FROM events WHERE round_id IS NOT NULL)")
 
@@ -264,7 +262,7 @@ class Forwarder:
         while producer.flush(5.0) > 0:
             pass
         # Unconfirmed events stay tagged with this round: the next round looks for them.
-        spool.settle(confirmed, set())
+        spool.settle(confirmed)
         if any(err.fatal() for err in errors):
             self._producer = None  # a fatal producer error: start a new one
         if errors:

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from starlette.responses import JSONResponse, Response
@@ -77,8 +77,8 @@ class ConfirmingProducer:
                  signer: Signer | None = None) -> None:
         self.timeout_s = timeout_s
         self.signer = signer  # the service's own device key: it signs what it publishes
-        self._producer = Producer(producer_config(  # as the service's Kafka account
-            settings, role, **cast(dict[str, Any], {"message.timeout.ms": int(timeout_s * 1000)})))
+        timeout: dict[str, Any] = {"message.timeout.ms": int(timeout_s * 1000)}
+        self._producer = Producer(producer_config(settings, role, **timeout))  # its account
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="kafka-delivery", daemon=True)
         self._thread.start()

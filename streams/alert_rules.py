@@ -53,12 +53,11 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Hour:
-    """One office-hour of ratings: ``n`` ratings, ``satisfied`` and ``negative`` of them."""
+    """One office-hour of ratings: ``n`` ratings, ``satisfied`` of them."""
 
     hour: int  # hours since the epoch (UTC)
     n: int
     satisfied: int
-    negative: int = 0
 
 
 class _Rule(BaseModel):
@@ -138,11 +137,10 @@ class Finding:
     numbers: Mapping[str, float]
 
 
-def _sum(hours: Sequence[Hour], lo: int, hi: int) -> tuple[int, int, int]:
-    """Ratings, satisfied and negative over hours in [lo, hi)."""
+def _sum(hours: Sequence[Hour], lo: int, hi: int) -> tuple[int, int]:
+    """Ratings and satisfied ratings over hours in [lo, hi)."""
     picked = [h for h in hours if lo <= h.hour < hi]
-    return (sum(h.n for h in picked), sum(h.satisfied for h in picked),
-            sum(h.negative for h in picked))
+    return sum(h.n for h in picked), sum(h.satisfied for h in picked)
 
 
 def credible_drop(office_id: str, hours: Sequence[Hour], now_hour: int,
@@ -162,7 +160,7 @@ def credible_drop(office_id: str, hours: Sequence[Hour], now_hour: int,
         if taken >= rule.window_hours and n >= rule.min_window:
             break
         n, k, taken, start = n + h.n, k + h.satisfied, taken + 1, h.hour
-    bn, bk, _ = _sum(hours, start - 24 * rule.baseline_days, start)
+    bn, bk = _sum(hours, start - 24 * rule.baseline_days, start)
     if n < rule.min_window or bn < rule.min_baseline:
         return None
     lo, hi = wilson(k, n, rule.z)
@@ -194,7 +192,7 @@ def index_below(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Inde
                 ) -> Finding | None:
     if not rule.enabled:
         return None
-    n, k, _ = _sum(hours, now_hour - rule.window_hours + 1, now_hour + 1)
+    n, k = _sum(hours, now_hour - rule.window_hours + 1, now_hour + 1)
     if n < rule.min_count or k / n >= rule.threshold:
         return None
     lo, hi = wilson(k, n)
@@ -208,7 +206,7 @@ def volume_drop(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Volu
     if not rule.enabled:
         return None
     start = now_hour - rule.window_hours + 1
-    n, _, _ = _sum(hours, start, now_hour + 1)
+    n, _ = _sum(hours, start, now_hour + 1)
     window_hours_of_day = {h % 24 for h in range(start, now_hour + 1)}
     base = [h for h in hours if start - 24 * rule.baseline_days <= h.hour < start
             and h.hour % 24 in window_hours_of_day]

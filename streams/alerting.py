@@ -38,8 +38,6 @@ WHERE hour >= toDateTime(%(first)s, 'UTC') AND hour < toDateTime(%(end)s, 'UTC')
   AND k_n > 0
 ORDER BY office_id, h
 """
-# How far back the rules look: the longest baseline plus the longest window.
-LOOKBACK_HOURS = 24 * 31 + 120
 # How many hours a restart evaluates again to rebuild the tracks: longer than any rule's
 # minimum duration and recovery, and than a snooze is remembered (snoozes are people's
 # actions, kept with the alerts, not rebuilt here).
@@ -52,7 +50,7 @@ def office_hours(wh: Any, first_hour: int, last_hour: int) -> dict[str, list[Hou
     out: dict[str, list[Hour]] = {}
     for office_id, h, n, sat in wh.execute(HOURS_SQL, {"first": first_hour * 3600,
                                                        "end": (last_hour + 1) * 3600}):
-        out.setdefault(office_id, []).append(Hour(int(h), int(n), int(sat), int(n - sat)))
+        out.setdefault(office_id, []).append(Hour(int(h), int(n), int(sat)))
     return out
 
 

@@ -49,7 +49,7 @@ def _simulate(rng: random.Random, per_hour: float, share: float, first: int, las
         n = max(0, round(rng.gauss(per_hour, per_hour ** 0.5)))
         p = 0.60 if drop_at is not None and h >= drop_at else share
         k = sum(rng.random() < p for _ in range(n))
-        out.append(Hour(h, n, k, n - k))
+        out.append(Hour(h, n, k))
     return out
 
 

@@ -161,7 +161,7 @@ def test_round_interrupted_after_delivery_is_resent_as_the_same_bytes(
     class Died(Exception):
         pass
 
-    def die(self: Spool, confirmed: set[str], absent: set[str]) -> None:
+    def die(self: Spool, confirmed: set[str]) -> None:
         raise Died  # the process "dies" after Kafka confirmed, before the spool commit
 
     Spool.settle = die  # type: ignore[method-assign]

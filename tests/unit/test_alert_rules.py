@@ -48,7 +48,7 @@ def office_hours(first: int, last: int, per_hour: int, share: float,
     for h in range(first, last + 1):
         if 1 <= h % 24 <= 9:
             sat = sum(rng.random() < share for _ in range(per_hour))
-            out.append(Hour(h, per_hour, sat, per_hour - sat))
+            out.append(Hour(h, per_hour, sat))
     return out
 
 
@@ -84,7 +84,7 @@ def test_a_credible_drop_at_a_big_office_and_noise_at_a_small_one() -> None:
     # A small commune, 2 ratings an hour: a bad hour or two is noise (its window
     # stretches back to 30 ratings, most of them good); a bad day of 16 is credible.
     small = office_hours(NOW - 31 * DAY, NOW - 8, 2, 0.85, rng)
-    bad = [Hour(h, 2, 0, 2) for h in range(NOW - 7, NOW + 1) if 1 <= h % 24 <= 9]
+    bad = [Hour(h, 2, 0) for h in range(NOW - 7, NOW + 1) if 1 <= h % 24 <= 9]
     assert len(bad) == 8
     assert credible_drop("HN-2", small + bad[-2:], NOW, rule) is None
     found = credible_drop("HN-2", small + bad, NOW, rule)

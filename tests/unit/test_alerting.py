@@ -16,17 +16,25 @@ DAY = 24
 NOW = 480_009  # 16:00 in Hanoi on some weekday; no test depends on the date
 
 
-def test_office_hours_reads_the_landed_kiosk_counts(chdb_schema: Any) -> None:
-    rows = [("HN-1", (NOW - 2) * 3600, 10, 7, 0, 1), ("HN-1", (NOW - 2) * 3600, 12, 9, 0, 2),
-            ("HN-1", NOW * 3600, 5, 5, 0, 1), ("HN-2", (NOW - 1) * 3600, 0, 0, 3, 1),
-            ("HN-3", (NOW - 900) * 3600, 4, 1, 0, 1)]
-    chdb_schema.execute(
-        "INSERT INTO kiosk_hourly (office_id, hour, k_n, k_sat, k_misuse, version) VALUES "
-        + ", ".join(f"('{o}', toDateTime({h}, 'UTC'), {n}, {s}, {m}, {v})"
-                    for o, h, n, s, m, v in rows))
-    got = office_hours(chdb_schema, NOW - 10, NOW)
+def check_office_hours(wh: Any) -> None:
+    """On either engine (``wh``: chdb here, the real server in
+    tests/integration/test_alert_store.py)."""
+    from datetime import UTC, datetime
+
+    def at(h: int) -> datetime:
+        return datetime.fromtimestamp(h * 3600, UTC)
+
+    wh.insert("kiosk_hourly", ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version"), [
+        ("HN-1", at(NOW - 2), 10, 7, 0, 1), ("HN-1", at(NOW - 2), 12, 9, 0, 2),
+        ("HN-1", at(NOW), 5, 5, 0, 1), ("HN-2", at(NOW - 1), 0, 0, 3, 1),
+        ("HN-3", at(NOW - 900), 4, 1, 0, 1)])
+    got = office_hours(wh, NOW - 10, NOW)
     # The latest version of each bucket, only hours with ratings, only the range asked.
-    assert got == {"HN-1": [Hour(NOW - 2, 12, 9, 3), Hour(NOW, 5, 5, 0)]}
+    assert got == {"HN-1": [Hour(NOW - 2, 12, 9), Hour(NOW, 5, 5)]}
+
+
+def test_office_hours_reads_the_landed_kiosk_counts(chdb_schema: Any) -> None:
+    check_office_hours(chdb_schema)
 
 
 def simulated(share_of: dict[str, float], first: int, last: int,
@@ -39,7 +47,7 @@ def simulated(share_of: dict[str, float], first: int, last: int,
                 continue
             p = drop[3] if office == drop[0] and drop[1] <= h < drop[2] else share
             sat = sum(rng.random() < p for _ in range(20))
-            out.setdefault(office, []).append(Hour(h, 20, sat, 20 - sat))
+            out.setdefault(office, []).append(Hour(h, 20, sat))
     return out
 
 
@@ -100,8 +108,8 @@ def test_a_restart_rebuilds_the_same_open_alerts_under_the_same_ids() -> None:
     assert ids and ids <= {c.alert.alert_id for c in replayed if c.kind == "raised"}
 
 
-def test_alert_changes_merge_and_the_view_shows_each_alert_as_it_stands(
-        chdb_schema: Any) -> None:
+def check_alert_store(wh: Any) -> None:
+    """On either engine, like :func:`check_office_hours`."""
     from datetime import UTC, datetime
 
     from warehouse.alerts import ChangeRow, current, record
@@ -109,18 +117,23 @@ def test_alert_changes_merge_and_the_view_shows_each_alert_as_it_stands(
     now = datetime(2026, 3, 2, tzinfo=UTC)
     raised = ChangeRow("a1", "HN-1", "credible_drop", "raised", "raised", NOW, NOW, "hailong",
                        "", {"window_share": 0.55})
-    record(chdb_schema, [raised], now)
-    record(chdb_schema, [raised], now)  # the same hour evaluated again after a restart
-    assert chdb_schema.execute("SELECT count() FROM alert_changes FINAL") == [(1,)]
-    (only,) = current(chdb_schema)
+    record(wh, [raised], now)
+    record(wh, [raised], now)  # the same hour evaluated again after a restart
+    assert wh.execute("SELECT count() FROM alert_changes FINAL") == [(1,)]
+    (only,) = current(wh)
     assert (only.alert_id, only.state, only.numbers) == ("a1", "raised", {"window_share": 0.55})
-    record(chdb_schema, [raised._replace(kind="acknowledged", state="acknowledged",
+    record(wh, [raised._replace(kind="acknowledged", state="acknowledged",
                                          hour=NOW + 1, by="chair@HN-1", comment="on it")], now)
-    (only,) = current(chdb_schema)
+    (only,) = current(wh)
     assert (only.state, only.acknowledged_by, only.comment) == (
         "acknowledged", "chair@HN-1", "on it")
-    record(chdb_schema, [raised._replace(kind="resolved", state="resolved", hour=NOW + 5,
+    record(wh, [raised._replace(kind="resolved", state="resolved", hour=NOW + 5,
                                          by="recovered", numbers={"window_share": 0.84})], now)
-    assert current(chdb_schema) == []
-    (done,) = current(chdb_schema, open_only=False)
+    assert current(wh) == []
+    (done,) = current(wh, open_only=False)
     assert done.state == "resolved" and done.numbers == {"window_share": 0.84}
+
+
+def test_alert_changes_merge_and_the_view_shows_each_alert_as_it_stands(
+        chdb_schema: Any) -> None:
+    check_alert_store(chdb_schema)
