@@ -79,6 +79,9 @@ def test_forged_presses_do_not_move_a_commune(settings: Settings, tmp_path: Path
         deliver(producer, s.topics.kiosk, legit)
         wait_until(lambda: wh.execute("SELECT count() FROM kiosk_ratings_raw FINAL")[0][0]
                    == 120, 90, "the month's 120 real presses counted")
+        # The hourly buckets the ranking reads land after the raw rows: wait for them too.
+        wait_until(lambda: sum(c.k_n for c in unit_counts(wh, MONTH)) == 120, 90,
+                   "the 120 presses in the hourly buckets")
         before = ranks(wh, s)
         units_by_office = {v: k for k, v in office_of.items()}
         assert [before[1][units_by_office[o]] for o in (first, second, third)] == [1, 2, 3]
