@@ -115,6 +115,21 @@ class Settings(BaseSettings):
     # flagged silent (view device_health).
     device_silent_minutes: int = Field(60, gt=0)
 
+    # --- alerts (streams/alert_engine.py, run by the stream worker) -----------------------
+    alert_interval_s: float = Field(
+        300.0, gt=0, description="how often the worker's alert engine evaluates")
+    alerts_enabled: bool = Field(True, description="run the alert engine in the worker")
+    alert_routes_file: Path | None = Field(
+        None, description="the routing table (secrets inside, mode 0600); unset = "
+        "<stack_dir>/alerts/routes.json, written by `hailong alerts routes load`")
+    alert_digest_hour: int = Field(7, ge=0, le=23, description="local hour of the daily digest")
+    smtp_host: str | None = Field(None, description="SMTP server for alert e-mail")
+    smtp_port: int = Field(25, gt=0)
+    smtp_from: str = "hailong@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+
     # --- kiosk client (hailong kiosk) -------------------------------------------------
     kiosk_spool_dir: Path | None = Field(
         None, description="where each device's spool lives; unset = <stack_dir>/kiosk")
@@ -192,6 +207,10 @@ class Settings(BaseSettings):
     @property
     def bootstrap_servers(self) -> str:
         return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def alert_routes_path(self) -> Path:
+        return self.alert_routes_file or self.stack_dir / "alerts" / "routes.json"
 
     @property
     def kafka_ca(self) -> Path | None:
@@ -278,6 +297,8 @@ class Topics:
         self.qr = f"{prefix}satisfaction.qr.v1"
         self.camera = f"{prefix}satisfaction.camera.v1"
         self.deadletter = f"{prefix}satisfaction.deadletter.v1"
+        # Not a device's: the alert engine's output (streams/alert_engine.py, schema alert/1).
+        self.alerts = f"{prefix}satisfaction.alerts.v1"
 
     @property
     def events(self) -> tuple[str, str, str]:

@@ -122,7 +122,7 @@ def topic_bindings(settings: Settings) -> list[AclBinding]:
     return [
         *(b for topic in t.events for b in _allow(worker, ResourceType.TOPIC, topic,
                                                    AclOperation.READ, AclOperation.DESCRIBE)),
-        *_write(worker, [t.deadletter]),
+        *_write(worker, [t.deadletter, t.alerts]),
         *_allow(worker, ResourceType.GROUP, settings.consumer_group, AclOperation.READ),
         *_write(principal(GATEWAY), [t.qr]),
         *_write(principal(CAMERA_ADAPTER), [t.camera]),

@@ -41,13 +41,15 @@ class TopicSpec:
 
 
 def contract_topics(settings: Settings) -> list[TopicSpec]:
-    """The four topics of contract v1, with its default partitions and retention."""
+    """The four topics of contract v1, with its default partitions and retention, and
+    the alert engine's ``satisfaction.alerts.v1`` (docs: streams/ALERTS.md)."""
     t = settings.topics
     return [
         TopicSpec(t.kiosk, 12, 30),
         TopicSpec(t.qr, 12, 30),
         TopicSpec(t.camera, 12, 7),
         TopicSpec(t.deadletter, 3, 90, log_append_time=False),
+        TopicSpec(t.alerts, 3, 365, log_append_time=False),
     ]
 
 

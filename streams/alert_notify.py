@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from streams.alert_life import Change
 
@@ -94,8 +94,26 @@ class Route(BaseModel):
     match: str
     email: tuple[str, ...] = ()
     webhook: str | None = None
+    secret: SecretStr | None = Field(None, description="the webhook's signing secret")
     mode: Literal["immediate", "digest"] = "immediate"
     rules: tuple[str, ...] = Field((), description="only these rules; empty: all")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Route:
+        if not self.email and not self.webhook:
+            raise ValueError(f"route {self.match!r}: give e-mail addresses or a webhook")
+        if self.webhook and not self.webhook.startswith(("https://", "http://")):
+            raise ValueError(f"route {self.match!r}: the webhook must be an http(s) URL")
+        if self.webhook and (self.secret is None or len(self.secret.get_secret_value()) < 16):
+            raise ValueError(f"route {self.match!r}: a webhook needs a secret of at least "
+                             "16 characters to sign with")
+        return self
+
+    @property
+    def channel(self) -> str:
+        """The route's name in ``alert_deliveries``: what it sends to, and how."""
+        target = self.webhook or ",".join(self.email)
+        return f"{self.mode}:{self.match}:{target}"
 
 
 class RoutingTable(BaseModel):
@@ -104,8 +122,9 @@ class RoutingTable(BaseModel):
 
     def routes_for(self, office_id: str, unit_code: str, rule: str) -> list[Route]:
         """Every route that matches the office, its unit or the city, for this rule."""
+        base = rule.split("/", 1)[0]  # a device's rule: "silent_device/K-1"
         return [r for r in self.routes if r.match in (office_id, unit_code, "*")
-                and (not r.rules or rule in r.rules)]
+                and (not r.rules or base in r.rules)]
 
 
 def digest(messages: Sequence[AlertMessage], day: str) -> tuple[str, str]:

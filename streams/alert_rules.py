@@ -25,7 +25,7 @@ or office (:class:`RuleBook`), loaded from a JSON file.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,11 +53,17 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Hour:
-    """One office-hour of ratings: ``n`` ratings, ``satisfied`` of them."""
+    """One office-hour as landed: ``n`` counted kiosk ratings, ``satisfied`` of them,
+    ``misuse`` presses flagged as misuse (not counted), and the anonymous signals of the
+    same office: ``anon_n`` QR answers and camera observations, ``anon_satisfied`` of them
+    satisfied (QR 4-5) or positive (camera)."""
 
     hour: int  # hours since the epoch (UTC)
     n: int
     satisfied: int
+    misuse: int = 0
+    anon_n: int = 0
+    anon_satisfied: int = 0
 
 
 class _Rule(BaseModel):
@@ -98,6 +104,50 @@ class VolumeDrop(_Rule):
     min_expected: float = Field(20.0, gt=0)
 
 
+class SilentDevice(_Rule):
+    minutes: int = Field(60, gt=0, description="silent in office hours this long")
+
+
+class SilentOffice(_Rule):
+    window_hours: int = Field(2, gt=0, description="office hours without a rating")
+    baseline_days: int = Field(28, gt=0)
+    min_expected: float = Field(4.0, gt=0, description="ratings usually seen in the window")
+
+
+class MisuseSurge(_Rule):
+    window_hours: int = Field(8, gt=0)
+    share: float = Field(0.3, gt=0, le=1, description="of presses flagged misuse")
+    min_count: int = Field(20, gt=0, description="misuse presses")
+
+
+class VolumeSurge(_Rule):
+    window_hours: int = Field(8, gt=0)
+    baseline_days: int = Field(28, gt=0)
+    ratio: float = Field(3.0, gt=1, description="times the office's usual volume")
+    peer_ratio: float = Field(2.0, gt=1, description="times the city's median ratio")
+    min_count: int = Field(60, gt=0)
+
+
+class HeldSurge(_Rule):
+    window_hours: int = Field(24, gt=0)
+    min_count: int = Field(20, gt=0, description="held or dead-lettered events of a device")
+
+
+class NewDevices(_Rule):
+    window_hours: int = Field(24, gt=0)
+    new_days: int = Field(7, gt=0, description="a device registered this recently is new")
+    share: float = Field(0.5, gt=0, le=1)
+    min_count: int = Field(30, gt=0)
+
+
+class KioskGap(_Rule):
+    days: int = Field(14, gt=0, description="the trailing window of both signals")
+    gap: float = Field(0.15, gt=0, lt=1, description="kiosk's lower bound minus anonymous upper")
+    min_kiosk: int = Field(100, gt=0)
+    min_anonymous: int = Field(50, gt=0)
+    min_hours: int = Field(24, gt=0, description="consecutive evaluations before raising")
+
+
 class RuleSet(BaseModel):
     """The rules of one office."""
 
@@ -106,6 +156,13 @@ class RuleSet(BaseModel):
     negative_share: NegativeShare = NegativeShare()
     index_below: IndexBelow = IndexBelow()
     volume_drop: VolumeDrop = VolumeDrop()
+    silent_device: SilentDevice = SilentDevice()
+    silent_office: SilentOffice = SilentOffice()
+    misuse_surge: MisuseSurge = MisuseSurge()
+    volume_surge: VolumeSurge = VolumeSurge()
+    held_surge: HeldSurge = HeldSurge()
+    new_devices: NewDevices = NewDevices()
+    kiosk_gap: KioskGap = KioskGap()
 
 
 class RuleBook(BaseModel):
@@ -215,3 +272,122 @@ def volume_drop(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Volu
         return None
     return Finding("volume_drop", office_id, {
         "n": n, "expected": expected, "ratio": n / expected, "threshold": rule.ratio})
+
+
+def _expected(hours: Sequence[Hour], start: int, end: int, days: int) -> float:
+    """Ratings the office usually has in the hours [start, end): the mean over the
+    ``days`` before ``start`` of the same hours of the day."""
+    of_day = {h % 24 for h in range(start, end)}
+    return sum(h.n for h in hours if start - 24 * days <= h.hour < start
+               and h.hour % 24 in of_day) / days
+
+
+def silent_office(office_id: str, hours: Sequence[Hour], now_hour: int, rule: SilentOffice,
+                  office_hour: Callable[[int], bool]) -> Finding | None:
+    """No rating in the last ``window_hours`` hours, all of them office hours
+    (``office_hour(h)``), when the office usually has ``min_expected`` in them."""
+    if not rule.enabled:
+        return None
+    start = now_hour - rule.window_hours + 1
+    if not all(office_hour(h) for h in range(start, now_hour + 1)):
+        return None
+    n, _ = _sum(hours, start, now_hour + 1)
+    expected = _expected(hours, start, now_hour + 1, rule.baseline_days)
+    if n > 0 or expected < rule.min_expected:
+        return None
+    return Finding("silent_office", office_id, {"n": 0, "expected": expected,
+                                                "hours": rule.window_hours})
+
+
+def misuse_surge(office_id: str, hours: Sequence[Hour], now_hour: int, rule: MisuseSurge
+                 ) -> Finding | None:
+    """Presses flagged misuse (``streams/plausible.py``: bursts, out-of-hours) at least
+    ``share`` of the window's presses, and at least ``min_count`` of them."""
+    if not rule.enabled:
+        return None
+    picked = [h for h in hours if now_hour - rule.window_hours < h.hour <= now_hour]
+    misuse = sum(h.misuse for h in picked)
+    presses = misuse + sum(h.n for h in picked)
+    if misuse < rule.min_count or misuse < rule.share * presses:
+        return None
+    lo, hi = wilson(misuse, presses)
+    return Finding("misuse_surge", office_id, {"misuse": misuse, "presses": presses,
+                                               "share": misuse / presses, "share_lo": lo,
+                                               "share_hi": hi})
+
+
+def volume_ratio(hours: Sequence[Hour], now_hour: int, window_hours: int, days: int
+                 ) -> tuple[int, float]:
+    """The window's ratings and what the office usually has in those hours."""
+    start = now_hour - window_hours + 1
+    n, _ = _sum(hours, start, now_hour + 1)
+    return n, _expected(hours, start, now_hour + 1, days)
+
+
+def volume_surge(office_id: str, hours: Sequence[Hour], now_hour: int, rule: VolumeSurge,
+                 city_median_ratio: float) -> Finding | None:
+    """The window holds ``ratio`` times the office's usual volume, and ``peer_ratio``
+    times the city's median ratio this hour (a holiday rush lifts every office; stuffing
+    lifts one)."""
+    if not rule.enabled:
+        return None
+    n, expected = volume_ratio(hours, now_hour, rule.window_hours, rule.baseline_days)
+    ratio = n / max(expected, 1.0)
+    if n < rule.min_count or ratio < rule.ratio \
+            or ratio < rule.peer_ratio * max(city_median_ratio, 1e-9):
+        return None
+    return Finding("volume_surge", office_id, {"n": n, "expected": expected, "ratio": ratio,
+                                               "city_median_ratio": city_median_ratio})
+
+
+def kiosk_gap(office_id: str, hours: Sequence[Hour], now_hour: int, rule: KioskGap
+              ) -> Finding | None:
+    """The kiosk (which the civil servant sees pressed) far more satisfied than the
+    anonymous QR answers and camera observations of the same office, for the counts
+    behind both: the kiosk's lower 95 % bound at least ``gap`` above the anonymous
+    share's upper bound, over the trailing ``days``."""
+    if not rule.enabled:
+        return None
+    picked = [h for h in hours if now_hour - 24 * rule.days < h.hour <= now_hour]
+    n, k = sum(h.n for h in picked), sum(h.satisfied for h in picked)
+    an, ak = sum(h.anon_n for h in picked), sum(h.anon_satisfied for h in picked)
+    if n < rule.min_kiosk or an < rule.min_anonymous:
+        return None
+    lo, hi = wilson(k, n)
+    alo, ahi = wilson(ak, an)
+    if lo - ahi < rule.gap:
+        return None
+    return Finding("kiosk_gap", office_id, {
+        "kiosk_n": n, "kiosk_share": k / n, "kiosk_lo": lo, "kiosk_hi": hi,
+        "anonymous_n": an, "anonymous_share": ak / an, "anonymous_lo": alo,
+        "anonymous_hi": ahi, "gap": rule.gap})
+
+
+def silent_device(office_id: str, device_id: str, silent_minutes: float | None,
+                  rule: SilentDevice) -> Finding | None:
+    """``silent_minutes``: how long the device has been silent in office hours now
+    (None: not office hours); see ``warehouse/devices.py``."""
+    if not rule.enabled or silent_minutes is None or silent_minutes <= rule.minutes:
+        return None
+    return Finding(f"silent_device/{device_id}", office_id,
+                   {"silent_minutes": silent_minutes, "threshold": rule.minutes})
+
+
+def held_surge(office_id: str, device_id: str, held: int, rule: HeldSurge) -> Finding | None:
+    """``held``: the device's events quarantined or dead-lettered in the window."""
+    if not rule.enabled or held < rule.min_count:
+        return None
+    return Finding(f"held_surge/{device_id}", office_id,
+                   {"held": held, "window_hours": rule.window_hours})
+
+
+def new_devices(office_id: str, from_new: int, total: int, rule: NewDevices
+                ) -> Finding | None:
+    """``from_new`` of the office's ``total`` ratings in the window came from devices
+    registered in the last ``new_days``."""
+    if not rule.enabled or total < rule.min_count or from_new < rule.share * total:
+        return None
+    lo, hi = wilson(from_new, total)
+    return Finding("new_devices", office_id, {"from_new": from_new, "n": total,
+                                              "share": from_new / total, "share_lo": lo,
+                                              "share_hi": hi})

@@ -18,7 +18,9 @@ an alert re-sent after a restart is the same alert (receivers keep one per id an
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from streams.alert_life import Change, Policy, Track, step
 from streams.alert_rules import (
@@ -28,45 +30,100 @@ from streams.alert_rules import (
     RuleSet,
     credible_drop,
     index_below,
+    kiosk_gap,
+    misuse_surge,
+    silent_office,
     volume_drop,
+    volume_ratio,
+    volume_surge,
 )
 
-HOURS_SQL = """
-SELECT office_id, intDiv(toUInt32(hour), 3600) AS h, k_n, k_sat
+KIOSK_SQL = """
+SELECT office_id, intDiv(toUInt32(hour), 3600) AS h, k_n, k_sat, k_misuse
 FROM kiosk_hourly FINAL
 WHERE hour >= toDateTime(%(first)s, 'UTC') AND hour < toDateTime(%(end)s, 'UTC')
-  AND k_n > 0
-ORDER BY office_id, h
+  AND k_n + k_misuse > 0
+"""
+QR_SQL = """
+SELECT office_id, intDiv(toUInt32(hour), 3600) AS h, sum(answered), sum(satisfied)
+FROM qr_criteria_hourly FINAL
+WHERE hour >= toDateTime(%(first)s, 'UTC') AND hour < toDateTime(%(end)s, 'UTC')
+GROUP BY office_id, h
+HAVING sum(answered) > 0
+"""
+CAMERA_SQL = """
+SELECT office_id, intDiv(toUInt32(hour), 3600) AS h, c_n, c_pos
+FROM camera_hourly FINAL
+WHERE hour >= toDateTime(%(first)s, 'UTC') AND hour < toDateTime(%(end)s, 'UTC')
+  AND c_n > 0
 """
 # How many hours a restart evaluates again to rebuild the tracks: longer than any rule's
 # minimum duration and recovery, and than a snooze is remembered (snoozes are people's
 # actions, kept with the alerts, not rebuilt here).
 REPLAY_HOURS = 24 * 7
+# Office hours for the hourly rules: an hour counts when it lies wholly inside the
+# opening hours of warehouse/devices.py (Mon-Fri 07:30-17:00, Hanoi): 08:00 to 17:00.
+LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def office_hour(hour: int) -> bool:
+    """Whether the UTC hour ``hour`` (hours since the epoch) is an office hour in Hanoi."""
+    local = datetime.fromtimestamp(hour * 3600, UTC).astimezone(LOCAL)
+    return local.isoweekday() <= 5 and 8 <= local.hour < 17
 
 
 def office_hours(wh: Any, first_hour: int, last_hour: int) -> dict[str, list[Hour]]:
-    """Every office's hours with ratings in [first_hour, last_hour], oldest first (hours
-    since the epoch, UTC). ``wh``: a Warehouse (or chdb's, in tests)."""
+    """Every office's hours with kiosk presses, QR answers or camera observations in
+    [first_hour, last_hour], oldest first (hours since the epoch, UTC). ``wh``: a
+    Warehouse (or chdb's, in tests)."""
+    p = {"first": first_hour * 3600, "end": (last_hour + 1) * 3600}
+    cells: dict[tuple[str, int], list[int]] = {}
+    for office_id, h, n, sat, misuse in wh.execute(KIOSK_SQL, p):
+        cells.setdefault((office_id, int(h)), [0] * 5)[:3] = [int(n), int(sat), int(misuse)]
+    for sql in (QR_SQL, CAMERA_SQL):
+        for office_id, h, n, pos in wh.execute(sql, p):
+            cell = cells.setdefault((office_id, int(h)), [0] * 5)
+            cell[3] += int(n)
+            cell[4] += int(pos)
     out: dict[str, list[Hour]] = {}
-    for office_id, h, n, sat in wh.execute(HOURS_SQL, {"first": first_hour * 3600,
-                                                       "end": (last_hour + 1) * 3600}):
-        out.setdefault(office_id, []).append(Hour(int(h), int(n), int(sat)))
+    for (office_id, h), c in sorted(cells.items()):
+        out.setdefault(office_id, []).append(Hour(h, *c))
     return out
 
 
-def findings(office_id: str, hours: list[Hour], now_hour: int, rules: RuleSet
-             ) -> dict[str, Finding | None]:
+def findings(office_id: str, hours: list[Hour], now_hour: int, rules: RuleSet,
+             city_median_ratio: float = 1.0) -> dict[str, Finding | None]:
     """Each hourly rule's finding at one office now (None: it does not hold)."""
     return {
         "credible_drop": credible_drop(office_id, hours, now_hour, rules.credible_drop),
         "index_below": index_below(office_id, hours, now_hour, rules.index_below),
         "volume_drop": volume_drop(office_id, hours, now_hour, rules.volume_drop),
+        # Out of office hours silence means nothing: no finding either way (NOT_NOW).
+        "silent_office": silent_office(office_id, hours, now_hour, rules.silent_office,
+                                       office_hour) if office_hour(now_hour) else NOT_NOW,
+        "misuse_surge": misuse_surge(office_id, hours, now_hour, rules.misuse_surge),
+        "volume_surge": volume_surge(office_id, hours, now_hour, rules.volume_surge,
+                                     city_median_ratio),
+        "kiosk_gap": kiosk_gap(office_id, hours, now_hour, rules.kiosk_gap),
     }
+
+
+# A rule that cannot be judged this hour: its track stays as it is.
+NOT_NOW = Finding("", "", {})
+
+
+def city_median_ratio(hours: Mapping[str, list[Hour]], now_hour: int, rules: RuleSet) -> float:
+    """The median over offices of this window's volume against each one's usual."""
+    ratios = sorted(n / max(expected, 1.0) for n, expected in (
+        volume_ratio(h, now_hour, rules.volume_surge.window_hours,
+                     rules.volume_surge.baseline_days) for h in hours.values()))
+    return ratios[len(ratios) // 2] if ratios else 1.0
 
 
 def policy(rule: str, rules: RuleSet) -> Policy:
     minimum = {"credible_drop": rules.credible_drop.min_hours,
-               "index_below": rules.index_below.min_hours}.get(rule, 1)
+               "index_below": rules.index_below.min_hours,
+               "kiosk_gap": rules.kiosk_gap.min_hours}.get(rule, 1)
     return Policy(min_hours=minimum)
 
 
@@ -79,10 +136,13 @@ def evaluate(hours: Mapping[str, list[Hour]], book: RuleBook, unit_of: Mapping[s
     names = set(offices) if offices is not None else {*hours, *(o for o, _ in tracks)}
     new = dict(tracks)
     changes: list[Change] = []
+    median = city_median_ratio(hours, now_hour, book.defaults)
     for office_id in sorted(names):
         rules = book.for_office(office_id, unit_of.get(office_id, ""))
         for rule, finding in findings(office_id, hours.get(office_id, []), now_hour,
-                                      rules).items():
+                                      rules, median).items():
+            if finding is NOT_NOW:
+                continue
             track, changed = step(tracks.get((office_id, rule), Track()), finding, now_hour,
                                   policy(rule, rules), rule, office_id)
             new[(office_id, rule)] = track

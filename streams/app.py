@@ -27,6 +27,7 @@ from faust.types import TP, EventT, StreamT
 from hailong.clock import SYSTEM
 from hailong.kafka import WORKER, login, ssl_context
 from hailong.settings import Settings, load_settings
+from streams.alert_engine import AlertEngine
 from streams.ingest import Ingestor, Received
 from streams.lifecycle import Health, agent_died, worker_class
 
@@ -146,6 +147,32 @@ async def ingest(stream: StreamT[bytes]) -> None:
         raise  # the worker is stopping
     except Exception as exc:  # noqa: BLE001 - any death of the agent ends the process
         agent_died(exc)
+
+
+_engine: AlertEngine | None = None
+
+
+def alert_engine() -> AlertEngine:
+    """The worker's alert engine, created on first use."""
+    global _engine
+    if _engine is None:
+        _engine = AlertEngine(settings)
+    return _engine
+
+
+if settings.alerts_enabled:
+    @app.timer(interval=settings.alert_interval_s)
+    async def alerts() -> None:
+        """Every ``alert_interval_s``: the alert engine's run (streams/alert_engine.py),
+        in a thread, as it reads and writes ClickHouse and sends mail. A failed run is
+        logged and the next one starts over: nothing undelivered is marked delivered."""
+        try:
+            report = await asyncio.get_running_loop().run_in_executor(
+                None, alert_engine().run_once)
+        except Exception:  # an alert run must never stop the ingestion
+            log.exception("alert engine run failed; the next run tries again")
+            return
+        log.info("%s", report)
 
 
 def main() -> None:

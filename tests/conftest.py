@@ -68,7 +68,8 @@ def settings(stack: Settings) -> Iterator[Settings]:
         with Warehouse(s, database="default") as wh:
             wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
         admin = admin_client(s)
-        for fut in admin.delete_topics([*s.topics.events, s.topics.deadletter]).values():
+        for fut in admin.delete_topics([*s.topics.events, s.topics.deadletter,
+                                                  s.topics.alerts]).values():
             fut.result()
         drop_topic_grants(s)
 

@@ -78,3 +78,58 @@ def request(method: str, url: str, body: bytes | Iterable[bytes] | None = None, 
         return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
     finally:
         conn.close()
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[int, list[Any]]]:
+    """A real SMTP server (aiosmtpd) on a free port: yields (port, the envelopes it took)."""
+    from aiosmtpd.controller import Controller
+
+    received: list[Any] = []
+
+    class Handler:
+        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()
+
+
+@contextmanager
+def webhook_receiver(secret: str, now: Any = time.time
+                     ) -> Iterator[tuple[str, list[tuple[bytes, str, bool]]]]:
+    """A local HTTP receiver of signed alert webhooks: it checks each signature with
+    ``secret`` at ``now()`` and answers 204 (valid) or 401. Yields (its URL, every
+    (body, signature header, valid) it got)."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from streams.alert_notify import SIGNATURE_HEADER, verify
+
+    got: list[tuple[bytes, str, bool]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            header = self.headers.get(SIGNATURE_HEADER, "")
+            ok = verify(body, header, secret, now())
+            got.append((body, header, ok))
+            self.send_response(204 if ok else 401)
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook", got
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -65,14 +65,23 @@ def test_routes_by_office_unit_city_and_rule() -> None:
     table = RoutingTable.model_validate({"routes": [
         {"match": "*", "email": ["city@hanoi.example"], "mode": "digest"},
         {"match": "U-1", "email": ["chair@u1.example"]},
-        {"match": "HN-1", "webhook": "http://127.0.0.1:9/hook", "rules": ["credible_drop"]},
+        {"match": "HN-1", "webhook": "http://127.0.0.1:9/hook", "secret": "s" * 16,
+         "rules": ["credible_drop", "silent_device"]},
     ]})
     got = table.routes_for("HN-1", "U-1", "credible_drop")
     assert [r.match for r in got] == ["*", "U-1", "HN-1"]
     assert [r.match for r in table.routes_for("HN-1", "U-1", "volume_drop")] == ["*", "U-1"]
     assert [r.match for r in table.routes_for("HN-9", "U-2", "volume_drop")] == ["*"]
-    with pytest.raises(ValidationError):
-        Route.model_validate({"match": "*", "mode": "weekly"})
+    # A device's rule is routed by its rule's name.
+    assert [r.match for r in table.routes_for("HN-1", "U-1", "silent_device/K-1")] == \
+        ["*", "U-1", "HN-1"]
+    for bad in ({"match": "*", "email": ["a@b.example"], "mode": "weekly"},
+                {"match": "*"},  # sends nowhere
+                {"match": "*", "webhook": "http://127.0.0.1:9/hook"},  # nothing to sign with
+                {"match": "*", "webhook": "http://127.0.0.1:9/hook", "secret": "short"},
+                {"match": "*", "webhook": "file:///etc/passwd", "secret": "s" * 16}):
+        with pytest.raises(ValidationError):
+            Route.model_validate(bad)
 
 
 def test_a_digest_lists_the_days_changes() -> None:

@@ -3,67 +3,32 @@ process) and a webhook with a valid signature at a local HTTP receiver."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 
 from streams.alert_life import Policy, Track, step
-from streams.alert_notify import SIGNATURE_HEADER, message, verify
+from streams.alert_notify import message
 from streams.alert_rules import Finding
 from streams.alert_send import Mailer, SendError, post_webhook
-from tests.serving import free_port
+from tests.serving import free_port, smtp_server, webhook_receiver
 
 SECRET = "route-secret"  # noqa: S105 - a test's
 
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[int, list[Any]]]:
-    from aiosmtpd.controller import Controller
-
-    received: list[Any] = []
-
-    class Handler:
-        async def handle_DATA(self, _server: Any, session: Any, envelope: Any) -> str:
-            received.append(envelope)
-            return "250 OK"
-
-    port = free_port()
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, received
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[tuple[bytes, str]]]]:
-    got: list[tuple[bytes, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            got.append((body, self.headers.get(SIGNATURE_HEADER, "")))
-            ok = verify(body, self.headers.get(SIGNATURE_HEADER, ""), SECRET, time.time())
-            self.send_response(204 if ok else 401)
-            self.end_headers()
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/hook", got
-    finally:
-        server.shutdown()
-        server.server_close()
+def receiver() -> Iterator[tuple[str, list[tuple[bytes, str, bool]]]]:
+    with webhook_receiver(SECRET) as server:
+        yield server
 
 
 def alert() -> Any:
@@ -89,7 +54,7 @@ def test_an_email_arrives_at_a_real_smtp_server(smtp: tuple[int, list[Any]]) -> 
 
 
 def test_a_signed_webhook_arrives_and_a_forged_one_is_refused(
-        receiver: tuple[str, list[tuple[bytes, str]]]) -> None:
+        receiver: tuple[str, list[tuple[bytes, str, bool]]]) -> None:
     url, got = receiver
     body = alert().to_json()
     assert post_webhook(url, body, SECRET, int(time.time())) == 204

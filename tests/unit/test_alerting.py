@@ -28,9 +28,18 @@ def check_office_hours(wh: Any) -> None:
         ("HN-1", at(NOW - 2), 10, 7, 0, 1), ("HN-1", at(NOW - 2), 12, 9, 0, 2),
         ("HN-1", at(NOW), 5, 5, 0, 1), ("HN-2", at(NOW - 1), 0, 0, 3, 1),
         ("HN-3", at(NOW - 900), 4, 1, 0, 1)])
+    wh.insert("qr_criteria_hourly", ("office_id", "hour", "questionnaire", "aspect",
+                                     "criterion", "answered", "satisfied", "version"), [
+        ("HN-1", at(NOW), "Q", "A", "A1", 3, 1, 1), ("HN-1", at(NOW), "Q", "A", "A2", 3, 2, 1)])
+    wh.insert("camera_hourly", ("office_id", "hour", "c_n", "c_pos", "c_low_confidence",
+                                "queue_obs", "queue_length_sum", "queue_length_max",
+                                "wait_obs", "wait_seconds_sum", "version"), [
+        ("HN-1", at(NOW), 4, 4, 0, 0, 0, 0, 0, 0.0, 1)])
     got = office_hours(wh, NOW - 10, NOW)
-    # The latest version of each bucket, only hours with ratings, only the range asked.
-    assert got == {"HN-1": [Hour(NOW - 2, 12, 9), Hour(NOW, 5, 5)]}
+    # The latest version of each bucket, hours with presses or anonymous answers, only the
+    # range asked; QR answers and camera observations add up as the anonymous signal.
+    assert got == {"HN-1": [Hour(NOW - 2, 12, 9), Hour(NOW, 5, 5, 0, 10, 7)],
+                   "HN-2": [Hour(NOW - 1, 0, 0, 3)]}
 
 
 def test_office_hours_reads_the_landed_kiosk_counts(chdb_schema: Any) -> None:
