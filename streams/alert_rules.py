@@ -15,7 +15,22 @@ counts behind each share instead:
 - **index below**: the window's satisfied share under ``threshold``, ``min_hours`` in a
   row, with ``min_count`` ratings;
 - **volume drop**: the window's ratings at most ``ratio`` of what the baseline leads one
-  to expect for as many hours, when at least ``min_expected`` were expected.
+  to expect for as many hours, when at least ``min_expected`` were expected;
+- **silent office**: no rating in the latest office hours that usually hold ``min_expected``;
+- **misuse surge**: a large share of the window's presses flagged misuse;
+- **volume surge**: ``ratio`` times the office's usual volume and ``peer_ratio`` times
+  the city's median ratio (stuffing lifts one office, a holiday rush lifts all);
+- **kiosk gap**: over the trailing days, the kiosk (which the civil servant sees pressed)
+  credibly more satisfied than the anonymous QR answers and camera observations;
+- live rules, judged on the present by the engine (``streams/alert_engine.py``):
+  **silent device** in office hours, **held surge** (a device's events quarantined or
+  dead-lettered), **new devices** (a large share of ratings from recently registered
+  devices) and the **negative share** of an office's latest ratings.
+
+Expectations ("usual volume") compare the same hours of the week over whole weeks, so a
+Saturday morning is compared with Saturday mornings. A rule given too little to judge
+(a closed office at night, a window short of its minimum count) answers :data:`UNKNOWN`:
+the alert neither resolves overnight nor re-raises every morning.
 
 Every finding carries the numbers behind it (counts, shares, bounds), so an alert says
 why it fired. Rules are data (:class:`RuleSet`): a city's defaults, overridden per unit
@@ -109,9 +124,10 @@ class SilentDevice(_Rule):
 
 
 class SilentOffice(_Rule):
-    window_hours: int = Field(2, gt=0, description="office hours without a rating")
+    max_window_hours: int = Field(18, gt=0, description="office hours a window stretches")
     baseline_days: int = Field(28, gt=0)
-    min_expected: float = Field(4.0, gt=0, description="ratings usually seen in the window")
+    # No rating where 10 are expected happens by chance e^-10 = 0.005 % of the time.
+    min_expected: float = Field(10.0, gt=0, description="ratings usually seen in the window")
 
 
 class MisuseSurge(_Rule):
@@ -194,6 +210,12 @@ class Finding:
     numbers: Mapping[str, float]
 
 
+# What a rule answers when the hour gives it too little to judge (an office closed for
+# the night, a window short of its minimum count): neither holding nor recovered, so an
+# open alert neither resolves overnight nor re-raises each morning.
+UNKNOWN = Finding("", "", {})
+
+
 def _sum(hours: Sequence[Hour], lo: int, hi: int) -> tuple[int, int]:
     """Ratings and satisfied ratings over hours in [lo, hi)."""
     picked = [h for h in hours if lo <= h.hour < hi]
@@ -219,7 +241,7 @@ def credible_drop(office_id: str, hours: Sequence[Hour], now_hour: int,
         n, k, taken, start = n + h.n, k + h.satisfied, taken + 1, h.hour
     bn, bk = _sum(hours, start - 24 * rule.baseline_days, start)
     if n < rule.min_window or bn < rule.min_baseline:
-        return None
+        return UNKNOWN
     lo, hi = wilson(k, n, rule.z)
     blo, bhi = wilson(bk, bn, rule.z)
     if hi >= blo:
@@ -250,7 +272,9 @@ def index_below(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Inde
     if not rule.enabled:
         return None
     n, k = _sum(hours, now_hour - rule.window_hours + 1, now_hour + 1)
-    if n < rule.min_count or k / n >= rule.threshold:
+    if n < rule.min_count:
+        return UNKNOWN
+    if k / n >= rule.threshold:
         return None
     lo, hi = wilson(k, n)
     return Finding("index_below", office_id, {
@@ -259,16 +283,13 @@ def index_below(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Inde
 
 def volume_drop(office_id: str, hours: Sequence[Hour], now_hour: int, rule: VolumeDrop
                 ) -> Finding | None:
-    """Expected volume: the baseline's ratings per hour of the same hours of the day."""
+    """Expected volume: the baseline's ratings in the same hours of the week."""
     if not rule.enabled:
         return None
-    start = now_hour - rule.window_hours + 1
-    n, _ = _sum(hours, start, now_hour + 1)
-    window_hours_of_day = {h % 24 for h in range(start, now_hour + 1)}
-    base = [h for h in hours if start - 24 * rule.baseline_days <= h.hour < start
-            and h.hour % 24 in window_hours_of_day]
-    expected = sum(h.n for h in base) / rule.baseline_days
-    if expected < rule.min_expected or n > rule.ratio * expected:
+    n, expected = volume_ratio(hours, now_hour, rule.window_hours, rule.baseline_days)
+    if expected < rule.min_expected:
+        return UNKNOWN
+    if n > rule.ratio * expected:
         return None
     return Finding("volume_drop", office_id, {
         "n": n, "expected": expected, "ratio": n / expected, "threshold": rule.ratio})
@@ -276,27 +297,36 @@ def volume_drop(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Volu
 
 def _expected(hours: Sequence[Hour], start: int, end: int, days: int) -> float:
     """Ratings the office usually has in the hours [start, end): the mean over the
-    ``days`` before ``start`` of the same hours of the day."""
-    of_day = {h % 24 for h in range(start, end)}
-    return sum(h.n for h in hours if start - 24 * days <= h.hour < start
-               and h.hour % 24 in of_day) / days
+    whole weeks of the ``days`` before ``start`` of the same hours of the week (a
+    Saturday morning is compared with Saturday mornings)."""
+    weeks = max(1, days // 7)
+    of_week = {h % 168 for h in range(start, end)}
+    return sum(h.n for h in hours if start - 168 * weeks <= h.hour < start
+               and h.hour % 168 in of_week) / weeks
 
 
 def silent_office(office_id: str, hours: Sequence[Hour], now_hour: int, rule: SilentOffice,
                   office_hour: Callable[[int], bool]) -> Finding | None:
-    """No rating in the last ``window_hours`` hours, all of them office hours
-    (``office_hour(h)``), when the office usually has ``min_expected`` in them."""
-    if not rule.enabled:
-        return None
-    start = now_hour - rule.window_hours + 1
-    if not all(office_hour(h) for h in range(start, now_hour + 1)):
-        return None
-    n, _ = _sum(hours, start, now_hour + 1)
-    expected = _expected(hours, start, now_hour + 1, rule.baseline_days)
-    if n > 0 or expected < rule.min_expected:
+    """No rating in the latest office hours (``office_hour(h)``) up to ``now_hour``,
+    taken back (at most ``max_window_hours`` of them) until they usually hold
+    ``min_expected`` ratings: a big office is silent after an hour, a small commune only
+    after a day. Silence with fewer expected means nothing (chance: e^-expected)."""
+    if not rule.enabled or not office_hour(now_hour):
+        return UNKNOWN if rule.enabled else None
+    expected, taken, h = 0.0, 0, now_hour
+    while taken < rule.max_window_hours and expected < rule.min_expected \
+            and h > now_hour - 24 * 7:
+        if office_hour(h):
+            expected += _expected(hours, h, h + 1, rule.baseline_days)
+            taken += 1
+        h -= 1
+    if expected < rule.min_expected:
+        return UNKNOWN
+    n, _ = _sum(hours, h + 1, now_hour + 1)
+    if n > 0:
         return None
     return Finding("silent_office", office_id, {"n": 0, "expected": expected,
-                                                "hours": rule.window_hours})
+                                                "office_hours": taken})
 
 
 def misuse_surge(office_id: str, hours: Sequence[Hour], now_hour: int, rule: MisuseSurge
@@ -308,8 +338,10 @@ def misuse_surge(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Mis
     picked = [h for h in hours if now_hour - rule.window_hours < h.hour <= now_hour]
     misuse = sum(h.misuse for h in picked)
     presses = misuse + sum(h.n for h in picked)
-    if misuse < rule.min_count or misuse < rule.share * presses:
-        return None
+    if misuse < rule.share * presses:
+        return None if presses >= rule.min_count else UNKNOWN
+    if misuse < rule.min_count:
+        return UNKNOWN  # the share is there, not yet the count
     lo, hi = wilson(misuse, presses)
     return Finding("misuse_surge", office_id, {"misuse": misuse, "presses": presses,
                                                "share": misuse / presses, "share_lo": lo,
@@ -332,6 +364,8 @@ def volume_surge(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Vol
     if not rule.enabled:
         return None
     n, expected = volume_ratio(hours, now_hour, rule.window_hours, rule.baseline_days)
+    if n == 0:
+        return UNKNOWN
     ratio = n / max(expected, 1.0)
     if n < rule.min_count or ratio < rule.ratio \
             or ratio < rule.peer_ratio * max(city_median_ratio, 1e-9):
@@ -352,7 +386,7 @@ def kiosk_gap(office_id: str, hours: Sequence[Hour], now_hour: int, rule: KioskG
     n, k = sum(h.n for h in picked), sum(h.satisfied for h in picked)
     an, ak = sum(h.anon_n for h in picked), sum(h.anon_satisfied for h in picked)
     if n < rule.min_kiosk or an < rule.min_anonymous:
-        return None
+        return UNKNOWN
     lo, hi = wilson(k, n)
     alo, ahi = wilson(ak, an)
     if lo - ahi < rule.gap:

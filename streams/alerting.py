@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from streams.alert_life import Change, Policy, Track, step
 from streams.alert_rules import (
+    UNKNOWN,
     Finding,
     Hour,
     RuleBook,
@@ -66,6 +67,12 @@ REPLAY_HOURS = 24 * 7
 LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
+# Rules about what is missing are judged in office hours; the others in each hour that
+# brought the office something (ratings, misuse presses, anonymous answers), so that a
+# rule's "3 hours in a row" means 3 hours of new evidence, not a night of the same.
+ABSENCE_RULES = frozenset({"volume_drop", "silent_office"})
+
+
 def office_hour(hour: int) -> bool:
     """Whether the UTC hour ``hour`` (hours since the epoch) is an office hour in Hanoi."""
     local = datetime.fromtimestamp(hour * 3600, UTC).astimezone(LOCAL)
@@ -98,18 +105,13 @@ def findings(office_id: str, hours: list[Hour], now_hour: int, rules: RuleSet,
         "credible_drop": credible_drop(office_id, hours, now_hour, rules.credible_drop),
         "index_below": index_below(office_id, hours, now_hour, rules.index_below),
         "volume_drop": volume_drop(office_id, hours, now_hour, rules.volume_drop),
-        # Out of office hours silence means nothing: no finding either way (NOT_NOW).
         "silent_office": silent_office(office_id, hours, now_hour, rules.silent_office,
-                                       office_hour) if office_hour(now_hour) else NOT_NOW,
+                                       office_hour),
         "misuse_surge": misuse_surge(office_id, hours, now_hour, rules.misuse_surge),
         "volume_surge": volume_surge(office_id, hours, now_hour, rules.volume_surge,
                                      city_median_ratio),
         "kiosk_gap": kiosk_gap(office_id, hours, now_hour, rules.kiosk_gap),
     }
-
-
-# A rule that cannot be judged this hour: its track stays as it is.
-NOT_NOW = Finding("", "", {})
 
 
 def city_median_ratio(hours: Mapping[str, list[Hour]], now_hour: int, rules: RuleSet) -> float:
@@ -139,10 +141,12 @@ def evaluate(hours: Mapping[str, list[Hour]], book: RuleBook, unit_of: Mapping[s
     median = city_median_ratio(hours, now_hour, book.defaults)
     for office_id in sorted(names):
         rules = book.for_office(office_id, unit_of.get(office_id, ""))
-        for rule, finding in findings(office_id, hours.get(office_id, []), now_hour,
-                                      rules, median).items():
-            if finding is NOT_NOW:
-                continue
+        mine = hours.get(office_id, [])
+        active = any(h.hour == now_hour for h in mine)
+        for rule, finding in findings(office_id, mine, now_hour, rules, median).items():
+            if finding is UNKNOWN or (rule in ABSENCE_RULES and not office_hour(now_hour)) \
+                    or (rule not in ABSENCE_RULES and not active):
+                continue  # nothing new to judge this hour: the track stays as it is
             track, changed = step(tracks.get((office_id, rule), Track()), finding, now_hour,
                                   policy(rule, rules), rule, office_id)
             new[(office_id, rule)] = track
