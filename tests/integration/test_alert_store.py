@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from hailong.settings import Settings
-from tests.unit.test_alerting import check_alert_store, check_office_hours
+from tests.unit.test_alerting import check_alert_store, check_live_reads, check_office_hours
 from warehouse.client import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -21,3 +21,8 @@ def test_office_hours_on_the_server(settings: Settings) -> None:
 def test_alert_store_on_the_server(settings: Settings) -> None:
     with Warehouse(settings) as wh:
         check_alert_store(wh)
+
+
+def test_live_rules_read_on_the_server(settings: Settings) -> None:
+    with Warehouse(settings) as wh:
+        check_live_reads(wh)

@@ -146,3 +146,63 @@ def check_alert_store(wh: Any) -> None:
 def test_alert_changes_merge_and_the_view_shows_each_alert_as_it_stands(
         chdb_schema: Any) -> None:
     check_alert_store(chdb_schema)
+
+
+def check_live_reads(wh: Any) -> None:
+    """The engine's live rules on either engine (chdb here, the server in
+    tests/integration/test_alert_store.py): its reads of the registry, device_seen,
+    quarantine, dead letters and raw ratings, on a fixed Wednesday 10:30 in Hanoi."""
+    import json as _json
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from hailong.settings import load_settings
+    from streams.alert_engine import AlertEngine
+    from warehouse import devices
+
+    now = datetime(2026, 3, 4, 3, 30, tzinfo=UTC)
+    us = int(now.timestamp() * 1e6)
+    devices.register(wh, "K-1", "kiosk", "HN-1", by="t", valid_from=now - timedelta(days=60))
+    devices.register(wh, "K-2", "kiosk", "HN-2", by="t", valid_from=now - timedelta(days=2))
+    wh.insert("device_seen", devices.SEEN_COLUMNS, [("K-2", "HN-2", "kiosk", us, us, 0.0)])
+    raw_cols = ("event_id", "office_id", "device_id", "occurred_at", "occurred_at_us", "scale",
+                "value", "kafka_partition", "kafka_offset", "version")
+
+    def rating(office: str, device: str, minutes_ago: int, value: int) -> tuple[Any, ...]:
+        at = now - timedelta(minutes=minutes_ago)
+        return (uuid.uuid4(), office, device, at, int(at.timestamp() * 1e6), 5, value, 0,
+                minutes_ago, 1)
+
+    # HN-1: 40 ratings, the latest 30 of them 20 "very dissatisfied"; HN-2: 40 from K-2.
+    wh.insert("kiosk_ratings_raw", raw_cols,
+              [rating("HN-1", "K-1", 100 + i, 5) for i in range(10)]
+              + [rating("HN-1", "K-1", i, 1 if i < 20 else 5) for i in range(30)]
+              + [rating("HN-2", "K-2", i, 5) for i in range(40)])
+    wh.insert("quarantine", ("source_topic", "kafka_partition", "kafka_offset", "channel",
+                             "event_id", "office_id", "at", "at_us", "broker_at_us", "key", "raw",
+                             "reason", "quarantined_at", "quarantined_at_us", "version"),
+              [("k", 0, i, "kiosk", uuid.uuid4(), "HN-1", now, us, us, None,
+                _json.dumps({"device_id": "K-1", "office_id": "HN-1"}), "bad signature", now,
+                us, 1) for i in range(25)])
+    wh.insert("dead_letters", ("source_topic", "kafka_partition", "kafka_offset", "key", "raw",
+                               "error", "rejected_at", "rejected_at_us", "version"),
+              [("k", 0, i, None, _json.dumps({"device_id": f"X-{i % 2}", "office_id": "HN-9"}),
+                "bad", now, us, 1) for i in range(50)])
+    engine = AlertEngine(load_settings())
+    _, changes = engine._live(wh, RuleBook(), {}, {}, now)
+    got = {(c.alert.office_id, c.alert.rule): dict(c.alert.numbers) for c in changes}
+    assert set(got) == {("HN-1", "silent_device/K-1"), ("HN-1", "held_surge/K-1"),
+                        ("HN-9", "held_surge/unregistered"), ("HN-2", "new_devices"),
+                        ("HN-1", "negative_share")}, got
+    assert got[("HN-1", "silent_device/K-1")]["silent_minutes"] == 180
+    assert got[("HN-1", "held_surge/K-1")]["held"] == 25
+    # unregistered ids (X-0, X-1) are one subject: an attacker's made-up ids raise one alert
+    assert got[("HN-9", "held_surge/unregistered")]["held"] == 50
+    assert (got[("HN-2", "new_devices")]["from_new"], got[("HN-2", "new_devices")]["n"]) == \
+        (40, 40)
+    assert (got[("HN-1", "negative_share")]["negative"],
+            got[("HN-1", "negative_share")]["n"]) == (20, 30)
+
+
+def test_the_live_rules_read_on_the_current_engine(chdb_schema: Any) -> None:
+    check_live_reads(chdb_schema)
