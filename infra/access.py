@@ -9,7 +9,7 @@ account                       may                                               
 ============================  =================================================  ===========
 ``hailong.admin``             everything (a super user): topics, accounts, ACLs  stack start
 ``hailong.worker``            read the three event topics, in its consumer       stack start
-                              group; write dead letters
+                              group; write dead letters and alerts
 ``hailong.gateway``           write QR surveys                                   stack start
 ``hailong.camera-adapter``    write camera observations                          stack start
 ``hailong.simulator``         write the three event topics (the demo's and       stack start

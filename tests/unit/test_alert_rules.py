@@ -179,3 +179,17 @@ def test_people_acknowledge_resolve_and_snooze() -> None:
     assert [c.kind for c in changes] == ["reminded"]
     with pytest.raises(AlertError):
         snooze(track, 29, "x", 30)
+
+
+def test_every_rule_and_setting_is_documented() -> None:
+    """streams/ALERTS.md's table names each rule and each of its settings."""
+    from pathlib import Path
+
+    from streams.alert_rules import RuleSet
+
+    doc = (Path(__file__).parents[2] / "streams" / "ALERTS.md").read_text()
+    for rule, model in RuleSet.model_fields.items():
+        row = next((line for line in doc.splitlines() if line.startswith(f"| `{rule}")), None)
+        assert row is not None, f"{rule} has no row in streams/ALERTS.md"
+        for setting in model.annotation.model_fields:  # type: ignore[union-attr]
+            assert setting == "enabled" or f"`{setting}`" in row, (rule, setting)
