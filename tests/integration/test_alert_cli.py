@@ -89,7 +89,8 @@ def test_alerts_from_the_command_line(settings: Settings, tmp_path: Path) -> Non
     routes.write_text(json.dumps({"routes": [{"match": "*", "webhook": "https://x.example/h"}]}))
     assert hailong(s, "alerts", "routes", "load", str(routes)).returncode == 2
     routes.write_text(json.dumps({"routes": [
-        {"match": "U-A", "webhook": "https://x.example/h", "secret": "a-secret-of-32-characters-xx"},
+        {"match": "U-A", "webhook": "https://x.example/h",
+         "secret": "a-secret-of-32-characters-xx"},
         {"match": "*", "email": ["city@hanoi.example"], "mode": "digest"}]}))
     loaded = hailong(s, "alerts", "routes", "load", str(routes))
     assert loaded.returncode == 0 and "2 routes loaded" in loaded.stdout, loaded.stderr
