@@ -106,6 +106,24 @@ def print_live_index(wh: Warehouse) -> None:
               f"{show(s_c):>8} {show(osi):>7}  {name}")
 
 
+def print_alerts(settings: Settings) -> None:
+    """One run of the alert engine (what the worker does on its timer, and `hailong
+    alerts run`), then the open alerts by rule."""
+    from streams.alert_engine import AlertEngine
+    from warehouse.alerts import current
+
+    print(f"\n{AlertEngine(settings, SYSTEM).run_once()}")
+    with Warehouse(settings) as wh:
+        open_alerts = current(wh)
+    by_rule: dict[str, int] = {}
+    for a in open_alerts:
+        rule = a.rule.split("/", 1)[0]
+        by_rule[rule] = by_rule.get(rule, 0) + 1
+    print(f"{len(open_alerts)} open alerts"
+          + (": " + ", ".join(f"{n} {r}" for r, n in sorted(by_rule.items())) if by_rule else "")
+          + " (`hailong alerts list`; streams/ALERTS.md)")
+
+
 def run(settings: Settings, per_office: int, seed: int | None) -> None:
     from hailong.cli import rank_and_print  # the same code path as `hailong rank`
 
@@ -134,6 +152,7 @@ def run(settings: Settings, per_office: int, seed: int | None) -> None:
             wait_for_rows(wh, len({e.event_id for e in events}), before, worker, log_path)
             print_live_index(wh)
         rank_and_print(settings, f"{local_now:%Y-%m}")
+        print_alerts(settings)
         print(f"\nThe invalid events are in topic {settings.topics.deadletter} with their "
               f"reasons; worker log: {log_path}")
     finally:
