@@ -8,10 +8,10 @@ One :meth:`AlertEngine.run_once`:
    people's actions on alerts (acknowledged, resolved, snoozed: ``hailong alerts``).
 2. **Evaluates** every complete hour since its last run (``streams/alerting.py``): the
    hourly rules (credible drop, index below, volume drop and surge, silent office,
-   misuse surge, kiosk-vs-anonymous gap). Then the *live* rules, which look at the
-   present rather than at hours: a device silent in office hours, a device's events held
-   (quarantined or dead-lettered), the share of ratings from new devices, the negative
-   share of each office's latest ratings.
+   kiosk-vs-anonymous gap). Then the *live* rules, which look at the present rather
+   than at hours: a device silent in office hours, a device's presses flagged misuse, a
+   device's events held (quarantined or dead-lettered), the share of ratings from new
+   devices, the negative share of each office's latest ratings.
 3. **Records** every change in ``alert_changes`` (ClickHouse: the alerts' truth).
 4. **Delivers** each recorded change not yet delivered, to ``satisfaction.alerts.v1``
    and to each immediate route of the routing table (signed webhook, e-mail); once a day
@@ -29,6 +29,7 @@ one: a restart neither loses nor duplicates an open alert.
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -57,19 +58,22 @@ from streams.alert_rules import (
     Finding,
     RuleBook,
     held_surge,
+    misuse_surge,
     negative_share,
     new_devices,
     silent_device,
 )
 from streams.alert_send import Mailer, SendError, post_webhook
-from streams.alerting import LOCAL, REPLAY_HOURS, evaluate, office_hours
+from streams.alerting import LOCAL, REPLAY_HOURS, evaluate, office_hour, office_hours
 from warehouse import devices
 from warehouse.alerts import ChangeRow, record
 from warehouse.client import Warehouse
 
 log = logging.getLogger(__name__)
 
-LIVE_RULES = ("silent_device", "held_surge", "new_devices", "negative_share")
+LIVE_RULES = ("silent_device", "misuse_surge", "held_surge", "new_devices", "negative_share")
+# Days over which a device's usual pace (events per office hour) is measured.
+RATE_DAYS = 28
 # Hours of counts the hourly rules look back over, beyond the hour evaluated: the longest
 # baseline (30 days) and window (120 h) of the default rules, with room to spare.
 LOOKBACK_HOURS = 24 * 36
@@ -262,17 +266,38 @@ class AlertEngine:
         resolves as soon as a run finds it no longer holding."""
         found: list[Finding] = []
         now_us = int(now.timestamp() * 1_000_000)
-        active = [k for k in devices.keys(wh) if not k.revoked_at_us and k.valid_at(now_us)]
+        keys = devices.keys(wh)
+        first_us: dict[str, int] = {}
+        for k in keys:
+            first_us[k.device_id] = min(first_us.get(k.device_id, k.valid_from_us),
+                                        k.valid_from_us)
+        active = [k for k in keys if not k.revoked_at_us and k.valid_at(now_us)]
         seen = dict(wh.execute("SELECT device_id, max(last_seen_us) FROM device_seen "
                                "GROUP BY device_id"))
         registered = {k.device_id: k for k in active}
+        # Each device's events over the rate's days (its usual pace) and in the misuse
+        # window; the office hours of those days, to turn a count into a pace.
+        ms = book.defaults.misuse_surge
+        sent = {d: (int(total), int(recent)) for d, total, recent in wh.execute(
+            DEVICE_EVENTS_SQL, {"since": _ts(now, 24 * RATE_DAYS),
+                                "window": _ts(now, ms.window_hours)})}
+        hours = [h for h in range(_hour(now) - 24 * RATE_DAYS, _hour(now)) if office_hour(h)]
         for k in active:
             if k.kind in ("kiosk", "camera") and k.office_id:
                 rules = book.for_office(k.office_id, unit_of.get(k.office_id, ""))
+                since_h = max(_hour(now) - 24 * RATE_DAYS, first_us[k.device_id] // 3_600_000_000)
+                office_hours_known = len(hours) - bisect.bisect_left(hours, since_h)
+                pace = sent.get(k.device_id, (0, 0))[0] / max(office_hours_known, 1)
                 f = silent_device(k.office_id, k.device_id,
-                                  silent_minutes(int(seen.get(k.device_id, 0)), now),
-                                  rules.silent_device)
+                                  silent_minutes(int(seen.get(k.device_id, 0)), now), pace,
+                                  k.device_id not in seen, rules.silent_device)
                 found += [f] if f else []
+        for device, office, misuse in wh.execute(MISUSE_SQL, {
+                "since_us": now_us - ms.window_hours * 3_600_000_000}):
+            rules = book.for_office(office, unit_of.get(office, ""))
+            f = misuse_surge(office, device, int(misuse), sent.get(device, (0, 0))[1],
+                             rules.misuse_surge)
+            found += [f] if f else []
         window = book.defaults.held_surge.window_hours
         held: dict[tuple[str, str], int] = {}
         for device, office, n in wh.execute(HELD_SQL, {"since": _ts(now, window)}):
@@ -487,6 +512,28 @@ FROM
 GROUP BY device, office
 ORDER BY held DESC
 LIMIT 1000
+"""
+# Each kiosk's and camera's events since `since` (raw rows, no FINAL: a pace, where a
+# copy not merged yet barely matters), and since `window`.
+DEVICE_EVENTS_SQL = """
+SELECT device, count(), countIf(at >= toDateTime(%(window)s, 'UTC'))
+FROM
+(
+    SELECT device_id AS device, occurred_at AS at FROM kiosk_ratings_raw
+    WHERE occurred_at >= toDateTime(%(since)s, 'UTC')
+    UNION ALL
+    SELECT camera_id AS device, observed_at AS at FROM camera_observations_raw
+    WHERE observed_at >= toDateTime(%(since)s, 'UTC')
+) AS sent
+GROUP BY device
+"""
+# Each kiosk's presses flagged misuse since `since_us`.
+MISUSE_SQL = """
+SELECT device_id, any(office_id), countIf(misuse = 1) AS flagged
+FROM kiosk_misuse_flags FINAL
+WHERE occurred_at_us >= %(since_us)s
+GROUP BY device_id
+HAVING flagged > 0
 """
 # Each office's counted kiosk ratings in the window, and how many came from a device whose
 # first key is newer than new_us.

@@ -32,7 +32,6 @@ from streams.alert_rules import (
     credible_drop,
     index_below,
     kiosk_gap,
-    misuse_surge,
     silent_office,
     volume_drop,
     volume_ratio,
@@ -40,10 +39,10 @@ from streams.alert_rules import (
 )
 
 KIOSK_SQL = """
-SELECT office_id, intDiv(toUInt32(hour), 3600) AS h, k_n, k_sat, k_misuse
+SELECT office_id, intDiv(toUInt32(hour), 3600) AS h, k_n, k_sat
 FROM kiosk_hourly FINAL
 WHERE hour >= toDateTime(%(first)s, 'UTC') AND hour < toDateTime(%(end)s, 'UTC')
-  AND k_n + k_misuse > 0
+  AND k_n > 0
 """
 QR_SQL = """
 SELECT office_id, intDiv(toUInt32(hour), 3600) AS h, sum(answered), sum(satisfied)
@@ -68,7 +67,7 @@ LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 # Rules about what is missing are judged in office hours; the others in each hour that
-# brought the office something (ratings, misuse presses, anonymous answers), so that a
+# brought the office something (ratings, anonymous answers), so that a
 # rule's "3 hours in a row" means 3 hours of new evidence, not a night of the same.
 ABSENCE_RULES = frozenset({"volume_drop", "silent_office"})
 
@@ -80,18 +79,18 @@ def office_hour(hour: int) -> bool:
 
 
 def office_hours(wh: Any, first_hour: int, last_hour: int) -> dict[str, list[Hour]]:
-    """Every office's hours with kiosk presses, QR answers or camera observations in
+    """Every office's hours with kiosk ratings, QR answers or camera observations in
     [first_hour, last_hour], oldest first (hours since the epoch, UTC). ``wh``: a
     Warehouse (or chdb's, in tests)."""
     p = {"first": first_hour * 3600, "end": (last_hour + 1) * 3600}
     cells: dict[tuple[str, int], list[int]] = {}
-    for office_id, h, n, sat, misuse in wh.execute(KIOSK_SQL, p):
-        cells.setdefault((office_id, int(h)), [0] * 5)[:3] = [int(n), int(sat), int(misuse)]
+    for office_id, h, n, sat in wh.execute(KIOSK_SQL, p):
+        cells.setdefault((office_id, int(h)), [0] * 4)[:2] = [int(n), int(sat)]
     for sql in (QR_SQL, CAMERA_SQL):
         for office_id, h, n, pos in wh.execute(sql, p):
-            cell = cells.setdefault((office_id, int(h)), [0] * 5)
-            cell[3] += int(n)
-            cell[4] += int(pos)
+            cell = cells.setdefault((office_id, int(h)), [0] * 4)
+            cell[2] += int(n)
+            cell[3] += int(pos)
     out: dict[str, list[Hour]] = {}
     for (office_id, h), c in sorted(cells.items()):
         out.setdefault(office_id, []).append(Hour(h, *c))
@@ -107,7 +106,6 @@ def findings(office_id: str, hours: list[Hour], now_hour: int, rules: RuleSet,
         "volume_drop": volume_drop(office_id, hours, now_hour, rules.volume_drop),
         "silent_office": silent_office(office_id, hours, now_hour, rules.silent_office,
                                        office_hour),
-        "misuse_surge": misuse_surge(office_id, hours, now_hour, rules.misuse_surge),
         "volume_surge": volume_surge(office_id, hours, now_hour, rules.volume_surge,
                                      city_median_ratio),
         "kiosk_gap": kiosk_gap(office_id, hours, now_hour, rules.kiosk_gap),

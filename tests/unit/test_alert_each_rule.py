@@ -15,11 +15,13 @@ from streams.alert_life import ACKNOWLEDGED, RAISED, RESOLVED, Track, acknowledg
 from streams.alert_rules import (
     HeldSurge,
     Hour,
+    MisuseSurge,
     NegativeShare,
     NewDevices,
     RuleBook,
     SilentDevice,
     held_surge,
+    misuse_surge,
     negative_share,
     new_devices,
     silent_device,
@@ -33,19 +35,18 @@ END = START + 2 * DAY  # the anomaly lasts two days
 
 def usual(h: int) -> Hour:
     """An ordinary office hour: 20 ratings, 17 satisfied; 20 anonymous answers, 16 so."""
-    return Hour(h, 20, 17, 0, 20, 16)
+    return Hour(h, 20, 17, 20, 16)
 
 
 SCENARIOS: dict[str, tuple[Callable[[int], Hour | None], dict[str, dict[str, object]]]] = {
-    "credible_drop": (lambda h: Hour(h, 20, 6, 0, 20, 6), {}),
-    "index_below": (lambda h: Hour(h, 20, 6, 0, 20, 6), {}),
-    "volume_drop": (lambda h: Hour(h, 1, 1, 0, 1, 1), {}),
+    "credible_drop": (lambda h: Hour(h, 20, 6, 20, 6), {}),
+    "index_below": (lambda h: Hour(h, 20, 6, 20, 6), {}),
+    "volume_drop": (lambda h: Hour(h, 1, 1, 1, 1), {}),
     "silent_office": (lambda h: None, {}),
-    "misuse_surge": (lambda h: Hour(h, 20, 17, 15, 20, 16), {}),
-    "volume_surge": (lambda h: Hour(h, 120, 110, 0, 20, 16), {}),
+    "volume_surge": (lambda h: Hour(h, 120, 110, 20, 16), {}),
     # The kiosk says all is well while the anonymous answers say otherwise; judged over
     # two days here (rules are data), two hours in a row.
-    "kiosk_gap": (lambda h: Hour(h, 20, 20, 0, 20, 6),
+    "kiosk_gap": (lambda h: Hour(h, 20, 20, 20, 6),
                   {"kiosk_gap": {"days": 1, "min_hours": 2, "min_kiosk": 60,
                                  "min_anonymous": 60}}),
 }
@@ -101,8 +102,11 @@ def test_nothing_fires_on_an_ordinary_city() -> None:
 
 
 LIVE: dict[str, tuple[Callable[[bool], object], str]] = {
-    "silent_device": (lambda bad: silent_device("O", "K-1", 95.0 if bad else 10.0,
-                                                SilentDevice()), "silent_device/K-1"),
+    # 95 minutes silent where 20 presses an hour are usual; 10 minutes is a pause
+    "silent_device": (lambda bad: silent_device("O", "K-1", 95.0 if bad else 10.0, 20.0,
+                                                False, SilentDevice()), "silent_device/K-1"),
+    "misuse_surge": (lambda bad: misuse_surge("O", "K-1", 25 if bad else 5, 60,
+                                              MisuseSurge()), "misuse_surge/K-1"),
     "held_surge": (lambda bad: held_surge("O", "K-1", 40 if bad else 3, HeldSurge()),
                    "held_surge/K-1"),
     "new_devices": (lambda bad: new_devices("O", 45 if bad else 5, 60, NewDevices()),
@@ -130,3 +134,14 @@ def test_each_live_rule_raises_once_is_acknowledged_and_resolves_itself(rule: st
     assert [(c.kind, c.alert.state) for c in changes] == [("resolved", RESOLVED)]
     tracks, changes = AlertEngine._step_live(tracks, [], 132)
     assert changes == []
+
+
+def test_a_small_communes_kiosk_is_not_silent_after_an_hour_without_a_press() -> None:
+    """Silence counts against the device's usual pace: 95 minutes without a press where
+    one an hour is usual is chance; a kiosk that never sent anything is silent."""
+    rule = SilentDevice()
+    assert silent_device("O", "K-1", 95.0, 1.0, False, rule) is None
+    assert silent_device("O", "K-1", 95.0, 0.0, True, rule) is not None
+    assert silent_device("O", "K-1", 600.0, 1.0, False, rule) is None  # 10 expected: chance
+    assert silent_device("O", "K-1", 900.0, 1.0, False, rule) is not None  # 15 expected
+    assert silent_device("O", "K-1", None, 20.0, False, rule) is None  # not office hours

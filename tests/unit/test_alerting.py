@@ -36,10 +36,9 @@ def check_office_hours(wh: Any) -> None:
                                 "wait_obs", "wait_seconds_sum", "version"), [
         ("HN-1", at(NOW), 4, 4, 0, 0, 0, 0, 0, 0.0, 1)])
     got = office_hours(wh, NOW - 10, NOW)
-    # The latest version of each bucket, hours with presses or anonymous answers, only the
+    # The latest version of each bucket, hours with ratings or anonymous answers, only the
     # range asked; QR answers and camera observations add up as the anonymous signal.
-    assert got == {"HN-1": [Hour(NOW - 2, 12, 9), Hour(NOW, 5, 5, 0, 10, 7)],
-                   "HN-2": [Hour(NOW - 1, 0, 0, 3)]}
+    assert got == {"HN-1": [Hour(NOW - 2, 12, 9), Hour(NOW, 5, 5, 10, 7)]}
 
 
 def test_office_hours_reads_the_landed_kiosk_counts(chdb_schema: Any) -> None:
@@ -188,13 +187,21 @@ def check_live_reads(wh: Any) -> None:
                                "error", "rejected_at", "rejected_at_us", "version"),
               [("k", 0, i, None, _json.dumps({"device_id": f"X-{i % 2}", "office_id": "HN-9"}),
                 "bad", now, us, 1) for i in range(50)])
+    # K-1: 25 of its presses of the last 8 hours flagged misuse.
+    wh.insert("kiosk_misuse_flags", ("event_id", "office_id", "device_id", "occurred_at_us",
+                                     "misuse", "version"),
+              [(uuid.uuid4(), "HN-1", "K-1", us - i * 60_000_000, 1, 1) for i in range(25)])
     engine = AlertEngine(load_settings())
     _, changes = engine._live(wh, RuleBook(), {}, {}, now)
     got = {(c.alert.office_id, c.alert.rule): dict(c.alert.numbers) for c in changes}
     assert set(got) == {("HN-1", "silent_device/K-1"), ("HN-1", "held_surge/K-1"),
+                        ("HN-1", "misuse_surge/K-1"),
                         ("HN-9", "held_surge/unregistered"), ("HN-2", "new_devices"),
                         ("HN-1", "negative_share")}, got
     assert got[("HN-1", "silent_device/K-1")]["silent_minutes"] == 180
+    assert got[("HN-1", "silent_device/K-1")]["never_seen"] == 1  # device_seen has no row
+    assert (got[("HN-1", "misuse_surge/K-1")]["misuse"],
+            got[("HN-1", "misuse_surge/K-1")]["presses"]) == (25, 40)
     assert got[("HN-1", "held_surge/K-1")]["held"] == 25
     # unregistered ids are one subject: an attacker's made-up ids raise one alert
     assert got[("HN-9", "held_surge/unregistered")]["held"] == 50
