@@ -89,3 +89,20 @@ def test_a_digest_lists_the_days_changes() -> None:
     subject, text = digest([m], "2024-10-04")
     assert subject == "Hailong alerts 2024-10-04: 1 raised, 1 changes"
     assert "HN-1" in text and "credible_drop" in text and "window_share 0.55" in text
+
+
+def test_the_published_json_schema_is_the_models() -> None:
+    """streams/alert-1.schema.json (for the topic's consumers) says what the code sends;
+    regenerate it with AlertMessage.model_json_schema when the model changes."""
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    path = Path(__file__).parents[2] / "streams" / "alert-1.schema.json"
+    published = json.loads(path.read_text())
+    generated = AlertMessage.model_json_schema(by_alias=True, mode="serialization")
+    assert {k: v for k, v in published.items() if k not in ("$id", "title")} == \
+        {k: v for k, v in generated.items() if k != "title"}
+    _, m = raised()
+    jsonschema.validate(json.loads(m.to_json()), published)
