@@ -305,6 +305,8 @@ class AlertEngine:
             key = registered.get(device)
             name = device if key is not None else "unregistered"
             office_id = key.office_id if key is not None and key.office_id else office
+            if office_id not in unit_of:  # bytes may name anything: only known offices
+                office_id = "unregistered"
             held[(office_id, name)] = held.get((office_id, name), 0) + int(n)
         for (office_id, name), n in held.items():
             rules = book.for_office(office_id, unit_of.get(office_id, ""))

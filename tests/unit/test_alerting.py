@@ -186,17 +186,22 @@ def check_live_reads(wh: Any) -> None:
     wh.insert("dead_letters", ("source_topic", "kafka_partition", "kafka_offset", "key", "raw",
                                "error", "rejected_at", "rejected_at_us", "version"),
               [("k", 0, i, None, _json.dumps({"device_id": f"X-{i % 2}", "office_id": "HN-9"}),
-                "bad", now, us, 1) for i in range(50)])
+                "bad", now, us, 1) for i in range(50)]
+              # an office nobody registered, as an attacker names it: under "unregistered"
+              + [("k", 1, i, None, _json.dumps({"device_id": "X", "office_id": "<b>HN</b>"}),
+                  "bad", now, us, 1) for i in range(30)])
     # K-1: 25 of its presses of the last 8 hours flagged misuse.
     wh.insert("kiosk_misuse_flags", ("event_id", "office_id", "device_id", "occurred_at_us",
                                      "misuse", "version"),
               [(uuid.uuid4(), "HN-1", "K-1", us - i * 60_000_000, 1, 1) for i in range(25)])
     engine = AlertEngine(load_settings())
-    _, changes = engine._live(wh, RuleBook(), {}, {}, now)
+    _, changes = engine._live(wh, RuleBook(), {"HN-1": "U1", "HN-2": "U2", "HN-9": "U9"}, {},
+                              now)
     got = {(c.alert.office_id, c.alert.rule): dict(c.alert.numbers) for c in changes}
     assert set(got) == {("HN-1", "silent_device/K-1"), ("HN-1", "held_surge/K-1"),
                         ("HN-1", "misuse_surge/K-1"),
                         ("HN-9", "held_surge/unregistered"), ("HN-2", "new_devices"),
+                        ("unregistered", "held_surge/unregistered"),
                         ("HN-1", "negative_share")}, got
     assert got[("HN-1", "silent_device/K-1")]["silent_minutes"] == 180
     assert got[("HN-1", "silent_device/K-1")]["never_seen"] == 1  # device_seen has no row
