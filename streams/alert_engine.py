@@ -328,16 +328,22 @@ class AlertEngine:
             rules = book.for_office(office, unit_of.get(office, ""))
             f = negative_share(office, newest_first[::-1], rules.negative_share)
             found += [f] if f else []
-        return self._step_live(tracks, found, _hour(now))
+        return self._step_live(tracks, found, _hour(now),
+                               lambda office, rule: getattr(book.for_office(
+                                   office, unit_of.get(office, "")), rule).repeat_hours)
 
     @staticmethod
-    def _step_live(tracks: dict[tuple[str, str], Track], found: list[Finding], now_hour: int
+    def _step_live(tracks: dict[tuple[str, str], Track], found: list[Finding], now_hour: int,
+                   repeat_hours: Callable[[str, str], int] = lambda _o, _r: 24
                    ) -> tuple[dict[tuple[str, str], Track], list[Change]]:
+        """Step each live rule's track once: raised at once, resolved by the first run
+        that finds it no longer holding, reminded every ``repeat_hours(office, rule)``."""
         holding = {(f.office_id, f.rule): f for f in found}
         keys = set(holding) | {k for k, t in tracks.items() if base_rule(k[1]) in LIVE_RULES}
         changes: list[Change] = []
-        live = Policy(min_hours=1, recover_hours=1, repeat_hours=24)
         for key in sorted(keys):
+            live = Policy(min_hours=1, recover_hours=1,
+                          repeat_hours=repeat_hours(key[0], base_rule(key[1])))
             track = tracks.get(key, Track())
             finding = holding.get(key)
             if finding is None and (track.alert is None or track.alert.state == RESOLVED):

@@ -82,6 +82,8 @@ class Hour:
 class _Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     enabled: bool = True
+    repeat_hours: int = Field(24, ge=0, description="remind of an unacknowledged alert this "
+                              "often (0: never)")
 
 
 class CredibleDrop(_Rule):

@@ -121,10 +121,10 @@ def city_median_ratio(hours: Mapping[str, list[Hour]], now_hour: int, rules: Rul
 
 
 def policy(rule: str, rules: RuleSet) -> Policy:
-    minimum = {"credible_drop": rules.credible_drop.min_hours,
-               "index_below": rules.index_below.min_hours,
-               "kiosk_gap": rules.kiosk_gap.min_hours}.get(rule, 1)
-    return Policy(min_hours=minimum)
+    """A rule's life policy: its minimum duration, if it has one, and its reminders."""
+    settings = getattr(rules, rule)
+    return Policy(min_hours=getattr(settings, "min_hours", 1),
+                  repeat_hours=settings.repeat_hours)
 
 
 def evaluate(hours: Mapping[str, list[Hour]], book: RuleBook, unit_of: Mapping[str, str],

@@ -145,3 +145,24 @@ def test_a_small_communes_kiosk_is_not_silent_after_an_hour_without_a_press() ->
     assert silent_device("O", "K-1", 600.0, 1.0, False, rule) is None  # 10 expected: chance
     assert silent_device("O", "K-1", 900.0, 1.0, False, rule) is not None  # 15 expected
     assert silent_device("O", "K-1", None, 20.0, False, rule) is None  # not office hours
+
+
+@pytest.mark.parametrize(("repeat", "reminders"), [(0, 0), (24, 2), (4, None)])
+def test_reminders_follow_the_rule_books_repeat(repeat: int, reminders: int | None) -> None:
+    """Nobody acknowledges the drop: it is sent again every ``repeat_hours`` hours (of
+    evaluation) while it holds; 0 never."""
+    hours = city(SCENARIOS["credible_drop"][0])
+    book = RuleBook.model_validate({"offices": {"O": {"credible_drop": {
+        "repeat_hours": repeat}}}})
+    tracks: dict[tuple[str, str], Track] = {}
+    sent: list[tuple[int, str]] = []
+    for h in range(START - DAY, END + 3 * DAY):
+        tracks, changes = evaluate(hours, book, {}, tracks, h)
+        sent += [(h, c.kind) for c in changes if c.alert.rule == "credible_drop"]
+    times = [h for h, kind in sent if kind == "reminded"]
+    raised = next(h for h, kind in sent if kind == "raised")
+    if reminders is not None:
+        assert len(times) == reminders, sent
+    else:
+        gaps = [b - a for a, b in zip([raised, *times[:-1]], times, strict=True)]
+        assert len(times) >= 3 and min(gaps) >= repeat, sent

@@ -192,4 +192,6 @@ def test_every_rule_and_setting_is_documented() -> None:
         row = next((line for line in doc.splitlines() if line.startswith(f"| `{rule}")), None)
         assert row is not None, f"{rule} has no row in streams/ALERTS.md"
         for setting in model.annotation.model_fields:  # type: ignore[union-attr]
-            assert setting == "enabled" or f"`{setting}`" in row, (rule, setting)
+            assert setting in ("enabled", "repeat_hours") or f"`{setting}`" in row, \
+                (rule, setting)
+    assert "`repeat_hours`" in doc and "`enabled`" in doc
