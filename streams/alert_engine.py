@@ -95,6 +95,10 @@ class Action:
     comment: str
     until_hour: int = 0
 
+    @property
+    def key(self) -> tuple[str, str, int, str]:
+        return (self.alert_id, self.kind, self.hour, self.by)
+
 
 @dataclass
 class RunReport:
@@ -142,6 +146,19 @@ def apply(track: Track, action: Action) -> Track:
     except AlertError:
         return track
     return track
+
+
+def apply_all(tracks: dict[tuple[str, str], Track], actions: Iterable[Action],
+              applied: set[tuple[str, str, int, str]]) -> dict[tuple[str, str], Track]:
+    """Apply each action not in ``applied`` to the track of its alert; note it there."""
+    for action in actions:
+        if action.key in applied:
+            continue
+        applied.add(action.key)
+        for k, track in tracks.items():
+            if track.alert is not None and track.alert.alert_id == action.alert_id:
+                tracks[k] = apply(track, action)
+    return tracks
 
 
 class AlertEngine:
@@ -217,35 +234,27 @@ class AlertEngine:
                     if a.raised_hour < since or base_rule(a.rule) in LIVE_RULES:
                         tracks[(a.office_id, a.rule)] = Track(streak=1, alert=a)
             hours = office_hours(wh, since - LOOKBACK_HOURS, last_complete)
+            # People's actions not applied yet (kept apart until the run is recorded, so a
+            # failed run applies them again next time).
+            applied = set(self.applied)
             actions = [a for a in self.actions(wh, last_complete - REPLAY_HOURS)
-                       if (a.alert_id, a.kind, a.hour, a.by) not in self.applied]
+                       if a.key not in applied]
             made: list[tuple[int, Change]] = []
             for h in range(since, last_complete + 1):
-                tracks = self._apply(tracks, [a for a in actions if a.hour <= h])
+                tracks = apply_all(tracks, [a for a in actions if a.hour <= h], applied)
                 tracks, changed = evaluate(hours, book, unit_of, tracks, h)
                 made += [(h, c) for c in changed]
                 report.evaluated_hours += 1
-            tracks = self._apply(tracks, actions)
+            tracks = apply_all(tracks, actions, applied)
             tracks, changed = self._live(wh, book, unit_of, tracks, now)
             made += [(_hour(now), c) for c in changed]
             rows = [self._row(h, c) for h, c in made if h > done]
             record(wh, rows, now)
             report.changes = rows
             self.tracks, self.last_hour = tracks, max(last_complete, since - 1)
+            self.applied = applied
             self.deliver(wh, unit_of, now, report)
         return report
-
-    def _apply(self, tracks: dict[tuple[str, str], Track], actions: Iterable[Action]
-               ) -> dict[tuple[str, str], Track]:
-        for action in actions:
-            key = (action.alert_id, action.kind, action.hour, action.by)
-            if key in self.applied:
-                continue
-            self.applied.add(key)
-            for k, track in tracks.items():
-                if track.alert is not None and track.alert.alert_id == action.alert_id:
-                    tracks[k] = apply(track, action)
-        return tracks
 
     @staticmethod
     def _row(hour: int, c: Change) -> ChangeRow:

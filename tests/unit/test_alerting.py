@@ -135,8 +135,22 @@ def check_alert_store(wh: Any) -> None:
     (only,) = current(wh)
     assert (only.state, only.acknowledged_by, only.comment) == (
         "acknowledged", "chair@HN-1", "on it")
+    # What a restarted engine reads back: the open alert, the person's action, and the
+    # hour of its own latest change.
+    from streams.alert_engine import Action, AlertEngine
+
+    (stored,) = AlertEngine.stored_open(wh)
+    assert (stored.alert_id, stored.office_id, stored.rule, stored.state, stored.raised_hour,
+            stored.acknowledged_by) == ("a1", "HN-1", "credible_drop", "acknowledged", NOW,
+                                        "chair@HN-1")
+    assert AlertEngine.actions(wh, NOW) == [
+        Action("a1", "acknowledged", NOW + 1, "chair@HN-1", "on it")]
+    assert AlertEngine.actions(wh, NOW + 2) == []
+    assert AlertEngine.engine_done(wh) == NOW
     record(wh, [raised._replace(kind="resolved", state="resolved", hour=NOW + 5,
-                                         by="recovered", numbers={"window_share": 0.84})], now)
+                                         by="hailong", numbers={"window_share": 0.84})], now)
+    assert AlertEngine.engine_done(wh) == NOW + 5
+    assert AlertEngine.stored_open(wh) == []
     assert current(wh) == []
     (done,) = current(wh, open_only=False)
     assert done.state == "resolved" and done.numbers == {"window_share": 0.84}
