@@ -166,3 +166,27 @@ def test_reminders_follow_the_rule_books_repeat(repeat: int, reminders: int | No
     else:
         gaps = [b - a for a, b in zip([raised, *times[:-1]], times, strict=True)]
         assert len(times) >= 3 and min(gaps) >= repeat, sent
+
+
+def test_a_silent_kiosk_is_flagged_after_the_configured_time() -> None:
+    """A kiosk that has sent nothing today, checked every 5 minutes from the 07:30
+    opening (Hanoi) of a Wednesday: flagged once it has been silent longer than the
+    rule's ``minutes``, and not before; never at night or at the weekend."""
+    from datetime import UTC, datetime, timedelta
+
+    from streams.alert_engine import silent_minutes
+
+    opening = datetime(2026, 3, 4, 0, 30, tzinfo=UTC)  # 07:30 in Hanoi
+    for minutes in (60, 30, 120):
+        rule = SilentDevice(minutes=minutes)
+        flagged = [step for step in range(0, 9 * 60, 5)
+                   if silent_device("O", "K-1", silent_minutes(0, opening + timedelta(
+                       minutes=step)), 20.0, True, rule) is not None]
+        assert flagged[0] == minutes + 5, (minutes, flagged[:3])  # the first check past it
+    busy = SilentDevice()
+    seen_us = int((opening + timedelta(hours=2)).timestamp() * 1e6)  # its last press, 09:30
+    assert silent_minutes(seen_us, opening + timedelta(hours=3)) == 60  # 10:30
+    assert silent_device("O", "K-1", 60.0, 20.0, False, busy) is None  # not longer than 60
+    assert silent_device("O", "K-1", 61.0, 20.0, False, busy) is not None
+    assert silent_minutes(0, opening + timedelta(hours=12)) is None  # 19:30
+    assert silent_minutes(0, opening + timedelta(days=3, hours=2)) is None  # Saturday
