@@ -111,6 +111,7 @@ def lab(quick: bool, progress: Progress, repeat: int = 1) -> Iterator[Lab]:
     finally:
         with Warehouse(s, database="default") as wh:
             wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
+            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}_private")
         admin = admin_client(s)
         topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(s.topic_prefix)]
         if topics:

@@ -67,6 +67,7 @@ def settings(stack: Settings) -> Iterator[Settings]:
     finally:
         with Warehouse(s, database="default") as wh:
             wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
+            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}_private")
         admin = admin_client(s)
         for fut in admin.delete_topics([*s.topics.events, s.topics.deadletter,
                                                   s.topics.alerts]).values():

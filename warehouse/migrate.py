@@ -111,7 +111,10 @@ def record_weights(wh: Warehouse, weights: Weights) -> bool:
 
 def prepare(settings: Settings, progress: Callable[[str], None] = print) -> None:
     """Database, schema and the weights in force: everything a worker needs (idempotent)."""
+    from warehouse.private import prepare_private
+
     create_database(settings)
+    prepare_private(settings)
     with Warehouse(settings) as wh:
         migrate(wh, progress)
         if record_weights(wh, settings.weights):

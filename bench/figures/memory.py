@@ -89,6 +89,7 @@ def corner(lab: Lab, tag: str) -> Iterator[Settings]:
     finally:
         with Warehouse(s, database="default") as wh:
             wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
+            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}_private")
 
 
 def peak_rss_mb(lab: Lab, s: Settings, offices: list[SimOffice], total: int) -> float:
