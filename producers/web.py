@@ -12,6 +12,7 @@
 - :func:`bearer_ok`: constant-time check of an ``Authorization: Bearer`` header.
 - :class:`RegisteredTokens`: the bearer tokens of registered cameras or issuers.
 - :func:`service_signer`: the device key a service signs what it publishes with.
+- :class:`OfficeNames`: each office's name from the registry, for the survey page.
 - :func:`problem`: an RFC 9457 problem-details response.
 """
 
@@ -204,6 +205,37 @@ class RegisteredTokens:
         if self._loaded_at is None or self.clock() - self._loaded_at >= self.refresh_s:
             self._load()
         return self._by_digest.get(token_digest(token))
+
+
+class OfficeNames:
+    """Each office's name from the registry (its latest version), reloaded when older than
+    ``refresh_s`` seconds; for pages that tell a citizen which office they are rating.
+    When the registry cannot be read, the office's id stands in for its name."""
+
+    def __init__(self, settings: Settings, refresh_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self._names: dict[str, str] = {}
+        self._loaded_at: float | None = None
+
+    def label(self, office_id: str) -> str:
+        """'<name> (<office_id>)', or the id alone when the name is not known."""
+        from hailong.errors import WarehouseError
+        from warehouse.client import Warehouse
+
+        if self._loaded_at is None or self.clock() - self._loaded_at >= self.refresh_s:
+            try:
+                with Warehouse(self.settings) as wh:
+                    self._names = dict(wh.execute(
+                        "SELECT office_id, argMax(name, valid_from) FROM offices "
+                        "GROUP BY office_id"))
+                self._loaded_at = self.clock()
+            except WarehouseError as exc:
+                log.warning("office names unavailable (the id stands in): %s", exc)
+        name = self._names.get(office_id)
+        return f"{name} ({office_id})" if name else office_id
 
 
 def service_signer(settings: Settings, device_id: str) -> Signer | None:

@@ -58,6 +58,7 @@ from producers.web import (
     DELIVERY_TIMEOUT_S,
     BodyLimit,
     ConfirmingProducer,
+    OfficeNames,
     RateLimiter,
     RegisteredTokens,
     client_address,
@@ -494,6 +495,8 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
         return problem(exc.status, exc.slug, titles.get(exc.slug, "Refused"), exc.detail,
                        headers=headers, **({"errors": exc.errors} if exc.errors else {}))
 
+    names = OfficeNames(settings, settings.gateway_registry_refresh_s,
+                        clock=gw.clock.monotonic)
     issuers = RegisteredTokens(settings, "issuer", settings.gateway_registry_refresh_s,
                                settings.gateway_issue_per_minute,
                                "the issuer token of your office", clock=gw.clock.monotonic)
@@ -586,7 +589,9 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
             await gw.check_unused(tok)
         except Refused as exc:
             return refused_page(exc, chosen)
-        return html(lambda n: page.survey_page(q, tok.text, tok.office_id, chosen, n))
+        label = await asyncio.to_thread(names.label, tok.office_id)
+        return html(lambda n: page.survey_page(q, tok.text, tok.office_id, chosen, n,
+                                               office_label=label))
 
     @app.post("/s/{token}", tags=["citizens"], response_class=HTMLResponse,
               summary="Submit the survey form",
@@ -621,9 +626,11 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
 
         def again(status: int, banner: tuple[str, dict[str, Any]],
                   headers: dict[str, str] | None = None) -> HTMLResponse:
+            label = names.label(tok.office_id)
             return html(lambda n: page.survey_page(
                 q, tok.text, tok.office_id, chosen, n, values=parsed.answers,
-                overall=parsed.overall, comment=parsed.comment, banner=banner), status, headers)
+                overall=parsed.overall, comment=parsed.comment, banner=banner,
+                office_label=label), status, headers)
 
         try:
             if parsed.office_id != tok.office_id:

@@ -276,9 +276,11 @@ class _Page:
 def survey_page(q: Questionnaire, token: str, office_id: str, lang: str, nonce: str, *,
                 values: dict[str, int] | None = None, overall: int | None = None,
                 comment: str | None = None, banner: tuple[str, dict[str, Any]] | None = None,
-                ) -> str:
+                office_label: str | None = None) -> str:
     """The questionnaire as a form; ``values``/``overall``/``comment`` pre-fill it (after
-    a refused submission) and ``banner`` is a message key with its values."""
+    a refused submission) and ``banner`` is a message key with its values;
+    ``office_label``: the office as the citizen knows it (its name from the registry,
+    with its id), default the id."""
     page = _Page(lang, q)
     values = values or {}
     total = len(q.criterion_codes)
@@ -286,7 +288,7 @@ def survey_page(q: Questionnaire, token: str, office_id: str, lang: str, nonce: 
     if banner is not None:
         parts.append(page.t(banner[0], "div", ' class="banner" role="alert"', **banner[1]))
     parts += [page.t("intro", "p"),
-              page.t("office", "p", ' class="note"', office=office_id),
+              page.t("office", "p", ' class="note"', office=office_label or office_id),
               page.t("anonymous", "p", ' class="note"'),
               f'<form id="survey" method="post" action="/s/{escape(token)}" '
               'accept-charset="utf-8">',

@@ -452,3 +452,22 @@ def test_an_issuer_issues_only_for_its_office_within_its_rate(settings: Settings
             revoke(wh, f"queue-{OFFICE}", by="test", why="leaked")
         after = request("POST", url, json_body={"office_id": OFFICE}, headers=auth)
         assert after.status == 401
+
+
+def test_the_survey_page_names_the_office(settings: Settings, tmp_path: Path) -> None:
+    """Issue 15: the citizen sees which office they rate, by its name in the registry."""
+    from datetime import date
+
+    from warehouse.client import Warehouse
+    from warehouse.registry import Office, Unit, load_registry
+
+    s = gateway_settings(settings, tmp_path)
+    unit = Unit("99999", "Phường Thử", "Phường", "commune", "01", date(2025, 7, 1), None)
+    with Warehouse(s) as wh:
+        load_registry(wh, [unit], [Office(OFFICE, "Bộ phận Một cửa <Phường> Thử", unit)])
+    with serve(create_app(s), s.gateway_port) as base:
+        token = issue(base, s)["token"]
+        page = request("GET", f"{base}/s/{token}")
+        assert "Cơ quan: Bộ phận Một cửa &lt;Phường&gt; Thử (HN-00004)" in page.text
+        english = request("GET", f"{base}/s/{token}?lang=en")
+        assert "Office: Bộ phận Một cửa &lt;Phường&gt; Thử (HN-00004)" in english.text
