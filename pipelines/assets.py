@@ -166,9 +166,15 @@ def _rank(context: AssetExecutionContext, clickhouse: ClickHouseResource,
     files = write_ranking_report(rows, settings.reports) if rows else ()
     ranked = sum(r.eligible for r in rows)
     context.log.info("%s: %d units, %d ranked", period.key, len(rows), ranked)
+    mailed = 0
+    if files:
+        from pipelines.delivery import mail_report
+
+        mailed = mail_report(settings, period.key, datetime.fromtimestamp(period.end_s, UTC), rows,
+                             next(f for f in files if f.suffix == ".csv"), inputs.computed_at)
     return MaterializeResult(metadata={
         "period": period.key, "units": len(rows), "ranked": ranked,
-        "staff": len(inputs.staff),
+        "staff": len(inputs.staff), "reports_mailed": mailed,
         "input_checksum": rows[0].input_checksum if rows else "",
         **{f"report_{f.suffix[1:]}": MetadataValue.path(str(f)) for f in files},
     })

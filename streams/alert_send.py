@@ -2,57 +2,20 @@
 the engine calls them from a thread; both raise :class:`SendError` with the reason
 when the other side did not take the message, so the engine can retry later.
 
-E-mail: ``smtplib`` (STARTTLS and login when configured), plain text, UTF-8.
+E-mail: :class:`hailong.mail.Mailer` (SMTP, shared with the monthly report's delivery).
 Webhook: HTTP POST of the ``alert/1`` JSON with the ``Hailong-Signature`` header
 (``streams/alert_notify.py``); any 2xx answer is taken.
 """
 
 from __future__ import annotations
 
-import smtplib
-import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
-from dataclasses import dataclass
-from email.message import EmailMessage
 
+from hailong.mail import TIMEOUT_S, Mailer, SendError
 from streams.alert_notify import SIGNATURE_HEADER, signature
 
-TIMEOUT_S = 15.0
-
-
-class SendError(RuntimeError):
-    """The message was not taken; the text says why."""
-
-
-@dataclass(frozen=True)
-class Mailer:
-    host: str
-    port: int
-    sender: str
-    starttls: bool = False
-    user: str = ""
-    password: str = ""
-
-    def send(self, to: Sequence[str], subject: str, text: str) -> None:
-        if not to:
-            return
-        mail = EmailMessage()
-        mail["From"], mail["To"], mail["Subject"] = self.sender, ", ".join(to), subject
-        mail.set_content(text)
-        try:
-            with smtplib.SMTP(self.host, self.port, timeout=TIMEOUT_S) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.user:
-                    smtp.login(self.user, self.password)
-                refused = smtp.send_message(mail)
-        except (OSError, smtplib.SMTPException) as exc:
-            raise SendError(f"mail to {', '.join(to)} via {self.host}:{self.port} not sent: "
-                            f"{exc}") from exc
-        if refused:
-            raise SendError(f"the SMTP server refused {', '.join(refused)}")
+__all__ = ["Mailer", "SendError", "post_webhook"]
 
 
 def post_webhook(url: str, body: bytes, secret: str, at_s: int,

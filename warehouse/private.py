@@ -1,5 +1,6 @@
 """The private database (``<database>_private``): the dashboard's accounts, sessions,
-failed logins and API tokens (``pipelines/web/store.py`` reads and writes them).
+failed logins and API tokens (``pipelines/web/store.py`` reads and writes them), and
+which monthly report went to which address (``pipelines/delivery.py``).
 
 Not in the platform's database: city IT's account may read every table there on
 ClickHouse 18.16 (warehouse/README.md, "Access"), and password hashes and token digests
@@ -9,7 +10,8 @@ city IT's account no access to ``<database>_private``.
 
 Every table is a ReplacingMergeTree keyed by its natural key and versioned by the
 change's time in µs (a change is a new row; the latest wins, read with FINAL), except
-``login_failures``, which only grows. ``hailong migrate`` creates them (idempotent).
+``login_failures``, which only grows, and ``report_deliveries`` (one row per report
+and address, kept). ``hailong migrate`` creates them (idempotent).
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS login_failures (
         name String, at DateTime('UTC')
     ) ENGINE = MergeTree ORDER BY (name, at)""",
+    """CREATE TABLE IF NOT EXISTS report_deliveries (
+        period String, input_checksum String, email String, unit_code String,
+        sent_at DateTime('UTC')
+    ) ENGINE = ReplacingMergeTree(sent_at) ORDER BY (period, input_checksum, email)""",
     """CREATE TABLE IF NOT EXISTS api_tokens (
         digest String, label String, unit_code String, created_by String,
         created_at DateTime('UTC'), revoked UInt8, version UInt64

@@ -15,9 +15,11 @@ Security: sessions are HttpOnly, SameSite=Strict cookies (Secure behind https); 
 form carries a CSRF token bound to the session; a POST from another origin is refused;
 pages send a content security policy allowing only this server's scripts; templates
 escape everything (Jinja2 autoescape).
+
+(No ``from __future__ import annotations`` here: FastAPI reads the routes' annotations,
+and those name dependencies local to :func:`create_app`.)
 """
 
-from __future__ import annotations
 
 import csv
 import io
@@ -92,11 +94,11 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             raise Denied(401)
         return account
 
-    def page(request: Request, name: str, account: Account | None, status: int = 200,
+    def page(request: Request, template: str, account: Account | None, status: int = 200,
              **context: Any) -> HTMLResponse:
         lang = lang_of(request)
         token = request.cookies.get(SESSION_COOKIE, "")
-        response = templates.TemplateResponse(request, name, {
+        response = templates.TemplateResponse(request, template, {
             "t": lambda key: translate(key, lang), "lang": lang, "account": account,
             "csrf": csrf_token(token) if token and account else "", "fmt": fmt,
             "now": clock.now(), **context}, status_code=status)
@@ -193,6 +195,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             period = periods[0] if periods else None
             rows = data.ranking(wh, period) if period else []
             names, unit_map = data.office_names(wh), data.unit_of(wh)
+            unit_names = {c: u["name"] for c, u in data.units(wh).items()}
             live = [r for r in data.live_index(wh, windows=("24h",)) if r["office_id"] in names]
             alerts = data.open_alerts(wh)
             landed = data.latest_landed(wh)
@@ -200,7 +203,8 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
                     preview=bool(period and data.period_end(period) > clock.now()),
                     groups=grouped(rows), live=sorted(live, key=lambda r: (
                         r["osi"] is None, -(r["osi"] or 0))),
-                    names=names, unit_map=unit_map, alerts=alerts, landed=landed)
+                    names=names, unit_map=unit_map, unit_names=unit_names, alerts=alerts,
+                    landed=landed)
 
     @app.get("/unit/{code}", response_class=HTMLResponse, include_in_schema=False)
     def unit(request: Request, code: str, account: Annotated[Account, Depends(need)]
@@ -231,6 +235,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             "name": data.office_names(wh).get(office_id, office_id),
             "live": data.live_index(wh, [office_id]),
             "hourly": data.hourly(wh, office_id, now - timedelta(hours=48)),
+            "chart_from": int(now.timestamp()) - 48 * 3600, "chart_to": int(now.timestamp()),
             "counters": data.counters(wh, office_id, now - timedelta(days=30)),
             "staff": data.staff_scores(wh, office_id) if staff_ok else None,
             "devices": data.devices(wh, office_id),
@@ -419,7 +424,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
                     if not scope or unit_map.get(a["office_id"]) == scope]
         return paged(rows, offset, limit, format)
 
-    @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
     def plotly_file() -> Response:
         return Response(plotly_js().read_bytes(), media_type="text/javascript",
                         headers={"Cache-Control": "public, max-age=86400"})

@@ -54,9 +54,10 @@ def live_index(wh: Warehouse, offices: list[str] | None = None,
     where = "WHERE window IN %(w)s" + (" AND office_id IN %(o)s" if offices is not None else "")
     if offices is not None and not offices:
         return []
-    return _dicts(INDEX_COLUMNS, wh.execute(
-        f"SELECT {', '.join(INDEX_COLUMNS)} FROM office_index_current {where} "
-        "ORDER BY office_id, window", {"w": tuple(windows), "o": tuple(offices or ())}))
+    rows = _dicts(INDEX_COLUMNS, wh.execute(
+        f"SELECT {', '.join(INDEX_COLUMNS)} FROM office_index_current {where}",
+        {"w": tuple(windows), "o": tuple(offices or ())}))
+    return sorted(rows, key=lambda r: (r["office_id"], WINDOWS.index(r["window"])))
 
 
 def latest_landed(wh: Warehouse) -> datetime | None:

@@ -35,6 +35,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "peer_group": ("Nhóm", "Group"),
     "live": ("Chỉ số trực tiếp", "Live index"),
     "window": ("Khoảng", "Window"),
+    "period": ("Kỳ", "Period"),
     "kiosk": ("Thiết bị đánh giá", "Kiosk"),
     "qr": ("Khảo sát QR", "QR survey"),
     "camera": ("Camera", "Camera"),

@@ -59,6 +59,7 @@
         line: { color: "#00507a" } }
     ], {
       margin: { l: 40, r: 40, t: 10, b: 40 }, legend: { orientation: "h" },
+      xaxis: { type: "date", range: [new Date(d.from * 1000), new Date(d.to * 1000)] },
       yaxis: { title: { text: d.ratings }, rangemode: "tozero" },
       yaxis2: { title: { text: d.share }, overlaying: "y", side: "right", range: [0, 100] }
     }, { responsive: true, displaylogo: false });
