@@ -37,7 +37,10 @@ class Mailer:
         mail.set_content(text)
         for name, content, mime in attachments:
             kind, _, sub = mime.partition("/")
-            mail.add_attachment(content, maintype=kind, subtype=sub, filename=name)
+            if kind == "text":  # UTF-8 text, said so (a CSV of Vietnamese names)
+                mail.add_attachment(content.decode("utf-8"), subtype=sub, filename=name)
+            else:
+                mail.add_attachment(content, maintype=kind, subtype=sub, filename=name)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=TIMEOUT_S) as smtp:
                 if self.starttls:
