@@ -124,6 +124,30 @@ def print_alerts(settings: Settings) -> None:
           + " (`hailong alerts list`; streams/ALERTS.md)")
 
 
+def print_dashboard(settings: Settings) -> None:
+    """Where to look: the dashboard, with a first city account when there is none (its
+    password shown once, here)."""
+    import secrets as _secrets
+
+    from pipelines.web.auth import Account
+    from pipelines.web.store import Accounts
+    from warehouse.private import prepare_private
+
+    prepare_private(settings)
+    with Accounts(settings, SYSTEM) as accounts:
+        first = not accounts.all()
+        if first:
+            password = _secrets.token_urlsafe(12)
+            accounts.add(Account("demo.city", "city"), password, "hailong demo")
+    print("\nThe dashboard: .venv/bin/hailong web, then http://127.0.0.1:18800/ "
+          "(public portal: /public; read API: /api/v1/docs)")
+    if first:
+        print(f"  log in as demo.city with password {password} (shown once; "
+              "`hailong users passwd --name demo.city` to change it)")
+    else:
+        print("  log in with an account of `hailong users list`")
+
+
 def run(settings: Settings, per_office: int, seed: int | None) -> None:
     from hailong.cli import rank_and_print  # the same code path as `hailong rank`
 
@@ -153,6 +177,7 @@ def run(settings: Settings, per_office: int, seed: int | None) -> None:
             print_live_index(wh)
         rank_and_print(settings, f"{local_now:%Y-%m}")
         print_alerts(settings)
+        print_dashboard(settings)
         print(f"\nThe invalid events are in topic {settings.topics.deadletter} with their "
               f"reasons; worker log: {log_path}")
     finally:
