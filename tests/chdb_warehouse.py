@@ -39,7 +39,10 @@ class ChdbWarehouse:
         plain = {k: _plain(v) for k, v in params.items()}
         return str(_escaper.substitute_params(query, plain, _escaper.connection.context))
 
-    def execute(self, query: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def execute(self, query: str, params: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """``settings``: accepted for the server's interface; the current engine needs none
+        of those the code passes (it pushes predicates into views by itself)."""
         text = self._sql(query, params)
         code = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("--")]
         if code and code[0].lstrip().upper().startswith(("SELECT", "WITH")):

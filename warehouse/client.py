@@ -73,10 +73,12 @@ class Warehouse:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def execute(self, query: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        """Run a query; return its rows."""
+    def execute(self, query: str, params: dict[str, Any] | None = None,
+                settings: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run a query; return its rows. ``settings``: ClickHouse settings of this query."""
         try:
-            return self._client.execute(query, params)  # type: ignore[no-any-return]
+            return self._client.execute(query, params,  # type: ignore[no-any-return]
+                                        settings=settings)
         except DriverError as exc:
             raise _error(exc) from exc
         except (OSError, EOFError) as exc:

@@ -24,8 +24,10 @@ and those name dependencies local to :func:`create_app`.)
 import csv
 import io
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -79,6 +81,8 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
     def warehouse() -> Iterator[Warehouse]:
         with Warehouse(settings) as wh:
             yield wh
+
+    registry = Registry(clock)
 
     def lang_of(request: Request) -> str:
         lang = request.cookies.get(LANG_COOKIE, "vi")
@@ -187,24 +191,25 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         return RedirectResponse(f"/office/{scope}", status_code=303)
 
     @app.get("/city", response_class=HTMLResponse, include_in_schema=False)
-    def city(request: Request, account: Annotated[Account, Depends(need)]) -> HTMLResponse:
+    def city(request: Request, account: Annotated[Account, Depends(need)],
+             all: bool = False) -> HTMLResponse:
+        show_all = all
         if not account.sees_city():
             raise Denied(403)
         with warehouse() as wh:
             periods = data.ranking_periods(wh, clock, published_only=False)
             period = periods[0] if periods else None
             rows = data.ranking(wh, period) if period else []
-            names, unit_map = data.office_names(wh), data.unit_of(wh)
-            unit_names = {c: u["name"] for c, u in data.units(wh).items()}
-            live = [r for r in data.live_index(wh, windows=("24h",)) if r["office_id"] in names]
+            names = registry.get(wh).names
+            live = data.city_live(wh)
             alerts = data.open_alerts(wh)
             landed = data.latest_landed(wh)
+        groups = grouped(rows)
         return page(request, "city.html", account, period=period,
                     preview=bool(period and data.period_end(period) > clock.now()),
-                    groups=grouped(rows), live=sorted(live, key=lambda r: (
-                        r["osi"] is None, -(r["osi"] or 0))),
-                    names=names, unit_map=unit_map, unit_names=unit_names, alerts=alerts,
-                    landed=landed)
+                    groups=groups if show_all else shortened(groups, LEAGUE_ROWS),
+                    show_all=show_all, long=any(len(g) > LEAGUE_ROWS for _, g in groups),
+                    live=live, names=names, alerts=alerts, landed=landed)
 
     @app.get("/unit/{code}", response_class=HTMLResponse, include_in_schema=False)
     def unit(request: Request, code: str, account: Annotated[Account, Depends(need)]
@@ -212,27 +217,28 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         if not account.sees_unit(code):
             raise Denied(403)
         with warehouse() as wh:
-            unit_map = data.unit_of(wh)
+            reg = registry.get(wh)
+            unit_map = reg.unit_of
             offices = sorted(o for o, u in unit_map.items() if u == code)
-            known = data.units(wh)
+            known = reg.units
             if code not in known:
                 return page(request, "error.html", account, status=404, message="not_found")
             history = [r for p in data.ranking_periods(wh, clock, False)[:12]
                        for r in data.ranking(wh, p, [code])]
             live = data.live_index(wh, offices, windows=("24h", "7d", "30d"))
             alerts = [a for a in data.open_alerts(wh) if a["office_id"] in offices]
-            names = data.office_names(wh)
+            names = reg.names
             landed = data.latest_landed(wh)
         return page(request, "unit.html", account, code=code, unit=known[code],
                     history=history, live=live, alerts=alerts, names=names, landed=landed)
 
     def office_context(wh: Warehouse, office_id: str, account: Account) -> dict[str, Any]:
-        unit_map = data.unit_of(wh)
+        unit_map = registry.get(wh).unit_of
         now = clock.now()
         staff_ok = account.role != "viewer"
         return {
             "office_id": office_id, "unit_code": unit_map.get(office_id, ""),
-            "name": data.office_names(wh).get(office_id, office_id),
+            "name": registry.get(wh).names.get(office_id, office_id),
             "live": data.live_index(wh, [office_id]),
             "hourly": data.hourly(wh, office_id, now - timedelta(hours=48)),
             "chart_from": int(now.timestamp()) - 48 * 3600, "chart_to": int(now.timestamp()),
@@ -248,7 +254,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
     def office(request: Request, office_id: str, account: Annotated[Account, Depends(need)]
                ) -> HTMLResponse:
         with warehouse() as wh:
-            unit_map = data.unit_of(wh)
+            unit_map = registry.get(wh).unit_of
             if not account.sees_office(office_id, unit_map):
                 raise Denied(403)
             if office_id not in unit_map:
@@ -260,7 +266,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
     def office_live(office_id: str, account: Annotated[Account, Depends(need)]
                     ) -> JSONResponse:
         with warehouse() as wh:
-            if not account.sees_office(office_id, data.unit_of(wh)):
+            if not account.sees_office(office_id, registry.get(wh).unit_of):
                 raise Denied(403)
             live = data.live_index(wh, [office_id])
             landed = data.latest_landed(wh)
@@ -274,7 +280,8 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
               office: str = "") -> HTMLResponse:
         office_id = office or (account.office_id if account.role == "staff" else "")
         with warehouse() as wh:
-            if not office_id or not account.sees_staff(staff_id, office_id, data.unit_of(wh)):
+            unit_map = registry.get(wh).unit_of
+            if not office_id or not account.sees_staff(staff_id, office_id, unit_map):
                 raise Denied(403)
             scores = data.staff_scores(wh, office_id, staff_id)
         return page(request, "staff.html", account, staff_id=staff_id, office_id=office_id,
@@ -285,10 +292,10 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         if account.role == "staff":
             raise Denied(403)
         with warehouse() as wh:
-            unit_map = data.unit_of(wh)
+            unit_map = registry.get(wh).unit_of
             mine = [a for a in data.open_alerts(wh)
                     if account.sees_office(a["office_id"], unit_map)]
-            names = data.office_names(wh)
+            names = registry.get(wh).names
         return page(request, "alerts.html", account, alerts=mine, names=names)
 
     @app.post("/alerts/{alert_id}/ack", include_in_schema=False)
@@ -305,7 +312,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         with warehouse() as wh:
             rows = wh.execute("SELECT office_id FROM alerts WHERE alert_id = %(a)s",
                               {"a": alert_id})
-            if not rows or not account.sees_office(rows[0][0], data.unit_of(wh)):
+            if not rows or not account.sees_office(rows[0][0], registry.get(wh).unit_of):
                 raise Denied(403)
             try:
                 act(wh, alert_id, "acknowledged", account.name, comment[:500], clock.now())
@@ -366,12 +373,17 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             raise Denied(401)
         return found.unit_code
 
-    def paged(rows: list[dict[str, Any]], offset: int, limit: int, fmt_: str) -> Response:
-        chunk = rows[offset:offset + limit]
+    def paged(rows: list[dict[str, Any]], start: int, limit: int, fmt_: str,
+              total: int | None = None, offset: int | None = None) -> Response:
+        """``rows[start:start + limit]``; ``total``/``offset``: when ``rows`` is already
+        the page (its rows computed for the page only)."""
+        chunk = rows[start:start + limit]
+        total = len(rows) if total is None else total
+        offset = start if offset is None else offset
         if fmt_ == "csv":
             return Response(to_csv(chunk), media_type="text/csv; charset=utf-8",
-                            headers={"X-Total-Count": str(len(rows))})
-        return JSONResponse({"total": len(rows), "offset": offset, "limit": limit,
+                            headers={"X-Total-Count": str(total)})
+        return JSONResponse({"total": total, "offset": offset, "limit": limit,
                              "rows": [jsonable(r) for r in chunk]})
 
     Offset = Annotated[int, Query(ge=0)]
@@ -384,18 +396,19 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         """The live index (24 h) of every office in the token's scope."""
         scope = api_scope(request)
         with warehouse() as wh:
-            unit_map = data.unit_of(wh)
+            unit_map = registry.get(wh).unit_of
             offices = sorted(o for o, u in unit_map.items() if not scope or u == scope)
+            page_of = offices[offset:offset + limit]  # the index of this page's offices only
             rows = [{"unit_code": unit_map[r["office_id"]], **r}
-                    for r in data.live_index(wh, offices, windows=("24h",))]
-        return paged(rows, offset, limit, format)
+                    for r in data.live_index(wh, page_of, windows=("24h",))]
+        return paged(rows, 0, limit, format, total=len(offices), offset=offset)
 
     @app.get("/api/v1/offices/{office_id}", tags=["live"])
     def api_office(request: Request, office_id: str) -> JSONResponse:
         """One office's live index, every window."""
         scope = api_scope(request)
         with warehouse() as wh:
-            unit_map = data.unit_of(wh)
+            unit_map = registry.get(wh).unit_of
             if office_id not in unit_map:
                 raise Denied(404)
             if scope and unit_map[office_id] != scope:
@@ -419,7 +432,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         """Open alerts in the token's scope."""
         scope = api_scope(request)
         with warehouse() as wh:
-            unit_map = data.unit_of(wh)
+            unit_map = registry.get(wh).unit_of
             rows = [{**a, "numbers": json.dumps(a["numbers"])} for a in data.open_alerts(wh)
                     if not scope or unit_map.get(a["office_id"]) == scope]
         return paged(rows, offset, limit, format)
@@ -430,6 +443,43 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
                         headers={"Cache-Control": "public, max-age=86400"})
 
     return app
+
+
+LEAGUE_ROWS = 25  # per peer group on the overview: the first and last; ?all=1 for every one
+
+
+@dataclass(frozen=True)
+class RegistryView:
+    unit_of: dict[str, str]
+    names: dict[str, str]
+    units: dict[str, dict[str, str]]
+
+
+class Registry:
+    """The registry's maps (each office's unit and name, each unit's name), read once a
+    minute: every page needs them, and a city's registry changes a few times a year."""
+
+    TTL_S = 60.0
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._view: RegistryView | None = None
+        self._read_at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, wh: Warehouse) -> RegistryView:
+        with self._lock:
+            if self._view is None or self.clock.monotonic() - self._read_at > self.TTL_S:
+                self._view = RegistryView(data.unit_of(wh), data.office_names(wh),
+                                          data.units(wh))
+                self._read_at = self.clock.monotonic()
+            return self._view
+
+
+def shortened(groups: list[tuple[str, list[dict[str, Any]]]], n: int
+              ) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Each group's first and last ``n`` rows (all of a group of at most 2n)."""
+    return [(g, rows if len(rows) <= 2 * n else [*rows[:n], *rows[-n:]]) for g, rows in groups]
 
 
 def safe_next(target: str) -> str:

@@ -15,9 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hailong.clock import Clock
-from warehouse.client import Warehouse
+from warehouse.client import Warehouse, sql
 
 WINDOWS = ("1h", "24h", "7d", "30d")
+# ClickHouse 18.16 filters a view's rows after computing it, unless told to push the
+# outer WHERE into it (the current engine does so by itself).
+PUSH_DOWN = {"enable_optimize_predicate_expression": 1}
 INDEX_COLUMNS = ("office_id", "window", "k_n", "s_kiosk", "q_n", "s_qr", "c_n", "s_camera",
                  "osi", "queue_length_avg", "wait_seconds_avg")
 RANKING_COLUMNS = ("period", "peer_group", "unit_code", "unit_name", "rank", "n_ranked",
@@ -50,14 +53,40 @@ def office_names(wh: Warehouse) -> dict[str, str]:
 
 def live_index(wh: Warehouse, offices: list[str] | None = None,
                windows: tuple[str, ...] = WINDOWS) -> list[dict[str, Any]]:
-    """The live index (view ``office_index_current``) of the offices (None: all)."""
-    where = "WHERE window IN %(w)s" + (" AND office_id IN %(o)s" if offices is not None else "")
+    """The live index (view ``office_index_current``) of some offices, or of all (None).
+    For some offices the view's text with the offices filtered inside
+    (``warehouse/sql/office_index.sql``): 18.16 would compute the view for every office."""
     if offices is not None and not offices:
         return []
+    if offices is None:
+        query = f"SELECT {', '.join(INDEX_COLUMNS)} FROM office_index_current"
+    else:
+        query = f"SELECT {', '.join(INDEX_COLUMNS)} FROM ({sql('office_index')}) AS idx"
     rows = _dicts(INDEX_COLUMNS, wh.execute(
-        f"SELECT {', '.join(INDEX_COLUMNS)} FROM office_index_current {where}",
-        {"w": tuple(windows), "o": tuple(offices or ())}))
+        query + " WHERE window IN %(w)s", {"w": tuple(windows), "offices": tuple(offices or ())}))
     return sorted(rows, key=lambda r: (r["office_id"], WINDOWS.index(r["window"])))
+
+
+CITY_SQL = """
+SELECT tupleElement(w, 1) AS window, sum(k_n), sum(k_sat), sum(q_n), sum(c_n), sum(c_pos)
+FROM office_hourly
+ARRAY JOIN [('1h', 1), ('24h', 24)] AS w
+WHERE hour >= toStartOfHour(now()) - 24 * 3600
+  AND hour >= toStartOfHour(now()) - tupleElement(w, 2) * 3600
+GROUP BY window
+"""
+
+
+def city_live(wh: Warehouse) -> list[dict[str, Any]]:
+    """The whole city's kiosk and camera shares and its QR answers over the last hour and
+    day (sums over its offices, as a unit's are; the QR score needs the criteria of each
+    office, on their pages)."""
+    out = []
+    for window, k_n, k_sat, q_n, c_n, c_pos in wh.execute(CITY_SQL):
+        out.append({"window": window, "k_n": int(k_n), "q_n": int(q_n), "c_n": int(c_n),
+                    "s_kiosk": 100 * k_sat / k_n if k_n else None,
+                    "s_camera": 100 * c_pos / c_n if c_n else None})
+    return sorted(out, key=lambda r: WINDOWS.index(r["window"]))
 
 
 def latest_landed(wh: Warehouse) -> datetime | None:
@@ -72,7 +101,7 @@ def hourly(wh: Warehouse, office_id: str, since: datetime) -> list[dict[str, Any
     return _dicts(columns, wh.execute(
         "SELECT toUInt32(hour), k_n, k_sat, q_n, c_n, c_pos FROM office_hourly "
         "WHERE office_id = %(o)s AND hour >= toDateTime(%(s)s, 'UTC') ORDER BY hour",
-        {"o": office_id, "s": int(since.timestamp())}))
+        {"o": office_id, "s": int(since.timestamp())}, settings=PUSH_DOWN))
 
 
 def counters(wh: Warehouse, office_id: str, since: datetime) -> list[dict[str, Any]]:
@@ -82,7 +111,8 @@ def counters(wh: Warehouse, office_id: str, since: datetime) -> list[dict[str, A
         "SELECT ifNull(counter_id, '') AS counter, count(), sum(satisfied), "
         "100 * sum(satisfied) / count() FROM kiosk_ratings "
         "WHERE office_id = %(o)s AND occurred_at >= toDateTime(%(s)s, 'UTC') AND misuse = 0 "
-        "GROUP BY counter ORDER BY counter", {"o": office_id, "s": int(since.timestamp())}))
+        "GROUP BY counter ORDER BY counter", {"o": office_id, "s": int(since.timestamp())},
+        settings=PUSH_DOWN))
 
 
 def staff_scores(wh: Warehouse, office_id: str, staff_id: str | None = None

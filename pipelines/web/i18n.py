@@ -36,6 +36,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "live": ("Chỉ số trực tiếp", "Live index"),
     "window": ("Khoảng", "Window"),
     "period": ("Kỳ", "Period"),
+    "city": ("Toàn thành phố", "The whole city"),
+    "show_all": ("Xem tất cả các đơn vị", "Show every unit"),
     "kiosk": ("Thiết bị đánh giá", "Kiosk"),
     "qr": ("Khảo sát QR", "QR survey"),
     "camera": ("Camera", "Camera"),

@@ -1,0 +1,43 @@
+"""The dashboard's per-office live index (warehouse/sql/office_index.sql) is the view
+office_index_current with the offices filtered inside it: the same text but the filter
+lines, and the same rows on the current engine (chdb; the server in the dashboard's
+tests)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pipelines.web import data
+from warehouse.client import sql
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_the_per_office_query_is_the_view_with_a_filter() -> None:
+    view = (ROOT / "warehouse" / "migrations" / "0003_views.sql").read_text()
+    start = view.index("CREATE VIEW IF NOT EXISTS office_index_current AS\n")
+    body = view[start:view.index(") AS scored;", start) + len(") AS scored")]
+    body = body.split("\n", 1)[1]
+    ours = [line.replace(" WHERE office_id IN %(offices)s", "")
+            for line in sql("office_index").splitlines()
+            if not line.startswith("--") and line.strip() != "AND office_id IN %(offices)s"]
+    assert "\n".join(ours).strip() == body.strip()
+
+
+def test_the_same_rows_as_the_view_on_the_current_engine(chdb_schema: Any) -> None:
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    cols = ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version")
+    chdb_schema.insert("kiosk_hourly", cols, [
+        (office, now - timedelta(hours=h), 10 + h, 5 + h, 0, 1)
+        for office in ("X", "Y") for h in (0, 3, 30, 200)])
+    chdb_schema.insert("camera_hourly", (
+        "office_id", "hour", "c_n", "c_pos", "c_low_confidence", "queue_obs",
+        "queue_length_sum", "queue_length_max", "wait_obs", "wait_seconds_sum", "version"),
+        [("X", now - timedelta(hours=2), 4, 3, 0, 2, 9, 6, 1, 120.0, 1)])
+    mine = data.live_index(chdb_schema, ["X"])
+    everyone = [r for r in data.live_index(chdb_schema) if r["office_id"] == "X"]
+    assert mine == everyone and [r["window"] for r in mine] == list(data.WINDOWS)
+    assert mine[1]["k_n"] == 10 + 13 and mine[1]["c_n"] == 4  # 24h: hours 0 and 3
+    assert data.live_index(chdb_schema, []) == []
