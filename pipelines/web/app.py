@@ -8,8 +8,9 @@ the read API (issue 15).
 - **Public portal** (no login): ``/public``, ``/public/{period}``, the methodology, open
   data ``/public/{period}.csv`` and ``.json``: published rankings only, no staff data.
 - **Read API** ``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``): a bearer token per unit
-  or for the city (``hailong users token``), the same scope as a unit's account, pages of
-  ``limit`` rows from ``offset``, JSON or CSV (``format=csv``).
+  or for the city (``hailong users token``: the scope of a unit's account, read-only), or
+  a dashboard session (its account's scope); pages of ``limit`` rows from ``offset``,
+  JSON or CSV (``format=csv``).
 
 Security: sessions are HttpOnly, SameSite=Strict cookies (Secure behind https); every
 form carries a CSRF token bound to the session; a POST from another origin is refused;
@@ -83,6 +84,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             yield wh
 
     registry = Registry(clock)
+    city_live = Cached(clock, data.city_live, CITY_LIVE_TTL_S)
 
     def lang_of(request: Request) -> str:
         lang = request.cookies.get(LANG_COOKIE, "vi")
@@ -201,7 +203,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             period = periods[0] if periods else None
             rows = data.ranking(wh, period) if period else []
             names = registry.get(wh).names
-            live = data.city_live(wh)
+            live, live_at = city_live.get(wh)
             alerts = data.open_alerts(wh)
             landed = data.latest_landed(wh)
         groups = grouped(rows)
@@ -209,7 +211,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
                     preview=bool(period and data.period_end(period) > clock.now()),
                     groups=groups if show_all else shortened(groups, LEAGUE_ROWS),
                     show_all=show_all, long=any(len(g) > LEAGUE_ROWS for _, g in groups),
-                    live=live, names=names, alerts=alerts, landed=landed)
+                    live=live, live_at=live_at, names=names, alerts=alerts, landed=landed)
 
     @app.get("/unit/{code}", response_class=HTMLResponse, include_in_schema=False)
     def unit(request: Request, code: str, account: Annotated[Account, Depends(need)]
@@ -363,15 +365,28 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
 
     # --- the read API --------------------------------------------------------------------
 
-    def api_scope(request: Request) -> str:
-        """The token's unit ('' = the city); 401 without a valid token."""
+    def api_account(request: Request) -> Account:
+        """Who asks the API: a bearer token (a unit's, or the city's) or a dashboard
+        session (the same scope as its pages); 401 without either."""
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        with Accounts(settings, clock) as accounts:
-            found = accounts.api_token(token.strip()) if scheme.lower() == "bearer" else None
-        if found is None:
+        if scheme.lower() == "bearer":
+            with Accounts(settings, clock) as accounts:
+                found = accounts.api_token(token.strip())
+            if found is None:
+                raise Denied(401)
+            return Account(f"token:{found.label}", "unit" if found.unit_code else "viewer",
+                           found.unit_code)
+        account = account_of(request)
+        if account is None:
             raise Denied(401)
-        return found.unit_code
+        return account
+
+    def unit_rows(account: Account, unit_map: dict[str, str]) -> list[str] | None:
+        """The units whose rows the account may read (None: all)."""
+        if account.sees_city():
+            return None
+        return sorted({u for u in unit_map.values() if account.sees_unit(u)})
 
     def paged(rows: list[dict[str, Any]], start: int, limit: int, fmt_: str,
               total: int | None = None, offset: int | None = None) -> Response:
@@ -393,11 +408,11 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
     @app.get("/api/v1/offices", tags=["live"])
     def api_offices(request: Request, offset: Offset = 0, limit: Limit = 100,
                     format: Format = "json") -> Response:
-        """The live index (24 h) of every office in the token's scope."""
-        scope = api_scope(request)
+        """The live index (24 h) of every office in the caller's scope."""
+        account = api_account(request)
         with warehouse() as wh:
             unit_map = registry.get(wh).unit_of
-            offices = sorted(o for o, u in unit_map.items() if not scope or u == scope)
+            offices = sorted(o for o in unit_map if account.sees_office(o, unit_map))
             page_of = offices[offset:offset + limit]  # the index of this page's offices only
             rows = [{"unit_code": unit_map[r["office_id"]], **r}
                     for r in data.live_index(wh, page_of, windows=("24h",))]
@@ -406,12 +421,12 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
     @app.get("/api/v1/offices/{office_id}", tags=["live"])
     def api_office(request: Request, office_id: str) -> JSONResponse:
         """One office's live index, every window."""
-        scope = api_scope(request)
+        account = api_account(request)
         with warehouse() as wh:
             unit_map = registry.get(wh).unit_of
             if office_id not in unit_map:
                 raise Denied(404)
-            if scope and unit_map[office_id] != scope:
+            if not account.sees_office(office_id, unit_map):
                 raise Denied(403)
             live = data.live_index(wh, [office_id])
         return JSONResponse({"office_id": office_id, "unit_code": unit_map[office_id],
@@ -420,21 +435,21 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
     @app.get("/api/v1/rankings/{period}", tags=["rankings"])
     def api_ranking(request: Request, period: str, offset: Offset = 0, limit: Limit = 100,
                     format: Format = "json") -> Response:
-        """A period's ranking (the token's unit's rows, or all for a city token)."""
-        scope = api_scope(request)
+        """A period's ranking: the rows of the units the caller may see."""
+        account = api_account(request)
         with warehouse() as wh:
-            rows = data.ranking(wh, period, [scope] if scope else None)
+            rows = data.ranking(wh, period, unit_rows(account, registry.get(wh).unit_of))
         return paged(rows, offset, limit, format)
 
     @app.get("/api/v1/alerts", tags=["alerts"])
     def api_alerts(request: Request, offset: Offset = 0, limit: Limit = 100,
                    format: Format = "json") -> Response:
-        """Open alerts in the token's scope."""
-        scope = api_scope(request)
+        """Open alerts in the caller's scope."""
+        account = api_account(request)
         with warehouse() as wh:
             unit_map = registry.get(wh).unit_of
             rows = [{**a, "numbers": json.dumps(a["numbers"])} for a in data.open_alerts(wh)
-                    if not scope or unit_map.get(a["office_id"]) == scope]
+                    if account.sees_office(a["office_id"], unit_map)]
         return paged(rows, offset, limit, format)
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
@@ -474,6 +489,28 @@ class Registry:
                                           data.units(wh))
                 self._read_at = self.clock.monotonic()
             return self._view
+
+
+CITY_LIVE_TTL_S = 10.0  # the whole city's sums, shared by everyone who opens the overview
+
+
+class Cached:
+    """One read shared by every request for ``ttl_s`` seconds, with the time it was made
+    (a page shows it)."""
+
+    def __init__(self, clock: Clock, read: Any, ttl_s: float) -> None:
+        self.clock, self.read, self.ttl_s = clock, read, ttl_s
+        self._value: Any = None
+        self._at: datetime | None = None
+        self._mono = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, wh: Warehouse) -> tuple[Any, datetime]:
+        with self._lock:
+            if self._at is None or self.clock.monotonic() - self._mono > self.ttl_s:
+                self._value, self._at = self.read(wh), self.clock.now()
+                self._mono = self.clock.monotonic()
+            return self._value, self._at
 
 
 def shortened(groups: list[tuple[str, list[dict[str, Any]]]], n: int

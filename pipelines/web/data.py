@@ -82,7 +82,7 @@ def city_live(wh: Warehouse) -> list[dict[str, Any]]:
     day (sums over its offices, as a unit's are; the QR score needs the criteria of each
     office, on their pages)."""
     out = []
-    for window, k_n, k_sat, q_n, c_n, c_pos in wh.execute(CITY_SQL):
+    for window, k_n, k_sat, q_n, c_n, c_pos in wh.execute(CITY_SQL, settings=PUSH_DOWN):
         out.append({"window": window, "k_n": int(k_n), "q_n": int(q_n), "c_n": int(c_n),
                     "s_kiosk": 100 * k_sat / k_n if k_n else None,
                     "s_camera": 100 * c_pos / c_n if c_n else None})
@@ -98,10 +98,30 @@ def latest_landed(wh: Warehouse) -> datetime | None:
 def hourly(wh: Warehouse, office_id: str, since: datetime) -> list[dict[str, Any]]:
     """An office's hourly counts since ``since`` (view ``office_hourly``)."""
     columns = ("hour", "k_n", "k_sat", "q_n", "c_n", "c_pos")
-    return _dicts(columns, wh.execute(
-        "SELECT toUInt32(hour), k_n, k_sat, q_n, c_n, c_pos FROM office_hourly "
-        "WHERE office_id = %(o)s AND hour >= toDateTime(%(s)s, 'UTC') ORDER BY hour",
-        {"o": office_id, "s": int(since.timestamp())}, settings=PUSH_DOWN))
+    return _dicts(columns, wh.execute(HOURLY_SQL, {"o": office_id, "s": int(since.timestamp())}))
+
+
+# One office's hourly counts: what the view office_hourly gives, read from the three
+# tables by their key (the view, even with the filter pushed down, reads much more).
+HOURLY_SQL = """
+SELECT toUInt32(hour) AS h, sum(k_n), sum(k_sat), sum(q_n), sum(c_n), sum(c_pos)
+FROM
+(
+    SELECT hour, k_n, k_sat, toUInt64(0) AS q_n, toUInt64(0) AS c_n, toUInt64(0) AS c_pos
+    FROM kiosk_hourly FINAL
+    WHERE office_id = %(o)s AND hour >= toDateTime(%(s)s, 'UTC')
+    UNION ALL
+    SELECT hour, toUInt64(0), toUInt64(0), q_n, toUInt64(0), toUInt64(0)
+    FROM qr_hourly FINAL
+    WHERE office_id = %(o)s AND hour >= toDateTime(%(s)s, 'UTC')
+    UNION ALL
+    SELECT hour, toUInt64(0), toUInt64(0), toUInt64(0), c_n, c_pos
+    FROM camera_hourly FINAL
+    WHERE office_id = %(o)s AND hour >= toDateTime(%(s)s, 'UTC')
+) AS channels
+GROUP BY h
+ORDER BY h
+"""
 
 
 def counters(wh: Warehouse, office_id: str, since: datetime) -> list[dict[str, Any]]:

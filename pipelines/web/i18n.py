@@ -37,6 +37,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "window": ("Khoảng", "Window"),
     "period": ("Kỳ", "Period"),
     "city": ("Toàn thành phố", "The whole city"),
+    "computed_at": ("Tính lúc", "Computed at"),
     "show_all": ("Xem tất cả các đơn vị", "Show every unit"),
     "kiosk": ("Thiết bị đánh giá", "Kiosk"),
     "qr": ("Khảo sát QR", "QR survey"),

@@ -42,7 +42,9 @@ def test_each_role_its_pages_and_403_elsewhere(settings: Settings) -> None:
                         "/office/HN-B1/live.json": 403},
             "head.a1": {"/city": 403, "/unit/A": 403, "/office/HN-A1": 200,
                         "/office/HN-A2": 403, "/office/HN-A2/live.json": 403,
-                        "/staff/S-1?office=HN-A1": 200, "/staff/S-1?office=HN-A2": 403},
+                        "/staff/S-1?office=HN-A1": 200, "/staff/S-1?office=HN-A2": 403,
+                        # the read API with the session: the same scope as the pages
+                        "/api/v1/offices/HN-A1": 200, "/api/v1/offices/HN-A2": 403},
             "staff.s1": {"/staff/S-1": 200, "/staff/S-2": 403, "/staff/S-2?office=HN-A1": 403,
                          "/office/HN-A1": 403, "/alerts": 403, "/city": 403},
             "viewer.b": {"/unit/B": 200, "/office/HN-B1": 200, "/unit/A": 403,
@@ -56,6 +58,9 @@ def test_each_role_its_pages_and_403_elsewhere(settings: Settings) -> None:
                 assert got.status == status, (name, path, got.status)
         # The office head sees staff scores on their page; the viewer sees none.
         _, head = login(s, "head.a1")
+        listed = get(s, "/api/v1/offices", head).json()
+        assert [r["office_id"] for r in listed["rows"]] == ["HN-A1"] and listed["total"] == 1
+        assert get(s, "/api/v1/alerts", head).json()["rows"] == []  # A2's alert is not A1's
         page = get(s, "/office/HN-A1", head).text
         assert "S-2" in page and COMMENT in page and "Q1" in page
         _, viewer = login(s, "viewer.b")

@@ -41,3 +41,15 @@ def test_the_same_rows_as_the_view_on_the_current_engine(chdb_schema: Any) -> No
     assert mine == everyone and [r["window"] for r in mine] == list(data.WINDOWS)
     assert mine[1]["k_n"] == 10 + 13 and mine[1]["c_n"] == 4  # 24h: hours 0 and 3
     assert data.live_index(chdb_schema, []) == []
+    # One office's hours: what the view office_hourly says of it.
+    since = now - timedelta(hours=48)
+    view = chdb_schema.execute(
+        "SELECT toUInt32(hour), k_n, k_sat, q_n, c_n, c_pos FROM office_hourly "
+        "WHERE office_id = 'X' AND hour >= toDateTime(%(s)s, 'UTC') ORDER BY hour",
+        {"s": int(since.timestamp())})
+    got = data.hourly(chdb_schema, "X", since)
+    assert [tuple(int(v) for v in r.values()) for r in got] == \
+        [tuple(int(v) for v in r) for r in view]
+    assert len(got) == 4  # hours 0, 2 (camera), 3 and 30; 200 is older than 48 h
+    city = {r["window"]: r for r in data.city_live(chdb_schema)}
+    assert city["24h"]["k_n"] == 2 * (10 + 13) and city["24h"]["c_n"] == 4
