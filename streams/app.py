@@ -16,6 +16,7 @@ idempotent, so nothing is lost and nothing counts twice.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -83,15 +84,12 @@ def highwater(topic: str, partition: int) -> int | None:
         return int(app.consumer.highwater(TP(topic, partition)))
     except Exception:  # noqa: BLE001 - not assigned any more, or not fetched yet
         return None
-_ingestor: Ingestor | None = None
 
 
+@functools.cache
 def ingestor() -> Ingestor:
     """The worker's Ingestor, created on first use (so importing the app is cheap)."""
-    global _ingestor
-    if _ingestor is None:
-        _ingestor = Ingestor(settings)
-    return _ingestor
+    return Ingestor(settings)
 
 
 _create_time_topics: set[str] = set()
@@ -149,15 +147,10 @@ async def ingest(stream: StreamT[bytes]) -> None:
         agent_died(exc)
 
 
-_engine: AlertEngine | None = None
-
-
+@functools.cache
 def alert_engine() -> AlertEngine:
     """The worker's alert engine, created on first use."""
-    global _engine
-    if _engine is None:
-        _engine = AlertEngine(settings)
-    return _engine
+    return AlertEngine(settings)
 
 
 if settings.alerts_enabled:
