@@ -65,6 +65,15 @@ def test_each_role_its_pages_and_403_elsewhere(settings: Settings) -> None:
         assert "S-2" in page and COMMENT in page and "Q1" in page
         _, viewer = login(s, "viewer.b")
         assert "S-" not in re.sub(r"<[^>]+>", " ", get(s, "/office/HN-B1", viewer).text)
+        # Vietnamese first; English with the toggle (a cookie).
+        _, city = login(s, "city")
+        assert "Bảng xếp hạng" in get(s, "/city", city).text
+        toggled = request("GET", f"{s.base}/lang/en", headers={
+            "Cookie": city, "Referer": f"{s.base}/city"})
+        assert toggled.status == 303 and toggled.headers["location"] == "/city"
+        lang = toggled.headers["set-cookie"].split(";", 1)[0]
+        english = get(s, "/city", f"{city}; {lang}").text
+        assert "League table" in english and "Bảng xếp hạng" not in english
         # No session: every page sends to the login; a forged cookie is no session.
         assert get(s, "/office/HN-A1").status == 303
         assert get(s, "/office/HN-A1", "hailong_session=forged").status == 303
