@@ -34,6 +34,9 @@ class ApiToken:
     unit_code: str  # '' = the whole city
 
 
+_DUMMY_HASH = hash_password("not any account's password")
+
+
 class Accounts:
     """The private database, for one request or one command."""
 
@@ -118,7 +121,10 @@ class Accounts:
         if until is not None:
             raise LockedOut(f"too many failed logins: try again after {until:%H:%M} UTC")
         row = self._row(name)
-        if row is None or row[6] or not verify_password(row[5], password):
+        # An unknown name costs the same hash as a known one: the time of the answer does
+        # not say which names exist.
+        stored = row[5] if row is not None else _DUMMY_HASH
+        if not verify_password(stored, password) or row is None or row[6]:
             self.wh.insert("login_failures", ("name", "at"), [(name, now.replace(microsecond=0))])
             raise AuthError("wrong account name or password")
         token = new_token()

@@ -52,10 +52,12 @@ def test_the_published_report_is_mailed_with_its_csv(settings: Settings,
                               "dxs@hanoi.example"}  # the unit without an address: none
         mine = mails["chair@80005.example"]
         assert "2025-07" in mine["Subject"] and "Phường Năm" in mine["Subject"]
-        body = mine.get_body(preferencelist=("plain",)).get_content()
+        plain = mine.get_body(preferencelist=("plain",))
+        assert plain is not None
+        body = plain.get_content()
         assert "Phường Năm (80005)" in body and "Input checksum" in body
         attachment = next(p for p in mine.walk() if p.get_filename())
-        assert attachment.get_filename().endswith(".csv")
+        assert (attachment.get_filename() or "").endswith(".csv")
         content = attachment.get_content()
         text = content if isinstance(content, str) else content.decode("utf-8-sig")
         rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))

@@ -13,6 +13,7 @@ import pytest
 from streams.alert_engine import AlertEngine
 from streams.alert_life import ACKNOWLEDGED, RAISED, RESOLVED, Track, acknowledge
 from streams.alert_rules import (
+    Finding,
     HeldSurge,
     Hour,
     MisuseSurge,
@@ -101,7 +102,7 @@ def test_nothing_fires_on_an_ordinary_city() -> None:
         assert changes == [], changes
 
 
-LIVE: dict[str, tuple[Callable[[bool], object], str]] = {
+LIVE: dict[str, tuple[Callable[[bool], Finding | None], str]] = {
     # 95 minutes silent where 20 presses an hour are usual; 10 minutes is a pause
     "silent_device": (lambda bad: silent_device("O", "K-1", 95.0 if bad else 10.0, 20.0,
                                                 False, SilentDevice()), "silent_device/K-1"),
@@ -122,8 +123,8 @@ def test_each_live_rule_raises_once_is_acknowledged_and_resolves_itself(rule: st
     finding, name = LIVE[rule]
     assert finding(False) is None
     found = finding(True)
-    assert found is not None and found.rule == name  # type: ignore[attr-defined]
-    tracks, changes = AlertEngine._step_live({}, [found], 100)  # type: ignore[list-item]
+    assert found is not None and found.rule == name
+    tracks, changes = AlertEngine._step_live({}, [found], 100)
     assert [(c.kind, c.alert.rule, c.alert.state) for c in changes] == [("raised", name, RAISED)]
     tracks, changes = AlertEngine._step_live(tracks, [found], 100)  # the same hour again
     assert changes == []
