@@ -393,22 +393,39 @@ class AlertEngine:
             pending.append((key, m))
         to_kafka = [(k, m) for k, m in pending if (k, "kafka") not in sent]
         if to_kafka:
+            confirmed: list[str] = []
+            errors: list[str] = []
+
+            def report_of(key: str) -> Callable[[Any, Any], None]:
+                def on_delivery(err: Any, _msg: Any) -> None:
+                    if err is None:
+                        confirmed.append(key)
+                    else:
+                        errors.append(str(err))
+                return on_delivery
+
             producer = self.producer()
-            for _, m in to_kafka:
+            for key, m in to_kafka:
                 producer.produce(self.settings.topics.alerts, key=m.office_id.encode(),
-                                 value=m.to_json())
-            left = producer.flush(30)
-            if left:
-                report.failed.append(f"{left} alert messages not confirmed by Kafka")
-            else:
-                done += [(k, "kafka", now) for k, _ in to_kafka]
-                report.delivered["kafka"] = len(to_kafka)
+                                 value=m.to_json(), on_delivery=report_of(key))
+            producer.flush(30)
+            # Only what Kafka confirmed counts as sent; the rest goes again next run.
+            done += [(k, "kafka", now) for k in confirmed]
+            if confirmed:
+                report.delivered["kafka"] = len(confirmed)
+            if len(confirmed) < len(to_kafka):
+                report.failed.append(f"{len(to_kafka) - len(confirmed)} alert messages not "
+                                     f"confirmed by Kafka{': ' + errors[0] if errors else ''}")
+        down: set[str] = set()  # a route that failed once is not tried again this run
         for key, m in pending:
             for route in table.routes_for(m.office_id, m.unit_code, m.rule):
-                if route.mode != "immediate" or (key, route.channel) in sent:
+                if route.mode != "immediate" or (key, route.channel) in sent \
+                        or route.channel in down:
                     continue
                 if self._send(route, m, now, report):
                     done.append((key, route.channel, now))
+                else:
+                    down.add(route.channel)
         self._digests(wh, table, unit_of, now, sent, done, report)
         if done:
             wh.insert("alert_deliveries", ("change_key", "channel", "sent_at"), done)
