@@ -25,7 +25,7 @@ import random
 import statistics
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from bench.core import Figure, Lab, Value
@@ -143,7 +143,7 @@ def run(lab: Lab) -> dict[str, float]:
             before = k_n()
             press = {"schema": "kiosk_rating/1", "event_id": str(uuid.uuid4()),
                      "office_id": office, "device_id": "K-bench",
-                     "occurred_at": datetime.now(UTC).isoformat(), "scale": 5, "value": 5}
+                     "occurred_at": SYSTEM.now().isoformat(), "scale": 5, "value": 5}
             start = time.perf_counter()
             deliver(make_producer(s, SIMULATOR), s.topics.kiosk,
                     [(office.encode(), json.dumps(press).encode(), [])])

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from hailong.clock import TestingClock
+from hailong.kafka import WORKER, make_producer
 from hailong.settings import Settings, load_settings
 from streams.alert_engine import AlertEngine, act
 from tests.conftest import read_topic, running_worker, wait_until
@@ -201,3 +202,30 @@ def test_a_worker_killed_and_started_again_neither_loses_nor_duplicates_alerts(
             on_topic = [json.loads(m.value()) for m in read_topic(s, s.topics.alerts)]
             assert sorted((m["rule"], m["alert_id"]) for m in on_topic
                           if m["kind"] == "raised") == sorted(before)
+
+
+def test_alerts_kafka_did_not_confirm_are_sent_again(settings: Settings) -> None:
+    """The alerts' topic is gone (deleted by mistake): the run records its alerts and
+    says it could not publish them; none counts as sent. Once the topic is back, the next
+    run publishes them."""
+    from hailong.kafka import admin_client
+    from infra.topics import ensure_topics
+
+    clock = TestingClock(NOW)
+    last_complete = int(NOW.timestamp()) // 3600 - 1
+    with Warehouse(settings) as wh:
+        city(wh, last_complete)
+        admin = admin_client(settings)
+        for future in admin.delete_topics([settings.topics.alerts]).values():
+            future.result()
+        report = AlertEngine(settings, clock, producer=make_producer(
+            settings, WORKER, **{"message.timeout.ms": 5000})).run_once()
+        assert report.failed and "not confirmed by Kafka" in report.failed[0], report
+        assert len(current(wh)) == 2  # recorded all the same
+        assert wh.execute("SELECT count() FROM alert_deliveries") == [(0,)]
+        ensure_topics(settings, progress=lambda _m: None)
+        again = AlertEngine(settings, clock).run_once()
+        assert not again.failed and again.delivered == {"kafka": 2}, again
+        on_topic = {(json.loads(m.value())["rule"], json.loads(m.value())["kind"])
+                    for m in read_topic(settings, settings.topics.alerts)}
+        assert on_topic == {("credible_drop", "raised"), ("index_below", "raised")}
