@@ -48,8 +48,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{fig.key}] run {i + 1}/{runs_of_fig}: {fig.title} ...", flush=True)
             t0 = time.monotonic()
             try:
-                with lab(args.quick, lambda m: print(f"  {m}", flush=True),
-                         args.repeat if fig.repeats_itself else 1) as the_lab:
+                with lab(
+                    args.quick,
+                    lambda m: print(f"  {m}", flush=True),
+                    args.repeat if fig.repeats_itself else 1,
+                ) as the_lab:
                     values = fig.run(the_lab)
             except Exception as exc:  # noqa: BLE001 - one failed figure must not end the run
                 print(f"[{fig.key}] FAILED: {type(exc).__name__}: {exc}", flush=True)
@@ -58,9 +61,12 @@ def main(argv: list[str] | None = None) -> int:
             for name, value in values.items():
                 got = value if isinstance(value, list) else [value]
                 runs.setdefault(fig.key, {}).setdefault(name, []).extend(got)
-            shown = ", ".join(f"{k}={v:,.4g}" if not isinstance(v, list) else
-                              f"{k}=[{', '.join(f'{x:,.4g}' for x in v)}]"
-                              for k, v in values.items())
+            shown = ", ".join(
+                f"{k}={v:,.4g}"
+                if not isinstance(v, list)
+                else f"{k}=[{', '.join(f'{x:,.4g}' for x in v)}]"
+                for k, v in values.items()
+            )
             print(f"[{fig.key}] {shown} ({time.monotonic() - t0:.0f} s)", flush=True)
     report.results = summarise(figures, runs)
     print()

@@ -99,9 +99,13 @@ def lab(quick: bool, progress: Progress, repeat: int = 1) -> Iterator[Lab]:
     # The events are of a fixed past month (bench/preload.py): no horizon. The office
     # check runs, against the Hanoi registry, as in production. Unsigned events, no
     # signature check: figure 3s measures the worker with signed events and the check.
-    s = load_settings(clickhouse_database=f"bench_{tag}", topic_prefix=f"bench.{tag}.",
-                      consumer_group=f"bench-{tag}", late_horizon_days=0,
-                      require_signatures=False)
+    s = load_settings(
+        clickhouse_database=f"bench_{tag}",
+        topic_prefix=f"bench.{tag}.",
+        consumer_group=f"bench-{tag}",
+        late_horizon_days=0,
+        require_signatures=False,
+    )
     ensure_topics(s, progress=lambda _m: None)
     prepare(s, progress=lambda _m: None)
     with Warehouse(s) as wh:
@@ -131,12 +135,19 @@ def machine() -> dict[str, str]:
     cpu = ""
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f
-                        if line.startswith("model name")), "")
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), ""
+            )
     except OSError:
         pass
-    return {"host": platform.node(), "cpus": str(os.cpu_count()), "cpu": cpu, "memory": mem,
-            "python": platform.python_version(), "os": platform.platform()}
+    return {
+        "host": platform.node(),
+        "cpus": str(os.cpu_count()),
+        "cpu": cpu,
+        "memory": mem,
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
 
 
 def summarise(figures: list[Figure], runs: dict[str, dict[str, list[float]]]) -> list[Result]:
@@ -146,8 +157,19 @@ def summarise(figures: list[Figure], runs: dict[str, dict[str, list[float]]]) ->
             xs = runs.get(fig.key, {}).get(v.name, [])
             if not xs:
                 continue
-            results.append(Result(fig.key, fig.title, v.name, v.unit, xs, statistics.median(xs),
-                                  min(xs), max(xs), v.reference))
+            results.append(
+                Result(
+                    fig.key,
+                    fig.title,
+                    v.name,
+                    v.unit,
+                    xs,
+                    statistics.median(xs),
+                    min(xs),
+                    max(xs),
+                    v.reference,
+                )
+            )
     medians = {f"{r.figure}.{r.value}": r.median for r in results}
     for r in results:
         if r.reference and medians.get(r.reference):
@@ -161,13 +183,15 @@ def number(x: float) -> str:
 
 
 def table(results: list[Result]) -> str:
-    lines = [f"{'figure':<18} {'value':<24} {'median':>10} {'spread (min-max)':>20} "
-             f"{'unit':<10} ratio"]
+    lines = [
+        f"{'figure':<18} {'value':<24} {'median':>10} {'spread (min-max)':>20} {'unit':<10} ratio"
+    ]
     for r in results:
         spread = f"{number(r.low)}-{number(r.high)}"
         ratio = f"{r.ratio:.3g} of {r.reference}" if r.ratio is not None else ""
-        lines.append(f"{r.figure:<18} {r.value:<24} {number(r.median):>10} {spread:>20} "
-                     f"{r.unit:<10} {ratio}")
+        lines.append(
+            f"{r.figure:<18} {r.value:<24} {number(r.median):>10} {spread:>20} {r.unit:<10} {ratio}"
+        )
     return "\n".join(lines)
 
 

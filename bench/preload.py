@@ -66,22 +66,34 @@ def messages_of(offices: list[SimOffice], total: int) -> Messages:
     traffic = city_traffic(offices, total, *WINDOW, seed=SEED)
     out: dict[str, list[tuple[bytes, bytes]]] = {c: [] for c in CHANNELS}
     for event in traffic.events:
-        channel = ("kiosk" if isinstance(event, KioskRating)
-                   else "qr" if isinstance(event, QrSurvey) else "camera")
+        channel = (
+            "kiosk"
+            if isinstance(event, KioskRating)
+            else "qr"
+            if isinstance(event, QrSurvey)
+            else "camera"
+        )
         out[channel].append((event.key, event.to_json()))
     return Messages(out)
 
 
-def preload(settings: Settings, total: int, offices: list[SimOffice] | None = None,
-            keyring: Keyring | None = None) -> Messages:
+def preload(
+    settings: Settings,
+    total: int,
+    offices: list[SimOffice] | None = None,
+    keyring: Keyring | None = None,
+) -> Messages:
     """Produce about ``total`` events (from Hanoi's offices, or these) into the lab's
     three event topics, signed by their devices when a keyring is given; return what
     was sent once Kafka confirmed all of it."""
     from hailong.kafka import SIMULATOR, Headers, deliver, make_producer
 
     msgs = messages(total) if offices is None else messages_of(offices, total)
-    producer = make_producer(settings, SIMULATOR, **{"linger.ms": 50, "batch.size": 1_000_000,
-                                          "queue.buffering.max.messages": 500_000})
+    producer = make_producer(
+        settings,
+        SIMULATOR,
+        **{"linger.ms": 50, "batch.size": 1_000_000, "queue.buffering.max.messages": 500_000},
+    )
     for channel, pairs in msgs.by_channel.items():
         if keyring is None:
             deliver(producer, getattr(settings.topics, channel), pairs, timeout_s=300)
@@ -89,11 +101,16 @@ def preload(settings: Settings, total: int, offices: list[SimOffice] | None = No
         signed: list[tuple[bytes | None, bytes, Headers]] = []
         for key, value in pairs:
             d = json.loads(value)
-            signer = keyring.signers.get(d.get("device_id") or d.get("camera_id") or "",
-                                         keyring.gateway)
-            token = (keyring.qr_token(d["office_id"], d["token_id"],
-                                      datetime.fromisoformat(d["submitted_at"]))
-                     if channel == "qr" else [])
+            signer = keyring.signers.get(
+                d.get("device_id") or d.get("camera_id") or "", keyring.gateway
+            )
+            token = (
+                keyring.qr_token(
+                    d["office_id"], d["token_id"], datetime.fromisoformat(d["submitted_at"])
+                )
+                if channel == "qr"
+                else []
+            )
             signed.append((key, value, [*token, *(signer.headers(value) if signer else [])]))
         deliver(producer, getattr(settings.topics, channel), signed, timeout_s=300)
     return msgs
@@ -103,14 +120,16 @@ def worker_env(s: Settings) -> dict[str, str]:
     """The environment that gives a child process these settings (as the tests do)."""
     env = os.environ.copy()
     env.update(s.environment())
-    env.update({
-        # `faust worker` starts its web server whatever the app's web_enabled says (its
-        # --with-web default wins), on 0.0.0.0:6066: give each worker a free local port so
-        # that workers of concurrent runs do not collide.
-        "WEB_BIND": "127.0.0.1",
-        "WEB_HOST": "127.0.0.1",
-        "WEB_PORT": str(_free_port()),
-    })
+    env.update(
+        {
+            # `faust worker` starts its web server whatever the app's web_enabled says (its
+            # --with-web default wins), on 0.0.0.0:6066: give each worker a free local port so
+            # that workers of concurrent runs do not collide.
+            "WEB_BIND": "127.0.0.1",
+            "WEB_HOST": "127.0.0.1",
+            "WEB_PORT": str(_free_port()),
+        }
+    )
     return env
 
 
@@ -130,8 +149,9 @@ class Worker:
     def last_warning(self) -> str:
         """The worker's last WARNING/ERROR log line, if any."""
         lines = self.log.read_text("utf-8", errors="replace").splitlines()
-        return next((line for line in reversed(lines)
-                     if "[WARNING]" in line or "[ERROR]" in line), "")
+        return next(
+            (line for line in reversed(lines) if "[WARNING]" in line or "[ERROR]" in line), ""
+        )
 
 
 @contextmanager
@@ -144,8 +164,12 @@ def worker(s: Settings) -> Iterator[Worker]:
         log_path = Path(tmp) / "worker.log"
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "hailong.cli", "stream"], env=worker_env(s),
-                stdout=log, stderr=subprocess.STDOUT, preexec_fn=default_signals)
+                [sys.executable, "-m", "hailong.cli", "stream"],
+                env=worker_env(s),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=default_signals,
+            )
             try:
                 yield Worker(proc, log_path)
             finally:
@@ -156,12 +180,12 @@ def worker(s: Settings) -> Iterator[Worker]:
                     proc.kill()
                     proc.wait()
                 if proc.returncode not in (0, -15):
-                    print(log_path.read_text("utf-8", errors="replace")[-3000:],
-                          file=sys.stderr)
+                    print(log_path.read_text("utf-8", errors="replace")[-3000:], file=sys.stderr)
 
 
-def wait_for_group(s: Settings, proc: subprocess.Popen[bytes] | None = None,
-                   timeout_s: float = 60.0) -> float:
+def wait_for_group(
+    s: Settings, proc: subprocess.Popen[bytes] | None = None, timeout_s: float = 60.0
+) -> float:
     """Wait until the lab's consumer group is stable with every event topic's partitions
     assigned (the worker is ready to fetch); return the monotonic time it was seen."""
     from confluent_kafka import ConsumerGroupState
@@ -175,13 +199,17 @@ def wait_for_group(s: Settings, proc: subprocess.Popen[bytes] | None = None,
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"the worker exited with {proc.returncode} before joining")
         try:
-            group = admin.describe_consumer_groups([s.consumer_group])[s.consumer_group] \
-                .result(timeout=5)
+            group = admin.describe_consumer_groups([s.consumer_group])[s.consumer_group].result(
+                timeout=5
+            )
         except Exception:  # noqa: BLE001 - not known to the coordinator yet
             group = None
         if group is not None and group.state == ConsumerGroupState.STABLE:
-            assigned = {tp.topic for m in group.members
-                        for tp in (m.assignment.topic_partitions if m.assignment else [])}
+            assigned = {
+                tp.topic
+                for m in group.members
+                for tp in (m.assignment.topic_partitions if m.assignment else [])
+            }
             if topics <= assigned:
                 return time.monotonic()
         time.sleep(0.1)

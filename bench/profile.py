@@ -37,13 +37,17 @@ from bench.preload import preload, wait_for_group, worker
 # thread pool's queue), or for ClickHouse's answer (a blocking socket read or the ping
 # clickhouse-driver sends before each query).
 IDLE_LEAVES = ("EpollSelector.select (", "_worker (concurrent/futures/thread.py:81)")
-CLICKHOUSE_WAIT = ("Connection.receive_packet (clickhouse_driver/connection.py:609)",
-                   "Connection.ping (clickhouse_driver/connection.py")
+CLICKHOUSE_WAIT = (
+    "Connection.receive_packet (clickhouse_driver/connection.py:609)",
+    "Connection.ping (clickhouse_driver/connection.py",
+)
 # What the event loop does, by a frame its stacks contain (first match wins).
-LOOP_PARTS = (("validation (split)", "split (streams/ingest.py"),
-              ("raw rows (channel.raw_row)", "raw_row (warehouse/"),
-              ("faust: fetching and draining messages", "faust/transport/consumer.py"),
-              ("faust: streams, agents, events", "faust/"))
+LOOP_PARTS = (
+    ("validation (split)", "split (streams/ingest.py"),
+    ("raw rows (channel.raw_row)", "raw_row (warehouse/"),
+    ("faust: fetching and draining messages", "faust/transport/consumer.py"),
+    ("faust: streams, agents, events", "faust/"),
+)
 
 Stacks = list[tuple[list[str], int]]
 
@@ -88,8 +92,9 @@ def summarise(stacks: Stacks) -> str:
                 waiting[step] += n
         if frames[1] == loop_thread and not leaf.startswith(IDLE_LEAVES):
             loop_busy += n
-            part = next((name for name, frame in LOOP_PARTS
-                         if any(frame in f for f in frames)), "other")
+            part = next(
+                (name for name, frame in LOOP_PARTS if any(frame in f for f in frames)), "other"
+            )
             parts[part] += n
         if not leaf.startswith(IDLE_LEAVES + CLICKHOUSE_WAIT):
             cpu[leaf] += n
@@ -97,15 +102,21 @@ def summarise(stacks: Stacks) -> str:
     def pct(n: int) -> str:
         return f"{100 * n / ticks:5.1f}%"
 
-    lines = [f"ClickHouse/Kafka steps of a batch (worker threads, one at a time), share of "
-             f"wall time ({ticks:,} ticks):",
-             f"  {'step':<52} {'share':>6}  {'of it waiting on ClickHouse':>27}"]
+    lines = [
+        f"ClickHouse/Kafka steps of a batch (worker threads, one at a time), share of "
+        f"wall time ({ticks:,} ticks):",
+        f"  {'step':<52} {'share':>6}  {'of it waiting on ClickHouse':>27}",
+    ]
     for step, n in steps.most_common():
         lines.append(f"  {step:<52} {pct(n)}  {pct(waiting[step]):>27}")
-    lines.append(f"  {'all steps':<52} {pct(sum(steps.values()))}  "
-                 f"{pct(sum(waiting.values())):>27}")
-    lines += ["", f"the event loop ({loop_thread.split(': ')[-1]}): busy {pct(loop_busy)} of "
-                  "wall time, of which:"]
+    lines.append(
+        f"  {'all steps':<52} {pct(sum(steps.values()))}  {pct(sum(waiting.values())):>27}"
+    )
+    lines += [
+        "",
+        f"the event loop ({loop_thread.split(': ')[-1]}): busy {pct(loop_busy)} of "
+        "wall time, of which:",
+    ]
     for part, n in parts.most_common():
         lines.append(f"  {part:<52} {pct(n)}")
     total_cpu = sum(cpu.values())
@@ -116,12 +127,17 @@ def summarise(stacks: Stacks) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profile", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
-    parser.add_argument("--from", dest="source", type=Path,
-                        help="summarise raw stacks recorded before, without running")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        help="summarise raw stacks recorded before, without running",
+    )
     args = parser.parse_args(argv)
     if args.source:
         print(summarise(parse(args.source)))
@@ -142,25 +158,45 @@ def main(argv: list[str] | None = None) -> int:
         with worker(s) as w, Warehouse(s) as wh:
             wait_for_group(s, w.proc)
             spy = subprocess.Popen(  # noqa: S603 - the venv's own py-spy
-                [str(Path(sys.executable).parent / "py-spy"), "record", "--idle", "--threads",
-                 "--subprocesses", "--format", "raw", "--rate", str(args.rate), "--output",
-                 str(out), "--pid", str(w.proc.pid)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--idle",
+                    "--threads",
+                    "--subprocesses",
+                    "--format",
+                    "raw",
+                    "--rate",
+                    str(args.rate),
+                    "--output",
+                    str(out),
+                    "--pid",
+                    str(w.proc.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             t0 = time.monotonic()
             while True:
-                landed = sum(wh.execute(f"SELECT count() FROM {t}")[0][0] for t in
-                             ("kiosk_ratings_raw", "qr_surveys_raw", "camera_observations_raw"))
+                landed = sum(
+                    wh.execute(f"SELECT count() FROM {t}")[0][0]
+                    for t in ("kiosk_ratings_raw", "qr_surveys_raw", "camera_observations_raw")
+                )
                 if landed >= msgs.total:
                     break
                 if w.proc.poll() is not None or spy.poll() is not None:
-                    raise RuntimeError("the worker or py-spy ended early: "
-                                       f"{(spy.stderr.read() if spy.stderr else b'')[-500:]!r}")
+                    raise RuntimeError(
+                        "the worker or py-spy ended early: "
+                        f"{(spy.stderr.read() if spy.stderr else b'')[-500:]!r}"
+                    )
                 time.sleep(0.5)
             seconds = time.monotonic() - t0
             spy.send_signal(signal.SIGINT)
             spy.wait(120)
-    print(f"\n{msgs.total:,} events in raw after {seconds:.1f} s "
-          f"({msgs.total / seconds:,.0f}/s under the profiler)\n")
+    print(
+        f"\n{msgs.total:,} events in raw after {seconds:.1f} s "
+        f"({msgs.total / seconds:,.0f}/s under the profiler)\n"
+    )
     print(summarise(parse(out)))
     print(f"\nraw stacks: {out}")
     return 0

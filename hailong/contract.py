@@ -97,8 +97,9 @@ def _timestamp(value: object) -> datetime:
 
 def _in_range(at: datetime) -> datetime:
     if not MIN_TIME <= at <= MAX_TIME:
-        raise ValueError("outside the times the platform stores "
-                         "(1970-01-01T00:00:00Z to 2106-02-07T06:28:15Z)")
+        raise ValueError(
+            "outside the times the platform stores (1970-01-01T00:00:00Z to 2106-02-07T06:28:15Z)"
+        )
     return at
 
 
@@ -177,7 +178,8 @@ class KioskRating(_Event):
     def _value_within_scale(self) -> KioskRating:
         if not 1 <= self.value <= self.scale:
             raise ValueError(
-                f"value {self.value} is outside 1..{self.scale} for scale {self.scale}")
+                f"value {self.value} is outside 1..{self.scale} for scale {self.scale}"
+            )
         return self
 
     @property
@@ -282,8 +284,15 @@ class DeadLetter(BaseModel):
 
     @classmethod
     def for_message(
-        cls, *, topic: str, partition: int, offset: int, key: bytes | None, value: bytes,
-        error: str, rejected_at: datetime,
+        cls,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes,
+        error: str,
+        rejected_at: datetime,
     ) -> DeadLetter:
         return cls(
             source_topic=topic,

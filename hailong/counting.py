@@ -102,9 +102,11 @@ def counted_submissions(submissions: Iterable[Submission]) -> set[UUID]:
     return {s.event_id for s in first.values()}
 
 
-def qr_buckets(submissions: Iterable[Submission]) -> tuple[
-        dict[tuple[str, int], tuple[int, int]],
-        dict[tuple[str, int, str, str, str], tuple[int, int]]]:
+def qr_buckets(
+    submissions: Iterable[Submission],
+) -> tuple[
+    dict[tuple[str, int], tuple[int, int]], dict[tuple[str, int, str, str, str], tuple[int, int]]
+]:
     """(office, hour) → (Q_n, duplicates), and
     (office, hour, questionnaire, aspect, criterion) → (a_c, s_c)."""
     submissions = list(submissions)
@@ -120,12 +122,12 @@ def qr_buckets(submissions: Iterable[Submission]) -> tuple[
             if is_counted:
                 c[0] += 1
                 c[1] += value >= QR_SATISFIED_FROM
-    return ({k: (v[0], v[1]) for k, v in subs.items()},
-            {k: (v[0], v[1]) for k, v in crit.items()})
+    return ({k: (v[0], v[1]) for k, v in subs.items()}, {k: (v[0], v[1]) for k, v in crit.items()})
 
 
-def camera_buckets(observations: Iterable[Observation]) -> dict[
-        tuple[str, int], tuple[int, int, int, int, int, int, int, float]]:
+def camera_buckets(
+    observations: Iterable[Observation],
+) -> dict[tuple[str, int], tuple[int, int, int, int, int, int, int, float]]:
     """(office, hour) → (C_n, C_pos, low-confidence sentiments, queue observations,
     sum and max of queue_length, observations with wait_seconds, their sum)."""
     out: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0, 0.0])
@@ -144,5 +146,16 @@ def camera_buckets(observations: Iterable[Observation]) -> dict[
             if o.wait_seconds is not None:
                 b[6] += 1
                 b[7] += o.wait_seconds
-    return {k: (int(v[0]), int(v[1]), int(v[2]), int(v[3]), int(v[4]), int(v[5]), int(v[6]),
-                float(v[7])) for k, v in out.items()}
+    return {
+        k: (
+            int(v[0]),
+            int(v[1]),
+            int(v[2]),
+            int(v[3]),
+            int(v[4]),
+            int(v[5]),
+            int(v[6]),
+            float(v[7]),
+        )
+        for k, v in out.items()
+    }

@@ -32,8 +32,10 @@ def prepare_warehouse(settings: Settings) -> None:
     prepare(settings)
     with Warehouse(settings) as wh:
         result = load_hanoi(wh)
-        print(f"registry version {result.version}: {result.units} units, {result.offices} "
-              f"office intervals, {result.lineage} lineage rows")
+        print(
+            f"registry version {result.version}: {result.units} units, {result.offices} "
+            f"office intervals, {result.lineage} lineage rows"
+        )
 
 
 def start_worker(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
@@ -43,8 +45,11 @@ def start_worker(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
     log_path = log_dir / "worker.log"
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hailong.cli", "stream"], stdout=log,
-            stderr=subprocess.STDOUT, env=os.environ.copy(), preexec_fn=default_signals,
+            [sys.executable, "-m", "hailong.cli", "stream"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+            preexec_fn=default_signals,
         )
     return proc, str(log_path)
 
@@ -59,15 +64,24 @@ def landed_events(wh: Warehouse) -> int:
 
 def bucketed_events(wh: Warehouse) -> int:
     """Events in the hourly buckets: each landed event is in exactly one."""
-    return sum(int(wh.execute(q)[0][0]) for q in (
-        "SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL",
-        "SELECT sum(q_n + q_duplicates) FROM qr_hourly FINAL",
-        "SELECT sum(c_n + c_low_confidence + queue_obs) FROM camera_hourly FINAL"))
+    return sum(
+        int(wh.execute(q)[0][0])
+        for q in (
+            "SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL",
+            "SELECT sum(q_n + q_duplicates) FROM qr_hourly FINAL",
+            "SELECT sum(c_n + c_low_confidence + queue_obs) FROM camera_hourly FINAL",
+        )
+    )
 
 
-def wait_for_rows(wh: Warehouse, expected: int, before: tuple[int, int],
-                  worker: subprocess.Popen[bytes], log_path: str,
-                  timeout_s: float = 180.0) -> None:
+def wait_for_rows(
+    wh: Warehouse,
+    expected: int,
+    before: tuple[int, int],
+    worker: subprocess.Popen[bytes],
+    log_path: str,
+    timeout_s: float = 180.0,
+) -> None:
     """Wait until raw and the hourly buckets each hold ``expected`` more events."""
     deadline = time.monotonic() + timeout_s
     shown = None
@@ -75,16 +89,21 @@ def wait_for_rows(wh: Warehouse, expected: int, before: tuple[int, int],
         raw = landed_events(wh) - before[0]
         bucketed = bucketed_events(wh) - before[1]
         if (raw, bucketed) != shown:
-            print(f"  landed in ClickHouse: {raw}/{expected} raw, {bucketed}/{expected} in "
-                  "hourly buckets", flush=True)
+            print(
+                f"  landed in ClickHouse: {raw}/{expected} raw, {bucketed}/{expected} in "
+                "hourly buckets",
+                flush=True,
+            )
             shown = (raw, bucketed)
         if raw >= expected and bucketed >= expected:
             return
         if worker.poll() is not None:
             raise HailongError(f"the stream worker exited ({worker.returncode}); see {log_path}")
         if time.monotonic() > deadline:
-            raise HailongError(f"only {raw} raw / {bucketed} bucketed of {expected} events "
-                               f"landed in {timeout_s:.0f} s; see {log_path}")
+            raise HailongError(
+                f"only {raw} raw / {bucketed} bucketed of {expected} events "
+                f"landed in {timeout_s:.0f} s; see {log_path}"
+            )
         time.sleep(1)
 
 
@@ -95,15 +114,21 @@ def print_live_index(wh: Warehouse) -> None:
         "FROM office_index_current AS v ANY LEFT JOIN "
         "(SELECT office_id, name FROM offices WHERE valid_to IS NULL) AS o USING (office_id) "
         "WHERE window = '30d' AND v.office_id IN "
-        "(SELECT office_id FROM offices WHERE valid_to IS NULL) ORDER BY office_id")
+        "(SELECT office_id FROM offices WHERE valid_to IS NULL) ORDER BY office_id"
+    )
     show = lambda x: "—" if x is None else f"{two_decimals(x)}"  # noqa: E731
-    print(f"\nLive index per office, last 30 days (view office_index_current, {len(rows)} "
-          "offices):")
-    print(f"  {'office':<10} {'K_n':>4} {'Q_n':>4} {'C_n':>4} {'S_kiosk':>8} {'S_qr':>7} "
-          f"{'S_camera':>8} {'OSI':>7}  name")
+    print(
+        f"\nLive index per office, last 30 days (view office_index_current, {len(rows)} offices):"
+    )
+    print(
+        f"  {'office':<10} {'K_n':>4} {'Q_n':>4} {'C_n':>4} {'S_kiosk':>8} {'S_qr':>7} "
+        f"{'S_camera':>8} {'OSI':>7}  name"
+    )
     for office_id, k_n, q_n, c_n, s_k, s_q, s_c, osi, name in rows:
-        print(f"  {office_id:<10} {k_n:>4} {q_n:>4} {c_n:>4} {show(s_k):>8} {show(s_q):>7} "
-              f"{show(s_c):>8} {show(osi):>7}  {name}")
+        print(
+            f"  {office_id:<10} {k_n:>4} {q_n:>4} {c_n:>4} {show(s_k):>8} {show(s_q):>7} "
+            f"{show(s_c):>8} {show(osi):>7}  {name}"
+        )
 
 
 def print_alerts(settings: Settings) -> None:
@@ -119,9 +144,11 @@ def print_alerts(settings: Settings) -> None:
     for a in open_alerts:
         rule = a.rule.split("/", 1)[0]
         by_rule[rule] = by_rule.get(rule, 0) + 1
-    print(f"{len(open_alerts)} open alerts"
-          + (": " + ", ".join(f"{n} {r}" for r, n in sorted(by_rule.items())) if by_rule else "")
-          + " (`hailong alerts list`; streams/ALERTS.md)")
+    print(
+        f"{len(open_alerts)} open alerts"
+        + (": " + ", ".join(f"{n} {r}" for r, n in sorted(by_rule.items())) if by_rule else "")
+        + " (`hailong alerts list`; streams/ALERTS.md)"
+    )
 
 
 def print_dashboard(settings: Settings) -> None:
@@ -139,11 +166,15 @@ def print_dashboard(settings: Settings) -> None:
         if first:
             password = _secrets.token_urlsafe(12)
             accounts.add(Account("demo.city", "city"), password, "hailong demo")
-    print("\nThe dashboard: .venv/bin/hailong web, then http://127.0.0.1:18800/ "
-          "(public portal: /public; read API: /api/v1/docs)")
+    print(
+        "\nThe dashboard: .venv/bin/hailong web, then http://127.0.0.1:18800/ "
+        "(public portal: /public; read API: /api/v1/docs)"
+    )
     if first:
-        print(f"  log in as demo.city with password {password} (shown once; "
-              "`hailong users passwd --name demo.city` to change it)")
+        print(
+            f"  log in as demo.city with password {password} (shown once; "
+            "`hailong users passwd --name demo.city` to change it)"
+        )
     else:
         print("  log in with an account of `hailong users list`")
 
@@ -163,14 +194,22 @@ def run(settings: Settings, per_office: int, seed: int | None) -> None:
             offices = hanoi_offices()
             # New event ids every run unless a seed is given: re-sending the same ids
             # would (rightly) count zero times.
-            traffic = city_traffic(offices, per_office * len(offices),
-                                   month_start.astimezone(UTC), now,
-                                   seed=seed if seed is not None else secrets.randbits(64),
-                                   invalid=3, resent=10, reused_tokens=5)
-            print(f"publishing {len(traffic.events)} events (kiosk, QR, camera) from "
-                  f"{len(offices)} offices ({month_start:%Y-%m-%d} .. now), plus "
-                  f"{len(traffic.resent)} resent duplicates, {len(traffic.reused_tokens)} "
-                  f"reused QR tokens and {len(traffic.invalid)} invalid events")
+            traffic = city_traffic(
+                offices,
+                per_office * len(offices),
+                month_start.astimezone(UTC),
+                now,
+                seed=seed if seed is not None else secrets.randbits(64),
+                invalid=3,
+                resent=10,
+                reused_tokens=5,
+            )
+            print(
+                f"publishing {len(traffic.events)} events (kiosk, QR, camera) from "
+                f"{len(offices)} offices ({month_start:%Y-%m-%d} .. now), plus "
+                f"{len(traffic.resent)} resent duplicates, {len(traffic.reused_tokens)} "
+                f"reused QR tokens and {len(traffic.invalid)} invalid events"
+            )
             send(settings, traffic, keyring=simulated_keyring(settings, offices))
             events = traffic.events + traffic.reused_tokens
             wait_for_rows(wh, len({e.event_id for e in events}), before, worker, log_path)
@@ -178,8 +217,10 @@ def run(settings: Settings, per_office: int, seed: int | None) -> None:
         rank_and_print(settings, f"{local_now:%Y-%m}")
         print_alerts(settings)
         print_dashboard(settings)
-        print(f"\nThe invalid events are in topic {settings.topics.deadletter} with their "
-              f"reasons; worker log: {log_path}")
+        print(
+            f"\nThe invalid events are in topic {settings.topics.deadletter} with their "
+            f"reasons; worker log: {log_path}"
+        )
     finally:
         worker.terminate()
         try:

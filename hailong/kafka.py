@@ -34,7 +34,12 @@ PARTITIONER = "murmur2_random"  # = Java's default for keyed messages; random wi
 
 
 ADMIN, WORKER, GATEWAY, CAMERA_ADAPTER, SIMULATOR = (
-    "admin", "worker", "gateway", "camera-adapter", "simulator")
+    "admin",
+    "worker",
+    "gateway",
+    "camera-adapter",
+    "simulator",
+)
 ROLES = (ADMIN, WORKER, GATEWAY, CAMERA_ADAPTER, SIMULATOR)
 
 
@@ -68,19 +73,27 @@ def login(settings: Settings, role: str) -> tuple[str, str] | None:
     raise ConfigError(
         f"Kafka at {settings.bootstrap_servers} takes {settings.kafka_security_protocol}: "
         "set HAILONG_KAFKA_USER and HAILONG_KAFKA_PASSWORD to this process's account "
-        f"(the {role}'s), or HAILONG_KAFKA_SECURITY_PROTOCOL for a cluster without SASL")
+        f"(the {role}'s), or HAILONG_KAFKA_SECURITY_PROTOCOL for a cluster without SASL"
+    )
 
 
 def client_config(settings: Settings, role: str) -> dict[str, Any]:
     """Where and as whom to connect: librdkafka's bootstrap, security and SASL settings
     of ``role``."""
     protocol = settings.kafka_security_protocol
-    config: dict[str, Any] = {"bootstrap.servers": settings.bootstrap_servers,
-                              "security.protocol": protocol}
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.bootstrap_servers,
+        "security.protocol": protocol,
+    }
     if protocol.startswith("SASL"):
         user, password = login(settings, role) or ("", "")
-        config.update({"sasl.mechanism": settings.kafka_sasl_mechanism,
-                       "sasl.username": user, "sasl.password": password})
+        config.update(
+            {
+                "sasl.mechanism": settings.kafka_sasl_mechanism,
+                "sasl.username": user,
+                "sasl.password": password,
+            }
+        )
     if protocol.endswith("SSL") and settings.kafka_ca is not None:
         config["ssl.ca.location"] = str(settings.kafka_ca)
     return config
@@ -91,23 +104,29 @@ def device_settings(settings: Settings, user: str, password: str) -> dict[str, A
     kiosk, or a vendor's own client, needs to publish as its account. The brokers' CA
     certificate travels inline, so the config is the only file a device needs."""
     ca = settings.kafka_ca
-    return {"kafka_bootstrap": settings.bootstrap_servers,
-            "kafka_security_protocol": settings.kafka_security_protocol,
-            "kafka_sasl_mechanism": settings.kafka_sasl_mechanism,
-            "kafka_user": user, "kafka_password": password,
-            "kafka_ca_pem": ca.read_text() if ca is not None and ca.exists() else None,
-            "topic": settings.topics.kiosk}
+    return {
+        "kafka_bootstrap": settings.bootstrap_servers,
+        "kafka_security_protocol": settings.kafka_security_protocol,
+        "kafka_sasl_mechanism": settings.kafka_sasl_mechanism,
+        "kafka_user": user,
+        "kafka_password": password,
+        "kafka_ca_pem": ca.read_text() if ca is not None and ca.exists() else None,
+        "topic": settings.topics.kiosk,
+    }
 
 
 def device_connection(config: dict[str, Any]) -> dict[str, Any]:
     """librdkafka settings (plus ``topic``) from a device config's connection fields."""
     if not config.get("kafka_user"):
         return {}
-    out = {"bootstrap.servers": config["kafka_bootstrap"],
-           "security.protocol": config["kafka_security_protocol"],
-           "sasl.mechanism": config["kafka_sasl_mechanism"],
-           "sasl.username": config["kafka_user"], "sasl.password": config["kafka_password"],
-           "topic": config["topic"]}
+    out = {
+        "bootstrap.servers": config["kafka_bootstrap"],
+        "security.protocol": config["kafka_security_protocol"],
+        "sasl.mechanism": config["kafka_sasl_mechanism"],
+        "sasl.username": config["kafka_user"],
+        "sasl.password": config["kafka_password"],
+        "topic": config["topic"],
+    }
     if config.get("kafka_ca_pem"):
         out["ssl.ca.pem"] = config["kafka_ca_pem"]
     return out
@@ -121,8 +140,9 @@ def ssl_context(settings: Settings) -> Any:
     return ssl.create_default_context(cafile=str(ca) if ca is not None else None)
 
 
-def producer_config(settings: Settings, role: str, *,
-                    connection: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+def producer_config(
+    settings: Settings, role: str, *, connection: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     """librdkafka configuration for a no-loss producer of ``role``, or of the account
     and brokers of ``connection`` (a device's, :func:`device_connection`)."""
     return {
@@ -144,8 +164,7 @@ def make_producer(settings: Settings, role: str, **extra: Any) -> Producer:
     return Producer(producer_config(settings, role, **extra))
 
 
-def admin_client(settings: Settings, role: str = ADMIN,
-                 extra: dict[str, Any] | None = None) -> Any:
+def admin_client(settings: Settings, role: str = ADMIN, extra: dict[str, Any] | None = None) -> Any:
     """A confluent-kafka AdminClient of ``role`` (the administrator by default)."""
     from confluent_kafka.admin import AdminClient
 
@@ -155,9 +174,12 @@ def admin_client(settings: Settings, role: str = ADMIN,
 Headers = list[tuple[str, str | bytes | None]]
 
 
-def deliver(producer: Producer, topic: str,
-            messages: Iterable[tuple[bytes | None, bytes] | tuple[bytes | None, bytes, Headers]],
-            timeout_s: float = 60.0) -> int:
+def deliver(
+    producer: Producer,
+    topic: str,
+    messages: Iterable[tuple[bytes | None, bytes] | tuple[bytes | None, bytes, Headers]],
+    timeout_s: float = 60.0,
+) -> int:
     """Publish ``(key, value)`` pairs and wait until Kafka confirmed every one.
 
     Raises :class:`DeliveryError` if any message was not confirmed; the caller can
@@ -174,8 +196,13 @@ def deliver(producer: Producer, topic: str,
     for key, value, *headers in messages:
         while True:
             try:
-                producer.produce(topic, value=value, key=key, on_delivery=on_delivery,
-                                 headers=headers[0] if headers else None)
+                producer.produce(
+                    topic,
+                    value=value,
+                    key=key,
+                    on_delivery=on_delivery,
+                    headers=headers[0] if headers else None,
+                )
                 break
             except BufferError:
                 # Local queue full: serve delivery reports to make room, then retry.
@@ -184,18 +211,25 @@ def deliver(producer: Producer, topic: str,
                 # Refused before sending (a message over message.max.bytes, a topic the
                 # client knows is gone): the caller decides what to retry, nothing crashes.
                 err = exc.args[0]
-                raise DeliveryError(f"message to {topic} refused: {err.str()}",
-                                    err.name()) from None
+                raise DeliveryError(
+                    f"message to {topic} refused: {err.str()}", err.name()
+                ) from None
         producer.poll(0)
         sent += 1
     remaining = producer.flush(timeout_s)
     if remaining:
-        raise DeliveryError(f"{remaining} of {sent} messages to {topic} not confirmed "
-                            f"within {timeout_s:.0f} s")
+        raise DeliveryError(
+            f"{remaining} of {sent} messages to {topic} not confirmed within {timeout_s:.0f} s"
+        )
     if failures:
         first = failures[0]
-        hint = (" (create the topics with `hailong topics`)"
-                if first.code() == KafkaError.UNKNOWN_TOPIC_OR_PART else "")
-        raise DeliveryError(f"{len(failures)} of {sent} messages to {topic} failed: "
-                            f"{first.str()}{hint}", first.name())
+        hint = (
+            " (create the topics with `hailong topics`)"
+            if first.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+            else ""
+        )
+        raise DeliveryError(
+            f"{len(failures)} of {sent} messages to {topic} failed: {first.str()}{hint}",
+            first.name(),
+        )
     return sent

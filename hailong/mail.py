@@ -27,8 +27,13 @@ class Mailer:
     user: str = ""
     password: str = ""
 
-    def send(self, to: Sequence[str], subject: str, text: str,
-             attachments: Sequence[tuple[str, bytes, str]] = ()) -> None:
+    def send(
+        self,
+        to: Sequence[str],
+        subject: str,
+        text: str,
+        attachments: Sequence[tuple[str, bytes, str]] = (),
+    ) -> None:
         """Send one plain-text mail; ``attachments``: (file name, bytes, MIME type)."""
         if not to:
             return
@@ -49,7 +54,8 @@ class Mailer:
                     smtp.login(self.user, self.password)
                 refused = smtp.send_message(mail)
         except (OSError, smtplib.SMTPException) as exc:
-            raise SendError(f"mail to {', '.join(to)} via {self.host}:{self.port} not sent: "
-                            f"{exc}") from exc
+            raise SendError(
+                f"mail to {', '.join(to)} via {self.host}:{self.port} not sent: {exc}"
+            ) from exc
         if refused:
             raise SendError(f"the SMTP server refused {', '.join(refused)}")

@@ -38,8 +38,14 @@ class Counts:
         for code, (a, s) in other.criteria.items():
             a0, s0 = crit.get(code, (0, 0))
             crit[code] = (a0 + a, s0 + s)
-        return Counts(self.k_n + other.k_n, self.k_sat + other.k_sat, self.q_n + other.q_n,
-                      crit, self.c_n + other.c_n, self.c_pos + other.c_pos)
+        return Counts(
+            self.k_n + other.k_n,
+            self.k_sat + other.k_sat,
+            self.q_n + other.q_n,
+            crit,
+            self.c_n + other.c_n,
+            self.c_pos + other.c_pos,
+        )
 
 
 class Weights(BaseModel):

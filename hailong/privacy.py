@@ -12,10 +12,10 @@ import re
 PLACEHOLDER = "[đã ẩn]"  # "hidden"
 
 _PATTERNS = [
-    re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),                      # e-mail
-    re.compile(r"(?<!\d)(\+?84|0)([\s.-]?\d){8,10}(?!\d)"),          # VN phone numbers
-    re.compile(r"(?<!\d)\d{9}(\d{3})?(?!\d)"),                       # CMND (9) / CCCD (12)
-    re.compile(r"(?<![A-Za-z0-9])[A-Z]\d{7}(?![A-Za-z0-9])"),        # passport numbers
+    re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),  # e-mail
+    re.compile(r"(?<!\d)(\+?84|0)([\s.-]?\d){8,10}(?!\d)"),  # VN phone numbers
+    re.compile(r"(?<!\d)\d{9}(\d{3})?(?!\d)"),  # CMND (9) / CCCD (12)
+    re.compile(r"(?<![A-Za-z0-9])[A-Z]\d{7}(?![A-Za-z0-9])"),  # passport numbers
 ]
 
 

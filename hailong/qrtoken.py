@@ -89,16 +89,21 @@ def _unix(at: datetime) -> int:
     return int(at.timestamp())
 
 
-def sign(key: str, office_id: str, token_id: str, issued_at: datetime,
-         expires_at: datetime) -> Token:
+def sign(
+    key: str, office_id: str, token_id: str, issued_at: datetime, expires_at: datetime
+) -> Token:
     """Make a token. Times are truncated to whole seconds."""
     for name, value in (("office_id", office_id), ("token_id", token_id)):
         if not re.fullmatch(_ID, value):
             raise ValueError(f"{name} must be 1-64 characters of A-Z a-z 0-9 . _ -")
     body = f"{VERSION}~{office_id}~{token_id}~{_unix(issued_at)}~{_unix(expires_at)}"
-    return Token(office_id, token_id, datetime.fromtimestamp(_unix(issued_at), UTC),
-                 datetime.fromtimestamp(_unix(expires_at), UTC),
-                 f"{body}~{_signature(key, body)}")
+    return Token(
+        office_id,
+        token_id,
+        datetime.fromtimestamp(_unix(issued_at), UTC),
+        datetime.fromtimestamp(_unix(expires_at), UTC),
+        f"{body}~{_signature(key, body)}",
+    )
 
 
 def issue(key: str, office_id: str, ttl: timedelta, now: datetime) -> Token:

@@ -55,11 +55,14 @@ class Settings(BaseSettings):
     kafka_user: str | None = None
     kafka_password: SecretStr | None = None
     kafka_security_protocol: Literal["SASL_SSL", "SASL_PLAINTEXT", "SSL", "PLAINTEXT"] = Field(
-        "SASL_SSL", description="PLAINTEXT only for a cluster that has no authentication")
+        "SASL_SSL", description="PLAINTEXT only for a cluster that has no authentication"
+    )
     kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
     kafka_ca_file: Path | None = Field(
-        None, description="CA certificate(s) of the brokers (PEM); unset: the local "
-                          "stack's own CA, or the system's CAs for an existing cluster")
+        None,
+        description="CA certificate(s) of the brokers (PEM); unset: the local "
+        "stack's own CA, or the system's CAs for an existing cluster",
+    )
 
     # --- ClickHouse ----------------------------------------------------------------
     clickhouse_host: str | None = Field(None, description="unset = local stack")
@@ -81,8 +84,10 @@ class Settings(BaseSettings):
     # --- local stack ---------------------------------------------------------------
     stack_dir: Path = PROJECT_ROOT / ".stack"
     kafka_home: Path | None = Field(
-        None, description="the local broker's folder: its data, TLS files and the platform "
-                          "accounts' passwords; unset = <stack_dir>/kafka")
+        None,
+        description="the local broker's folder: its data, TLS files and the platform "
+        "accounts' passwords; unset = <stack_dir>/kafka",
+    )
     kafka_port: int = LOCAL_KAFKA_PORT
     kafka_controller_port: int = LOCAL_KAFKA_PORT + 1
     # The broker's own listener (inter-broker traffic, and the stack's first set-up of
@@ -117,11 +122,14 @@ class Settings(BaseSettings):
 
     # --- alerts (streams/alert_engine.py, run by the stream worker) -----------------------
     alert_interval_s: float = Field(
-        300.0, gt=0, description="how often the worker's alert engine evaluates")
+        300.0, gt=0, description="how often the worker's alert engine evaluates"
+    )
     alerts_enabled: bool = Field(True, description="run the alert engine in the worker")
     alert_routes_file: Path | None = Field(
-        None, description="the routing table (secrets inside, mode 0600); unset = "
-        "<stack_dir>/alerts/routes.json, written by `hailong alerts routes load`")
+        None,
+        description="the routing table (secrets inside, mode 0600); unset = "
+        "<stack_dir>/alerts/routes.json, written by `hailong alerts routes load`",
+    )
     alert_digest_hour: int = Field(7, ge=0, le=23, description="local hour of the daily digest")
     smtp_host: str | None = Field(None, description="SMTP server for alert e-mail")
     smtp_port: int = Field(25, gt=0)
@@ -132,34 +140,43 @@ class Settings(BaseSettings):
 
     # --- kiosk client (hailong kiosk) -------------------------------------------------
     kiosk_spool_dir: Path | None = Field(
-        None, description="where each device's spool lives; unset = <stack_dir>/kiosk")
+        None, description="where each device's spool lives; unset = <stack_dir>/kiosk"
+    )
     kiosk_spool_max_events: int = Field(
-        1_000_000, gt=0, description="ratings a spool holds before it refuses new ones")
+        1_000_000, gt=0, description="ratings a spool holds before it refuses new ones"
+    )
 
     # --- QR gateway (hailong gateway) --------------------------------------------------
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 18700
     gateway_public_url: str | None = Field(
-        None, description="base URL citizens' phones reach; unset = http://host:port")
+        None, description="base URL citizens' phones reach; unset = http://host:port"
+    )
     gateway_secret: SecretStr | None = Field(
-        None, description="HMAC key of QR tokens; unset = generated once in the stack dir")
+        None, description="HMAC key of QR tokens; unset = generated once in the stack dir"
+    )
     gateway_issue_per_minute: int = Field(
-        60, gt=0, description="survey tokens an office's issuer may ask for a minute")
+        60, gt=0, description="survey tokens an office's issuer may ask for a minute"
+    )
     gateway_registry_refresh_s: float = Field(
-        30.0, ge=0, description="how stale the gateway's copy of the issuer tokens may be")
+        30.0, ge=0, description="how stale the gateway's copy of the issuer tokens may be"
+    )
     gateway_token_ttl_h: float = Field(72.0, gt=0)
     gateway_max_body_bytes: int = Field(16_384, gt=0)
     gateway_rate_per_minute: int = Field(30, gt=0, description="requests per client address")
     gateway_trusted_proxies: str = Field(
-        "", description="comma-separated proxy addresses whose X-Forwarded-For is believed; "
-                        "empty: none")
+        "",
+        description="comma-separated proxy addresses whose X-Forwarded-For is believed; "
+        "empty: none",
+    )
 
     # --- camera adapter (hailong camera) -----------------------------------------------
     camera_host: str = "127.0.0.1"
     camera_port: int = 18710
     camera_rate_per_minute: int = Field(600, gt=0, description="webhook requests per camera")
     camera_registry_refresh_s: float = Field(
-        30.0, ge=0, description="how stale the adapter's copy of the camera tokens may be")
+        30.0, ge=0, description="how stale the adapter's copy of the camera tokens may be"
+    )
 
     # --- methodology ---------------------------------------------------------------
     # e.g. HAILONG_WEIGHTS__QR=0.6
@@ -168,28 +185,36 @@ class Settings(BaseSettings):
     bootstrap_seed: int = Field(20250701, description="seed of the ranking intervals")
     bootstrap_resamples: int = Field(1000, ge=1)
     report_dir: Path | None = Field(
-        None, description="where ranking reports are written; unset = <stack_dir>/reports")
+        None, description="where ranking reports are written; unset = <stack_dir>/reports"
+    )
 
     @model_validator(mode="after")
     def _check_default_passwords(self) -> Settings:
         """The default ClickHouse passwords are only for a server on this machine."""
         if self.clickhouse_host is not None and self.clickhouse_host not in LOOPBACK:
-            defaults = [name for name, value, default in (
-                ("HAILONG_CLICKHOUSE_PASSWORD", self.clickhouse_password, DEFAULT_PASSWORD),
-                ("HAILONG_CLICKHOUSE_READONLY_PASSWORD", self.clickhouse_readonly_password,
-                 DEFAULT_READONLY_PASSWORD)) if value.get_secret_value() == default]
+            defaults = [
+                name
+                for name, value, default in (
+                    ("HAILONG_CLICKHOUSE_PASSWORD", self.clickhouse_password, DEFAULT_PASSWORD),
+                    (
+                        "HAILONG_CLICKHOUSE_READONLY_PASSWORD",
+                        self.clickhouse_readonly_password,
+                        DEFAULT_READONLY_PASSWORD,
+                    ),
+                )
+                if value.get_secret_value() == default
+            ]
             if defaults:
                 raise ValueError(
                     f"refusing the default password(s) {', '.join(defaults)} for ClickHouse "
                     f"at {self.clickhouse_host}: they are for a server bound to 127.0.0.1 "
-                    "only; set your own")
+                    "only; set your own"
+                )
         return self
 
     @model_validator(mode="after")
     def _check_prefix(self) -> Settings:
-        if self.topic_prefix and not all(
-            c.isalnum() or c in "._-" for c in self.topic_prefix
-        ):
+        if self.topic_prefix and not all(c.isalnum() or c in "._-" for c in self.topic_prefix):
             raise ValueError("topic_prefix may hold only letters, digits, '.', '_', '-'")
         return self
 
@@ -265,8 +290,9 @@ class Settings(BaseSettings):
 
     @property
     def gateway_url(self) -> str:
-        return (self.gateway_public_url or
-                f"http://{self.gateway_host}:{self.gateway_port}").rstrip("/")
+        return (
+            self.gateway_public_url or f"http://{self.gateway_host}:{self.gateway_port}"
+        ).rstrip("/")
 
     def environment(self) -> dict[str, str]:
         """The ``HAILONG_*`` variables that give a child process these settings: every

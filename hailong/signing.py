@@ -62,8 +62,10 @@ class Signed:
 def new_key() -> tuple[bytes, bytes]:
     """A new key pair: (private key, public key), 32 raw bytes each."""
     private = Ed25519PrivateKey.generate()
-    return (private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()),
-            private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    return (
+        private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption()),
+        private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw),
+    )
 
 
 class Signer:
@@ -76,9 +78,11 @@ class Signer:
 
     def headers(self, value: bytes) -> list[tuple[str, bytes]]:
         """The headers that sign ``value``."""
-        return [(DEVICE_HEADER, self.device_id.encode("utf-8")),
-                (KEY_HEADER, str(self.key_id).encode("ascii")),
-                (SIGNATURE_HEADER, base64.b64encode(self._key.sign(value)))]
+        return [
+            (DEVICE_HEADER, self.device_id.encode("utf-8")),
+            (KEY_HEADER, str(self.key_id).encode("ascii")),
+            (SIGNATURE_HEADER, base64.b64encode(self._key.sign(value))),
+        ]
 
 
 def read_headers(headers: Headers | None) -> Signed:
@@ -109,8 +113,9 @@ def read_headers(headers: Headers | None) -> Signed:
     except (binascii.Error, ValueError):
         raise SignatureRefused("header hailong-sig is not base64") from None
     if len(signature) != 64:
-        raise SignatureRefused(f"header hailong-sig holds {len(signature)} bytes, not the 64 "
-                               "of an Ed25519 signature")
+        raise SignatureRefused(
+            f"header hailong-sig holds {len(signature)} bytes, not the 64 of an Ed25519 signature"
+        )
     return Signed(device, int(key), signature)
 
 
@@ -129,20 +134,29 @@ class Keyring:
     (the gateway's token key) a QR survey also carries a token for its token id, as the
     QR gateway sends it: for simulated traffic."""
 
-    def __init__(self, signers: Sequence[Signer] = (), gateway: Signer | None = None,
-                 qr_secret: str | None = None) -> None:
+    def __init__(
+        self,
+        signers: Sequence[Signer] = (),
+        gateway: Signer | None = None,
+        qr_secret: str | None = None,
+    ) -> None:
         self.signers = {s.device_id: s for s in signers}
         self.gateway = gateway
         self.qr_secret = qr_secret
 
-    def qr_token(self, office_id: str, token_id: str, submitted_at: datetime
-                 ) -> list[tuple[str, bytes]]:
+    def qr_token(
+        self, office_id: str, token_id: str, submitted_at: datetime
+    ) -> list[tuple[str, bytes]]:
         """The token header of a survey (issued an hour before it, valid 72 h)."""
         if self.qr_secret is None:
             return []
-        token = qrtoken.sign(self.qr_secret, office_id, token_id,
-                             submitted_at - timedelta(hours=1),
-                             submitted_at + timedelta(hours=71))
+        token = qrtoken.sign(
+            self.qr_secret,
+            office_id,
+            token_id,
+            submitted_at - timedelta(hours=1),
+            submitted_at + timedelta(hours=71),
+        )
         return [(qrtoken.QR_TOKEN_HEADER, token.text.encode("ascii"))]
 
     def signer_of(self, event: object) -> Signer | None:
@@ -155,6 +169,9 @@ class Keyring:
     def headers(self, event: object, value: bytes) -> list[tuple[str, bytes]]:
         """The headers that sign ``value`` (the bytes of ``event``); none if no signer."""
         signer = self.signer_of(event)
-        token = (self.qr_token(event.office_id, event.token_id, event.submitted_at)
-                 if isinstance(event, QrSurvey) else [])
+        token = (
+            self.qr_token(event.office_id, event.token_id, event.submitted_at)
+            if isinstance(event, QrSurvey)
+            else []
+        )
         return token + (signer.headers(value) if signer is not None else [])

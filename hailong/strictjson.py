@@ -71,8 +71,13 @@ def loads(raw: bytes, what: str = "value", max_bytes: int | None = MAX_BYTES) ->
     except UnicodeDecodeError as exc:
         raise JsonRefused(f"{what} is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant,
-                          parse_int=_int, parse_float=_float)
+        return json.loads(
+            text,
+            object_pairs_hook=_pairs,
+            parse_constant=_constant,
+            parse_int=_int,
+            parse_float=_float,
+        )
     except json.JSONDecodeError as exc:
         raise JsonRefused(f"{what} is not JSON: {exc.msg} at char {exc.pos}") from None
     except RecursionError:

@@ -73,11 +73,17 @@ def internal_admin(settings: Settings) -> Any:
     ``broker``): the one way in before any SCRAM account exists."""
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient({
-        "bootstrap.servers": f"127.0.0.1:{settings.kafka_internal_port}",
-        "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
-        "sasl.username": "broker", "sasl.password": account_password(settings, "broker"),
-        "log_level": 0, "socket.connection.setup.timeout.ms": 2000})
+    return AdminClient(
+        {
+            "bootstrap.servers": f"127.0.0.1:{settings.kafka_internal_port}",
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": "PLAIN",
+            "sasl.username": "broker",
+            "sasl.password": account_password(settings, "broker"),
+            "log_level": 0,
+            "socket.connection.setup.timeout.ms": 2000,
+        }
+    )
 
 
 def _wait(futures: dict[Any, Any], what: str) -> None:
@@ -90,9 +96,12 @@ def _wait(futures: dict[Any, Any], what: str) -> None:
 
 def _upsert(admin: Any, user: str, password: str) -> None:
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
-    _wait(admin.alter_user_scram_credentials(
-        [UserScramCredentialUpsertion(user, info, password.encode())]),
-        f"set the password of {user}")
+    _wait(
+        admin.alter_user_scram_credentials(
+            [UserScramCredentialUpsertion(user, info, password.encode())]
+        ),
+        f"set the password of {user}",
+    )
 
 
 def ensure_accounts(settings: Settings, progress: Progress = print) -> None:
@@ -105,14 +114,26 @@ def ensure_accounts(settings: Settings, progress: Progress = print) -> None:
 
 
 def _allow(user: str, kind: ResourceType, name: str, *operations: AclOperation) -> list[AclBinding]:
-    return [AclBinding(kind, name, ResourcePatternType.LITERAL, f"User:{user}", "*", op,
-                       AclPermissionType.ALLOW) for op in operations]
+    return [
+        AclBinding(
+            kind,
+            name,
+            ResourcePatternType.LITERAL,
+            f"User:{user}",
+            "*",
+            op,
+            AclPermissionType.ALLOW,
+        )
+        for op in operations
+    ]
 
 
 def _write(user: str, topics: Iterable[str]) -> list[AclBinding]:
-    return [b for t in topics
-            for b in _allow(user, ResourceType.TOPIC, t, AclOperation.WRITE,
-                            AclOperation.DESCRIBE)]
+    return [
+        b
+        for t in topics
+        for b in _allow(user, ResourceType.TOPIC, t, AclOperation.WRITE, AclOperation.DESCRIBE)
+    ]
 
 
 def topic_bindings(settings: Settings) -> list[AclBinding]:
@@ -120,8 +141,13 @@ def topic_bindings(settings: Settings) -> list[AclBinding]:
     t = settings.topics
     worker = principal(WORKER)
     return [
-        *(b for topic in t.events for b in _allow(worker, ResourceType.TOPIC, topic,
-                                                   AclOperation.READ, AclOperation.DESCRIBE)),
+        *(
+            b
+            for topic in t.events
+            for b in _allow(
+                worker, ResourceType.TOPIC, topic, AclOperation.READ, AclOperation.DESCRIBE
+            )
+        ),
         *_write(worker, [t.deadletter, t.alerts]),
         *_allow(worker, ResourceType.GROUP, settings.consumer_group, AclOperation.READ),
         *_write(principal(GATEWAY), [t.qr]),
@@ -156,14 +182,23 @@ def _create(settings: Settings, bindings: list[AclBinding], progress: Progress) 
 def grant_topics(settings: Settings, progress: Progress = print) -> None:
     """Grant the services' ACLs on this prefix's topics (idempotent)."""
     if _create(settings, topic_bindings(settings), progress):
-        progress(f"kafka: ACLs of the services on {settings.topic_prefix}"
-                 "satisfaction.* granted")
+        progress(f"kafka: ACLs of the services on {settings.topic_prefix}satisfaction.* granted")
 
 
 def _delete(settings: Settings, bindings: list[AclBinding], what: str) -> None:
     """Delete exactly these ACLs."""
-    filters = [AclBindingFilter(b.restype, b.name, b.resource_pattern_type, b.principal,
-                                b.host, b.operation, b.permission_type) for b in bindings]
+    filters = [
+        AclBindingFilter(
+            b.restype,
+            b.name,
+            b.resource_pattern_type,
+            b.principal,
+            b.host,
+            b.operation,
+            b.permission_type,
+        )
+        for b in bindings
+    ]
     admin = admin_client(settings, ADMIN)  # referenced until its futures are done
     _wait(admin.delete_acls(filters), what)
 
@@ -173,8 +208,9 @@ def drop_topic_grants(settings: Settings) -> None:
     _delete(settings, topic_bindings(settings), "delete ACLs")
 
 
-def grant_device(settings: Settings, device_id: str, kind: str,
-                 progress: Progress = print) -> tuple[str, str] | None:
+def grant_device(
+    settings: Settings, device_id: str, kind: str, progress: Progress = print
+) -> tuple[str, str] | None:
     """A Kafka account for a kiosk or gateway device, with a new random password (the
     old one, if any, stops working), and its ACLs. Returns (user, password), shown once
     in the device config; None for devices that do not publish to Kafka themselves
@@ -197,9 +233,12 @@ def revoke_device(settings: Settings, device_id: str, kind: str) -> None:
     admin = admin_client(settings, ADMIN)
     user = device_principal(device_id)
     try:
-        _wait(admin.alter_user_scram_credentials(
-            [UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_512)]),
-            f"delete the account of {user}")
+        _wait(
+            admin.alter_user_scram_credentials(
+                [UserScramCredentialDeletion(user, ScramMechanism.SCRAM_SHA_512)]
+            ),
+            f"delete the account of {user}",
+        )
     except StackError as exc:
         if "RESOURCE_NOT_FOUND" not in str(exc):  # never had one, or deleted already
             raise

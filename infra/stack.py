@@ -249,9 +249,19 @@ class Kafka(_LocalService):
         progress("kafka: fetching broker jars with Maven ...")
         shutil.rmtree(self.libs, ignore_errors=True)
         result = subprocess.run(  # noqa: S603
-            [mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-             f"-DoutputDirectory={self.libs}", "-DincludeScope=runtime"],
-            capture_output=True, text=True, check=False,
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={self.libs}",
+                "-DincludeScope=runtime",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise StackError(f"mvn failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -262,16 +272,23 @@ class Kafka(_LocalService):
         java = shutil.which("java")
         if java is None:
             raise StackError(
-                "Java 17+ is needed for Kafka: apt-get install openjdk-17-jre-headless")
+                "Java 17+ is needed for Kafka: apt-get install openjdk-17-jre-headless"
+            )
         if not (self.libs / ".installed").exists():
             raise StackError("Kafka jars are missing: run `hailong stack install` first")
         heap = self.settings.kafka_heap_mb
         return [
-            java, f"-Xms{min(heap, 256)}m", f"-Xmx{heap}m", "-XX:+UseG1GC",
+            java,
+            f"-Xms{min(heap, 256)}m",
+            f"-Xmx{heap}m",
+            "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dkafka.logs.dir={self.log_dir}",
             f"-Dlog4j2.configurationFile={INFRA_DIR / 'kafka' / 'log4j2.properties'}",
-            "-cp", f"{self.libs}/*", main, *args,
+            "-cp",
+            f"{self.libs}/*",
+            main,
+            *args,
         ]
 
     def _command(self) -> list[str]:
@@ -289,24 +306,33 @@ class Kafka(_LocalService):
         properties = self.home / "server.properties"
         fd = os.open(properties, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:  # it holds the broker's password
-            f.write(template.substitute(
-                port=s.kafka_port,
-                controller_port=s.kafka_controller_port,
-                internal_port=s.kafka_internal_port,
-                broker_password=account_password(s, "broker"),
-                keystore=keystore,
-                data_dir=data_dir,
-            ))
+            f.write(
+                template.substitute(
+                    port=s.kafka_port,
+                    controller_port=s.kafka_controller_port,
+                    internal_port=s.kafka_internal_port,
+                    broker_password=account_password(s, "broker"),
+                    keystore=keystore,
+                    data_dir=data_dir,
+                )
+            )
         properties.chmod(0o600)
         if (data_dir / "meta.properties").exists():
             return
         progress("kafka: formatting storage (first start) ...")
         result = subprocess.run(  # noqa: S603
             self._java(
-                "kafka.tools.StorageTool", "format", "--standalone",
-                "-t", _kafka_cluster_id(), "-c", str(self.home / "server.properties"),
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                _kafka_cluster_id(),
+                "-c",
+                str(self.home / "server.properties"),
             ),
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise StackError(f"Kafka storage format failed:\n{result.stdout}\n{result.stderr}")
@@ -323,9 +349,13 @@ class Kafka(_LocalService):
         # log_level 0: refused connections are expected while it starts; don't print them.
         # The local broker is asked on its own listener: the platform's accounts may not
         # exist yet.
-        admin = (admin_client(self.settings, extra={
-                     "socket.connection.setup.timeout.ms": 2000, "log_level": 0})
-                 if self.external else internal_admin(self.settings))
+        admin = (
+            admin_client(
+                self.settings, extra={"socket.connection.setup.timeout.ms": 2000, "log_level": 0}
+            )
+            if self.external
+            else internal_admin(self.settings)
+        )
         try:
             metadata = admin.list_topics(timeout=3)
         except Exception:  # noqa: BLE001 - any failure means "not answering yet"
@@ -405,9 +435,12 @@ class ClickHouse(_LocalService):
         logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
         s = self.settings
         client = Client(
-            host=s.ch_host, port=s.ch_port, user=s.clickhouse_user,
+            host=s.ch_host,
+            port=s.ch_port,
+            user=s.clickhouse_user,
             password=s.clickhouse_password.get_secret_value(),
-            connect_timeout=2, send_receive_timeout=5,
+            connect_timeout=2,
+            send_receive_timeout=5,
         )
         try:
             return bool(client.execute("SELECT 1") == [(1,)])

@@ -41,13 +41,18 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     # PKCS#8 unencrypted: what Kafka's PEM key store reads without ssl.key.password.
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Hailong local stack"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Hailong local stack"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
 
 
 def ensure_certificates(folder: Path, clock: Clock) -> tuple[Path, Path]:
@@ -58,15 +63,21 @@ def ensure_certificates(folder: Path, clock: Clock) -> tuple[Path, Path]:
     now = clock.now()
     if not (ca_pem.exists() and ca_key_path.exists()):
         ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca = (x509.CertificateBuilder()
-              .subject_name(_name("Hailong local CA")).issuer_name(_name("Hailong local CA"))
-              .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-              .not_valid_before(now - timedelta(days=1))
-              .not_valid_after(now + timedelta(days=CA_DAYS))
-              .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-              .add_extension(x509.KeyUsage(False, False, False, False, False, True, True,
-                                           False, False), critical=True)
-              .sign(ca_key, hashes.SHA256()))
+        ca = (
+            x509.CertificateBuilder()
+            .subject_name(_name("Hailong local CA"))
+            .issuer_name(_name("Hailong local CA"))
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=CA_DAYS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                critical=True,
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
         _write_private(ca_key_path, _key_pem(ca_key))
         ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
         broker_pem.unlink(missing_ok=True)  # signed by a CA that is gone
@@ -78,17 +89,29 @@ def ensure_certificates(folder: Path, clock: Clock) -> tuple[Path, Path]:
     signing_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
     assert isinstance(signing_key, ec.EllipticCurvePrivateKey)
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder()
-            .subject_name(_name("localhost")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=BROKER_DAYS))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .sign(signing_key, hashes.SHA256()))
-    _write_private(broker_pem, _key_pem(key) + cert.public_bytes(serialization.Encoding.PEM)
-                   + ca.public_bytes(serialization.Encoding.PEM))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("localhost"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=BROKER_DAYS))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
+        .sign(signing_key, hashes.SHA256())
+    )
+    _write_private(
+        broker_pem,
+        _key_pem(key)
+        + cert.public_bytes(serialization.Encoding.PEM)
+        + ca.public_bytes(serialization.Encoding.PEM),
+    )
     return ca_pem, broker_pem

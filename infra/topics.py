@@ -69,8 +69,7 @@ def ensure_topics(settings: Settings, progress: Callable[[str], None] = print) -
                 f"topics: warning: {spec.name} has {len(found.partitions)} partitions, "
                 f"the contract's default is {spec.partitions}"
             )
-    stamped = [s for s in contract_topics(settings)
-               if s.log_append_time and s.name in existing]
+    stamped = [s for s in contract_topics(settings) if s.log_append_time and s.name in existing]
     if stamped:
         _append_time(admin, stamped, progress)
     grant_topics(settings, progress)
@@ -99,8 +98,9 @@ def ensure_topics(settings: Settings, progress: Callable[[str], None] = print) -
     progress(f"topics: created {', '.join(s.name for s in missing)}")
 
 
-def _append_time(admin: AdminClient, specs: list[TopicSpec],
-                 progress: Callable[[str], None]) -> None:
+def _append_time(
+    admin: AdminClient, specs: list[TopicSpec], progress: Callable[[str], None]
+) -> None:
     """Set ``message.timestamp.type=LogAppendTime`` on existing event topics made before
     the platform asked for it (a topic's other settings are left as they are)."""
     resources = [ConfigResource(ResourceType.TOPIC, s.name) for s in specs]
@@ -111,13 +111,25 @@ def _append_time(admin: AdminClient, specs: list[TopicSpec],
             stale.append(resource.name)
     if not stale:
         return
-    changes = [ConfigResource(ResourceType.TOPIC, name, incremental_configs=[ConfigEntry(
-        "message.timestamp.type", "LogAppendTime",
-        incremental_operation=AlterConfigOpType.SET)]) for name in stale]
+    changes = [
+        ConfigResource(
+            ResourceType.TOPIC,
+            name,
+            incremental_configs=[
+                ConfigEntry(
+                    "message.timestamp.type",
+                    "LogAppendTime",
+                    incremental_operation=AlterConfigOpType.SET,
+                )
+            ],
+        )
+        for name in stale
+    ]
     for resource, future in admin.incremental_alter_configs(changes).items():
         try:
             future.result()
         except KafkaException as exc:
-            raise StackError(f"could not set LogAppendTime on topic {resource.name}: "
-                             f"{exc.args[0]}") from exc
+            raise StackError(
+                f"could not set LogAppendTime on topic {resource.name}: {exc.args[0]}"
+            ) from exc
     progress(f"topics: {', '.join(stale)} now take the broker's timestamps (LogAppendTime)")

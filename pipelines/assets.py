@@ -87,8 +87,9 @@ class RankingInputs:
     computed_at: datetime
 
 
-def read_inputs(wh: Warehouse, period: Period, min_sample: int,
-                clock: Clock = SYSTEM) -> RankingInputs:
+def read_inputs(
+    wh: Warehouse, period: Period, min_sample: int, clock: Clock = SYSTEM
+) -> RankingInputs:
     computed_at = clock.now().replace(microsecond=0)
     version = wh.execute("SELECT max(version) FROM registry_versions")[0][0]
     counts = unit_counts(wh, period)
@@ -105,8 +106,7 @@ def read_inputs(wh: Warehouse, period: Period, min_sample: int,
 
 def check_inputs(wh: Warehouse, period: Period) -> list[AssetCheckResult]:
     """The two blocking checks of a period's inputs."""
-    p = {"start_s": period.start_s, "end_s": period.end_s,
-         "last_day": period.last_day.isoformat()}
+    p = {"start_s": period.start_s, "end_s": period.end_s, "last_day": period.last_day.isoformat()}
     silent = wh.execute(sql("silent_offices"), p)
     start = datetime.fromtimestamp(period.start_s, UTC)
     end = datetime.fromtimestamp(period.end_s, UTC)
@@ -114,19 +114,36 @@ def check_inputs(wh: Warehouse, period: Period) -> list[AssetCheckResult]:
     differing = {t.table: len(t.differing) for t in report.tables if t.differing}
     return [
         AssetCheckResult(
-            check_name=SILENT, passed=not silent, severity=AssetCheckSeverity.ERROR,
-            description=("every registered office sent events" if not silent else
-                         f"{len(silent)} office(s) sent nothing in {period.key}: close them "
-                         "in the registry or find out why their devices are silent"),
-            metadata={"silent_offices": MetadataValue.json(
-                [{"office_id": o, "unit_code": u} for o, u in silent[:200]])}),
+            check_name=SILENT,
+            passed=not silent,
+            severity=AssetCheckSeverity.ERROR,
+            description=(
+                "every registered office sent events"
+                if not silent
+                else f"{len(silent)} office(s) sent nothing in {period.key}: close them "
+                "in the registry or find out why their devices are silent"
+            ),
+            metadata={
+                "silent_offices": MetadataValue.json(
+                    [{"office_id": o, "unit_code": u} for o, u in silent[:200]]
+                )
+            },
+        ),
         AssetCheckResult(
-            check_name=RECONCILED, passed=report.clean, severity=AssetCheckSeverity.ERROR,
-            description=("hourly counts equal the recomputation from raw events" if report.clean
-                         else "hourly counts differ from raw: run `hailong reconcile "
-                              f"--since {start.isoformat()} --until {end.isoformat()} --repair`"),
-            metadata={"raw_events": report.raw_events,
-                      "differing_buckets": MetadataValue.json(differing)}),
+            check_name=RECONCILED,
+            passed=report.clean,
+            severity=AssetCheckSeverity.ERROR,
+            description=(
+                "hourly counts equal the recomputation from raw events"
+                if report.clean
+                else "hourly counts differ from raw: run `hailong reconcile "
+                f"--since {start.isoformat()} --until {end.isoformat()} --repair`"
+            ),
+            metadata={
+                "raw_events": report.raw_events,
+                "differing_buckets": MetadataValue.json(differing),
+            },
+        ),
     ]
 
 
@@ -136,30 +153,53 @@ def _inputs(context: AssetExecutionContext, clickhouse: ClickHouseResource) -> A
     with clickhouse.warehouse() as wh:
         inputs = read_inputs(wh, period, settings.min_sample)
         checks = check_inputs(wh, period)
-    yield Output(inputs, metadata={
-        "period": period.key, "units": len(inputs.counts), "staff": len(inputs.staff),
-        "registry_version": inputs.registry_version})
+    yield Output(
+        inputs,
+        metadata={
+            "period": period.key,
+            "units": len(inputs.counts),
+            "staff": len(inputs.staff),
+            "registry_version": inputs.registry_version,
+        },
+    )
     yield from checks
 
 
-def _rank(context: AssetExecutionContext, clickhouse: ClickHouseResource,
-          inputs: RankingInputs) -> MaterializeResult:
+def _rank(
+    context: AssetExecutionContext, clickhouse: ClickHouseResource, inputs: RankingInputs
+) -> MaterializeResult:
     """Rank one period and replace its rows in ``rankings`` and ``staff_scores``."""
     settings = clickhouse.settings()
     period = inputs.period
     bad = inconsistent_units(inputs.samples, inputs.counts)
     if bad:  # raw changed between the two reads (a bucket refresh behind): don't publish
-        raise Failure(f"{period.key}: the QR events of units {bad[:10]} don't add up to "
-                      "their counts; run the partition again")
+        raise Failure(
+            f"{period.key}: the QR events of units {bad[:10]} don't add up to "
+            "their counts; run the partition again"
+        )
 
     def rank(intervals: dict[str, Interval] | None = None) -> list[RankingRow]:
-        return build_ranking(period, inputs.counts, settings.weights, settings.min_sample,
-                             inputs.computed_at, previous=inputs.previous,
-                             intervals=intervals, registry_version=inputs.registry_version)
+        return build_ranking(
+            period,
+            inputs.counts,
+            settings.weights,
+            settings.min_sample,
+            inputs.computed_at,
+            previous=inputs.previous,
+            intervals=intervals,
+            registry_version=inputs.registry_version,
+        )
 
     eligible = {r.unit_code for r in rank() if r.eligible}
-    rows = rank(bootstrap_intervals(inputs.samples, eligible, settings.weights,
-                                    settings.bootstrap_seed, settings.bootstrap_resamples))
+    rows = rank(
+        bootstrap_intervals(
+            inputs.samples,
+            eligible,
+            settings.weights,
+            settings.bootstrap_seed,
+            settings.bootstrap_resamples,
+        )
+    )
     with clickhouse.warehouse() as wh:
         publish(wh, period, rows)
         publish_staff(wh, period, inputs.staff)
@@ -170,38 +210,68 @@ def _rank(context: AssetExecutionContext, clickhouse: ClickHouseResource,
     if files:
         from pipelines.delivery import mail_report
 
-        mailed = mail_report(settings, period.key, datetime.fromtimestamp(period.end_s, UTC), rows,
-                             next(f for f in files if f.suffix == ".csv"), inputs.computed_at)
-    return MaterializeResult(metadata={
-        "period": period.key, "units": len(rows), "ranked": ranked,
-        "staff": len(inputs.staff), "reports_mailed": mailed,
-        "input_checksum": rows[0].input_checksum if rows else "",
-        **{f"report_{f.suffix[1:]}": MetadataValue.path(str(f)) for f in files},
-    })
+        mailed = mail_report(
+            settings,
+            period.key,
+            datetime.fromtimestamp(period.end_s, UTC),
+            rows,
+            next(f for f in files if f.suffix == ".csv"),
+            inputs.computed_at,
+        )
+    return MaterializeResult(
+        metadata={
+            "period": period.key,
+            "units": len(rows),
+            "ranked": ranked,
+            "staff": len(inputs.staff),
+            "reports_mailed": mailed,
+            "input_checksum": rows[0].input_checksum if rows else "",
+            **{f"report_{f.suffix[1:]}": MetadataValue.path(str(f)) for f in files},
+        }
+    )
 
 
 def _specs(name: str) -> list[AssetCheckSpec]:
-    return [AssetCheckSpec(SILENT, asset=name, blocking=True,
-                           description="every office registered in a unit sent events"),
-            AssetCheckSpec(RECONCILED, asset=name, blocking=True,
-                           description="hourly counts equal a recomputation from raw events")]
+    return [
+        AssetCheckSpec(
+            SILENT,
+            asset=name,
+            blocking=True,
+            description="every office registered in a unit sent events",
+        ),
+        AssetCheckSpec(
+            RECONCILED,
+            asset=name,
+            blocking=True,
+            description="hourly counts equal a recomputation from raw events",
+        ),
+    ]
 
 
 def _assets(prefix: str, partitions: PartitionsDefinition, what: str) -> tuple[Any, Any]:
     inputs_name = f"{prefix}_ranking_inputs"
 
-    @asset(name=inputs_name, partitions_def=partitions, group_name="rankings",
-           check_specs=_specs(inputs_name),
-           description=f"The counts one {what}'s ranking is computed from, checked.")
+    @asset(
+        name=inputs_name,
+        partitions_def=partitions,
+        group_name="rankings",
+        check_specs=_specs(inputs_name),
+        description=f"The counts one {what}'s ranking is computed from, checked.",
+    )
     def inputs_asset(context: AssetExecutionContext, clickhouse: ClickHouseResource) -> Any:
         yield from _inputs(context, clickhouse)
 
-    @asset(name=f"{prefix}_ranking", partitions_def=partitions, group_name="rankings",
-           ins={"inputs": AssetIn(inputs_name)},
-           description=f"Units ranked by OSI for one {what} (tables rankings, staff_scores; "
-                       "report files).")
-    def ranking_asset(context: AssetExecutionContext, clickhouse: ClickHouseResource,
-                      inputs: RankingInputs) -> MaterializeResult:
+    @asset(
+        name=f"{prefix}_ranking",
+        partitions_def=partitions,
+        group_name="rankings",
+        ins={"inputs": AssetIn(inputs_name)},
+        description=f"Units ranked by OSI for one {what} (tables rankings, staff_scores; "
+        "report files).",
+    )
+    def ranking_asset(
+        context: AssetExecutionContext, clickhouse: ClickHouseResource, inputs: RankingInputs
+    ) -> MaterializeResult:
         return _rank(context, clickhouse, inputs)
 
     return inputs_asset, ranking_asset
@@ -211,22 +281,33 @@ monthly_ranking_inputs, monthly_ranking = _assets("monthly", monthly_partitions,
 annual_ranking_inputs, annual_ranking = _assets("annual", annual_partitions, "year")
 
 
-def materialize_period(key: str, clickhouse: ClickHouseResource,
-                       instance: DagsterInstance | None = None) -> ExecuteInProcessResult:
+def materialize_period(
+    key: str, clickhouse: ClickHouseResource, instance: DagsterInstance | None = None
+) -> ExecuteInProcessResult:
     """Run one period's two assets and their checks in process (``hailong rank``, tests):
     ``key`` is 'YYYY-MM' or 'YYYY'. Check the result's ``success``; :func:`failed_checks`
     says why a run stopped before publishing."""
     period = Period.parse(key)
     annual = len(period.key) == 4
-    assets = [annual_ranking_inputs, annual_ranking] if annual else \
-        [monthly_ranking_inputs, monthly_ranking]
-    return materialize(assets, partition_key=period.key if annual else f"{period.key}-01",
-                       resources={"clickhouse": clickhouse}, instance=instance,
-                       run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-                       raise_on_error=False)
+    assets = (
+        [annual_ranking_inputs, annual_ranking]
+        if annual
+        else [monthly_ranking_inputs, monthly_ranking]
+    )
+    return materialize(
+        assets,
+        partition_key=period.key if annual else f"{period.key}-01",
+        resources={"clickhouse": clickhouse},
+        instance=instance,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        raise_on_error=False,
+    )
 
 
 def failed_checks(result: ExecuteInProcessResult) -> list[str]:
     """'check: description' of every failed asset check of a run."""
-    return [f"{e.check_name}: {e.description}" for e in result.get_asset_check_evaluations()
-            if not e.passed]
+    return [
+        f"{e.check_name}: {e.description}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]

@@ -102,9 +102,17 @@ class UnitSample:
             raise ValueError(f"{self.unit_code}: criteria must be sorted and distinct")
 
     @classmethod
-    def build(cls, unit_code: str, peer_group: str, *, k_n: int = 0, k_sat: int = 0,
-              c_n: int = 0, c_pos: int = 0,
-              submissions: Iterable[Mapping[tuple[str, str], bool]] = ()) -> UnitSample:
+    def build(
+        cls,
+        unit_code: str,
+        peer_group: str,
+        *,
+        k_n: int = 0,
+        k_sat: int = 0,
+        c_n: int = 0,
+        c_pos: int = 0,
+        submissions: Iterable[Mapping[tuple[str, str], bool]] = (),
+    ) -> UnitSample:
         """From each counted submission's answers: criterion key → satisfied (4 or 5)."""
         subs = [dict(s) for s in submissions]
         columns = tuple(sorted({key for s in subs for key in s}))
@@ -126,11 +134,17 @@ class UnitSample:
         codes = self._codes()
         answered = (codes != NOT_ANSWERED).sum(axis=0)
         satisfied = (codes == SATISFIED).sum(axis=0)
-        return Counts(k_n=self.k_n, k_sat=self.k_sat, q_n=self.q_n, c_n=self.c_n,
-                      c_pos=self.c_pos,
-                      criteria={key: (int(a), int(s))
-                                for key, a, s in zip(self.criteria, answered, satisfied,
-                                                     strict=True)})
+        return Counts(
+            k_n=self.k_n,
+            k_sat=self.k_sat,
+            q_n=self.q_n,
+            c_n=self.c_n,
+            c_pos=self.c_pos,
+            criteria={
+                key: (int(a), int(s))
+                for key, a, s in zip(self.criteria, answered, satisfied, strict=True)
+            },
+        )
 
     def _codes(self) -> npt.NDArray[np.uint8]:
         """The submissions as an (n, m) array, checked; rows in canonical (sorted) order."""
@@ -170,8 +184,9 @@ def percentile_bounds(values: npt.ArrayLike) -> tuple[Any, Any]:
     return v[lo], v[hi]
 
 
-def qr_scores(answered: FloatArray, satisfied: FloatArray,
-              criteria: Sequence[tuple[str, str]]) -> FloatArray:
+def qr_scores(
+    answered: FloatArray, satisfied: FloatArray, criteria: Sequence[tuple[str, str]]
+) -> FloatArray:
     """S_qr of each row of criterion counts (columns keyed by ``criteria``), by the rule
     and in the floating-point order of :func:`hailong.methodology.qr_score`: criterion
     rates → mean per aspect over its answered criteria → 100 · mean of answered aspects.
@@ -200,8 +215,12 @@ def qr_scores(answered: FloatArray, satisfied: FloatArray,
     return np.where(n_aspects > 0, result, np.nan)
 
 
-def _qr_replicates(codes: npt.NDArray[np.uint8], criteria: Sequence[tuple[str, str]],
-                   rng: np.random.Generator, resamples: int) -> FloatArray:
+def _qr_replicates(
+    codes: npt.NDArray[np.uint8],
+    criteria: Sequence[tuple[str, str]],
+    rng: np.random.Generator,
+    resamples: int,
+) -> FloatArray:
     n, m = codes.shape
     # answered | satisfied indicator columns; weights @ them = the replicate's (a_c | s_c)
     indicators = np.concatenate([codes != NOT_ANSWERED, codes == SATISFIED], axis=1)
@@ -215,12 +234,13 @@ def _qr_replicates(codes: npt.NDArray[np.uint8], criteria: Sequence[tuple[str, s
         weights = np.bincount(drawn.ravel(), minlength=size * n).reshape(size, n)
         # sums of integer products below 2**53: exact in float64 whatever the BLAS order
         sums = weights.astype(np.float64) @ indicators_f
-        out[start:start + size] = qr_scores(sums[:, :m], sums[:, m:], criteria)
+        out[start : start + size] = qr_scores(sums[:, :m], sums[:, m:], criteria)
     return out
 
 
-def replicate_scores(sample: UnitSample, weights: Weights, seed: int,
-                     resamples: int = RESAMPLES) -> FloatArray | None:
+def replicate_scores(
+    sample: UnitSample, weights: Weights, seed: int, resamples: int = RESAMPLES
+) -> FloatArray | None:
     """The unit's OSI in each of ``resamples`` bootstrap replicates (None: no channel)."""
     codes = sample._codes()
     rng = np.random.Generator(np.random.PCG64(unit_seed(seed, sample.unit_code)))
@@ -268,15 +288,21 @@ def competition_rank_rows(keys: npt.ArrayLike) -> IntArray:
         raise ValueError("keys too far apart to rank row by row")
     shifted = (k - low) + (np.arange(rows, dtype=np.int64) * span)[:, None]
     flat = np.sort(shifted, axis=1).ravel()  # rows stay in order: offsets keep them apart
-    at_most = (np.searchsorted(flat, shifted.ravel(), side="right").reshape(rows, width)
-               - (np.arange(rows, dtype=np.int64) * width)[:, None])
+    at_most = (
+        np.searchsorted(flat, shifted.ravel(), side="right").reshape(rows, width)
+        - (np.arange(rows, dtype=np.int64) * width)[:, None]
+    )
     ranks: IntArray = 1 + width - at_most
     return ranks
 
 
-def bootstrap_intervals(samples: Sequence[UnitSample], eligible: Collection[str],
-                        weights: Weights, seed: int,
-                        resamples: int = RESAMPLES) -> dict[str, Interval]:
+def bootstrap_intervals(
+    samples: Sequence[UnitSample],
+    eligible: Collection[str],
+    weights: Weights,
+    seed: int,
+    resamples: int = RESAMPLES,
+) -> dict[str, Interval]:
     """The 95% interval of each unit's score and, for the ``eligible`` units (those the
     ranking ranks), of its rank within its peer group; replicate b ranks the eligible
     units of each group by their replicate-b scores (competition ranking, equal at 2
@@ -295,8 +321,13 @@ def bootstrap_intervals(samples: Sequence[UnitSample], eligible: Collection[str]
             score_bounds[code] = (float(lo), float(hi))
     rank_bounds: dict[str, tuple[int, int]] = {}
     for group in sorted({s.peer_group for s in samples}):
-        members = sorted(s.unit_code for s in samples if s.peer_group == group
-                         and s.unit_code in eligible and replicates[s.unit_code] is not None)
+        members = sorted(
+            s.unit_code
+            for s in samples
+            if s.peer_group == group
+            and s.unit_code in eligible
+            and replicates[s.unit_code] is not None
+        )
         if not members:
             continue
         matrix = np.column_stack([cast(FloatArray, replicates[c]) for c in members])
@@ -311,8 +342,9 @@ def bootstrap_intervals(samples: Sequence[UnitSample], eligible: Collection[str]
     return out
 
 
-def unit_samples(wh: Warehouse, period: Period,
-                 counts: Sequence[UnitCounts] | None = None) -> list[UnitSample]:
+def unit_samples(
+    wh: Warehouse, period: Period, counts: Sequence[UnitCounts] | None = None
+) -> list[UnitSample]:
     """Every unit's counted events in the period, from ClickHouse: K_n, K_sat, C_n, C_pos
     of ``counts`` (read with :func:`pipelines.ranking.unit_counts` when not given) and
     the counted QR submissions (``warehouse/sql/unit_qr_submissions.sql``).
@@ -322,8 +354,11 @@ def unit_samples(wh: Warehouse, period: Period,
     (bench figure 6). The samples are those of :meth:`UnitSample.build`."""
     if counts is None:
         counts = unit_counts(wh, period)
-    params = {"start_s": period.start_s, "end_s": period.end_s,
-              "last_day": period.last_day.isoformat()}
+    params = {
+        "start_s": period.start_s,
+        "end_s": period.end_s,
+        "last_day": period.last_day.isoformat(),
+    }
     offices_of: dict[str, list[str]] = {}
     for office, unit, _ in wh.execute(sql("office_units"), params):
         offices_of.setdefault(unit, []).append(office)
@@ -334,9 +369,18 @@ def unit_samples(wh: Warehouse, period: Period,
         rows = wh.iterate(sql("unit_qr_submissions"), {**params, "offices": offices})
         for unit, unit_rows in groupby(rows, key=itemgetter(0)):
             qr[unit] = _encode_unit(unit_rows)
-    return [UnitSample(c.unit_code, c.peer_group, c.k_n, c.k_sat, c.c_n, c.c_pos,
-                       *qr.get(c.unit_code, ((), ())))
-            for c in counts]
+    return [
+        UnitSample(
+            c.unit_code,
+            c.peer_group,
+            c.k_n,
+            c.k_sat,
+            c.c_n,
+            c.c_pos,
+            *qr.get(c.unit_code, ((), ())),
+        )
+        for c in counts
+    ]
 
 
 def _chunks(items: Sequence[str], weight: Callable[[str], int], limit: int) -> list[list[str]]:
@@ -353,8 +397,9 @@ def _chunks(items: Sequence[str], weight: Callable[[str], int], limit: int) -> l
     return out
 
 
-def _encode_unit(rows: Iterable[tuple[Any, ...]]
-                 ) -> tuple[tuple[tuple[str, str], ...], tuple[bytes, ...]]:
+def _encode_unit(
+    rows: Iterable[tuple[Any, ...]],
+) -> tuple[tuple[tuple[str, str], ...], tuple[bytes, ...]]:
     """One unit's (criteria, submissions) as :meth:`UnitSample.build` makes them, from
     rows (unit, questionnaire, aspects, criteria, satisfied): each submission is first
     kept as 16-bit (key number · 2 + satisfied) codes, then laid out on the sorted

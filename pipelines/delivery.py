@@ -29,9 +29,13 @@ log = logging.getLogger(__name__)
 
 def recipients(wh: Warehouse) -> list[tuple[str, str]]:
     """(address, unit code or '' for the city) of every enabled account with one."""
-    return [(email, scope if role == "unit" else "") for email, role, scope in wh.execute(
-        "SELECT email, role, scope FROM accounts FINAL WHERE disabled = 0 AND email != '' "
-        "AND role IN ('unit', 'city') ORDER BY email")]
+    return [
+        (email, scope if role == "unit" else "")
+        for email, role, scope in wh.execute(
+            "SELECT email, role, scope FROM accounts FINAL WHERE disabled = 0 AND email != '' "
+            "AND role IN ('unit', 'city') ORDER BY email"
+        )
+    ]
 
 
 def text_for(period: str, unit_code: str, rows: Sequence[Any]) -> tuple[str, str]:
@@ -41,45 +45,67 @@ def text_for(period: str, unit_code: str, rows: Sequence[Any]) -> tuple[str, str
         if not mine:
             return "", ""
         r = mine[0]
-        place = (f"hạng {r.rank}/{r.n_ranked} (khoảng {r.rank_lo}-{r.rank_hi})" if r.rank
-                 else f"không xếp hạng: {r.reason}")
+        place = (
+            f"hạng {r.rank}/{r.n_ranked} (khoảng {r.rank_lo}-{r.rank_hi})"
+            if r.rank
+            else f"không xếp hạng: {r.reason}"
+        )
         score = f"{r.score:.2f}" if r.score is not None else "—"
         subject = f"Hài lòng {period}: {r.unit_name} — {place}"
-        body = (f"Kết quả tháng {period} của {r.unit_name} ({r.unit_code}), nhóm "
-                f"{r.peer_group}: chỉ số {score}, {place}.\n"
-                f"Results of {period} for {r.unit_name}: score {score}, "
-                + (f"rank {r.rank} of {r.n_ranked}" if r.rank else f"unranked ({r.reason})")
-                + ".\n\nBảng xếp hạng đầy đủ đính kèm (CSV). The full ranking is attached.\n"
-                f"Input checksum: {r.input_checksum}\n")
+        body = (
+            f"Kết quả tháng {period} của {r.unit_name} ({r.unit_code}), nhóm "
+            f"{r.peer_group}: chỉ số {score}, {place}.\n"
+            f"Results of {period} for {r.unit_name}: score {score}, "
+            + (f"rank {r.rank} of {r.n_ranked}" if r.rank else f"unranked ({r.reason})")
+            + ".\n\nBảng xếp hạng đầy đủ đính kèm (CSV). The full ranking is attached.\n"
+            f"Input checksum: {r.input_checksum}\n"
+        )
         return subject, body
     ranked = sum(1 for r in rows if r.rank)
-    return (f"Hài lòng {period}: bảng xếp hạng ({ranked} đơn vị được xếp hạng)",
-            f"Bảng xếp hạng tháng {period}, {len(rows)} đơn vị, {ranked} được xếp hạng, "
-            "đính kèm (CSV).\nThe ranking of the period is attached (CSV).\n"
-            f"Input checksum: {rows[0].input_checksum if rows else ''}\n")
+    return (
+        f"Hài lòng {period}: bảng xếp hạng ({ranked} đơn vị được xếp hạng)",
+        f"Bảng xếp hạng tháng {period}, {len(rows)} đơn vị, {ranked} được xếp hạng, "
+        "đính kèm (CSV).\nThe ranking of the period is attached (CSV).\n"
+        f"Input checksum: {rows[0].input_checksum if rows else ''}\n",
+    )
 
 
-def mail_report(settings: Settings, period: str, period_end: datetime, rows: Sequence[Any],
-                csv_path: Path, now: datetime) -> int:
+def mail_report(
+    settings: Settings,
+    period: str,
+    period_end: datetime,
+    rows: Sequence[Any],
+    csv_path: Path,
+    now: datetime,
+) -> int:
     """Mail a published period's report to its recipients; return how many were sent."""
     if period_end > now:
         return 0  # a preview: not published
     if not settings.smtp_host:
-        log.warning("%s: no SMTP server (HAILONG_SMTP_HOST): the report is not mailed",
-                    period)
+        log.warning("%s: no SMTP server (HAILONG_SMTP_HOST): the report is not mailed", period)
         return 0
     if not rows:
         return 0
     checksum = rows[0].input_checksum
-    mailer = Mailer(settings.smtp_host, settings.smtp_port, settings.smtp_from,
-                    settings.smtp_starttls, settings.smtp_user,
-                    settings.smtp_password.get_secret_value())
+    mailer = Mailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_from,
+        settings.smtp_starttls,
+        settings.smtp_user,
+        settings.smtp_password.get_secret_value(),
+    )
     attachment = (csv_path.name, csv_path.read_bytes(), "text/csv")
     sent = 0
     with Warehouse(settings, database=private_database(settings)) as wh:
-        done = {e for (e,) in wh.execute(
-            "SELECT email FROM report_deliveries FINAL WHERE period = %(p)s "
-            "AND input_checksum = %(c)s", {"p": period, "c": checksum})}
+        done = {
+            e
+            for (e,) in wh.execute(
+                "SELECT email FROM report_deliveries FINAL WHERE period = %(p)s "
+                "AND input_checksum = %(c)s",
+                {"p": period, "c": checksum},
+            )
+        }
         for email, unit_code in recipients(wh):
             if email in done:
                 continue
@@ -91,8 +117,10 @@ def mail_report(settings: Settings, period: str, period_end: datetime, rows: Seq
             except SendError as exc:
                 log.warning("%s: report not mailed to %s: %s", period, email, exc)
                 continue
-            wh.insert("report_deliveries", ("period", "input_checksum", "email", "unit_code",
-                                            "sent_at"),
-                      [(period, checksum, email, unit_code, now.replace(microsecond=0))])
+            wh.insert(
+                "report_deliveries",
+                ("period", "input_checksum", "email", "unit_code", "sent_at"),
+                [(period, checksum, email, unit_code, now.replace(microsecond=0))],
+            )
             sent += 1
     return sent

@@ -91,9 +91,15 @@ class UnitCounts:
 
     def counts(self) -> Counts:
         return Counts(
-            k_n=self.k_n, k_sat=self.k_sat, q_n=self.q_n, c_n=self.c_n, c_pos=self.c_pos,
-            criteria={(aspect, f"{q}:{criterion}"): (a, s)
-                      for q, aspect, criterion, a, s in self.criteria})
+            k_n=self.k_n,
+            k_sat=self.k_sat,
+            q_n=self.q_n,
+            c_n=self.c_n,
+            c_pos=self.c_pos,
+            criteria={
+                (aspect, f"{q}:{criterion}"): (a, s) for q, aspect, criterion, a, s in self.criteria
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -135,26 +141,44 @@ class RankingRow:
 RANKING_COLUMNS = tuple(f.name for f in fields(RankingRow))
 
 
-def unit_counts(wh: Warehouse, period: Period,
-                offices_of: Period | None = None) -> list[UnitCounts]:
+def unit_counts(
+    wh: Warehouse, period: Period, offices_of: Period | None = None
+) -> list[UnitCounts]:
     """Every unit's counts in the period (all channels), from ClickHouse: the sums over
     the offices that belong to the unit on the last day of ``offices_of`` (default: the
     period itself; the previous period's counts over today's offices give the trend)."""
-    p = {"start_s": period.start_s, "end_s": period.end_s,
-         "last_day": (offices_of or period).last_day.isoformat()}
+    p = {
+        "start_s": period.start_s,
+        "end_s": period.end_s,
+        "last_day": (offices_of or period).last_day.isoformat(),
+    }
     criteria: dict[str, list[tuple[str, str, str, int, int]]] = {}
     for unit, q, aspect, criterion, a, s in wh.execute(sql("unit_criteria"), p):
         criteria.setdefault(unit, []).append((q, aspect, criterion, int(a), int(s)))
-    return [UnitCounts(group, code, name, int(offices), int(k_n), int(k_sat), int(q_n), int(c_n),
-                       int(c_pos), tuple(criteria.get(code, ())))
-            for group, code, name, offices, k_n, k_sat, q_n, c_n, c_pos
-            in wh.execute(sql("unit_counts"), p)]
+    return [
+        UnitCounts(
+            group,
+            code,
+            name,
+            int(offices),
+            int(k_n),
+            int(k_sat),
+            int(q_n),
+            int(c_n),
+            int(c_pos),
+            tuple(criteria.get(code, ())),
+        )
+        for group, code, name, offices, k_n, k_sat, q_n, c_n, c_pos in wh.execute(
+            sql("unit_counts"), p
+        )
+    ]
 
 
 def checksum(counts: Sequence[UnitCounts]) -> str:
     """sha256 of the period's input counts in a canonical form (anyone can recompute it)."""
-    canonical = json.dumps(sorted((astuple(c) for c in counts), key=repr), ensure_ascii=False,
-                           separators=(",", ":"))
+    canonical = json.dumps(
+        sorted((astuple(c) for c in counts), key=repr), ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -168,11 +192,16 @@ class Interval:
     rank_hi: int | None
 
 
-def build_ranking(period: Period, counts: Sequence[UnitCounts], weights: Weights,
-                  min_sample: int, computed_at: datetime,
-                  previous: Sequence[UnitCounts] = (),
-                  intervals: Mapping[str, Interval] | None = None,
-                  registry_version: int = 0) -> list[RankingRow]:
+def build_ranking(
+    period: Period,
+    counts: Sequence[UnitCounts],
+    weights: Weights,
+    min_sample: int,
+    computed_at: datetime,
+    previous: Sequence[UnitCounts] = (),
+    intervals: Mapping[str, Interval] | None = None,
+    registry_version: int = 0,
+) -> list[RankingRow]:
     """Score, check eligibility and rank each peer group; unranked units keep a reason.
 
     ``previous``: the previous period's counts over each unit's current offices; a unit
@@ -193,30 +222,59 @@ def build_ranking(period: Period, counts: Sequence[UnitCounts], weights: Weights
                 reason = "no channel present"
             scored.append((c, s, reason))
         ranked = [(c, s) for c, s, reason in scored if not reason]
-        ranks = dict(zip((c.unit_code for c, _ in ranked),
-                         competition_ranks([s.osi for _, s in ranked if s.osi is not None]),
-                         strict=True))
+        ranks = dict(
+            zip(
+                (c.unit_code for c, _ in ranked),
+                competition_ranks([s.osi for _, s in ranked if s.osi is not None]),
+                strict=True,
+            )
+        )
         for c, s, reason in scored:
             prev = before.get(c.unit_code)
             prev_score = score(prev, weights).osi if prev is not None else None
             trend = None
-            if prev is not None and prev_score is not None and s.osi is not None \
-                    and not ineligibility(prev, min_sample):
+            if (
+                prev is not None
+                and prev_score is not None
+                and s.osi is not None
+                and not ineligibility(prev, min_sample)
+            ):
                 trend = s.osi - prev_score
             iv = (intervals or {}).get(c.unit_code, none)
-            rows.append(RankingRow(
-                period=period.key, peer_group=group, unit_code=c.unit_code,
-                unit_name=c.unit_name, offices=c.offices, k_n=c.k_n, k_sat=c.k_sat, q_n=c.q_n,
-                c_n=c.c_n, c_pos=c.c_pos, s_kiosk=s.s_kiosk, s_qr=s.s_qr, s_camera=s.s_camera,
-                score=s.osi, score_lo=iv.score_lo, score_hi=iv.score_hi,
-                eligible=int(not reason), reason=reason, rank=ranks.get(c.unit_code),
-                rank_lo=iv.rank_lo if not reason else None,
-                rank_hi=iv.rank_hi if not reason else None,
-                prev_score=prev_score, trend=trend,
-                n_ranked=len(ranked), weights=weights_json, min_sample=min_sample,
-                methodology_version=METHODOLOGY_VERSION, computed_at=computed_at,
-                input_checksum=digest, registry_version=registry_version,
-            ))
+            rows.append(
+                RankingRow(
+                    period=period.key,
+                    peer_group=group,
+                    unit_code=c.unit_code,
+                    unit_name=c.unit_name,
+                    offices=c.offices,
+                    k_n=c.k_n,
+                    k_sat=c.k_sat,
+                    q_n=c.q_n,
+                    c_n=c.c_n,
+                    c_pos=c.c_pos,
+                    s_kiosk=s.s_kiosk,
+                    s_qr=s.s_qr,
+                    s_camera=s.s_camera,
+                    score=s.osi,
+                    score_lo=iv.score_lo,
+                    score_hi=iv.score_hi,
+                    eligible=int(not reason),
+                    reason=reason,
+                    rank=ranks.get(c.unit_code),
+                    rank_lo=iv.rank_lo if not reason else None,
+                    rank_hi=iv.rank_hi if not reason else None,
+                    prev_score=prev_score,
+                    trend=trend,
+                    n_ranked=len(ranked),
+                    weights=weights_json,
+                    min_sample=min_sample,
+                    methodology_version=METHODOLOGY_VERSION,
+                    computed_at=computed_at,
+                    input_checksum=digest,
+                    registry_version=registry_version,
+                )
+            )
     rows.sort(key=lambda r: (r.peer_group, r.rank is None, r.rank or 0, r.unit_code))
     return rows
 
@@ -245,29 +303,45 @@ class StaffRow:
     computed_at: datetime
 
 
-def staff_scores(wh: Warehouse, period: Period, min_sample: int,
-                 computed_at: datetime) -> list[StaffRow]:
+def staff_scores(
+    wh: Warehouse, period: Period, min_sample: int, computed_at: datetime
+) -> list[StaffRow]:
     """Each civil servant's kiosk score in the period, with the units' minimum sample
     (on K_n alone: kiosks are the only channel that names a civil servant)."""
-    p = {"start_s": period.start_s, "end_s": period.end_s,
-         "start_us": period.start_s * 1_000_000, "end_us": period.end_s * 1_000_000,
-         "last_day": period.last_day.isoformat()}
+    p = {
+        "start_s": period.start_s,
+        "end_s": period.end_s,
+        "start_us": period.start_s * 1_000_000,
+        "end_us": period.end_s * 1_000_000,
+        "last_day": period.last_day.isoformat(),
+    }
     rows = []
     for office_id, unit_code, staff_id, k_n, k_sat in wh.execute(sql("staff_counts"), p):
         c = Counts(k_n=int(k_n), k_sat=int(k_sat))
-        reason = "" if c.k_n >= min_sample else \
-            f"sample too small: K_n = {c.k_n} < {min_sample}"
-        rows.append(StaffRow(period.key, office_id, unit_code or "", staff_id, c.k_n, c.k_sat,
-                             score(c, Weights()).s_kiosk, int(not reason), reason, min_sample,
-                             METHODOLOGY_VERSION, computed_at))
+        reason = "" if c.k_n >= min_sample else f"sample too small: K_n = {c.k_n} < {min_sample}"
+        rows.append(
+            StaffRow(
+                period.key,
+                office_id,
+                unit_code or "",
+                staff_id,
+                c.k_n,
+                c.k_sat,
+                score(c, Weights()).s_kiosk,
+                int(not reason),
+                reason,
+                min_sample,
+                METHODOLOGY_VERSION,
+                computed_at,
+            )
+        )
     return rows
 
 
 def publish_staff(wh: Warehouse, period: Period, rows: Sequence[StaffRow]) -> None:
     """Replace the period's staff scores."""
     wh.execute("ALTER TABLE staff_scores DROP PARTITION %(period)s", {"period": period.key})
-    wh.insert("staff_scores", tuple(f.name for f in fields(StaffRow)),
-              [astuple(r) for r in rows])
+    wh.insert("staff_scores", tuple(f.name for f in fields(StaffRow)), [astuple(r) for r in rows])
 
 
 def write_ranking_report(rows: Sequence[RankingRow], out_dir: Path) -> tuple[Path, Path]:
@@ -277,16 +351,39 @@ def write_ranking_report(rows: Sequence[RankingRow], out_dir: Path) -> tuple[Pat
     if not rows:
         raise ValueError("no ranking rows to report")
     first = rows[0]
-    report = Report(period=first.period, title=report_title(first.period),
-                    methodology_version=first.methodology_version,
-                    weights=weights_text(first.weights), min_sample=first.min_sample,
-                    input_checksum=first.input_checksum, generated_at=first.computed_at)
-    return write_report(report, [
-        ReportRow(peer_group=r.peer_group, unit_code=r.unit_code, unit_name=r.unit_name,
-                  rank=r.rank, n_ranked=r.n_ranked, score=r.score, score_lo=r.score_lo,
-                  score_hi=r.score_hi, rank_lo=r.rank_lo, rank_hi=r.rank_hi, k_n=r.k_n,
-                  q_n=r.q_n, c_n=r.c_n, trend=r.trend, reason=r.reason)
-        for r in rows], out_dir)
+    report = Report(
+        period=first.period,
+        title=report_title(first.period),
+        methodology_version=first.methodology_version,
+        weights=weights_text(first.weights),
+        min_sample=first.min_sample,
+        input_checksum=first.input_checksum,
+        generated_at=first.computed_at,
+    )
+    return write_report(
+        report,
+        [
+            ReportRow(
+                peer_group=r.peer_group,
+                unit_code=r.unit_code,
+                unit_name=r.unit_name,
+                rank=r.rank,
+                n_ranked=r.n_ranked,
+                score=r.score,
+                score_lo=r.score_lo,
+                score_hi=r.score_hi,
+                rank_lo=r.rank_lo,
+                rank_hi=r.rank_hi,
+                k_n=r.k_n,
+                q_n=r.q_n,
+                c_n=r.c_n,
+                trend=r.trend,
+                reason=r.reason,
+            )
+            for r in rows
+        ],
+        out_dir,
+    )
 
 
 def read_ranking(wh: Warehouse, period: Period) -> list[tuple[object, ...]]:
@@ -295,4 +392,6 @@ def read_ranking(wh: Warehouse, period: Period) -> list[tuple[object, ...]]:
         "SELECT peer_group, rank, n_ranked, unit_code, unit_name, score, k_n, q_n, reason, "
         "score_lo, score_hi, rank_lo, rank_hi, trend "
         "FROM rankings WHERE period = %(period)s "
-        "ORDER BY peer_group, isNull(rank), rank, unit_code", {"period": period.key})
+        "ORDER BY peer_group, isNull(rank), rank, unit_code",
+        {"period": period.key},
+    )

@@ -44,12 +44,23 @@ REASONS = {
 }
 
 CSV_COLUMNS = (
-    "Kỳ", "Nhóm so sánh", "Hạng", "Số đơn vị được xếp hạng",
-    "Hạng (khoảng tin cậy 95%) từ", "Hạng (khoảng tin cậy 95%) đến",
-    "Mã đơn vị", "Tên đơn vị", "Điểm",
-    "Điểm (khoảng tin cậy 95%) từ", "Điểm (khoảng tin cậy 95%) đến",
-    "Xu hướng so với kỳ trước", "Số phiếu kiosk (K_n)", "Số phiếu QR (Q_n)",
-    "Số quan sát camera (C_n)", "Lý do không xếp hạng", "Phiên bản phương pháp",
+    "Kỳ",
+    "Nhóm so sánh",
+    "Hạng",
+    "Số đơn vị được xếp hạng",
+    "Hạng (khoảng tin cậy 95%) từ",
+    "Hạng (khoảng tin cậy 95%) đến",
+    "Mã đơn vị",
+    "Tên đơn vị",
+    "Điểm",
+    "Điểm (khoảng tin cậy 95%) từ",
+    "Điểm (khoảng tin cậy 95%) đến",
+    "Xu hướng so với kỳ trước",
+    "Số phiếu kiosk (K_n)",
+    "Số phiếu QR (Q_n)",
+    "Số quan sát camera (C_n)",
+    "Lý do không xếp hạng",
+    "Phiên bản phương pháp",
     "Mã kiểm tra dữ liệu đầu vào (SHA-256)",
 )
 
@@ -115,8 +126,9 @@ def weights_text(weights_json: str) -> str:
     """The weights as recorded with a ranking row ('{"camera": 0.15, ...}') → 'QR 0.50 · ...'."""
     w = json.loads(weights_json)
     names = {"qr": "QR", "kiosk": "kiosk", "camera": "camera"}
-    return " · ".join(f"{names.get(k, k)} {float(w[k]):.2f}"
-                      for k in sorted(w, key=lambda k: (-float(w[k]), k)))
+    return " · ".join(
+        f"{names.get(k, k)} {float(w[k]):.2f}" for k in sorted(w, key=lambda k: (-float(w[k]), k))
+    )
 
 
 def peer_group_label(code: str) -> str:
@@ -127,7 +139,7 @@ def reason_text(reason: str) -> str:
     """A ranking reason in Vietnamese ('sample too small: K_n + Q_n = 12 < 30' → ...)."""
     for prefix, vi in REASONS.items():
         if reason.startswith(prefix):
-            return vi + reason[len(prefix):]
+            return vi + reason[len(prefix) :]
     return reason
 
 
@@ -163,11 +175,26 @@ def _int(value: int | None) -> str:
 
 
 def _csv_row(report: Report, r: ReportRow) -> list[str]:
-    return [report.period, peer_group_label(r.peer_group), _int(r.rank),
-            str(r.n_ranked), _int(r.rank_lo), _int(r.rank_hi), r.unit_code, r.unit_name,
-            _dec(r.score), _dec(r.score_lo), _dec(r.score_hi), _dec(r.trend), str(r.k_n),
-            str(r.q_n), str(r.c_n), reason_text(r.reason), report.methodology_version,
-            report.input_checksum]
+    return [
+        report.period,
+        peer_group_label(r.peer_group),
+        _int(r.rank),
+        str(r.n_ranked),
+        _int(r.rank_lo),
+        _int(r.rank_hi),
+        r.unit_code,
+        r.unit_name,
+        _dec(r.score),
+        _dec(r.score_lo),
+        _dec(r.score_hi),
+        _dec(r.trend),
+        str(r.k_n),
+        str(r.q_n),
+        str(r.c_n),
+        reason_text(r.reason),
+        report.methodology_version,
+        report.input_checksum,
+    ]
 
 
 # --- HTML -------------------------------------------------------------------------------
@@ -246,84 +273,112 @@ def _chart(group: str, ranked: Sequence[ReportRow]) -> str:
     height = CHART_TOP + plot_h + CHART_BOTTOM
     bottom = CHART_TOP + plot_h
     label = f"Biểu đồ điểm và khoảng tin cậy 95%: {peer_group_label(group)}"
-    out = [f'<svg class="chart" id="chart-{_e(group)}" data-group="{_e(group)}" '
-           f'xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" height="{height}" '
-           f'viewBox="0 0 {CHART_WIDTH} {height}" role="img" aria-label="{_e(label)}">']
+    out = [
+        f'<svg class="chart" id="chart-{_e(group)}" data-group="{_e(group)}" '
+        f'xmlns="http://www.w3.org/2000/svg" width="{CHART_WIDTH}" height="{height}" '
+        f'viewBox="0 0 {CHART_WIDTH} {height}" role="img" aria-label="{_e(label)}">'
+    ]
     for tick in range(0, 101, 10):
         x = _px(_x(tick))
         major = " major" if tick in (0, 100) else ""
-        out.append(f'<line class="grid{major}" x1="{x}" y1="{CHART_TOP - 4}" x2="{x}" '
-                   f'y2="{bottom + 4}"/>'
-                   f'<text class="tick" x="{x}" y="{CHART_TOP - 8}" text-anchor="middle">'
-                   f'{tick}</text>'
-                   f'<text class="tick" x="{x}" y="{bottom + 18}" text-anchor="middle">'
-                   f'{tick}</text>')
-    out.append(f'<text class="axis" x="{_px(_x(50))}" y="{bottom + 36}" text-anchor="middle">'
-               f'Điểm (0{DASH}100)</text>')
+        out.append(
+            f'<line class="grid{major}" x1="{x}" y1="{CHART_TOP - 4}" x2="{x}" '
+            f'y2="{bottom + 4}"/>'
+            f'<text class="tick" x="{x}" y="{CHART_TOP - 8}" text-anchor="middle">'
+            f"{tick}</text>"
+            f'<text class="tick" x="{x}" y="{bottom + 18}" text-anchor="middle">'
+            f"{tick}</text>"
+        )
+    out.append(
+        f'<text class="axis" x="{_px(_x(50))}" y="{bottom + 36}" text-anchor="middle">'
+        f"Điểm (0{DASH}100)</text>"
+    )
     for i, r in enumerate(ranked):
         score = r.score if r.score is not None else 0.0  # ranked rows always have one
         top = CHART_TOP + i * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2
         mid = _px(top + BAR_HEIGHT / 2)
         base = top + BAR_HEIGHT / 2 + 4  # text baseline, vertically centred at 12 px
-        name = r.unit_name if len(r.unit_name) <= NAME_MAX_CHARS \
-            else r.unit_name[:NAME_MAX_CHARS - 1] + "…"
-        tip = (f"{r.rank}/{r.n_ranked}. {r.unit_name}: {_dec(r.score)} "
-               f"(khoảng tin cậy 95%: {_interval(r.score_lo, r.score_hi)})")
+        name = (
+            r.unit_name
+            if len(r.unit_name) <= NAME_MAX_CHARS
+            else r.unit_name[: NAME_MAX_CHARS - 1] + "…"
+        )
+        tip = (
+            f"{r.rank}/{r.n_ranked}. {r.unit_name}: {_dec(r.score)} "
+            f"(khoảng tin cậy 95%: {_interval(r.score_lo, r.score_hi)})"
+        )
         unit = _e(r.unit_code)
-        out.append(f'<g class="unit" data-unit="{unit}" data-rank="{r.rank}">'
-                   f'<title>{_e(tip)}</title>'
-                   f'<text class="rank" x="36" y="{_px(base)}" text-anchor="end">{r.rank}</text>'
-                   f'<text class="name" x="{PLOT_LEFT - 8}" y="{_px(base)}" '
-                   f'text-anchor="end">{_e(name)}</text>'
-                   f'<rect class="bar" data-unit="{unit}" data-score="{_dec(r.score)}" '
-                   f'x="{PLOT_LEFT}" y="{_px(top)}" width="{_px(_x(score) - PLOT_LEFT)}" '
-                   f'height="{BAR_HEIGHT}"/>')
+        out.append(
+            f'<g class="unit" data-unit="{unit}" data-rank="{r.rank}">'
+            f"<title>{_e(tip)}</title>"
+            f'<text class="rank" x="36" y="{_px(base)}" text-anchor="end">{r.rank}</text>'
+            f'<text class="name" x="{PLOT_LEFT - 8}" y="{_px(base)}" '
+            f'text-anchor="end">{_e(name)}</text>'
+            f'<rect class="bar" data-unit="{unit}" data-score="{_dec(r.score)}" '
+            f'x="{PLOT_LEFT}" y="{_px(top)}" width="{_px(_x(score) - PLOT_LEFT)}" '
+            f'height="{BAR_HEIGHT}"/>'
+        )
         if r.score_lo is not None and r.score_hi is not None:
             lo, hi = _px(_x(r.score_lo)), _px(_x(r.score_hi))
             cap_top, cap_bottom = _px(top + 3), _px(top + BAR_HEIGHT - 3)
-            out.append(f'<line class="interval" data-unit="{unit}" data-lo="{_dec(r.score_lo)}"'
-                       f' data-hi="{_dec(r.score_hi)}" x1="{lo}" y1="{mid}" x2="{hi}" '
-                       f'y2="{mid}"/>'
-                       f'<line class="cap" x1="{lo}" y1="{cap_top}" x2="{lo}" y2="{cap_bottom}"/>'
-                       f'<line class="cap" x1="{hi}" y1="{cap_top}" x2="{hi}" y2="{cap_bottom}"/>')
-        out.append(f'<text class="value" x="{PLOT_LEFT + PLOT_WIDTH + 10}" y="{_px(base)}">'
-                   f'{_dec(r.score)}</text></g>')
+            out.append(
+                f'<line class="interval" data-unit="{unit}" data-lo="{_dec(r.score_lo)}"'
+                f' data-hi="{_dec(r.score_hi)}" x1="{lo}" y1="{mid}" x2="{hi}" '
+                f'y2="{mid}"/>'
+                f'<line class="cap" x1="{lo}" y1="{cap_top}" x2="{lo}" y2="{cap_bottom}"/>'
+                f'<line class="cap" x1="{hi}" y1="{cap_top}" x2="{hi}" y2="{cap_bottom}"/>'
+            )
+        out.append(
+            f'<text class="value" x="{PLOT_LEFT + PLOT_WIDTH + 10}" y="{_px(base)}">'
+            f"{_dec(r.score)}</text></g>"
+        )
     out.append("</svg>")
     return "\n".join(out)
 
 
 def _ranked_table(ranked: Sequence[ReportRow]) -> str:
-    out = ['<table class="ranking"><thead>'
-           '<tr><th rowspan="2" class="num">Hạng</th><th rowspan="2">Đơn vị</th>'
-           '<th rowspan="2" class="num">Điểm</th>'
-           '<th rowspan="2" class="num">Khoảng tin cậy 95%</th>'
-           '<th rowspan="2" class="num">Xu hướng</th><th colspan="3" class="span">Số phiếu</th>'
-           '</tr><tr><th class="num">Kiosk</th><th class="num">QR</th>'
-           '<th class="num">Camera</th></tr></thead><tbody>']
+    out = [
+        '<table class="ranking"><thead>'
+        '<tr><th rowspan="2" class="num">Hạng</th><th rowspan="2">Đơn vị</th>'
+        '<th rowspan="2" class="num">Điểm</th>'
+        '<th rowspan="2" class="num">Khoảng tin cậy 95%</th>'
+        '<th rowspan="2" class="num">Xu hướng</th><th colspan="3" class="span">Số phiếu</th>'
+        '</tr><tr><th class="num">Kiosk</th><th class="num">QR</th>'
+        '<th class="num">Camera</th></tr></thead><tbody>'
+    ]
     for r in ranked:
-        rank_ci = (f' <span class="ci">({r.rank_lo}{DASH}{r.rank_hi})</span>'
-                   if r.rank_lo is not None and r.rank_hi is not None else "")
-        out.append(f'<tr data-unit="{_e(r.unit_code)}">'
-                   f'<td class="num"><strong>{r.rank}</strong>/{r.n_ranked}{rank_ci}</td>'
-                   f'<td>{_e(r.unit_name)} <span class="code">{_e(r.unit_code)}</span></td>'
-                   f'<td class="num">{_shown(r.score)}</td>'
-                   f'<td class="num">{_interval(r.score_lo, r.score_hi)}</td>'
-                   f'<td class="num">{_trend(r.trend)}</td><td class="num">{r.k_n}</td>'
-                   f'<td class="num">{r.q_n}</td><td class="num">{r.c_n}</td></tr>')
+        rank_ci = (
+            f' <span class="ci">({r.rank_lo}{DASH}{r.rank_hi})</span>'
+            if r.rank_lo is not None and r.rank_hi is not None
+            else ""
+        )
+        out.append(
+            f'<tr data-unit="{_e(r.unit_code)}">'
+            f'<td class="num"><strong>{r.rank}</strong>/{r.n_ranked}{rank_ci}</td>'
+            f'<td>{_e(r.unit_name)} <span class="code">{_e(r.unit_code)}</span></td>'
+            f'<td class="num">{_shown(r.score)}</td>'
+            f'<td class="num">{_interval(r.score_lo, r.score_hi)}</td>'
+            f'<td class="num">{_trend(r.trend)}</td><td class="num">{r.k_n}</td>'
+            f'<td class="num">{r.q_n}</td><td class="num">{r.c_n}</td></tr>'
+        )
     out.append("</tbody></table>")
     return "\n".join(out)
 
 
 def _unranked_table(unranked: Sequence[ReportRow]) -> str:
-    out = ['<table class="unranked"><thead><tr><th>Đơn vị</th><th class="num">Điểm</th>'
-           '<th class="num">Kiosk</th><th class="num">QR</th><th class="num">Camera</th>'
-           '<th>Lý do không xếp hạng</th></tr></thead><tbody>']
+    out = [
+        '<table class="unranked"><thead><tr><th>Đơn vị</th><th class="num">Điểm</th>'
+        '<th class="num">Kiosk</th><th class="num">QR</th><th class="num">Camera</th>'
+        "<th>Lý do không xếp hạng</th></tr></thead><tbody>"
+    ]
     for r in unranked:
-        out.append(f'<tr data-unit="{_e(r.unit_code)}">'
-                   f'<td>{_e(r.unit_name)} <span class="code">{_e(r.unit_code)}</span></td>'
-                   f'<td class="num">{_shown(r.score)}</td><td class="num">{r.k_n}</td>'
-                   f'<td class="num">{r.q_n}</td><td class="num">{r.c_n}</td>'
-                   f'<td>{_e(reason_text(r.reason))}</td></tr>')
+        out.append(
+            f'<tr data-unit="{_e(r.unit_code)}">'
+            f'<td>{_e(r.unit_name)} <span class="code">{_e(r.unit_code)}</span></td>'
+            f'<td class="num">{_shown(r.score)}</td><td class="num">{r.k_n}</td>'
+            f'<td class="num">{r.q_n}</td><td class="num">{r.c_n}</td>'
+            f"<td>{_e(reason_text(r.reason))}</td></tr>"
+        )
     out.append("</tbody></table>")
     return "\n".join(out)
 
@@ -335,34 +390,53 @@ def _generated(at: datetime) -> str:
 
 def render_html(report: Report, rows: Sequence[ReportRow]) -> str:
     """The report page; ``rows`` in report order (:func:`in_report_order`)."""
-    meta = [("Kỳ", _e(period_label(report.period))),
-            ("Phiên bản phương pháp", _e(report.methodology_version)),
-            ("Trọng số các kênh", _e(report.weights)),
-            ("Số phiếu tối thiểu để xếp hạng", f"K_n + Q_n ≥ {report.min_sample}"),
-            ("Mã kiểm tra dữ liệu đầu vào (SHA-256)", f"<code>{_e(report.input_checksum)}</code>"),
-            ("Thời điểm lập", _e(_generated(report.generated_at)))]
-    out = ['<!DOCTYPE html>', '<html lang="vi">', '<head>', '<meta charset="utf-8">',
-           '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           f'<title>{_e(report.title)}</title>', f'<style>{_CSS}</style>', '</head>', '<body>',
-           f'<h1>{_e(report.title)}</h1>', '<dl class="meta">',
-           *(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta), '</dl>',
-           f'<p class="note">Điểm: chỉ số hài lòng (0{DASH}100), làm tròn 2 chữ số thập phân; các '
-           'đơn vị bằng điểm đồng hạng. Khoảng tin cậy 95% của điểm và của hạng được ước lượng '
-           'bằng phương pháp bootstrap. Xu hướng: thay đổi điểm so với kỳ trước.</p>']
+    meta = [
+        ("Kỳ", _e(period_label(report.period))),
+        ("Phiên bản phương pháp", _e(report.methodology_version)),
+        ("Trọng số các kênh", _e(report.weights)),
+        ("Số phiếu tối thiểu để xếp hạng", f"K_n + Q_n ≥ {report.min_sample}"),
+        ("Mã kiểm tra dữ liệu đầu vào (SHA-256)", f"<code>{_e(report.input_checksum)}</code>"),
+        ("Thời điểm lập", _e(_generated(report.generated_at))),
+    ]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="vi">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(report.title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{_e(report.title)}</h1>",
+        '<dl class="meta">',
+        *(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in meta),
+        "</dl>",
+        f'<p class="note">Điểm: chỉ số hài lòng (0{DASH}100), làm tròn 2 chữ số thập phân; các '
+        "đơn vị bằng điểm đồng hạng. Khoảng tin cậy 95% của điểm và của hạng được ước lượng "
+        "bằng phương pháp bootstrap. Xu hướng: thay đổi điểm so với kỳ trước.</p>",
+    ]
     for group in sorted({r.peer_group for r in rows}):
         members = [r for r in rows if r.peer_group == group]
         ranked = [r for r in members if r.rank is not None and r.score is not None]
         unranked = [r for r in members if r.rank is None or r.score is None]
-        out.append(f'<section class="group" data-group="{_e(group)}">'
-                   f'<h2>{_e(peer_group_label(group))}</h2>'
-                   f'<p class="summary">{len(members)} đơn vị, {len(ranked)} được xếp hạng.</p>')
+        out.append(
+            f'<section class="group" data-group="{_e(group)}">'
+            f"<h2>{_e(peer_group_label(group))}</h2>"
+            f'<p class="summary">{len(members)} đơn vị, {len(ranked)} được xếp hạng.</p>'
+        )
         if ranked:
-            out += ['<p class="legend"><span class="swatch"></span>Điểm'
-                    '<span class="whisker"></span>Khoảng tin cậy 95%</p>',
-                    _chart(group, ranked), _ranked_table(ranked)]
+            out += [
+                '<p class="legend"><span class="swatch"></span>Điểm'
+                '<span class="whisker"></span>Khoảng tin cậy 95%</p>',
+                _chart(group, ranked),
+                _ranked_table(ranked),
+            ]
         if unranked:
-            out += [f'<h3>Đơn vị không được xếp hạng ({len(unranked)})</h3>',
-                    _unranked_table(unranked)]
+            out += [
+                f"<h3>Đơn vị không được xếp hạng ({len(unranked)})</h3>",
+                _unranked_table(unranked),
+            ]
         out.append("</section>")
     out += ["</body>", "</html>", ""]
     return "\n".join(out)

@@ -27,10 +27,12 @@ from pipelines.assets import (
 )
 
 # Partitioning comes from the selected assets; their blocking checks run with them.
-monthly_job = define_asset_job("monthly_ranking_job",
-                               selection=[monthly_ranking_inputs, monthly_ranking])
-annual_job = define_asset_job("annual_ranking_job",
-                              selection=[annual_ranking_inputs, annual_ranking])
+monthly_job = define_asset_job(
+    "monthly_ranking_job", selection=[monthly_ranking_inputs, monthly_ranking]
+)
+annual_job = define_asset_job(
+    "annual_ranking_job", selection=[annual_ranking_inputs, annual_ranking]
+)
 
 
 def previous_month(at: datetime) -> str:

@@ -83,17 +83,49 @@ ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 EVENT_NAMESPACE = uuid.UUID("0b6f3f0e-6a53-5d0c-9a57-2f1d3c9e7a41")
 
 EMOTIONS: dict[str, str] = {
-    **dict.fromkeys(("happy", "happiness", "joy", "joyful", "smile", "smiling", "pleased",
-                     "satisfied", "positive"), "positive"),
+    **dict.fromkeys(
+        (
+            "happy",
+            "happiness",
+            "joy",
+            "joyful",
+            "smile",
+            "smiling",
+            "pleased",
+            "satisfied",
+            "positive",
+        ),
+        "positive",
+    ),
     **dict.fromkeys(("neutral", "calm", "surprise", "surprised"), "neutral"),
-    **dict.fromkeys(("sad", "sadness", "angry", "anger", "disgust", "disgusted", "fear",
-                     "fearful", "scared", "contempt", "frustrated", "annoyed", "upset",
-                     "unhappy", "negative"), "negative"),
+    **dict.fromkeys(
+        (
+            "sad",
+            "sadness",
+            "angry",
+            "anger",
+            "disgust",
+            "disgusted",
+            "fear",
+            "fearful",
+            "scared",
+            "contempt",
+            "frustrated",
+            "annoyed",
+            "upset",
+            "unhappy",
+            "negative",
+        ),
+        "negative",
+    ),
 }
 # Field names that are images or biometrics: refused with a message that says so.
-_VISUAL_RE = re.compile(r"image|img|photo|picture|snapshot|frame|jpe?g|png|face|crop|"
-                        r"embedding|vector|feature|biometric|template|thumb|video|clip|"
-                        r"base64|pixel", re.IGNORECASE)
+_VISUAL_RE = re.compile(
+    r"image|img|photo|picture|snapshot|frame|jpe?g|png|face|crop|"
+    r"embedding|vector|feature|biometric|template|thumb|video|clip|"
+    r"base64|pixel",
+    re.IGNORECASE,
+)
 
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 
@@ -101,29 +133,51 @@ Id = Annotated[str, Field(pattern=ID_PATTERN)]
 class WebhookObservation(BaseModel):
     """One observation as cameras send it (see the module docstring)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [
-        {"camera_id": "cam-3", "office_id": "HN-00004",
-         "timestamp": "2026-11-24T09:15:02+07:00", "event_type": "emotion",
-         "observation_id": "obs-77812", "emotion": "happy", "score": 0.91,
-         "track_id": "t-1234"},
-        {"camera_id": "cam-1", "office_id": "HN-00004",
-         "timestamp": "2026-11-24T09:15:00+07:00", "event_type": "queue",
-         "people_waiting": 7, "estimated_wait_s": 420}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "camera_id": "cam-3",
+                    "office_id": "HN-00004",
+                    "timestamp": "2026-11-24T09:15:02+07:00",
+                    "event_type": "emotion",
+                    "observation_id": "obs-77812",
+                    "emotion": "happy",
+                    "score": 0.91,
+                    "track_id": "t-1234",
+                },
+                {
+                    "camera_id": "cam-1",
+                    "office_id": "HN-00004",
+                    "timestamp": "2026-11-24T09:15:00+07:00",
+                    "event_type": "queue",
+                    "people_waiting": 7,
+                    "estimated_wait_s": 420,
+                },
+            ]
+        },
+    )
 
     camera_id: Id
     office_id: Id
     timestamp: str = Field(max_length=40, description="RFC 3339 with an offset")
     event_type: Literal["emotion", "queue"]
     observation_id: Id | None = Field(
-        None, description="the vendor's id: resends with the same id get the same event_id")
-    emotion: str | None = Field(None, max_length=32,
-                                description="one of: " + ", ".join(sorted(EMOTIONS)))
-    score: float | None = Field(None, ge=0, le=1, allow_inf_nan=False,
-                                description="confidence 0..1 (emotion)")
+        None, description="the vendor's id: resends with the same id get the same event_id"
+    )
+    emotion: str | None = Field(
+        None, max_length=32, description="one of: " + ", ".join(sorted(EMOTIONS))
+    )
+    score: float | None = Field(
+        None, ge=0, le=1, allow_inf_nan=False, description="confidence 0..1 (emotion)"
+    )
     track_id: Id | None = Field(None, description="anonymous track id, rotated at least daily")
     people_waiting: int | None = Field(None, ge=0, description="queue length (queue)")
-    estimated_wait_s: float | None = Field(None, ge=0, allow_inf_nan=False,
-                                           description="estimated wait in seconds (queue)")
+    estimated_wait_s: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="estimated wait in seconds (queue)"
+    )
 
 
 ALLOWED_FIELDS = frozenset(WebhookObservation.model_fields)
@@ -137,11 +191,15 @@ class WebhookAccepted(BaseModel):
 class Refused(Exception):
     """A webhook request refused as a whole; ``body`` is the problem details."""
 
-    def __init__(self, status: int, slug: str, title: str, detail: str,
-                 **extra: Any) -> None:
+    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail, self.extra = (
-            status, slug, title, detail, extra)
+            status,
+            slug,
+            title,
+            detail,
+            extra,
+        )
 
     def response(self) -> JSONResponse:
         return problem(self.status, self.slug, self.title, self.detail, **self.extra)
@@ -199,23 +257,44 @@ def read_observations(raw: bytes) -> list[dict[str, Any]]:
     if not items:
         raise Refused(422, "no-observations", "No observations", "the array is empty")
     if len(items) > MAX_OBSERVATIONS:
-        raise Refused(422, "too-many-observations", "Too many observations",
-                      f"at most {MAX_OBSERVATIONS} observations per request")
+        raise Refused(
+            422,
+            "too-many-observations",
+            "Too many observations",
+            f"at most {MAX_OBSERVATIONS} observations per request",
+        )
     not_objects = [i for i, item in enumerate(items) if not isinstance(item, dict)]
     if not_objects:
-        raise Refused(422, "invalid-observation", "Invalid observations",
-                      "each observation must be a JSON object",
-                      errors=[{"field": f"[{i}]", "message": "must be a JSON object"}
-                              for i in not_objects[:20]])
+        raise Refused(
+            422,
+            "invalid-observation",
+            "Invalid observations",
+            "each observation must be a JSON object",
+            errors=[
+                {"field": f"[{i}]", "message": "must be a JSON object"} for i in not_objects[:20]
+            ],
+        )
     forbidden = forbidden_fields(items)
     if forbidden:
         visual = [n for n in forbidden if _VISUAL_RE.search(n)]
-        detail = ("observations may carry only the documented fields"
-                  + ("; images, face crops, embeddings and other biometric or visual data "
-                     "are never accepted" if visual else "")
-                  + ". Nothing of this request was published.")
-        raise Refused(422, "field-not-allowed", "Fields not accepted", detail,
-                      fields=forbidden, allowed=sorted(ALLOWED_FIELDS))
+        detail = (
+            "observations may carry only the documented fields"
+            + (
+                "; images, face crops, embeddings and other biometric or visual data "
+                "are never accepted"
+                if visual
+                else ""
+            )
+            + ". Nothing of this request was published."
+        )
+        raise Refused(
+            422,
+            "field-not-allowed",
+            "Fields not accepted",
+            detail,
+            fields=forbidden,
+            allowed=sorted(ALLOWED_FIELDS),
+        )
     return items
 
 
@@ -226,24 +305,32 @@ def to_events(items: list[dict[str, Any]]) -> list[CameraObservation]:
     events: list[CameraObservation] = []
 
     def fail(i: int, where: str, message: str) -> None:
-        errors.append({"field": f"[{i}].{where}" if where else f"[{i}]",
-                       "message": _scrub(message, payload_strings)})
+        errors.append(
+            {
+                "field": f"[{i}].{where}" if where else f"[{i}]",
+                "message": _scrub(message, payload_strings),
+            }
+        )
 
     for i, item in enumerate(items):
         before = len(errors)
         try:
             obs = WebhookObservation.model_validate(item)
         except ValidationError as exc:
-            for err in exc.errors(include_url=False, include_input=False,
-                                  include_context=False):
+            for err in exc.errors(include_url=False, include_input=False, include_context=False):
                 fail(i, ".".join(str(p) for p in err["loc"]), err["msg"])
             continue
         fields: dict[str, Any] = {
-            "schema": "camera_observation/1", "office_id": obs.office_id,
-            "camera_id": obs.camera_id, "observed_at": obs.timestamp,
-            "event_id": str(uuid.uuid5(EVENT_NAMESPACE, f"{obs.office_id}/{obs.camera_id}/"
-                                                        f"{obs.observation_id}")
-                            if obs.observation_id else uuid.uuid4())}
+            "schema": "camera_observation/1",
+            "office_id": obs.office_id,
+            "camera_id": obs.camera_id,
+            "observed_at": obs.timestamp,
+            "event_id": str(
+                uuid.uuid5(EVENT_NAMESPACE, f"{obs.office_id}/{obs.camera_id}/{obs.observation_id}")
+                if obs.observation_id
+                else uuid.uuid4()
+            ),
+        }
         if obs.track_id is not None:
             fields["track_id"] = obs.track_id
         if obs.event_type == "emotion":
@@ -273,24 +360,35 @@ def to_events(items: list[dict[str, Any]]) -> list[CameraObservation]:
         try:
             events.append(CameraObservation.model_validate(fields))
         except ValidationError as exc:
-            for err in exc.errors(include_url=False, include_input=False,
-                                  include_context=False):
+            for err in exc.errors(include_url=False, include_input=False, include_context=False):
                 where = ".".join(str(p) for p in err["loc"])
-                fail(i, "timestamp" if where == "observed_at" else where,
-                     "must be an RFC 3339 timestamp with an offset, like "
-                     "2026-11-24T09:15:02+07:00" if where == "observed_at" else "invalid value")
+                fail(
+                    i,
+                    "timestamp" if where == "observed_at" else where,
+                    "must be an RFC 3339 timestamp with an offset, like 2026-11-24T09:15:02+07:00"
+                    if where == "observed_at"
+                    else "invalid value",
+                )
     if errors:
-        raise Refused(422, "invalid-observation", "Invalid observations",
-                      "some observations are invalid; nothing of this request was published",
-                      errors=errors[:50])
+        raise Refused(
+            422,
+            "invalid-observation",
+            "Invalid observations",
+            "some observations are invalid; nothing of this request was published",
+            errors=errors[:50],
+        )
     return events
 
 
-webhook_auth = HTTPBearer(auto_error=False, scheme_name="camera webhook token",
-                          description="the camera's own webhook token (`webhook_token` in the "
-                                      "config `hailong devices register --kind camera` wrote)")
+webhook_auth = HTTPBearer(
+    auto_error=False,
+    scheme_name="camera webhook token",
+    description="the camera's own webhook token (`webhook_token` in the "
+    "config `hailong devices register --kind camera` wrote)",
+)
 
 Creds = Annotated[HTTPAuthorizationCredentials | None, Depends(webhook_auth)]
+
 
 class Problem(BaseModel):
     """RFC 9457 problem details; ``fields`` lists refused field names."""
@@ -313,30 +411,48 @@ Only the fields of `WebhookObservation` are accepted. A request with any other f
 (`image`, `face_crop`, `embedding`, ... or simply unknown) is refused as a whole (422,
 the field names listed in `fields`) and nothing of it is published, logged or echoed.
 
-Emotion labels → sentiment: {"; ".join(
-    f"{s}: {', '.join(k for k, v in EMOTIONS.items() if v == s)}"
-    for s in ("positive", "neutral", "negative"))}.
+Emotion labels → sentiment: {
+    "; ".join(
+        f"{s}: {', '.join(k for k, v in EMOTIONS.items() if v == s)}"
+        for s in ("positive", "neutral", "negative")
+    )
+}.
 """
 
 
-def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
-               ) -> FastAPI:
+def create_app(
+    settings: Settings,
+    *,
+    delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
+) -> FastAPI:
     """The camera adapter as an ASGI app; Kafka's producer starts with the app."""
-    cameras = RegisteredTokens(settings, "camera", settings.camera_registry_refresh_s,
-                               settings.camera_rate_per_minute, "the camera's webhook token")
+    cameras = RegisteredTokens(
+        settings,
+        "camera",
+        settings.camera_registry_refresh_s,
+        settings.camera_rate_per_minute,
+        "the camera's webhook token",
+    )
     producer: list[ConfirmingProducer] = []
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        producer.append(ConfirmingProducer(settings, CAMERA_ADAPTER, delivery_timeout_s,
-                                           service_signer(settings, ADAPTER_DEVICE)))
+        producer.append(
+            ConfirmingProducer(
+                settings,
+                CAMERA_ADAPTER,
+                delivery_timeout_s,
+                service_signer(settings, ADAPTER_DEVICE),
+            )
+        )
         try:
             yield
         finally:
             await asyncio.to_thread(producer[0].close)
 
-    app = FastAPI(title="Hailong camera adapter", version="1", lifespan=lifespan,
-                  description=DESCRIPTION)
+    app = FastAPI(
+        title="Hailong camera adapter", version="1", lifespan=lifespan, description=DESCRIPTION
+    )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_req: Request, _exc: RequestValidationError) -> Response:
@@ -344,25 +460,57 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_req: Request, exc: StarletteHTTPException) -> Response:
-        return problem(exc.status_code, "http-error", str(exc.detail), str(exc.detail),
-                       headers=dict(exc.headers or {}))
+        return problem(
+            exc.status_code,
+            "http-error",
+            str(exc.detail),
+            str(exc.detail),
+            headers=dict(exc.headers or {}),
+        )
 
     schema = WebhookObservation.model_json_schema()
 
     @app.post(
-        "/api/v1/observations", tags=["cameras"], response_model=WebhookAccepted,
+        "/api/v1/observations",
+        tags=["cameras"],
+        response_model=WebhookAccepted,
         summary="Receive camera observations (webhook)",
         responses={
             400: {"model": Problem, "description": "the body is not (strict) JSON"},
             401: {"model": Problem, "description": "missing or wrong bearer key"},
             413: {"model": Problem, "description": f"body above {MAX_BODY_BYTES} bytes"},
-            422: {"model": Problem, "description": "a field outside the allowlist (named in "
-                  "`fields`; nothing published) or invalid observations (`errors`)"},
-            503: {"model": Problem, "description": "Kafka did not confirm; send again "
-                  "(with observation_id, a resend is counted once)"}},
-        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"oneOf": [schema, {"type": "array", "items": schema,
-                                          "maxItems": MAX_OBSERVATIONS, "minItems": 1}]}}}}})
+            422: {
+                "model": Problem,
+                "description": "a field outside the allowlist (named in "
+                "`fields`; nothing published) or invalid observations (`errors`)",
+            },
+            503: {
+                "model": Problem,
+                "description": "Kafka did not confirm; send again "
+                "(with observation_id, a resend is counted once)",
+            },
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                schema,
+                                {
+                                    "type": "array",
+                                    "items": schema,
+                                    "maxItems": MAX_OBSERVATIONS,
+                                    "minItems": 1,
+                                },
+                            ]
+                        }
+                    }
+                },
+            }
+        },
+    )
     async def observations(request: Request, creds: Creds) -> Any:
         """Publish one observation (a JSON object) or several (an array) as
         ``camera_observation/1`` events; answers after Kafka confirmed all of them. A
@@ -373,42 +521,70 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
             return camera
         try:
             events = to_events(read_observations(await request.body()))
-            strangers = sorted({i for i, e in enumerate(events)
-                                if (e.camera_id, e.office_id) !=
-                                (camera.device_id, camera.office_id)})
+            strangers = sorted(
+                {
+                    i
+                    for i, e in enumerate(events)
+                    if (e.camera_id, e.office_id) != (camera.device_id, camera.office_id)
+                }
+            )
             if strangers:
-                raise Refused(403, "not-this-camera", "Not this camera's observations",
-                              f"this token is camera {camera.device_id} of office "
-                              f"{camera.office_id}; it may post only its own observations. "
-                              "Nothing of this request was published.",
-                              errors=[{"field": f"[{i}]", "message": "another camera or "
-                                       "office"} for i in strangers[:20]])
+                raise Refused(
+                    403,
+                    "not-this-camera",
+                    "Not this camera's observations",
+                    f"this token is camera {camera.device_id} of office "
+                    f"{camera.office_id}; it may post only its own observations. "
+                    "Nothing of this request was published.",
+                    errors=[
+                        {"field": f"[{i}]", "message": "another camera or office"}
+                        for i in strangers[:20]
+                    ],
+                )
         except Refused as exc:
             fields = exc.extra.get("fields")
-            log.warning("webhook refused (%s)%s", exc.slug,
-                        f": fields {', '.join(fields)}" if fields else "")
+            log.warning(
+                "webhook refused (%s)%s",
+                exc.slug,
+                f": fields {', '.join(fields)}" if fields else "",
+            )
             return exc.response()
         try:
-            await asyncio.gather(*(producer[0].send(settings.topics.camera, e.key, e.to_json())
-                                   for e in events))
+            await asyncio.gather(
+                *(producer[0].send(settings.topics.camera, e.key, e.to_json()) for e in events)
+            )
         except DeliveryError as exc:
             log.warning("webhook of %d observations not fully published: %s", len(events), exc)
-            return problem(503, "kafka-unavailable", "Not recorded",
-                           "Kafka did not confirm every observation; send the request again",
-                           headers={"Retry-After": "30"})
+            return problem(
+                503,
+                "kafka-unavailable",
+                "Not recorded",
+                "Kafka did not confirm every observation; send the request again",
+                headers={"Retry-After": "30"},
+            )
         log.info("published %d camera observations", len(events))
         return WebhookAccepted(accepted=len(events), event_ids=[str(e.event_id) for e in events])
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness",
-             responses={200: {"description": "the service runs"}})
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness",
+        responses={200: {"description": "the service runs"}},
+    )
     async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok", "topic": settings.topics.camera}
 
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES,
-                       too_large=lambda _scope: problem(
-                           413, "body-too-large", "Request body too large",
-                           f"the body exceeds {MAX_BODY_BYTES} bytes"))
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=MAX_BODY_BYTES,
+        too_large=lambda _scope: problem(
+            413,
+            "body-too-large",
+            "Request body too large",
+            f"the body exceeds {MAX_BODY_BYTES} bytes",
+        ),
+    )
     return app
 
 
@@ -416,16 +592,26 @@ def run_cli(settings: Settings, args: argparse.Namespace) -> None:
     """``hailong camera``: serve the adapter with uvicorn until interrupted."""
     import uvicorn
 
-    updates = {k: v for k, v in (("camera_host", args.host), ("camera_port", args.port))
-               if v is not None}
+    updates = {
+        k: v for k, v in (("camera_host", args.host), ("camera_port", args.port)) if v is not None
+    }
     if updates:
         settings = settings.model_copy(update=updates)
     app = create_app(settings)
-    print(f"camera adapter: http://{settings.camera_host}:{settings.camera_port}"
-          f"/api/v1/observations (API docs at /docs); each camera authenticates with its "
-          f"own webhook token (hailong devices register --kind camera); publishing to "
-          f"{settings.topics.camera}", flush=True)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s camera %(levelname)s %(message)s")
-    uvicorn.run(app, host=settings.camera_host, port=settings.camera_port,
-                log_level=args.log_level, server_header=False)
+    print(
+        f"camera adapter: http://{settings.camera_host}:{settings.camera_port}"
+        f"/api/v1/observations (API docs at /docs); each camera authenticates with its "
+        f"own webhook token (hailong devices register --kind camera); publishing to "
+        f"{settings.topics.camera}",
+        flush=True,
+    )
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s camera %(levelname)s %(message)s"
+    )
+    uvicorn.run(
+        app,
+        host=settings.camera_host,
+        port=settings.camera_port,
+        log_level=args.log_level,
+        server_header=False,
+    )

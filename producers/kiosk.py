@@ -70,9 +70,15 @@ class SpoolFull(HailongError):
 class KioskDevice:
     """One kiosk with 3, 4 or 5 buttons, standing at a counter of an office."""
 
-    def __init__(self, office_id: str, device_id: str, scale: int = 4,
-                 counter_id: str | None = None, staff_id: str | None = None,
-                 clock: Clock = SYSTEM) -> None:
+    def __init__(
+        self,
+        office_id: str,
+        device_id: str,
+        scale: int = 4,
+        counter_id: str | None = None,
+        staff_id: str | None = None,
+        clock: Clock = SYSTEM,
+    ) -> None:
         self.clock = clock
         self.office_id = office_id
         self.device_id = device_id
@@ -80,20 +86,23 @@ class KioskDevice:
         self.counter_id = counter_id
         self.staff_id = staff_id
 
-    def press(self, value: int, at: datetime | None = None,
-              event_id: uuid.UUID | None = None) -> KioskRating:
+    def press(
+        self, value: int, at: datetime | None = None, event_id: uuid.UUID | None = None
+    ) -> KioskRating:
         """The event of one press (validated: a wrong value raises at once)."""
-        return KioskRating.model_validate({
-            "schema": "kiosk_rating/1",
-            "event_id": event_id or uuid.uuid4(),
-            "office_id": self.office_id,
-            "device_id": self.device_id,
-            "counter_id": self.counter_id,
-            "staff_id": self.staff_id,
-            "occurred_at": at or self.clock.now(),
-            "scale": self.scale,
-            "value": value,
-        })
+        return KioskRating.model_validate(
+            {
+                "schema": "kiosk_rating/1",
+                "event_id": event_id or uuid.uuid4(),
+                "office_id": self.office_id,
+                "device_id": self.device_id,
+                "counter_id": self.counter_id,
+                "staff_id": self.staff_id,
+                "occurred_at": at or self.clock.now(),
+                "scale": self.scale,
+                "value": value,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -153,42 +162,52 @@ class Spool:
             (count,) = db.execute("SELECT count(*) FROM events").fetchone()
             if count >= self.max_events:
                 oldest = datetime.fromtimestamp(
-                    db.execute("SELECT min(stored_at) FROM events").fetchone()[0], UTC)
+                    db.execute("SELECT min(stored_at) FROM events").fetchone()[0], UTC
+                )
                 raise SpoolFull(
                     f"spool full: {count} ratings wait for Kafka in {self.path} (the oldest "
                     f"since {oldest:%Y-%m-%d %H:%M} UTC); presses are refused until Kafka "
-                    f"takes them (limit: HAILONG_KIOSK_SPOOL_MAX_EVENTS={self.max_events})")
-            db.execute("INSERT INTO events (event_id, key, value, stored_at) VALUES (?,?,?,?)",
-                       (str(event.event_id), event.key, event.to_json(), self.clock.time()))
+                    f"takes them (limit: HAILONG_KIOSK_SPOOL_MAX_EVENTS={self.max_events})"
+                )
+            db.execute(
+                "INSERT INTO events (event_id, key, value, stored_at) VALUES (?,?,?,?)",
+                (str(event.event_id), event.key, event.to_json(), self.clock.time()),
+            )
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def oldest(self, limit: int) -> list[Spooled]:
         rows = self.db.execute(
-            "SELECT event_id, key, value, round_id FROM events ORDER BY seq LIMIT ?", (limit,))
+            "SELECT event_id, key, value, round_id FROM events ORDER BY seq LIMIT ?", (limit,)
+        )
         return [Spooled(*row) for row in rows]
 
     def in_flight(self) -> set[str]:
         """Events sent but not confirmed (they are sent again, as the same bytes)."""
-        return {r[0] for r in self.db.execute(
-            "SELECT event_id FROM events WHERE round_id IS NOT NULL")}
+        return {
+            r[0] for r in self.db.execute("SELECT event_id FROM events WHERE round_id IS NOT NULL")
+        }
 
     def begin_round(self, event_ids: list[str]) -> int:
         with self._tx() as db:
             # (marks: kept for spools of earlier releases, which read the topic back)
             cur = db.execute("INSERT INTO rounds (marks) VALUES ('{}')")
             round_id = int(cur.lastrowid or 0)
-            db.executemany("UPDATE events SET round_id = ? WHERE event_id = ?",
-                           [(round_id, e) for e in event_ids])
+            db.executemany(
+                "UPDATE events SET round_id = ? WHERE event_id = ?",
+                [(round_id, e) for e in event_ids],
+            )
         return round_id
 
     def settle(self, confirmed: set[str]) -> None:
         """Drop the events Kafka confirmed (the others stay, to be sent again)."""
         with self._tx() as db:
             db.executemany("DELETE FROM events WHERE event_id = ?", [(e,) for e in confirmed])
-            db.execute("DELETE FROM rounds WHERE round_id NOT IN "
-                       "(SELECT round_id FROM events WHERE round_id IS NOT NULL)")
+            db.execute(
+                "DELETE FROM rounds WHERE round_id NOT IN "
+                "(SELECT round_id FROM events WHERE round_id IS NOT NULL)"
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -197,10 +216,14 @@ class Spool:
 class Forwarder:
     """Moves spooled events to Kafka: see the module docstring for the protocol."""
 
-    def __init__(self, settings: Settings, spool_path: Path,
-                 on_sent: Callable[[int], None] = lambda _n: None,
-                 signer: Signer | None = None,
-                 connection: dict[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        spool_path: Path,
+        on_sent: Callable[[int], None] = lambda _n: None,
+        signer: Signer | None = None,
+        connection: dict[str, object] | None = None,
+    ) -> None:
         self.settings = settings
         self.signer = signer  # signs each value as it is sent (Ed25519 is deterministic)
         # Where and as whom to connect: the device config's (hailong.kafka.device_connection);
@@ -215,10 +238,18 @@ class Forwarder:
 
     def _client(self) -> Producer:
         if self._producer is None:
-            self._producer = Producer(producer_config(
-                self.settings, SIMULATOR, connection=self.connection or None,
-                **{"message.timeout.ms": int(ROUND_TIMEOUT_S * 1000), "linger.ms": 20,
-                   "log_level": 2}))
+            self._producer = Producer(
+                producer_config(
+                    self.settings,
+                    SIMULATOR,
+                    connection=self.connection or None,
+                    **{
+                        "message.timeout.ms": int(ROUND_TIMEOUT_S * 1000),
+                        "linger.ms": 20,
+                        "log_level": 2,
+                    },
+                )
+            )
         return self._producer
 
     def reachable(self) -> bool:
@@ -238,8 +269,11 @@ class Forwarder:
         if not batch:
             return 0
         if in_flight:
-            log.info("sending %d events of an interrupted round again (a copy that reached "
-                     "Kafka is counted once, by its event_id)", len(in_flight))
+            log.info(
+                "sending %d events of an interrupted round again (a copy that reached "
+                "Kafka is counted once, by its event_id)",
+                len(in_flight),
+            )
         producer = self._client()
         spool.begin_round([e.event_id for e in batch])
         confirmed: set[str] = set()
@@ -251,12 +285,18 @@ class Forwarder:
                     confirmed.add(event_id)
                 else:
                     errors.append(err)
+
             return report
 
         for e in batch:
             headers: Headers = [*self.signer.headers(e.value)] if self.signer else []
-            producer.produce(self.topic, key=e.key, value=e.value, headers=headers,
-                             on_delivery=reporter(e.event_id))
+            producer.produce(
+                self.topic,
+                key=e.key,
+                value=e.value,
+                headers=headers,
+                on_delivery=reporter(e.event_id),
+            )
         # Every message gets a report within message.timeout.ms; wait for all of them,
         # so nothing of this round is still queued when its events are sent again.
         while producer.flush(5.0) > 0:
@@ -266,8 +306,12 @@ class Forwarder:
         if any(err.fatal() for err in errors):
             self._producer = None  # a fatal producer error: start a new one
         if errors:
-            log.warning("%d of %d events not confirmed (%s); will send them again",
-                        len(batch) - len(confirmed), len(batch), errors[0].str())
+            log.warning(
+                "%d of %d events not confirmed (%s); will send them again",
+                len(batch) - len(confirmed),
+                len(batch),
+                errors[0].str(),
+            )
         self.on_sent(len(confirmed))
         if errors and not confirmed:
             raise KafkaException(errors[0])  # Kafka away, or refusing: back off
@@ -283,8 +327,12 @@ class Forwarder:
                     sent = self.round(spool)
                     backoff = 0.5
                 except KafkaException as exc:
-                    log.warning("cannot send to Kafka (%s); %d ratings spooled; retrying in "
-                                "%.0f s", exc.args[0], spool.count(), backoff)
+                    log.warning(
+                        "cannot send to Kafka (%s); %d ratings spooled; retrying in %.0f s",
+                        exc.args[0],
+                        spool.count(),
+                        backoff,
+                    )
                     self.stopping.wait(backoff)
                     backoff = min(backoff * 2, self.settings.retry_backoff_max_s)
                     continue
@@ -298,17 +346,24 @@ class Forwarder:
 class KioskClient:
     """The library a device runs: ``press`` stores durably; a thread forwards to Kafka."""
 
-    def __init__(self, settings: Settings, device: KioskDevice,
-                 spool_path: Path | None = None, signer: Signer | None = None,
-                 connection: dict[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        device: KioskDevice,
+        spool_path: Path | None = None,
+        signer: Signer | None = None,
+        connection: dict[str, object] | None = None,
+    ) -> None:
         self.device = device
         self.spool_path = spool_path or settings.spool_dir / f"{device.device_id}.sqlite"
         self.spool = Spool(self.spool_path, settings.kiosk_spool_max_events)
         self.sent = 0
-        self.forwarder = Forwarder(settings, self.spool_path, on_sent=self._count,
-                                   signer=signer, connection=connection)
-        self._thread = threading.Thread(target=self.forwarder.run, name="kiosk-forwarder",
-                                        daemon=True)
+        self.forwarder = Forwarder(
+            settings, self.spool_path, on_sent=self._count, signer=signer, connection=connection
+        )
+        self._thread = threading.Thread(
+            target=self.forwarder.run, name="kiosk-forwarder", daemon=True
+        )
         self._thread.start()
 
     def _count(self, n: int) -> None:
@@ -324,8 +379,9 @@ class KioskClient:
     def pending(self) -> int:
         return self.spool.count()
 
-    def drain(self, timeout: float | None = None,
-              progress: Callable[[int], None] = lambda _n: None) -> bool:
+    def drain(
+        self, timeout: float | None = None, progress: Callable[[int], None] = lambda _n: None
+    ) -> bool:
         """Wait until the spool is empty; False if ``timeout`` passed first."""
         deadline = None if timeout is None else time.monotonic() + timeout
         last = -1
@@ -349,8 +405,9 @@ def run_cli(settings: Settings, args: argparse.Namespace) -> None:
     """``hailong kiosk``: one device. Reads presses from stdin, one value per line, and
     prints ``stored <event_id> <occurred_at>`` once each is on disk. At the end of the
     input it waits until Kafka has every spooled rating (Ctrl-C leaves them spooled)."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s kiosk %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s kiosk %(levelname)s %(message)s"
+    )
     signer, connection = None, None
     if args.config:
         from hailong.kafka import device_connection
@@ -358,28 +415,37 @@ def run_cli(settings: Settings, args: argparse.Namespace) -> None:
 
         signer = signer_from_config(Path(args.config))
         if args.device and args.device != signer.device_id:
-            raise HailongError(f"--device {args.device} is not the config's device "
-                               f"{signer.device_id}")
+            raise HailongError(
+                f"--device {args.device} is not the config's device {signer.device_id}"
+            )
         config = json.loads(Path(args.config).read_text("utf-8"))
         args.device, args.office = signer.device_id, args.office or config["office_id"]
         connection = device_connection(config)
     if not args.device or not args.office:
-        raise HailongError("give --config (the device config of `hailong devices register`), "
-                           "or --office and --device")
+        raise HailongError(
+            "give --config (the device config of `hailong devices register`), "
+            "or --office and --device"
+        )
     if signer is None:
-        log.warning("no --config: the ratings go unsigned, and a worker that requires "
-                    "signatures (the default) holds them in the quarantine")
+        log.warning(
+            "no --config: the ratings go unsigned, and a worker that requires "
+            "signatures (the default) holds them in the quarantine"
+        )
     device = KioskDevice(args.office, args.device, args.scale, args.counter, args.staff)
     spool_path = Path(args.spool) if args.spool else None
     if args.status:
-        spool = Spool(spool_path or settings.spool_dir / f"{args.device}.sqlite",
-                      settings.kiosk_spool_max_events)
+        spool = Spool(
+            spool_path or settings.spool_dir / f"{args.device}.sqlite",
+            settings.kiosk_spool_max_events,
+        )
         print(f"{spool.path}: {spool.count()} ratings waiting for Kafka")
         return
     client = KioskClient(settings, device, spool_path, signer, connection)
-    print(f"kiosk {args.device} at {args.office} ({args.scale} buttons); spool "
-          f"{client.spool_path} holds {client.pending()} ratings; press 1-{args.scale}",
-          flush=True)
+    print(
+        f"kiosk {args.device} at {args.office} ({args.scale} buttons); spool "
+        f"{client.spool_path} holds {client.pending()} ratings; press 1-{args.scale}",
+        flush=True,
+    )
     try:
         for line in sys.stdin:
             text = line.strip()
@@ -394,8 +460,9 @@ def run_cli(settings: Settings, args: argparse.Namespace) -> None:
                 print(f"refused {text!r}: {exc}", flush=True)
                 continue
             print(f"stored {event.event_id} {event.occurred_at.isoformat()}", flush=True)
-        client.drain(progress=lambda n: print(f"waiting for Kafka: {n} ratings spooled",
-                                              flush=True))
+        client.drain(
+            progress=lambda n: print(f"waiting for Kafka: {n} ratings spooled", flush=True)
+        )
         print(f"done: {client.sent} ratings confirmed by Kafka", flush=True)
     finally:
         client.close()

@@ -15,8 +15,9 @@ class Publisher:
     when the keyring has its key (``hailong/signing.py``); waits for Kafka's ack. It
     connects as the simulator's account (``role``; see hailong/kafka.py)."""
 
-    def __init__(self, settings: Settings, keyring: Keyring | None = None,
-                 role: str = SIMULATOR) -> None:
+    def __init__(
+        self, settings: Settings, keyring: Keyring | None = None, role: str = SIMULATOR
+    ) -> None:
         self.settings = settings
         self.producer = make_producer(settings, role)
         self.keyring = keyring or Keyring()

@@ -57,8 +57,9 @@ class SimOffice:
     cameras: tuple[str, ...]
 
 
-def city_offices(offices: list[Office], seed: int = 2025,
-                 counters: tuple[int, int] = (2, 4)) -> list[SimOffice]:
+def city_offices(
+    offices: list[Office], seed: int = 2025, counters: tuple[int, int] = (2, 4)
+) -> list[SimOffice]:
     """Seeded traits for each office: level, scale, 2-4 counters (kiosk + staff each),
     one camera per two counters."""
     rng = random.Random(seed)
@@ -68,8 +69,10 @@ def city_offices(offices: list[Office], seed: int = 2025,
         scale = rng.choice((3, 4, 5))
         n = rng.randint(*counters)
         oid = office.office_id
-        devices = tuple(KioskDevice(oid, f"{oid}-K{i + 1}", scale, f"Q{i + 1}", f"{oid}-S{i + 1}")
-                        for i in range(n))
+        devices = tuple(
+            KioskDevice(oid, f"{oid}-K{i + 1}", scale, f"Q{i + 1}", f"{oid}-S{i + 1}")
+            for i in range(n)
+        )
         cameras = tuple(f"{oid}-C{i + 1}" for i in range((n + 1) // 2))
         out.append(SimOffice(oid, office.name, level, devices, cameras))
     return out
@@ -108,8 +111,9 @@ class _Clock:
                 return at
 
 
-def kiosk_ratings(offices: list[SimOffice], per_office: int, start: datetime, end: datetime,
-                  seed: int = 1) -> Iterator[KioskRating]:
+def kiosk_ratings(
+    offices: list[SimOffice], per_office: int, start: datetime, end: datetime, seed: int = 1
+) -> Iterator[KioskRating]:
     """``per_office`` ratings for each office, its kiosks' presses >= 1 min apart."""
     rng = random.Random(seed)
     clock = _Clock(rng, start, end)
@@ -124,13 +128,17 @@ def kiosk_ratings(offices: list[SimOffice], per_office: int, start: datetime, en
                     at = last + MIN_PRESS_GAP
                 last = at
                 top = rng.random() < office.satisfaction
-                value = rng.randint(device.scale - 1, device.scale) if top else \
-                    rng.randint(1, device.scale - 2)
+                value = (
+                    rng.randint(device.scale - 1, device.scale)
+                    if top
+                    else rng.randint(1, device.scale - 2)
+                )
                 yield device.press(value, at=at, event_id=_uuid(rng))
 
 
-def qr_surveys(offices: list[SimOffice], per_office: int, start: datetime, end: datetime,
-               seed: int = 2) -> Iterator[QrSurvey]:
+def qr_surveys(
+    offices: list[SimOffice], per_office: int, start: datetime, end: datetime, seed: int = 2
+) -> Iterator[QrSurvey]:
     """Survey submissions: each answers 5-22 criteria of sipas-5/1, each answer satisfied
     (4 or 5) with the office's true probability."""
     rng = random.Random(seed)
@@ -139,18 +147,28 @@ def qr_surveys(offices: list[SimOffice], per_office: int, start: datetime, end: 
     for office in offices:
         for _ in range(per_office):
             answered = rng.sample(codes, rng.randint(5, len(codes)))
-            yield QrSurvey.model_validate({
-                "schema": "qr_survey/1", "event_id": _uuid(rng),
-                "token_id": f"T{rng.getrandbits(64):016x}", "office_id": office.office_id,
-                "submitted_at": clock(), "questionnaire": "sipas-5/1",
-                "answers": {c: rng.randint(4, 5) if rng.random() < office.satisfaction
-                            else rng.randint(1, 3) for c in answered},
-                "overall": rng.randint(1, 5),
-            })
+            yield QrSurvey.model_validate(
+                {
+                    "schema": "qr_survey/1",
+                    "event_id": _uuid(rng),
+                    "token_id": f"T{rng.getrandbits(64):016x}",
+                    "office_id": office.office_id,
+                    "submitted_at": clock(),
+                    "questionnaire": "sipas-5/1",
+                    "answers": {
+                        c: rng.randint(4, 5)
+                        if rng.random() < office.satisfaction
+                        else rng.randint(1, 3)
+                        for c in answered
+                    },
+                    "overall": rng.randint(1, 5),
+                }
+            )
 
 
-def camera_observations(offices: list[SimOffice], per_office: int, start: datetime,
-                        end: datetime, seed: int = 3) -> Iterator[CameraObservation]:
+def camera_observations(
+    offices: list[SimOffice], per_office: int, start: datetime, end: datetime, seed: int = 3
+) -> Iterator[CameraObservation]:
     """Two thirds sentiments (positive with the office's probability, confidence
     0.3-1.0, so some fall under the 0.6 threshold), one third queue observations."""
     rng = random.Random(seed)
@@ -158,19 +176,31 @@ def camera_observations(offices: list[SimOffice], per_office: int, start: dateti
     for office in offices:
         for _ in range(per_office):
             fields: dict[str, object] = (
-                {"kind": "sentiment",
-                 "sentiment": "positive" if rng.random() < office.satisfaction
-                 else rng.choice(["neutral", "negative"]),
-                 "confidence": round(rng.uniform(0.3, 1.0), 3),
-                 "track_id": f"t{rng.getrandbits(32):08x}"}
-                if rng.random() < 2 / 3 else
-                {"kind": "queue", "queue_length": rng.randint(0, 25),
-                 "wait_seconds": round(rng.uniform(0, 1800), 1)})
-            yield CameraObservation.model_validate({
-                "schema": "camera_observation/1", "event_id": _uuid(rng),
-                "office_id": office.office_id, "camera_id": rng.choice(office.cameras),
-                "observed_at": clock(), **fields,
-            })
+                {
+                    "kind": "sentiment",
+                    "sentiment": "positive"
+                    if rng.random() < office.satisfaction
+                    else rng.choice(["neutral", "negative"]),
+                    "confidence": round(rng.uniform(0.3, 1.0), 3),
+                    "track_id": f"t{rng.getrandbits(32):08x}",
+                }
+                if rng.random() < 2 / 3
+                else {
+                    "kind": "queue",
+                    "queue_length": rng.randint(0, 25),
+                    "wait_seconds": round(rng.uniform(0, 1800), 1),
+                }
+            )
+            yield CameraObservation.model_validate(
+                {
+                    "schema": "camera_observation/1",
+                    "event_id": _uuid(rng),
+                    "office_id": office.office_id,
+                    "camera_id": rng.choice(office.cameras),
+                    "observed_at": clock(),
+                    **fields,
+                }
+            )
 
 
 # Invalid payloads of the kinds devices really send; each must be dead-lettered.
@@ -202,8 +232,13 @@ class Traffic:
     skewed: list[KioskRating] = field(default_factory=list)  # presses of skewed kiosks
 
     def messages(self) -> int:
-        return (len(self.events) + len(self.late) + len(self.resent)
-                + len(self.reused_tokens) + len(self.invalid))
+        return (
+            len(self.events)
+            + len(self.late)
+            + len(self.resent)
+            + len(self.reused_tokens)
+            + len(self.invalid)
+        )
 
 
 def _timestamp(event: Event) -> datetime:
@@ -214,10 +249,20 @@ def _timestamp(event: Event) -> datetime:
     return event.observed_at
 
 
-def city_traffic(offices: list[SimOffice], total: int, start: datetime, end: datetime,
-                 seed: int = 7, invalid: int = 0, resent: int = 0, reused_tokens: int = 0,
-                 misuse_bursts: int = 0, late: int = 0, skewed_devices: int = 0,
-                 skew_s: float = 600.0) -> Traffic:
+def city_traffic(
+    offices: list[SimOffice],
+    total: int,
+    start: datetime,
+    end: datetime,
+    seed: int = 7,
+    invalid: int = 0,
+    resent: int = 0,
+    reused_tokens: int = 0,
+    misuse_bursts: int = 0,
+    late: int = 0,
+    skewed_devices: int = 0,
+    skew_s: float = 600.0,
+) -> Traffic:
     """About ``total`` events: 60 % kiosk, 25 % QR, 15 % camera, plus the injections."""
     # A stream of its own: the generators above use random.Random(seed) too, and the same
     # stream would hand out the same UUIDs.
@@ -247,8 +292,9 @@ def city_traffic(offices: list[SimOffice], total: int, start: datetime, end: dat
     def skew(press: KioskRating) -> KioskRating:
         if press.device_id not in skewed_ids:
             return press
-        shifted = press.model_copy(update={
-            "occurred_at": press.occurred_at + timedelta(seconds=skew_s)})
+        shifted = press.model_copy(
+            update={"occurred_at": press.occurred_at + timedelta(seconds=skew_s)}
+        )
         skewed.append(shifted)
         return shifted
 
@@ -256,15 +302,22 @@ def city_traffic(offices: list[SimOffice], total: int, start: datetime, end: dat
     bursts = [skew(p) for p in bursts]
     # Late: presses held in a spool, so not a device's last one: a later press of the
     # same device goes out before them.
-    last = {max(presses, key=lambda p: p.occurred_at).event_id
-            for presses in by_device.values()}
+    last = {max(presses, key=lambda p: p.occurred_at).event_id for presses in by_device.values()}
     held = {p.event_id for p in rng.sample([p for p in kiosk if p.event_id not in last], late)}
 
-    events: list[Event] = sorted([*(p for p in kiosk if p.event_id not in held), *bursts,
-                                  *qr, *camera], key=_timestamp)
-    reused = [QrSurvey.model_validate({**q.model_dump(by_alias=True), "event_id": _uuid(rng),
-                                       "submitted_at": q.submitted_at + timedelta(minutes=5)})
-              for q in rng.sample(qr, reused_tokens)]
+    events: list[Event] = sorted(
+        [*(p for p in kiosk if p.event_id not in held), *bursts, *qr, *camera], key=_timestamp
+    )
+    reused = [
+        QrSurvey.model_validate(
+            {
+                **q.model_dump(by_alias=True),
+                "event_id": _uuid(rng),
+                "submitted_at": q.submitted_at + timedelta(minutes=5),
+            }
+        )
+        for q in rng.sample(qr, reused_tokens)
+    ]
     channels = ["kiosk", "qr", "camera"]
     return Traffic(
         events=events,
@@ -302,30 +355,34 @@ def simulated_keyring(settings: Settings, offices: list[SimOffice]) -> Keyring:
     wanted += [(c, "camera", o.office_id) for o in offices for c in o.cameras]
     wanted.append((SIMULATOR_GATEWAY, "gateway", ""))
     with Warehouse(settings) as wh:
-        ring = provision(wh, settings.stack_dir / "keys" / "simulated-devices.json", wanted,
-                         by="simulator")
+        ring = provision(
+            wh, settings.stack_dir / "keys" / "simulated-devices.json", wanted, by="simulator"
+        )
     ring.qr_secret = settings.key("gateway_secret")  # surveys carry tokens, as the gateway's
     return ring
 
 
-def send(settings: Settings, traffic: Traffic, rate: float = 0.0,
-         progress: Callable[[str], None] = print,
-         keyring: Keyring | None = None) -> SendReport:
+def send(
+    settings: Settings,
+    traffic: Traffic,
+    rate: float = 0.0,
+    progress: Callable[[str], None] = print,
+    keyring: Keyring | None = None,
+) -> SendReport:
     """Publish the traffic: regular events in time order (``rate`` events/s, 0 = as fast
     as Kafka takes them), then the late ones, duplicates, reused tokens, invalid events.
     Returns once Kafka confirmed every message."""
     from producers.publisher import Publisher
 
     publisher = Publisher(settings, keyring)
-    queue: list[Event] = [*traffic.events, *traffic.late, *traffic.resent,
-                          *traffic.reused_tokens]
+    queue: list[Event] = [*traffic.events, *traffic.late, *traffic.resent, *traffic.reused_tokens]
     total = len(queue) + len(traffic.invalid)
     by_topic: Counter[str] = Counter()
     chunk = max(1, min(5000, int(rate / 10))) if rate > 0 else 5000
     t0 = last_report = time.monotonic()
     try:
         for i in range(0, len(queue), chunk):
-            batch = queue[i:i + chunk]
+            batch = queue[i : i + chunk]
             publisher.publish(batch)
             by_topic.update(publisher.topic_of(e) for e in batch)
             now = time.monotonic()

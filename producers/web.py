@@ -46,13 +46,25 @@ DELIVERY_TIMEOUT_S = 15.0
 PROBLEM_TYPE = "urn:hailong:problem:"
 
 
-def problem(status: int, slug: str, title: str, detail: str,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """An ``application/problem+json`` response (RFC 9457)."""
-    body = {"type": PROBLEM_TYPE + slug, "title": title, "status": status, "detail": detail,
-            **extra}
-    return JSONResponse(body, status_code=status, headers=headers,
-                        media_type="application/problem+json")
+    body = {
+        "type": PROBLEM_TYPE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(
+        body, status_code=status, headers=headers, media_type="application/problem+json"
+    )
 
 
 def bearer_ok(header: str | None, key: str) -> bool:
@@ -74,8 +86,13 @@ class ConfirmingProducer:
     be idempotent downstream (same ``event_id``, or a QR token counted once).
     """
 
-    def __init__(self, settings: Settings, role: str, timeout_s: float = DELIVERY_TIMEOUT_S,
-                 signer: Signer | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        role: str,
+        timeout_s: float = DELIVERY_TIMEOUT_S,
+        signer: Signer | None = None,
+    ) -> None:
         self.timeout_s = timeout_s
         self.signer = signer  # the service's own device key: it signs what it publishes
         timeout: dict[str, Any] = {"message.timeout.ms": int(timeout_s * 1000)}
@@ -88,8 +105,9 @@ class ConfirmingProducer:
         while not self._stop.is_set():
             self._producer.poll(0.2)
 
-    async def send(self, topic: str, key: bytes, value: bytes,
-                   extra_headers: Headers | None = None) -> None:
+    async def send(
+        self, topic: str, key: bytes, value: bytes, extra_headers: Headers | None = None
+    ) -> None:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
 
@@ -99,8 +117,9 @@ class ConfirmingProducer:
             if err is None:
                 future.set_result(None)
             else:
-                future.set_exception(DeliveryError(f"Kafka did not take the message: "
-                                                   f"{err.str()}", err.name()))
+                future.set_exception(
+                    DeliveryError(f"Kafka did not take the message: {err.str()}", err.name())
+                )
 
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
             try:
@@ -109,10 +128,13 @@ class ConfirmingProducer:
                 pass
 
         try:
-            headers: Headers = [*(extra_headers or []),
-                                *(self.signer.headers(value) if self.signer else [])]
-            self._producer.produce(topic, value=value, key=key, headers=headers,
-                                   on_delivery=on_delivery)
+            headers: Headers = [
+                *(extra_headers or []),
+                *(self.signer.headers(value) if self.signer else []),
+            ]
+            self._producer.produce(
+                topic, value=value, key=key, headers=headers, on_delivery=on_delivery
+            )
         except BufferError:
             raise DeliveryError("the local Kafka queue is full") from None
         except KafkaException as exc:
@@ -122,8 +144,7 @@ class ConfirmingProducer:
             # only guards against a delivery report that never comes.
             await asyncio.wait_for(asyncio.shield(future), self.timeout_s + 10)
         except TimeoutError:
-            raise DeliveryError(f"no delivery report within {self.timeout_s + 10:.0f} s") \
-                from None
+            raise DeliveryError(f"no delivery report within {self.timeout_s + 10:.0f} s") from None
 
     def close(self, timeout_s: float = 30.0) -> None:
         self._stop.set()
@@ -148,8 +169,15 @@ class RegisteredTokens:
     ``refresh_s`` seconds, so a new, rotated or revoked token takes effect within that
     time. Only tokens of keys neither revoked nor ended are known."""
 
-    def __init__(self, settings: Settings, kind: str, refresh_s: float, per_minute: int,
-                 token_name: str, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        kind: str,
+        refresh_s: float,
+        per_minute: int,
+        token_name: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.kind = kind
         self.refresh_s = refresh_s
@@ -169,18 +197,30 @@ class RegisteredTokens:
             holder = await asyncio.to_thread(self.find, token) if token else None
         except WarehouseError as exc:
             log.warning("the device registry is unreachable: %s", exc)
-            return problem(503, "registry-unavailable", "Not done",
-                           "the device registry cannot be read; try again",
-                           headers={"Retry-After": "30"})
+            return problem(
+                503,
+                "registry-unavailable",
+                "Not done",
+                "the device registry cannot be read; try again",
+                headers={"Retry-After": "30"},
+            )
         if holder is None:
-            return problem(401, "unauthorized", "Unauthorized",
-                           f"send Authorization: Bearer <{self.token_name}>",
-                           headers={"WWW-Authenticate": "Bearer"})
+            return problem(
+                401,
+                "unauthorized",
+                "Unauthorized",
+                f"send Authorization: Bearer <{self.token_name}>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         wait = self.limiter.take(holder.device_id)
         if wait > 0:
-            return problem(429, "rate-limited", "Too many requests",
-                           f"at most {self.per_minute} requests a minute per {self.kind}",
-                           headers={"Retry-After": retry_after(wait)})
+            return problem(
+                429,
+                "rate-limited",
+                "Too many requests",
+                f"at most {self.per_minute} requests a minute per {self.kind}",
+                headers={"Retry-After": retry_after(wait)},
+            )
         return holder
 
     def _load(self) -> None:
@@ -192,9 +232,14 @@ class RegisteredTokens:
         now_us = epoch_us(SYSTEM.now())
         with Warehouse(self.settings) as wh:
             found = keys(wh)
-        self._by_digest = {k.token_sha256: Holder(k.device_id, k.office_id) for k in found
-                           if k.kind == self.kind and k.token_sha256 and not k.revoked_at_us
-                           and (not k.valid_to_us or now_us < k.valid_to_us)}
+        self._by_digest = {
+            k.token_sha256: Holder(k.device_id, k.office_id)
+            for k in found
+            if k.kind == self.kind
+            and k.token_sha256
+            and not k.revoked_at_us
+            and (not k.valid_to_us or now_us < k.valid_to_us)
+        }
         self._loaded_at = self.clock()
 
     def find(self, token: str) -> Holder | None:
@@ -212,8 +257,9 @@ class OfficeNames:
     ``refresh_s`` seconds; for pages that tell a citizen which office they are rating.
     When the registry cannot be read, the office's id stands in for its name."""
 
-    def __init__(self, settings: Settings, refresh_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: Settings, refresh_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
         self.refresh_s = refresh_s
         self.clock = clock
@@ -228,9 +274,12 @@ class OfficeNames:
         if self._loaded_at is None or self.clock() - self._loaded_at >= self.refresh_s:
             try:
                 with Warehouse(self.settings) as wh:
-                    self._names = dict(wh.execute(
-                        "SELECT office_id, argMax(name, valid_from) FROM offices "
-                        "GROUP BY office_id"))
+                    self._names = dict(
+                        wh.execute(
+                            "SELECT office_id, argMax(name, valid_from) FROM offices "
+                            "GROUP BY office_id"
+                        )
+                    )
                 self._loaded_at = self.clock()
             except WarehouseError as exc:
                 log.warning("office names unavailable (the id stands in): %s", exc)
@@ -248,9 +297,14 @@ def service_signer(settings: Settings, device_id: str) -> Signer | None:
 
     path = settings.stack_dir / "devices" / f"{device_id}.json"
     if not path.exists():
-        log.warning("%s has no device key (%s): its events go unsigned and will be held in "
-                    "the quarantine; run `hailong devices register --device %s --kind "
-                    "gateway`", device_id, path, device_id)
+        log.warning(
+            "%s has no device key (%s): its events go unsigned and will be held in "
+            "the quarantine; run `hailong devices register --device %s --kind "
+            "gateway`",
+            device_id,
+            path,
+            device_id,
+        )
         return None
     signer = signer_from_config(path)
     log.info("%s signs its events with key %d", device_id, signer.key_id)
@@ -374,4 +428,3 @@ def json_loads_strict(raw: bytes) -> Any:
         return strictjson.loads(raw, "the body", max_bytes=None)
     except strictjson.JsonRefused as exc:
         raise ValueError(exc.unquoted) from None
-

@@ -111,9 +111,11 @@ class RunReport:
 
     def __str__(self) -> str:
         sent = ", ".join(f"{n} to {c}" for c, n in sorted(self.delivered.items())) or "none"
-        return (f"alerts: {self.evaluated_hours} hours evaluated, {len(self.changes)} changes "
-                f"recorded, delivered {sent}"
-                + (f"; {len(self.failed)} failed: {self.failed[0]}" if self.failed else ""))
+        return (
+            f"alerts: {self.evaluated_hours} hours evaluated, {len(self.changes)} changes "
+            f"recorded, delivered {sent}"
+            + (f"; {len(self.failed)} failed: {self.failed[0]}" if self.failed else "")
+        )
 
 
 def _hour(at: datetime) -> int:
@@ -148,8 +150,11 @@ def apply(track: Track, action: Action) -> Track:
     return track
 
 
-def apply_all(tracks: dict[tuple[str, str], Track], actions: Iterable[Action],
-              applied: set[tuple[str, str, int, str]]) -> dict[tuple[str, str], Track]:
+def apply_all(
+    tracks: dict[tuple[str, str], Track],
+    actions: Iterable[Action],
+    applied: set[tuple[str, str, int, str]],
+) -> dict[tuple[str, str], Track]:
     """Apply each action not in ``applied`` to the track of its alert; note it there."""
     for action in actions:
         if action.key in applied:
@@ -165,9 +170,14 @@ class AlertEngine:
     """The engine of one worker. Not thread-safe: the worker calls :meth:`run_once` from
     one thread at a time (``streams/app.py``)."""
 
-    def __init__(self, settings: Settings, clock: Clock = SYSTEM, *,
-                 producer: Any | None = None,
-                 post: Callable[[str, bytes, str, int], int] = post_webhook) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock = SYSTEM,
+        *,
+        producer: Any | None = None,
+        post: Callable[[str, bytes, str, int], int] = post_webhook,
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.post = post
@@ -185,9 +195,13 @@ class AlertEngine:
 
     @staticmethod
     def units(wh: Warehouse) -> dict[str, str]:
-        return {o: u for o, u in wh.execute(
-            "SELECT office_id, argMax(unit_code, valid_from) FROM offices FINAL "
-            "GROUP BY office_id")}
+        return {
+            o: u
+            for o, u in wh.execute(
+                "SELECT office_id, argMax(unit_code, valid_from) FROM offices FINAL "
+                "GROUP BY office_id"
+            )
+        }
 
     @staticmethod
     def actions(wh: Warehouse, since_hour: int) -> list[Action]:
@@ -195,25 +209,39 @@ class AlertEngine:
             "SELECT alert_id, kind, toUInt32(hour), by, comment, numbers FROM alert_changes "
             "FINAL WHERE kind IN ('acknowledged', 'resolved', 'snoozed') "
             "AND by NOT IN ('hailong', 'recovered') AND hour >= toDateTime(%(s)s, 'UTC') "
-            "ORDER BY hour, recorded_at", {"s": since_hour * 3600})
-        return [Action(a, k, int(h) // 3600, by, c,
-                       int(json.loads(n).get("until_hour", 0)) if k == "snoozed" else 0)
-                for a, k, h, by, c, n in rows]
+            "ORDER BY hour, recorded_at",
+            {"s": since_hour * 3600},
+        )
+        return [
+            Action(
+                a,
+                k,
+                int(h) // 3600,
+                by,
+                c,
+                int(json.loads(n).get("until_hour", 0)) if k == "snoozed" else 0,
+            )
+            for a, k, h, by, c, n in rows
+        ]
 
     @staticmethod
     def stored_open(wh: Warehouse) -> list[Alert]:
         rows = wh.execute(
             "SELECT alert_id, rule, office_id, current_state, toUInt32(raised_at), "
             "latest_numbers, toUInt32(last_change_at), acknowledged_by, latest_comment "
-            "FROM alerts WHERE current_state != 'resolved'")
-        return [Alert(a, r, o, s, int(raised) // 3600, json.loads(n), int(last) // 3600, by, c)
-                for a, r, o, s, raised, n, last, by, c in rows]
+            "FROM alerts WHERE current_state != 'resolved'"
+        )
+        return [
+            Alert(a, r, o, s, int(raised) // 3600, json.loads(n), int(last) // 3600, by, c)
+            for a, r, o, s, raised, n, last, by, c in rows
+        ]
 
     @staticmethod
     def engine_done(wh: Warehouse) -> int:
         """The hour of the engine's latest recorded change (0: none)."""
-        (h,), = wh.execute("SELECT toUInt32(max(hour)) FROM alert_changes "
-                           "WHERE by IN ('hailong', 'recovered')")
+        ((h,),) = wh.execute(
+            "SELECT toUInt32(max(hour)) FROM alert_changes WHERE by IN ('hailong', 'recovered')"
+        )
         return int(h) // 3600
 
     # --- one run -----------------------------------------------------------------------
@@ -237,8 +265,9 @@ class AlertEngine:
             # People's actions not applied yet (kept apart until the run is recorded, so a
             # failed run applies them again next time).
             applied = set(self.applied)
-            actions = [a for a in self.actions(wh, last_complete - REPLAY_HOURS)
-                       if a.key not in applied]
+            actions = [
+                a for a in self.actions(wh, last_complete - REPLAY_HOURS) if a.key not in applied
+            ]
             made: list[tuple[int, Change]] = []
             for h in range(since, last_complete + 1):
                 tracks = apply_all(tracks, [a for a in actions if a.hour <= h], applied)
@@ -262,15 +291,29 @@ class AlertEngine:
         numbers = dict(a.numbers)
         if c.kind == "snoozed":
             numbers["until_hour"] = float(c.extra.get("until_hour", 0))  # type: ignore[arg-type]
-        return ChangeRow(a.alert_id, a.office_id, a.rule, c.kind, a.state, hour, a.raised_hour,
-                         c.by, str(c.extra.get("comment") or c.extra.get("why") or ""),
-                         numbers)
+        return ChangeRow(
+            a.alert_id,
+            a.office_id,
+            a.rule,
+            c.kind,
+            a.state,
+            hour,
+            a.raised_hour,
+            c.by,
+            str(c.extra.get("comment") or c.extra.get("why") or ""),
+            numbers,
+        )
 
     # --- the live rules ----------------------------------------------------------------
 
-    def _live(self, wh: Warehouse, book: RuleBook, unit_of: Mapping[str, str],
-              tracks: dict[tuple[str, str], Track], now: datetime
-              ) -> tuple[dict[tuple[str, str], Track], list[Change]]:
+    def _live(
+        self,
+        wh: Warehouse,
+        book: RuleBook,
+        unit_of: Mapping[str, str],
+        tracks: dict[tuple[str, str], Track],
+        now: datetime,
+    ) -> tuple[dict[tuple[str, str], Track], list[Change]]:
         """Evaluate the live rules now; a live rule's track steps once per run, and
         resolves as soon as a run finds it no longer holding."""
         found: list[Finding] = []
@@ -278,18 +321,22 @@ class AlertEngine:
         keys = devices.keys(wh)
         first_us: dict[str, int] = {}
         for k in keys:
-            first_us[k.device_id] = min(first_us.get(k.device_id, k.valid_from_us),
-                                        k.valid_from_us)
+            first_us[k.device_id] = min(first_us.get(k.device_id, k.valid_from_us), k.valid_from_us)
         active = [k for k in keys if not k.revoked_at_us and k.valid_at(now_us)]
-        seen = dict(wh.execute("SELECT device_id, max(last_seen_us) FROM device_seen "
-                               "GROUP BY device_id"))
+        seen = dict(
+            wh.execute("SELECT device_id, max(last_seen_us) FROM device_seen GROUP BY device_id")
+        )
         registered = {k.device_id: k for k in active}
         # Each device's events over the rate's days (its usual pace) and in the misuse
         # window; the office hours of those days, to turn a count into a pace.
         ms = book.defaults.misuse_surge
-        sent = {d: (int(total), int(recent)) for d, total, recent in wh.execute(
-            DEVICE_EVENTS_SQL, {"since": _ts(now, 24 * RATE_DAYS),
-                                "window": _ts(now, ms.window_hours)})}
+        sent = {
+            d: (int(total), int(recent))
+            for d, total, recent in wh.execute(
+                DEVICE_EVENTS_SQL,
+                {"since": _ts(now, 24 * RATE_DAYS), "window": _ts(now, ms.window_hours)},
+            )
+        }
         hours = [h for h in range(_hour(now) - 24 * RATE_DAYS, _hour(now)) if office_hour(h)]
         for k in active:
             if k.kind in ("kiosk", "camera") and k.office_id:
@@ -297,15 +344,22 @@ class AlertEngine:
                 since_h = max(_hour(now) - 24 * RATE_DAYS, first_us[k.device_id] // 3_600_000_000)
                 office_hours_known = len(hours) - bisect.bisect_left(hours, since_h)
                 pace = sent.get(k.device_id, (0, 0))[0] / max(office_hours_known, 1)
-                f = silent_device(k.office_id, k.device_id,
-                                  silent_minutes(int(seen.get(k.device_id, 0)), now), pace,
-                                  k.device_id not in seen, rules.silent_device)
+                f = silent_device(
+                    k.office_id,
+                    k.device_id,
+                    silent_minutes(int(seen.get(k.device_id, 0)), now),
+                    pace,
+                    k.device_id not in seen,
+                    rules.silent_device,
+                )
                 found += [f] if f else []
-        for device, office, misuse in wh.execute(MISUSE_SQL, {
-                "since_us": now_us - ms.window_hours * 3_600_000_000}):
+        for device, office, misuse in wh.execute(
+            MISUSE_SQL, {"since_us": now_us - ms.window_hours * 3_600_000_000}
+        ):
             rules = book.for_office(office, unit_of.get(office, ""))
-            f = misuse_surge(office, device, int(misuse), sent.get(device, (0, 0))[1],
-                             rules.misuse_surge)
+            f = misuse_surge(
+                office, device, int(misuse), sent.get(device, (0, 0))[1], rules.misuse_surge
+            )
             found += [f] if f else []
         window = book.defaults.held_surge.window_hours
         held: dict[tuple[str, str], int] = {}
@@ -322,37 +376,48 @@ class AlertEngine:
             f = held_surge(office_id, name, n, rules.held_surge)
             found += [f] if f else []
         nd = book.defaults.new_devices
-        for office, from_new, total in wh.execute(NEW_DEVICES_SQL, {
-                "since": _ts(now, nd.window_hours),
-                "new_us": now_us - nd.new_days * 86_400_000_000}):
+        for office, from_new, total in wh.execute(
+            NEW_DEVICES_SQL,
+            {"since": _ts(now, nd.window_hours), "new_us": now_us - nd.new_days * 86_400_000_000},
+        ):
             rules = book.for_office(office, unit_of.get(office, ""))
             f = new_devices(office, int(from_new), int(total), rules.new_devices)
             found += [f] if f else []
         ns = book.defaults.negative_share
         latest: dict[str, list[bool]] = {}
-        for office, value, scale in wh.execute(NEGATIVE_SQL.format(n=int(ns.last_n)),
-                                               {"since": _ts(now, 24 * 7)}):
+        for office, value, scale in wh.execute(
+            NEGATIVE_SQL.format(n=int(ns.last_n)), {"since": _ts(now, 24 * 7)}
+        ):
             latest.setdefault(office, []).append(int(value) * 2 < int(scale) + 1)
         for office, newest_first in latest.items():
             rules = book.for_office(office, unit_of.get(office, ""))
             f = negative_share(office, newest_first[::-1], rules.negative_share)
             found += [f] if f else []
-        return self._step_live(tracks, found, _hour(now),
-                               lambda office, rule: getattr(book.for_office(
-                                   office, unit_of.get(office, "")), rule).repeat_hours)
+        return self._step_live(
+            tracks,
+            found,
+            _hour(now),
+            lambda office, rule: (
+                getattr(book.for_office(office, unit_of.get(office, "")), rule).repeat_hours
+            ),
+        )
 
     @staticmethod
-    def _step_live(tracks: dict[tuple[str, str], Track], found: list[Finding], now_hour: int,
-                   repeat_hours: Callable[[str, str], int] = lambda _o, _r: 24
-                   ) -> tuple[dict[tuple[str, str], Track], list[Change]]:
+    def _step_live(
+        tracks: dict[tuple[str, str], Track],
+        found: list[Finding],
+        now_hour: int,
+        repeat_hours: Callable[[str, str], int] = lambda _o, _r: 24,
+    ) -> tuple[dict[tuple[str, str], Track], list[Change]]:
         """Step each live rule's track once: raised at once, resolved by the first run
         that finds it no longer holding, reminded every ``repeat_hours(office, rule)``."""
         holding = {(f.office_id, f.rule): f for f in found}
         keys = set(holding) | {k for k, t in tracks.items() if base_rule(k[1]) in LIVE_RULES}
         changes: list[Change] = []
         for key in sorted(keys):
-            live = Policy(min_hours=1, recover_hours=1,
-                          repeat_hours=repeat_hours(key[0], base_rule(key[1])))
+            live = Policy(
+                min_hours=1, recover_hours=1, repeat_hours=repeat_hours(key[0], base_rule(key[1]))
+            )
             track = tracks.get(key, Track())
             finding = holding.get(key)
             if finding is None and (track.alert is None or track.alert.state == RESOLVED):
@@ -370,26 +435,42 @@ class AlertEngine:
             self._producer = make_producer(self.settings, WORKER)
         return self._producer
 
-    def deliver(self, wh: Warehouse, unit_of: Mapping[str, str], now: datetime,
-                report: RunReport) -> None:
+    def deliver(
+        self, wh: Warehouse, unit_of: Mapping[str, str], now: datetime, report: RunReport
+    ) -> None:
         """Send every change of the last 2 days not yet sent to each of its channels."""
         table = load_routes(self.settings.alert_routes_path)
         rows = wh.execute(
             "SELECT alert_id, office_id, rule, kind, state, toUInt32(hour), "
             "toUInt32(raised_hour), by, comment, numbers FROM alert_changes FINAL "
             "WHERE hour >= toDateTime(%(s)s, 'UTC') ORDER BY hour, alert_id, kind",
-            {"s": _ts(now, 48)})
-        sent = {(k, c) for k, c in wh.execute(
-            "SELECT change_key, channel FROM alert_deliveries WHERE sent_at >= "
-            "toDateTime(%(s)s, 'UTC')", {"s": _ts(now, 24 * 7)})}
+            {"s": _ts(now, 48)},
+        )
+        sent = {
+            (k, c)
+            for k, c in wh.execute(
+                "SELECT change_key, channel FROM alert_deliveries WHERE sent_at >= "
+                "toDateTime(%(s)s, 'UTC')",
+                {"s": _ts(now, 24 * 7)},
+            )
+        }
         done: list[tuple[str, str, datetime]] = []
         pending: list[tuple[str, AlertMessage]] = []
         for a, o, r, kind, state, h, raised, by, comment, numbers in rows:
             key = change_key(a, kind, int(h) // 3600, by)
-            m = AlertMessage(alert_id=a, office_id=o, unit_code=unit_of.get(o, ""), rule=r,
-                             kind=kind, state=state, hour=datetime.fromtimestamp(int(h), UTC),
-                             raised_at=datetime.fromtimestamp(int(raised), UTC), by=by,
-                             comment=comment, numbers=json.loads(numbers))
+            m = AlertMessage(
+                alert_id=a,
+                office_id=o,
+                unit_code=unit_of.get(o, ""),
+                rule=r,
+                kind=kind,
+                state=state,
+                hour=datetime.fromtimestamp(int(h), UTC),
+                raised_at=datetime.fromtimestamp(int(raised), UTC),
+                by=by,
+                comment=comment,
+                numbers=json.loads(numbers),
+            )
             pending.append((key, m))
         to_kafka = [(k, m) for k, m in pending if (k, "kafka") not in sent]
         if to_kafka:
@@ -402,25 +483,35 @@ class AlertEngine:
                         confirmed.append(key)
                     else:
                         errors.append(str(err))
+
                 return on_delivery
 
             producer = self.producer()
             for key, m in to_kafka:
-                producer.produce(self.settings.topics.alerts, key=m.office_id.encode(),
-                                 value=m.to_json(), on_delivery=report_of(key))
+                producer.produce(
+                    self.settings.topics.alerts,
+                    key=m.office_id.encode(),
+                    value=m.to_json(),
+                    on_delivery=report_of(key),
+                )
             producer.flush(30)
             # Only what Kafka confirmed counts as sent; the rest goes again next run.
             done += [(k, "kafka", now) for k in confirmed]
             if confirmed:
                 report.delivered["kafka"] = len(confirmed)
             if len(confirmed) < len(to_kafka):
-                report.failed.append(f"{len(to_kafka) - len(confirmed)} alert messages not "
-                                     f"confirmed by Kafka{': ' + errors[0] if errors else ''}")
+                report.failed.append(
+                    f"{len(to_kafka) - len(confirmed)} alert messages not "
+                    f"confirmed by Kafka{': ' + errors[0] if errors else ''}"
+                )
         down: set[str] = set()  # a route that failed once is not tried again this run
         for key, m in pending:
             for route in table.routes_for(m.office_id, m.unit_code, m.rule):
-                if route.mode != "immediate" or (key, route.channel) in sent \
-                        or route.channel in down:
+                if (
+                    route.mode != "immediate"
+                    or (key, route.channel) in sent
+                    or route.channel in down
+                ):
                     continue
                 if self._send(route, m, now, report):
                     done.append((key, route.channel, now))
@@ -448,12 +539,25 @@ class AlertEngine:
         s = self.settings
         if not s.smtp_host:
             raise SendError("no SMTP server configured (HAILONG_SMTP_HOST)")
-        return Mailer(s.smtp_host, s.smtp_port, s.smtp_from, s.smtp_starttls, s.smtp_user,
-                      s.smtp_password.get_secret_value())
+        return Mailer(
+            s.smtp_host,
+            s.smtp_port,
+            s.smtp_from,
+            s.smtp_starttls,
+            s.smtp_user,
+            s.smtp_password.get_secret_value(),
+        )
 
-    def _digests(self, wh: Warehouse, table: RoutingTable, unit_of: Mapping[str, str],
-                 now: datetime, sent: set[tuple[str, str]],
-                 done: list[tuple[str, str, datetime]], report: RunReport) -> None:
+    def _digests(
+        self,
+        wh: Warehouse,
+        table: RoutingTable,
+        unit_of: Mapping[str, str],
+        now: datetime,
+        sent: set[tuple[str, str]],
+        done: list[tuple[str, str, datetime]],
+        report: RunReport,
+    ) -> None:
         """After ``alert_digest_hour`` (Hanoi), yesterday's digest to each digest route."""
         local = now.astimezone(LOCAL)
         if local.hour < self.settings.alert_digest_hour:
@@ -469,15 +573,28 @@ class AlertEngine:
             "SELECT alert_id, office_id, rule, kind, state, toUInt32(hour), "
             "toUInt32(raised_hour), by, comment, numbers FROM alert_changes FINAL "
             "WHERE hour >= toDateTime(%(a)s, 'UTC') AND hour < toDateTime(%(b)s, 'UTC')",
-            {"a": int(start.timestamp()), "b": int(start.timestamp()) + 86_400})
-        messages = [AlertMessage(
-            alert_id=a, office_id=o, unit_code=unit_of.get(o, ""), rule=r, kind=k, state=s,
-            hour=datetime.fromtimestamp(int(h), UTC),
-            raised_at=datetime.fromtimestamp(int(rh), UTC), by=by, comment=c,
-            numbers=json.loads(n)) for a, o, r, k, s, h, rh, by, c, n in rows]
+            {"a": int(start.timestamp()), "b": int(start.timestamp()) + 86_400},
+        )
+        messages = [
+            AlertMessage(
+                alert_id=a,
+                office_id=o,
+                unit_code=unit_of.get(o, ""),
+                rule=r,
+                kind=k,
+                state=s,
+                hour=datetime.fromtimestamp(int(h), UTC),
+                raised_at=datetime.fromtimestamp(int(rh), UTC),
+                by=by,
+                comment=c,
+                numbers=json.loads(n),
+            )
+            for a, o, r, k, s, h, rh, by, c, n in rows
+        ]
         for route in routes:
-            mine = [m for m in messages if route in table.routes_for(m.office_id, m.unit_code,
-                                                                     m.rule)]
+            mine = [
+                m for m in messages if route in table.routes_for(m.office_id, m.unit_code, m.rule)
+            ]
             if not mine:
                 continue  # a quiet day: no mail saying nothing
             title, body = digest(mine, day.isoformat())
@@ -485,9 +602,14 @@ class AlertEngine:
                 if route.email:
                     self.mailer().send(route.email, title, body)
                 if route.webhook:
-                    payload = json.dumps({"schema": "alert_digest/1", "day": day.isoformat(),
-                                          "changes": [json.loads(m.to_json()) for m in mine]},
-                                         ensure_ascii=False).encode()
+                    payload = json.dumps(
+                        {
+                            "schema": "alert_digest/1",
+                            "day": day.isoformat(),
+                            "changes": [json.loads(m.to_json()) for m in mine],
+                        },
+                        ensure_ascii=False,
+                    ).encode()
                     secret = route.secret.get_secret_value() if route.secret else ""
                     self.post(route.webhook, payload, secret, int(now.timestamp()))
             except SendError as exc:
@@ -508,8 +630,9 @@ def silent_minutes(last_seen_us: int, now: datetime) -> float | None:
     minute = local.hour * 60 + local.minute
     if local.isoweekday() > 5 or not devices.OPENS_MINUTE <= minute < devices.CLOSES_MINUTE:
         return None
-    opened = local.replace(hour=devices.OPENS_MINUTE // 60, minute=devices.OPENS_MINUTE % 60,
-                           second=0, microsecond=0)
+    opened = local.replace(
+        hour=devices.OPENS_MINUTE // 60, minute=devices.OPENS_MINUTE % 60, second=0, microsecond=0
+    )
     since = max(last_seen_us / 1e6, opened.timestamp())
     return (now.timestamp() - since) / 60
 
@@ -520,12 +643,14 @@ def subject(m: AlertMessage) -> str:
 
 def text(m: AlertMessage) -> str:
     numbers = "\n".join(f"  {k}: {v:.4g}" for k, v in sorted(m.numbers.items()))
-    return (f"Office {m.office_id} (unit {m.unit_code or '?'}): alert {m.rule} {m.kind} "
-            f"by {m.by} at {m.hour:%Y-%m-%d %H:00} UTC.\n"
-            + (f"Comment: {m.comment}\n" if m.comment else "")
-            + f"Raised at {m.raised_at:%Y-%m-%d %H:00} UTC. The numbers behind it:\n{numbers}\n"
-            f"Alert id: {m.alert_id}\n"
-            "Acknowledge: hailong alerts ack --alert-id <id> --by <you> --comment <text>\n")
+    return (
+        f"Office {m.office_id} (unit {m.unit_code or '?'}): alert {m.rule} {m.kind} "
+        f"by {m.by} at {m.hour:%Y-%m-%d %H:00} UTC.\n"
+        + (f"Comment: {m.comment}\n" if m.comment else "")
+        + f"Raised at {m.raised_at:%Y-%m-%d %H:00} UTC. The numbers behind it:\n{numbers}\n"
+        f"Alert id: {m.alert_id}\n"
+        "Acknowledge: hailong alerts ack --alert-id <id> --by <you> --comment <text>\n"
+    )
 
 
 # A device's events held in the window: quarantined (with the office the worker read) or
@@ -593,14 +718,23 @@ LIMIT {n} BY office_id
 """
 
 
-def act(wh: Warehouse, alert_id: str, kind: str, by: str, comment: str, now: datetime,
-        until: datetime | None = None) -> ChangeRow:
+def act(
+    wh: Warehouse,
+    alert_id: str,
+    kind: str,
+    by: str,
+    comment: str,
+    now: datetime,
+    until: datetime | None = None,
+) -> ChangeRow:
     """A person acknowledges, resolves or snoozes an alert (``hailong alerts``): checked
     against the alert as it stands, recorded in ``alert_changes``; the engine applies it
     on its next run and delivers it (topic, routes) like its own changes."""
     rows = wh.execute(
         "SELECT office_id, rule, current_state, toUInt32(raised_at), latest_numbers "
-        "FROM alerts WHERE alert_id = %(a)s", {"a": alert_id})
+        "FROM alerts WHERE alert_id = %(a)s",
+        {"a": alert_id},
+    )
     if not rows:
         raise AlertError(f"no alert {alert_id}")
     office_id, rule, state, raised, numbers = rows[0]
@@ -617,7 +751,8 @@ def act(wh: Warehouse, alert_id: str, kind: str, by: str, comment: str, now: dat
             raise AlertError("snooze until a later hour (--until)")
         values["until_hour"] = float(_hour(until))
     new_state = {"acknowledged": "acknowledged", "resolved": RESOLVED}.get(kind, state)
-    row = ChangeRow(alert_id, office_id, rule, kind, new_state, hour, int(raised) // 3600,
-                    by, comment, values)
+    row = ChangeRow(
+        alert_id, office_id, rule, kind, new_state, hour, int(raised) // 3600, by, comment, values
+    )
     record(wh, [row], now)
     return row

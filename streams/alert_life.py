@@ -71,8 +71,9 @@ def alert_id(office_id: str, rule: str, raised_hour: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"hailong-alert/{office_id}/{rule}/{raised_hour}"))
 
 
-def step(track: Track, finding: Finding | None, now_hour: int, policy: Policy,
-         rule: str, office_id: str) -> tuple[Track, list[Change]]:
+def step(
+    track: Track, finding: Finding | None, now_hour: int, policy: Policy, rule: str, office_id: str
+) -> tuple[Track, list[Change]]:
     """One evaluation of one rule at one office."""
     changes: list[Change] = []
     open_alert = track.alert if track.alert and track.alert.state != RESOLVED else None
@@ -80,23 +81,34 @@ def step(track: Track, finding: Finding | None, now_hour: int, policy: Policy,
         track = replace(track, streak=track.streak + 1, calm=0)
         if open_alert is None:
             if track.streak >= policy.min_hours and now_hour >= track.snoozed_until_hour:
-                raised = Alert(alert_id(office_id, rule, now_hour), rule, office_id, RAISED,
-                               now_hour, dict(finding.numbers), now_hour)
+                raised = Alert(
+                    alert_id(office_id, rule, now_hour),
+                    rule,
+                    office_id,
+                    RAISED,
+                    now_hour,
+                    dict(finding.numbers),
+                    now_hour,
+                )
                 track = replace(track, alert=raised)
                 changes.append(Change("raised", raised))
         else:
             updated = replace(open_alert, numbers=dict(finding.numbers))
-            if (updated.state == RAISED and policy.repeat_hours
-                    and now_hour - updated.last_sent_hour >= policy.repeat_hours
-                    and now_hour >= track.snoozed_until_hour):
+            if (
+                updated.state == RAISED
+                and policy.repeat_hours
+                and now_hour - updated.last_sent_hour >= policy.repeat_hours
+                and now_hour >= track.snoozed_until_hour
+            ):
                 updated = replace(updated, last_sent_hour=now_hour)
                 changes.append(Change("reminded", updated))
             track = replace(track, alert=updated)
         return track, changes
     track = replace(track, streak=0, calm=track.calm + 1)
     if open_alert is not None and track.calm >= policy.recover_hours:
-        resolved = replace(open_alert, state=RESOLVED, resolved_hour=now_hour,
-                           resolved_by="recovered")
+        resolved = replace(
+            open_alert, state=RESOLVED, resolved_hour=now_hour, resolved_by="recovered"
+        )
         track = replace(track, alert=resolved)
         changes.append(Change("resolved", resolved, "hailong", {"why": "the numbers recovered"}))
     return track, changes
@@ -109,12 +121,14 @@ class AlertError(ValueError):
 def acknowledge(track: Track, by: str, comment: str, now_hour: int) -> tuple[Track, Change]:
     a = track.alert
     if a is None or a.state != RAISED:
-        raise AlertError("only a raised alert can be acknowledged"
-                         + (f" (it is {a.state})" if a else ""))
+        raise AlertError(
+            "only a raised alert can be acknowledged" + (f" (it is {a.state})" if a else "")
+        )
     if not by.strip():
         raise AlertError("say who acknowledges it")
-    done = replace(a, state=ACKNOWLEDGED, acknowledged_by=by, comment=comment,
-                   last_sent_hour=now_hour)
+    done = replace(
+        a, state=ACKNOWLEDGED, acknowledged_by=by, comment=comment, last_sent_hour=now_hour
+    )
     return replace(track, alert=done), Change("acknowledged", done, by, {"comment": comment})
 
 
@@ -124,11 +138,14 @@ def resolve(track: Track, by: str, comment: str, now_hour: int) -> tuple[Track, 
         raise AlertError("no open alert to resolve")
     if not by.strip():
         raise AlertError("say who resolves it")
-    done = replace(a, state=RESOLVED, resolved_hour=now_hour, resolved_by=by,
-                   comment=comment or a.comment)
+    done = replace(
+        a, state=RESOLVED, resolved_hour=now_hour, resolved_by=by, comment=comment or a.comment
+    )
     # A person's resolution starts a fresh streak: the rule must hold again to re-raise.
-    return (replace(track, alert=done, streak=0, calm=0),
-            Change("resolved", done, by, {"comment": comment}))
+    return (
+        replace(track, alert=done, streak=0, calm=0),
+        Change("resolved", done, by, {"comment": comment}),
+    )
 
 
 def snooze(track: Track, until_hour: int, by: str, now_hour: int) -> tuple[Track, Change]:
@@ -136,5 +153,7 @@ def snooze(track: Track, until_hour: int, by: str, now_hour: int) -> tuple[Track
         raise AlertError("snooze until a later hour")
     if track.alert is None:
         raise AlertError("nothing to snooze")
-    return (replace(track, snoozed_until_hour=until_hour),
-            Change("snoozed", track.alert, by, {"until_hour": until_hour}))
+    return (
+        replace(track, snoozed_until_hour=until_hour),
+        Change("snoozed", track.alert, by, {"until_hour": until_hour}),
+    )

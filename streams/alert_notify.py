@@ -57,12 +57,18 @@ def _hour(h: int) -> datetime:
 def message(change: Change, unit_code: str, hour: int) -> AlertMessage:
     a = change.alert
     return AlertMessage(
-        alert_id=a.alert_id, office_id=a.office_id, unit_code=unit_code, rule=a.rule,
+        alert_id=a.alert_id,
+        office_id=a.office_id,
+        unit_code=unit_code,
+        rule=a.rule,
         kind=change.kind,  # type: ignore[arg-type]
         state=a.state,  # type: ignore[arg-type]
-        hour=_hour(hour), raised_at=_hour(a.raised_hour), by=change.by,
+        hour=_hour(hour),
+        raised_at=_hour(a.raised_hour),
+        by=change.by,
         comment=str(change.extra.get("comment", a.comment) or ""),
-        numbers={k: float(v) for k, v in a.numbers.items()})
+        numbers={k: float(v) for k, v in a.numbers.items()},
+    )
 
 
 def signature(body: bytes, secret: str, at_s: int) -> str:
@@ -71,8 +77,9 @@ def signature(body: bytes, secret: str, at_s: int) -> str:
     return f"t={at_s},v1={mac.hexdigest()}"
 
 
-def verify(body: bytes, header: str, secret: str, now_s: float,
-           tolerance_s: int = TOLERANCE_S) -> bool:
+def verify(
+    body: bytes, header: str, secret: str, now_s: float, tolerance_s: int = TOLERANCE_S
+) -> bool:
     """A receiver's check of a webhook: the signature matches and is fresh."""
     try:
         fields = dict(part.split("=", 1) for part in header.split(","))
@@ -105,8 +112,10 @@ class Route(BaseModel):
         if self.webhook and not self.webhook.startswith(("https://", "http://")):
             raise ValueError(f"route {self.match!r}: the webhook must be an http(s) URL")
         if self.webhook and (self.secret is None or len(self.secret.get_secret_value()) < 16):
-            raise ValueError(f"route {self.match!r}: a webhook needs a secret of at least "
-                             "16 characters to sign with")
+            raise ValueError(
+                f"route {self.match!r}: a webhook needs a secret of at least "
+                "16 characters to sign with"
+            )
         return self
 
     @property
@@ -123,8 +132,11 @@ class RoutingTable(BaseModel):
     def routes_for(self, office_id: str, unit_code: str, rule: str) -> list[Route]:
         """Every route that matches the office, its unit or the city, for this rule."""
         base = rule.split("/", 1)[0]  # a device's rule: "silent_device/K-1"
-        return [r for r in self.routes if r.match in (office_id, unit_code, "*")
-                and (not r.rules or base in r.rules)]
+        return [
+            r
+            for r in self.routes
+            if r.match in (office_id, unit_code, "*") and (not r.rules or base in r.rules)
+        ]
 
 
 def digest(messages: Sequence[AlertMessage], day: str) -> tuple[str, str]:
@@ -134,6 +146,8 @@ def digest(messages: Sequence[AlertMessage], day: str) -> tuple[str, str]:
     lines = [subject, ""]
     for m in sorted(messages, key=lambda m: (m.office_id, m.hour, m.rule)):
         numbers = ", ".join(f"{k} {v:.3g}" for k, v in sorted(m.numbers.items()))
-        lines.append(f"{m.hour:%H:%M} UTC  {m.office_id:<14} {m.rule:<14} {m.kind:<12} "
-                     f"{m.by}{': ' + m.comment if m.comment else ''}  [{numbers}]")
+        lines.append(
+            f"{m.hour:%H:%M} UTC  {m.office_id:<14} {m.rule:<14} {m.kind:<12} "
+            f"{m.by}{': ' + m.comment if m.comment else ''}  [{numbers}]"
+        )
     return subject, "\n".join(lines) + "\n"

@@ -82,8 +82,9 @@ class Hour:
 class _Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     enabled: bool = True
-    repeat_hours: int = Field(24, ge=0, description="remind of an unacknowledged alert this "
-                              "often (0: never)")
+    repeat_hours: int = Field(
+        24, ge=0, description="remind of an unacknowledged alert this often (0: never)"
+    )
 
 
 class CredibleDrop(_Rule):
@@ -227,8 +228,9 @@ def _sum(hours: Sequence[Hour], lo: int, hi: int) -> tuple[int, int]:
     return sum(h.n for h in picked), sum(h.satisfied for h in picked)
 
 
-def credible_drop(office_id: str, hours: Sequence[Hour], now_hour: int,
-                  rule: CredibleDrop) -> Finding | None:
+def credible_drop(
+    office_id: str, hours: Sequence[Hour], now_hour: int, rule: CredibleDrop
+) -> Finding | None:
     """The window against the ``baseline_days`` before it. The window is the office's
     latest ``window_hours`` hours with ratings, up to ``now_hour``, stretched further
     back (at most ``max_window_hours`` calendar hours) until it holds ``min_window``
@@ -236,8 +238,11 @@ def credible_drop(office_id: str, hours: Sequence[Hour], now_hour: int,
     longer time."""
     if not rule.enabled:
         return None
-    recent = sorted((h for h in hours if now_hour - rule.max_window_hours < h.hour <= now_hour
-                     and h.n > 0), key=lambda h: h.hour, reverse=True)
+    recent = sorted(
+        (h for h in hours if now_hour - rule.max_window_hours < h.hour <= now_hour and h.n > 0),
+        key=lambda h: h.hour,
+        reverse=True,
+    )
     n = k = taken = 0
     start = now_hour + 1
     for h in recent:
@@ -251,29 +256,49 @@ def credible_drop(office_id: str, hours: Sequence[Hour], now_hour: int,
     blo, bhi = wilson(bk, bn, rule.z)
     if hi >= blo:
         return None
-    return Finding("credible_drop", office_id, {
-        "window_n": n, "window_hours": taken, "window_share": k / n, "window_lo": lo,
-        "window_hi": hi, "baseline_n": bn, "baseline_share": bk / bn, "baseline_lo": blo,
-        "baseline_hi": bhi})
+    return Finding(
+        "credible_drop",
+        office_id,
+        {
+            "window_n": n,
+            "window_hours": taken,
+            "window_share": k / n,
+            "window_lo": lo,
+            "window_hi": hi,
+            "baseline_n": bn,
+            "baseline_share": bk / bn,
+            "baseline_lo": blo,
+            "baseline_hi": bhi,
+        },
+    )
 
 
-def negative_share(office_id: str, last: Sequence[bool], rule: NegativeShare
-                   ) -> Finding | None:
+def negative_share(office_id: str, last: Sequence[bool], rule: NegativeShare) -> Finding | None:
     """``last``: whether each of the office's latest ratings was negative, oldest first."""
     if not rule.enabled:
         return None
-    recent = list(last)[-rule.last_n:]
+    recent = list(last)[-rule.last_n :]
     negative = sum(recent)
     if len(recent) < rule.min_count or negative < rule.threshold * len(recent):
         return None
     lo, hi = wilson(negative, len(recent))
-    return Finding("negative_share", office_id, {
-        "n": len(recent), "negative": negative, "share": negative / len(recent),
-        "share_lo": lo, "share_hi": hi, "threshold": rule.threshold})
+    return Finding(
+        "negative_share",
+        office_id,
+        {
+            "n": len(recent),
+            "negative": negative,
+            "share": negative / len(recent),
+            "share_lo": lo,
+            "share_hi": hi,
+            "threshold": rule.threshold,
+        },
+    )
 
 
-def index_below(office_id: str, hours: Sequence[Hour], now_hour: int, rule: IndexBelow
-                ) -> Finding | None:
+def index_below(
+    office_id: str, hours: Sequence[Hour], now_hour: int, rule: IndexBelow
+) -> Finding | None:
     if not rule.enabled:
         return None
     n, k = _sum(hours, now_hour - rule.window_hours + 1, now_hour + 1)
@@ -282,12 +307,16 @@ def index_below(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Inde
     if k / n >= rule.threshold:
         return None
     lo, hi = wilson(k, n)
-    return Finding("index_below", office_id, {
-        "n": n, "share": k / n, "share_lo": lo, "share_hi": hi, "threshold": rule.threshold})
+    return Finding(
+        "index_below",
+        office_id,
+        {"n": n, "share": k / n, "share_lo": lo, "share_hi": hi, "threshold": rule.threshold},
+    )
 
 
-def volume_drop(office_id: str, hours: Sequence[Hour], now_hour: int, rule: VolumeDrop
-                ) -> Finding | None:
+def volume_drop(
+    office_id: str, hours: Sequence[Hour], now_hour: int, rule: VolumeDrop
+) -> Finding | None:
     """Expected volume: the baseline's ratings in the same hours of the week."""
     if not rule.enabled:
         return None
@@ -296,8 +325,11 @@ def volume_drop(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Volu
         return UNKNOWN
     if n > rule.ratio * expected:
         return None
-    return Finding("volume_drop", office_id, {
-        "n": n, "expected": expected, "ratio": n / expected, "threshold": rule.ratio})
+    return Finding(
+        "volume_drop",
+        office_id,
+        {"n": n, "expected": expected, "ratio": n / expected, "threshold": rule.ratio},
+    )
 
 
 def _expected(hours: Sequence[Hour], start: int, end: int, days: int) -> float:
@@ -306,12 +338,19 @@ def _expected(hours: Sequence[Hour], start: int, end: int, days: int) -> float:
     Saturday morning is compared with Saturday mornings)."""
     weeks = max(1, days // 7)
     of_week = {h % 168 for h in range(start, end)}
-    return sum(h.n for h in hours if start - 168 * weeks <= h.hour < start
-               and h.hour % 168 in of_week) / weeks
+    return (
+        sum(h.n for h in hours if start - 168 * weeks <= h.hour < start and h.hour % 168 in of_week)
+        / weeks
+    )
 
 
-def silent_office(office_id: str, hours: Sequence[Hour], now_hour: int, rule: SilentOffice,
-                  office_hour: Callable[[int], bool]) -> Finding | None:
+def silent_office(
+    office_id: str,
+    hours: Sequence[Hour],
+    now_hour: int,
+    rule: SilentOffice,
+    office_hour: Callable[[int], bool],
+) -> Finding | None:
     """No rating in the latest office hours (``office_hour(h)``) up to ``now_hour``,
     taken back (at most ``max_window_hours`` of them) until they usually hold
     ``min_expected`` ratings: a big office is silent after an hour, a small commune only
@@ -319,8 +358,7 @@ def silent_office(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Si
     if not rule.enabled or not office_hour(now_hour):
         return UNKNOWN if rule.enabled else None
     expected, taken, h = 0.0, 0, now_hour
-    while taken < rule.max_window_hours and expected < rule.min_expected \
-            and h > now_hour - 24 * 7:
+    while taken < rule.max_window_hours and expected < rule.min_expected and h > now_hour - 24 * 7:
         if office_hour(h):
             expected += _expected(hours, h, h + 1, rule.baseline_days)
             taken += 1
@@ -330,20 +368,27 @@ def silent_office(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Si
     n, _ = _sum(hours, h + 1, now_hour + 1)
     if n > 0:
         return None
-    return Finding("silent_office", office_id, {"n": 0, "expected": expected,
-                                                "office_hours": taken})
+    return Finding(
+        "silent_office", office_id, {"n": 0, "expected": expected, "office_hours": taken}
+    )
 
 
-def volume_ratio(hours: Sequence[Hour], now_hour: int, window_hours: int, days: int
-                 ) -> tuple[int, float]:
+def volume_ratio(
+    hours: Sequence[Hour], now_hour: int, window_hours: int, days: int
+) -> tuple[int, float]:
     """The window's ratings and what the office usually has in those hours."""
     start = now_hour - window_hours + 1
     n, _ = _sum(hours, start, now_hour + 1)
     return n, _expected(hours, start, now_hour + 1, days)
 
 
-def volume_surge(office_id: str, hours: Sequence[Hour], now_hour: int, rule: VolumeSurge,
-                 city_median_ratio: float) -> Finding | None:
+def volume_surge(
+    office_id: str,
+    hours: Sequence[Hour],
+    now_hour: int,
+    rule: VolumeSurge,
+    city_median_ratio: float,
+) -> Finding | None:
     """The window holds ``ratio`` times the office's usual volume, and ``peer_ratio``
     times the city's median ratio this hour (a holiday rush lifts every office; stuffing
     lifts one)."""
@@ -353,15 +398,22 @@ def volume_surge(office_id: str, hours: Sequence[Hour], now_hour: int, rule: Vol
     if n == 0:
         return UNKNOWN
     ratio = n / max(expected, 1.0)
-    if n < rule.min_count or ratio < rule.ratio \
-            or ratio < rule.peer_ratio * max(city_median_ratio, 1e-9):
+    if (
+        n < rule.min_count
+        or ratio < rule.ratio
+        or ratio < rule.peer_ratio * max(city_median_ratio, 1e-9)
+    ):
         return None
-    return Finding("volume_surge", office_id, {"n": n, "expected": expected, "ratio": ratio,
-                                               "city_median_ratio": city_median_ratio})
+    return Finding(
+        "volume_surge",
+        office_id,
+        {"n": n, "expected": expected, "ratio": ratio, "city_median_ratio": city_median_ratio},
+    )
 
 
-def kiosk_gap(office_id: str, hours: Sequence[Hour], now_hour: int, rule: KioskGap
-              ) -> Finding | None:
+def kiosk_gap(
+    office_id: str, hours: Sequence[Hour], now_hour: int, rule: KioskGap
+) -> Finding | None:
     """The kiosk (which the civil servant sees pressed) far more satisfied than the
     anonymous QR answers and camera observations of the same office, for the counts
     behind both: the kiosk's lower 95 % bound at least ``gap`` above the anonymous
@@ -377,15 +429,31 @@ def kiosk_gap(office_id: str, hours: Sequence[Hour], now_hour: int, rule: KioskG
     alo, ahi = wilson(ak, an)
     if lo - ahi < rule.gap:
         return None
-    return Finding("kiosk_gap", office_id, {
-        "kiosk_n": n, "kiosk_share": k / n, "kiosk_lo": lo, "kiosk_hi": hi,
-        "anonymous_n": an, "anonymous_share": ak / an, "anonymous_lo": alo,
-        "anonymous_hi": ahi, "gap": rule.gap})
+    return Finding(
+        "kiosk_gap",
+        office_id,
+        {
+            "kiosk_n": n,
+            "kiosk_share": k / n,
+            "kiosk_lo": lo,
+            "kiosk_hi": hi,
+            "anonymous_n": an,
+            "anonymous_share": ak / an,
+            "anonymous_lo": alo,
+            "anonymous_hi": ahi,
+            "gap": rule.gap,
+        },
+    )
 
 
-def silent_device(office_id: str, device_id: str, silent_minutes: float | None,
-                  per_office_hour: float, never_seen: bool, rule: SilentDevice
-                  ) -> Finding | None:
+def silent_device(
+    office_id: str,
+    device_id: str,
+    silent_minutes: float | None,
+    per_office_hour: float,
+    never_seen: bool,
+    rule: SilentDevice,
+) -> Finding | None:
     """``silent_minutes``: how long the device has been silent in office hours now
     (None: not office hours; ``warehouse/devices.py``); ``per_office_hour``: the events
     it usually sends in an office hour. Silent when that long a silence usually holds
@@ -395,13 +463,21 @@ def silent_device(office_id: str, device_id: str, silent_minutes: float | None,
     expected = per_office_hour * silent_minutes / 60
     if expected < rule.min_expected and not never_seen:
         return None
-    return Finding(f"silent_device/{device_id}", office_id,
-                   {"silent_minutes": silent_minutes, "expected": expected,
-                    "never_seen": float(never_seen), "threshold": rule.minutes})
+    return Finding(
+        f"silent_device/{device_id}",
+        office_id,
+        {
+            "silent_minutes": silent_minutes,
+            "expected": expected,
+            "never_seen": float(never_seen),
+            "threshold": rule.minutes,
+        },
+    )
 
 
-def misuse_surge(office_id: str, device_id: str, misuse: int, presses: int,
-                 rule: MisuseSurge) -> Finding | None:
+def misuse_surge(
+    office_id: str, device_id: str, misuse: int, presses: int, rule: MisuseSurge
+) -> Finding | None:
     """Of a device's ``presses`` in the window, ``misuse`` flagged misuse
     (``streams/plausible.py``: bursts, out of hours): at least ``share`` of them, and at
     least ``min_count``."""
@@ -409,26 +485,42 @@ def misuse_surge(office_id: str, device_id: str, misuse: int, presses: int,
         return None
     presses = max(presses, misuse)
     lo, hi = wilson(misuse, presses)
-    return Finding(f"misuse_surge/{device_id}", office_id, {
-        "misuse": misuse, "presses": presses, "share": misuse / presses, "share_lo": lo,
-        "share_hi": hi})
+    return Finding(
+        f"misuse_surge/{device_id}",
+        office_id,
+        {
+            "misuse": misuse,
+            "presses": presses,
+            "share": misuse / presses,
+            "share_lo": lo,
+            "share_hi": hi,
+        },
+    )
 
 
 def held_surge(office_id: str, device_id: str, held: int, rule: HeldSurge) -> Finding | None:
     """``held``: the device's events quarantined or dead-lettered in the window."""
     if not rule.enabled or held < rule.min_count:
         return None
-    return Finding(f"held_surge/{device_id}", office_id,
-                   {"held": held, "window_hours": rule.window_hours})
+    return Finding(
+        f"held_surge/{device_id}", office_id, {"held": held, "window_hours": rule.window_hours}
+    )
 
 
-def new_devices(office_id: str, from_new: int, total: int, rule: NewDevices
-                ) -> Finding | None:
+def new_devices(office_id: str, from_new: int, total: int, rule: NewDevices) -> Finding | None:
     """``from_new`` of the office's ``total`` ratings in the window came from devices
     registered in the last ``new_days``."""
     if not rule.enabled or total < rule.min_count or from_new < rule.share * total:
         return None
     lo, hi = wilson(from_new, total)
-    return Finding("new_devices", office_id, {"from_new": from_new, "n": total,
-                                              "share": from_new / total, "share_lo": lo,
-                                              "share_hi": hi})
+    return Finding(
+        "new_devices",
+        office_id,
+        {
+            "from_new": from_new,
+            "n": total,
+            "share": from_new / total,
+            "share_lo": lo,
+            "share_hi": hi,
+        },
+    )

@@ -18,15 +18,21 @@ from streams.alert_notify import SIGNATURE_HEADER, signature
 __all__ = ["Mailer", "SendError", "post_webhook"]
 
 
-def post_webhook(url: str, body: bytes, secret: str, at_s: int,
-                 timeout_s: float = TIMEOUT_S) -> int:
+def post_webhook(
+    url: str, body: bytes, secret: str, at_s: int, timeout_s: float = TIMEOUT_S
+) -> int:
     """POST a signed alert; return the HTTP status (2xx), or raise SendError."""
     if not url.startswith(("https://", "http://")):
         raise SendError(f"not an http(s) URL: {url!r}")
     request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
-        url, data=body, method="POST",
-        headers={"Content-Type": "application/json",
-                 SIGNATURE_HEADER: signature(body, secret, at_s)})
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: signature(body, secret, at_s),
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as answer:  # noqa: S310
             return int(answer.status)

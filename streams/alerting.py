@@ -97,40 +97,52 @@ def office_hours(wh: Any, first_hour: int, last_hour: int) -> dict[str, list[Hou
     return out
 
 
-def findings(office_id: str, hours: list[Hour], now_hour: int, rules: RuleSet,
-             city_median_ratio: float = 1.0) -> dict[str, Finding | None]:
+def findings(
+    office_id: str, hours: list[Hour], now_hour: int, rules: RuleSet, city_median_ratio: float = 1.0
+) -> dict[str, Finding | None]:
     """Each hourly rule's finding at one office now (None: it does not hold)."""
     return {
         "credible_drop": credible_drop(office_id, hours, now_hour, rules.credible_drop),
         "index_below": index_below(office_id, hours, now_hour, rules.index_below),
         "volume_drop": volume_drop(office_id, hours, now_hour, rules.volume_drop),
-        "silent_office": silent_office(office_id, hours, now_hour, rules.silent_office,
-                                       office_hour),
-        "volume_surge": volume_surge(office_id, hours, now_hour, rules.volume_surge,
-                                     city_median_ratio),
+        "silent_office": silent_office(
+            office_id, hours, now_hour, rules.silent_office, office_hour
+        ),
+        "volume_surge": volume_surge(
+            office_id, hours, now_hour, rules.volume_surge, city_median_ratio
+        ),
         "kiosk_gap": kiosk_gap(office_id, hours, now_hour, rules.kiosk_gap),
     }
 
 
 def city_median_ratio(hours: Mapping[str, list[Hour]], now_hour: int, rules: RuleSet) -> float:
     """The median over offices of this window's volume against each one's usual."""
-    ratios = sorted(n / max(expected, 1.0) for n, expected in (
-        volume_ratio(h, now_hour, rules.volume_surge.window_hours,
-                     rules.volume_surge.baseline_days) for h in hours.values()))
+    ratios = sorted(
+        n / max(expected, 1.0)
+        for n, expected in (
+            volume_ratio(
+                h, now_hour, rules.volume_surge.window_hours, rules.volume_surge.baseline_days
+            )
+            for h in hours.values()
+        )
+    )
     return ratios[len(ratios) // 2] if ratios else 1.0
 
 
 def policy(rule: str, rules: RuleSet) -> Policy:
     """A rule's life policy: its minimum duration, if it has one, and its reminders."""
     settings = getattr(rules, rule)
-    return Policy(min_hours=getattr(settings, "min_hours", 1),
-                  repeat_hours=settings.repeat_hours)
+    return Policy(min_hours=getattr(settings, "min_hours", 1), repeat_hours=settings.repeat_hours)
 
 
-def evaluate(hours: Mapping[str, list[Hour]], book: RuleBook, unit_of: Mapping[str, str],
-             tracks: Mapping[tuple[str, str], Track], now_hour: int,
-             offices: Iterable[str] | None = None
-             ) -> tuple[dict[tuple[str, str], Track], list[Change]]:
+def evaluate(
+    hours: Mapping[str, list[Hour]],
+    book: RuleBook,
+    unit_of: Mapping[str, str],
+    tracks: Mapping[tuple[str, str], Track],
+    now_hour: int,
+    offices: Iterable[str] | None = None,
+) -> tuple[dict[tuple[str, str], Track], list[Change]]:
     """One evaluation of every office (``offices``, default: those with hours or an
     alert): the new tracks by (office, rule), and what changed."""
     names = set(offices) if offices is not None else {*hours, *(o for o, _ in tracks)}
@@ -142,19 +154,33 @@ def evaluate(hours: Mapping[str, list[Hour]], book: RuleBook, unit_of: Mapping[s
         mine = hours.get(office_id, [])
         active = any(h.hour == now_hour for h in mine)
         for rule, finding in findings(office_id, mine, now_hour, rules, median).items():
-            if finding is UNKNOWN or (rule in ABSENCE_RULES and not office_hour(now_hour)) \
-                    or (rule not in ABSENCE_RULES and not active):
+            if (
+                finding is UNKNOWN
+                or (rule in ABSENCE_RULES and not office_hour(now_hour))
+                or (rule not in ABSENCE_RULES and not active)
+            ):
                 continue  # nothing new to judge this hour: the track stays as it is
-            track, changed = step(tracks.get((office_id, rule), Track()), finding, now_hour,
-                                  policy(rule, rules), rule, office_id)
+            track, changed = step(
+                tracks.get((office_id, rule), Track()),
+                finding,
+                now_hour,
+                policy(rule, rules),
+                rule,
+                office_id,
+            )
             new[(office_id, rule)] = track
             changes += changed
     return new, changes
 
 
-def catch_up(hours: Mapping[str, list[Hour]], book: RuleBook, unit_of: Mapping[str, str],
-             until_hour: int, replay_hours: int = REPLAY_HOURS, every: int = 1,
-             ) -> tuple[dict[tuple[str, str], Track], list[Change]]:
+def catch_up(
+    hours: Mapping[str, list[Hour]],
+    book: RuleBook,
+    unit_of: Mapping[str, str],
+    until_hour: int,
+    replay_hours: int = REPLAY_HOURS,
+    every: int = 1,
+) -> tuple[dict[tuple[str, str], Track], list[Change]]:
     """The tracks as they stand at ``until_hour``, rebuilt by evaluating the
     ``replay_hours`` before it (every ``every`` hours, as the engine does) from nothing;
     and every change of that replay (the engine sends only those after its last

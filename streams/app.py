@@ -39,16 +39,18 @@ _datadir = settings.stack_dir / "faust" / settings.consumer_group
 _datadir.parent.mkdir(parents=True, exist_ok=True)
 
 
-
 def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
     """The worker's Kafka account (hailong/kafka.py), in faust's (aiokafka's) terms."""
     protocol = settings.kafka_security_protocol
     context = ssl_context(settings) if protocol.endswith("SSL") else None
     account = login(settings, WORKER)
     if account is not None:
-        return faust.SASLCredentials(username=account[0], password=account[1],
-                                     mechanism=settings.kafka_sasl_mechanism,
-                                     ssl_context=context)
+        return faust.SASLCredentials(
+            username=account[0],
+            password=account[1],
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
     return faust.SSLCredentials(context) if context is not None else None
 
 
@@ -74,8 +76,9 @@ app = faust.App(
 )
 
 events_topic = app.topic(*settings.topics.events, key_type=bytes, value_type=bytes)
-health = Health(settings.stack_dir / "health" / f"{settings.consumer_group}-{os.getpid()}.json",
-                SYSTEM)
+health = Health(
+    settings.stack_dir / "health" / f"{settings.consumer_group}-{os.getpid()}.json", SYSTEM
+)
 
 
 def highwater(topic: str, partition: int) -> int | None:
@@ -101,9 +104,12 @@ def broker_us(message: Any) -> int | None:
     A topic still on CreateTime gives the sender's: said once, and used all the same."""
     if message.timestamp_type != 1 and message.topic not in _create_time_topics:
         _create_time_topics.add(message.topic)
-        log.warning("topic %s gives the sender's timestamps (CreateTime), so the skew and "
-                    "horizon checks trust the devices' clocks; run `hailong topics` to set "
-                    "LogAppendTime", message.topic)
+        log.warning(
+            "topic %s gives the sender's timestamps (CreateTime), so the skew and "
+            "horizon checks trust the devices' clocks; run `hailong topics` to set "
+            "LogAppendTime",
+            message.topic,
+        )
     ts = message.timestamp
     return round(ts * 1_000) * 1_000 if ts and ts > 0 else None
 
@@ -121,25 +127,39 @@ async def ingest(stream: StreamT[bytes]) -> None:
     """Validate, land and count every event; acknowledge only what has landed."""
     # faust's StreamT interface lacks noack_take (Stream has it), and it yields events
     # (with their Kafka message), not values.
-    batches = cast(AsyncIterator[Sequence[EventT]], stream.noack_take(  # type: ignore[attr-defined]
-        settings.batch_max_events, within=settings.batch_within_s))
+    batches = cast(
+        AsyncIterator[Sequence[EventT]],
+        stream.noack_take(  # type: ignore[attr-defined]
+            settings.batch_max_events, within=settings.batch_within_s
+        ),
+    )
     try:
         async for events in batches:
             received = [
-                Received(e.message.topic, e.message.partition, e.message.offset,
-                         e.message.key, e.message.value, broker_us(e.message),
-                         headers_of(e.message))
+                Received(
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    e.message.key,
+                    e.message.value,
+                    broker_us(e.message),
+                    headers_of(e.message),
+                )
                 for e in events
             ]
             batch = await ingestor().process(received)
             for event in events:
                 await stream.ack(event)
-            log.info("landed %d kiosk, %d qr, %d camera events, %d dead letters",
-                     len(batch.kiosk), len(batch.qr), len(batch.camera), len(batch.dead))
+            log.info(
+                "landed %d kiosk, %d qr, %d camera events, %d dead letters",
+                len(batch.kiosk),
+                len(batch.qr),
+                len(batch.camera),
+                len(batch.dead),
+            )
             last: dict[tuple[str, int], int] = {}
             for r in received:
-                last[(r.topic, r.partition)] = max(last.get((r.topic, r.partition), -1),
-                                                   r.offset)
+                last[(r.topic, r.partition)] = max(last.get((r.topic, r.partition), -1), r.offset)
             health.landed(len(received), last, highwater)
     except asyncio.CancelledError:
         raise  # the worker is stopping
@@ -154,14 +174,14 @@ def alert_engine() -> AlertEngine:
 
 
 if settings.alerts_enabled:
+
     @app.timer(interval=settings.alert_interval_s)
     async def alerts() -> None:
         """Every ``alert_interval_s``: the alert engine's run (streams/alert_engine.py),
         in a thread, as it reads and writes ClickHouse and sends mail. A failed run is
         logged and the next one starts over: nothing undelivered is marked delivered."""
         try:
-            report = await asyncio.get_running_loop().run_in_executor(
-                None, alert_engine().run_once)
+            report = await asyncio.get_running_loop().run_in_executor(None, alert_engine().run_once)
         except Exception:  # an alert run must never stop the ingestion
             log.exception("alert engine run failed; the next run tries again")
             return

@@ -106,10 +106,17 @@ def split(messages: Sequence[Received], topic_prefix: str, now: datetime) -> Bat
                 raise InvalidEvent("value is null (a tombstone), not an event")
             event = parse_event(msg.value, msg.topic.removeprefix(topic_prefix))
         except InvalidEvent as exc:
-            batch.dead.append(DeadLetter.for_message(
-                topic=msg.topic, partition=msg.partition, offset=msg.offset, key=msg.key,
-                value=msg.value or b"", error=exc.reason, rejected_at=now,
-            ))
+            batch.dead.append(
+                DeadLetter.for_message(
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    key=msg.key,
+                    value=msg.value or b"",
+                    error=exc.reason,
+                    rejected_at=now,
+                )
+            )
             continue
         if isinstance(event, KioskRating):
             batch.kiosk.append((event, msg))
@@ -133,19 +140,35 @@ def dead_letter_message(dead: DeadLetter) -> tuple[bytes | None, bytes, Headers]
     if len(raw) <= DEAD_LETTER_RAW_MAX:
         return key, dead.to_json(), []
     digest = hashlib.sha256(raw).hexdigest()
-    cut = dead.model_copy(update={
-        "raw": base64.b64encode(raw[:DEAD_LETTER_RAW_MAX]).decode("ascii"),
-        "error": f"{dead.error} (raw cut to its first {DEAD_LETTER_RAW_MAX:,} of "
-                 f"{len(raw):,} bytes; sha256 {digest})"})
-    return key, cut.to_json(), [("hailong-raw-bytes", str(len(raw)).encode()),
-                                ("hailong-raw-sha256", digest.encode()),
-                                ("hailong-raw-truncated", b"1")]
+    cut = dead.model_copy(
+        update={
+            "raw": base64.b64encode(raw[:DEAD_LETTER_RAW_MAX]).decode("ascii"),
+            "error": f"{dead.error} (raw cut to its first {DEAD_LETTER_RAW_MAX:,} of "
+            f"{len(raw):,} bytes; sha256 {digest})",
+        }
+    )
+    return (
+        key,
+        cut.to_json(),
+        [
+            ("hailong-raw-bytes", str(len(raw)).encode()),
+            ("hailong-raw-sha256", digest.encode()),
+            ("hailong-raw-truncated", b"1"),
+        ],
+    )
 
 
 DEAD_LETTERS_TABLE = "dead_letters"
 DEAD_LETTER_COLUMNS = (
-    "source_topic", "kafka_partition", "kafka_offset", "key", "raw", "error",
-    "rejected_at", "rejected_at_us", "version",
+    "source_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "key",
+    "raw",
+    "error",
+    "rejected_at",
+    "rejected_at_us",
+    "version",
 )
 
 
@@ -154,9 +177,15 @@ def dead_letter_row(dead: DeadLetter) -> tuple[Any, ...]:
     original bytes, and a version that makes the first rejection of a message win."""
     at_us = epoch_us(dead.rejected_at)
     return (
-        dead.source_topic, dead.partition, dead.offset, dead.key,
-        base64.b64decode(dead.raw), dead.error, dead.rejected_at.replace(microsecond=0),
-        at_us, VERSION_TOP - at_us,
+        dead.source_topic,
+        dead.partition,
+        dead.offset,
+        dead.key,
+        base64.b64decode(dead.raw),
+        dead.error,
+        dead.rejected_at.replace(microsecond=0),
+        at_us,
+        VERSION_TOP - at_us,
     )
 
 
@@ -167,8 +196,8 @@ def land_dead_letters(wh: Warehouse, dead: Sequence[DeadLetter]) -> int:
         # Warehouse.insert checks that a String value is a str; `raw` is the exact bytes
         # (not always UTF-8), so this goes through the driver's unchecked insert path,
         # which execute() takes for an INSERT with a list of rows.
-        wh.execute(f"INSERT INTO {DEAD_LETTERS_TABLE} ({', '.join(DEAD_LETTER_COLUMNS)}) "
-                   "VALUES", rows)  # type: ignore[arg-type]
+        query = f"INSERT INTO {DEAD_LETTERS_TABLE} ({', '.join(DEAD_LETTER_COLUMNS)}) VALUES"
+        wh.execute(query, rows)  # type: ignore[arg-type]
     return len(rows)
 
 
@@ -193,34 +222,59 @@ class Ingestor:
         if batch.dead:
             await self._send_dead_letters(batch.dead)
         await self._hold_implausible(batch)
-        messages_of = [landing.Message(channel, event, msg.partition, msg.offset)
-                       for channel, items in self.channels(batch) for event, msg in items]
+        messages_of = [
+            landing.Message(channel, event, msg.partition, msg.offset)
+            for channel, items in self.channels(batch)
+            for event, msg in items
+        ]
         plan = await self._retry("claims look-up", landing.plan, self.warehouse, messages_of)
         self._keep(batch, plan)
         if batch.copies:
             log.info("skipped %d copies of events claimed before", batch.copies)
         # The signed values of what lands, for auditors (before raw: no counted event
         # without its evidence).
-        evidence_rows = [row for channel, items in self.channels(batch) for event, msg in items
-                         if (row := evidence.evidence_row(channel.name, msg.partition,
-                                                          msg.offset, event.event_id,
-                                                          msg.value or b"", msg.headers))]
+        evidence_rows = [
+            row
+            for channel, items in self.channels(batch)
+            for event, msg in items
+            if (
+                row := evidence.evidence_row(
+                    channel.name,
+                    msg.partition,
+                    msg.offset,
+                    event.event_id,
+                    msg.value or b"",
+                    msg.headers,
+                )
+            )
+        ]
         if evidence_rows:
             await self._retry("evidence", evidence.record, self.warehouse, evidence_rows)
         # Claims before raw rows: only candidates ever reach raw. A crash in between
         # leaves a claim whose replay lands its raw row, whatever the batch order then.
         await self._retry("claims", landing.record, self.warehouse, plan)
-        refused = await self._retry("raw inserts", landing.insert_raw_isolating,
-                                    self.warehouse, plan)
+        refused = await self._retry(
+            "raw inserts", landing.insert_raw_isolating, self.warehouse, plan
+        )
         if refused:
             await self._dead_letter_refused(messages, refused, batch)
         await self._retry("buckets", landing.refresh, self.warehouse, plan)
         await self._retry("stale rankings", landing.note_late, self.warehouse, plan, self.clock)
         seen = devices.seen_rows(
-            ((getattr(e, "device_id", None) or e.camera_id, e.office_id, channel.name,
-              msg.broker_us, channel.at_us(e))
-             for channel, items in self.channels(batch) if channel.name != "qr"
-             for e, msg in items), epoch_us(self.clock.now()))
+            (
+                (
+                    getattr(e, "device_id", None) or e.camera_id,
+                    e.office_id,
+                    channel.name,
+                    msg.broker_us,
+                    channel.at_us(e),
+                )
+                for channel, items in self.channels(batch)
+                if channel.name != "qr"
+                for e, msg in items
+            ),
+            epoch_us(self.clock.now()),
+        )
         if seen:
             await self._retry("device health", devices.record_seen, self.warehouse, seen)
         return batch
@@ -231,21 +285,22 @@ class Ingestor:
             version = await self._retry("registry version", registry_version, self.warehouse)
             if self.calendar is None or self.calendar.version != version:
                 self.calendar = await self._retry("registry", office_calendar, self.warehouse)
-                log.info("checking offices against registry version %d (%d offices)",
-                         self.calendar.version, len(self.calendar.spans))
+                log.info(
+                    "checking offices against registry version %d (%d offices)",
+                    self.calendar.version,
+                    len(self.calendar.spans),
+                )
         if self.settings.require_signatures:
-            changes = await self._retry("device registry version", devices.version,
-                                        self.warehouse)
+            changes = await self._retry("device registry version", devices.version, self.warehouse)
             if self.device_keys is None or self.device_keys.version != changes:
-                self.device_keys = await self._retry("device registry", devices.load_keys,
-                                                     self.warehouse)
-                log.info("checking signatures against %d device keys",
-                         len(self.device_keys.keys))
+                self.device_keys = await self._retry(
+                    "device registry", devices.load_keys, self.warehouse
+                )
+                log.info("checking signatures against %d device keys", len(self.device_keys.keys))
         if self.settings.require_signatures and self.qr_secret is None:
             # The QR gateway's token key (the same setting, or the same stack's file).
             self.qr_secret = self.settings.key("gateway_secret")
-        return Rules.from_settings(self.settings, self.calendar, self.device_keys,
-                                   self.qr_secret)
+        return Rules.from_settings(self.settings, self.calendar, self.device_keys, self.qr_secret)
 
     async def _hold_implausible(self, batch: Batch) -> None:
         """Valid events that break a plausibility rule go to the quarantine (before the
@@ -262,35 +317,55 @@ class Ingestor:
                 at_us = channel.at_us(event)
                 found = doubts(event.office_id, at_us, msg.key, msg.broker_us, rules)
                 if rules.keys is not None:
-                    why = signature_doubt(channel.name, event, msg.value or b"", msg.headers,
-                                          at_us, msg.broker_us, rules.keys)
+                    why = signature_doubt(
+                        channel.name,
+                        event,
+                        msg.value or b"",
+                        msg.headers,
+                        at_us,
+                        msg.broker_us,
+                        rules.keys,
+                    )
                     if why is not None:
                         found.append(why)
                 if rules.qr_secret is not None and isinstance(event, QrSurvey):
-                    why = qr_token_doubt(event, msg.headers, rules.qr_secret,
-                                         rules.max_skew_us)
+                    why = qr_token_doubt(event, msg.headers, rules.qr_secret, rules.max_skew_us)
                     if why is not None:
                         found.append(why)
                 if not found:
                     continue
                 reason = "; ".join(found)[:MAX_REASON_CHARS]
                 held.append(landing.Message(channel, event, msg.partition, msg.offset))
-                rows.append((
-                    msg.topic, msg.partition, msg.offset, channel.name, event.event_id,
-                    event.office_id, datetime.fromtimestamp(at_us // 1_000_000, UTC)
-                    .replace(tzinfo=None), at_us, msg.broker_us or 0, msg.key,
-                    msg.value or b"", reason, now.replace(microsecond=0, tzinfo=None),
-                    now_us, VERSION_TOP - now_us))
+                rows.append(
+                    (
+                        msg.topic,
+                        msg.partition,
+                        msg.offset,
+                        channel.name,
+                        event.event_id,
+                        event.office_id,
+                        datetime.fromtimestamp(at_us // 1_000_000, UTC).replace(tzinfo=None),
+                        at_us,
+                        msg.broker_us or 0,
+                        msg.key,
+                        msg.value or b"",
+                        reason,
+                        now.replace(microsecond=0, tzinfo=None),
+                        now_us,
+                        VERSION_TOP - now_us,
+                    )
+                )
         if rows:
             log.warning("quarantined %d implausible events (first: %s)", len(rows), rows[0][11])
-            await self._retry(f"insert into {quarantine.TABLE}", quarantine.hold,
-                              self.warehouse, rows)
+            await self._retry(
+                f"insert into {quarantine.TABLE}", quarantine.hold, self.warehouse, rows
+            )
             self._only(batch, held, keep=False)
             batch.held += len(rows)
 
-    async def _dead_letter_refused(self, messages: Sequence[Received],
-                                   refused: list[tuple[landing.Message, str]],
-                                   batch: Batch) -> None:
+    async def _dead_letter_refused(
+        self, messages: Sequence[Received], refused: list[tuple[landing.Message, str]], batch: Batch
+    ) -> None:
         """Messages the warehouse refused to store (the data's fault, found by bisecting
         the batch): dead-lettered with the reason, as invalid events are; the rest of
         the batch lands. Their claims stay: they never count, nor does a later copy."""
@@ -301,12 +376,24 @@ class Ingestor:
             topic = getattr(self.settings.topics, m.channel.name)
             msg = by_position[(topic, m.partition, m.offset)]
             why = f"the warehouse refused it: {reason}"[:MAX_REASON_CHARS]
-            log.error("ClickHouse refused the event at %s[%d]@%d: %s", msg.topic,
-                      msg.partition, msg.offset, reason)
-            dead.append(DeadLetter.for_message(
-                topic=msg.topic, partition=msg.partition, offset=msg.offset, key=msg.key,
-                value=msg.value or b"", error=why,
-                rejected_at=now))
+            log.error(
+                "ClickHouse refused the event at %s[%d]@%d: %s",
+                msg.topic,
+                msg.partition,
+                msg.offset,
+                reason,
+            )
+            dead.append(
+                DeadLetter.for_message(
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    key=msg.key,
+                    value=msg.value or b"",
+                    error=why,
+                    rejected_at=now,
+                )
+            )
         await self._send_dead_letters(dead)
         self._only(batch, [m for m, _ in refused], keep=False)
         batch.dead += dead
@@ -316,8 +403,9 @@ class Ingestor:
         crash in between replays the batch, which publishes again (a duplicate the topic
         tolerates) and lands again (one row per source message)."""
         await self._retry("dead letters", self._publish_dead_letters, dead)
-        await self._retry(f"insert into {DEAD_LETTERS_TABLE}", land_dead_letters,
-                          self.warehouse, dead)
+        await self._retry(
+            f"insert into {DEAD_LETTERS_TABLE}", land_dead_letters, self.warehouse, dead
+        )
 
     def _keep(self, batch: Batch, plan: landing.Plan) -> None:
         """Keep in ``batch`` only the messages that land; count the others as copies."""
@@ -328,20 +416,27 @@ class Ingestor:
         marked = {(m.channel.name, m.partition, m.offset) for m in these}
         before = batch.landed
         for channel, items in self.channels(batch):
-            items[:] = [(e, m) for e, m in items
-                        if ((channel.name, m.partition, m.offset) in marked) == keep]
+            items[:] = [
+                (e, m)
+                for e, m in items
+                if ((channel.name, m.partition, m.offset) in marked) == keep
+            ]
         return before - batch.landed
 
     def _publish_dead_letters(self, dead: list[DeadLetter]) -> int:
         try:
-            return deliver(self.producer, self.settings.topics.deadletter,
-                           [dead_letter_message(d) for d in dead])
+            return deliver(
+                self.producer,
+                self.settings.topics.deadletter,
+                [dead_letter_message(d) for d in dead],
+            )
         except DeliveryError as exc:
             if exc.code in ("UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC"):
                 # The dead-letter topic is gone (deleted, or never made): make it again if
                 # this worker may, else wait for it; the batch waits, nothing is lost.
-                log.error("dead-letter topic %s is missing; creating it",
-                          self.settings.topics.deadletter)
+                log.error(
+                    "dead-letter topic %s is missing; creating it", self.settings.topics.deadletter
+                )
                 try:
                     ensure_topics(self.settings, progress=log.info)
                 except Exception as create_exc:  # noqa: BLE001 - reported; retried later

@@ -46,9 +46,13 @@ def _exit(code: int) -> None:
 
 def start_watchdog(seconds: float, exit: Callable[[int], None] = _exit) -> threading.Timer:
     """Exit the process after ``seconds`` unless it ended before (daemon thread)."""
+
     def expire() -> None:
-        log.error("still stopping after %.0f s: exiting now (the next worker replays what "
-                  "was not acknowledged)", seconds)
+        log.error(
+            "still stopping after %.0f s: exiting now (the next worker replays what "
+            "was not acknowledged)",
+            seconds,
+        )
         exit(STOPPED_BY_WATCHDOG)
 
     timer = threading.Timer(seconds, expire)
@@ -59,8 +63,11 @@ def start_watchdog(seconds: float, exit: Callable[[int], None] = _exit) -> threa
 
 def agent_died(exc: BaseException, exit: Callable[[int], None] = _exit) -> None:
     """Log an agent's death and end the process (status :data:`AGENT_DIED`)."""
-    log.critical("the ingest agent died; exiting so that a supervisor starts a new "
-                 "worker: %r", exc, exc_info=exc)
+    log.critical(
+        "the ingest agent died; exiting so that a supervisor starts a new worker: %r",
+        exc,
+        exc_info=exc,
+    )
     exit(AGENT_DIED)
 
 
@@ -76,8 +83,12 @@ class Health:
     batches: int = 0
     positions: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset
 
-    def landed(self, messages: int, last_offsets: dict[tuple[str, int], int],
-               highwater: Callable[[str, int], int | None]) -> dict[str, Any]:
+    def landed(
+        self,
+        messages: int,
+        last_offsets: dict[tuple[str, int], int],
+        highwater: Callable[[str, int], int | None],
+    ) -> dict[str, Any]:
         """Record a landed batch; write and return the health record."""
         self.batches += 1
         self.landed_events += messages
@@ -88,9 +99,14 @@ class Health:
             high = highwater(topic, partition)
             if high is not None:
                 lag += max(0, high - next_offset)
-        record = {"pid": os.getpid(), "last_landed_at": self.clock.now().isoformat(),
-                  "batches": self.batches, "messages": self.landed_events, "lag": lag,
-                  "partitions": len(self.positions)}
+        record = {
+            "pid": os.getpid(),
+            "last_landed_at": self.clock.now().isoformat(),
+            "batches": self.batches,
+            "messages": self.landed_events,
+            "lag": lag,
+            "partitions": len(self.positions),
+        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(record) + "\n")

@@ -43,13 +43,20 @@ class Rules:
     qr_secret: str | None = None  # the QR gateway's token key; None: tokens not checked
 
     @classmethod
-    def from_settings(cls, s: Settings, calendar: OfficeCalendar | None,
-                      keys: DeviceKeys | None = None, qr_secret: str | None = None) -> Rules:
-        return cls(round(s.max_clock_skew_s * 1_000_000),
-                   round(s.late_horizon_days * DAY_US) if s.late_horizon_days else None,
-                   calendar if s.quarantine_unregistered else None,
-                   keys if s.require_signatures else None,
-                   qr_secret if s.require_signatures else None)
+    def from_settings(
+        cls,
+        s: Settings,
+        calendar: OfficeCalendar | None,
+        keys: DeviceKeys | None = None,
+        qr_secret: str | None = None,
+    ) -> Rules:
+        return cls(
+            round(s.max_clock_skew_s * 1_000_000),
+            round(s.late_horizon_days * DAY_US) if s.late_horizon_days else None,
+            calendar if s.quarantine_unregistered else None,
+            keys if s.require_signatures else None,
+            qr_secret if s.require_signatures else None,
+        )
 
 
 QUARTER_US = 900 * 1_000_000
@@ -70,8 +77,9 @@ def _when(us: int) -> str:
         return f"{us} µs after 1970"
 
 
-def doubts(office_id: str, at_us: int, key: bytes | None, broker_us: int | None,
-           rules: Rules) -> list[str]:
+def doubts(
+    office_id: str, at_us: int, key: bytes | None, broker_us: int | None, rules: Rules
+) -> list[str]:
     """Why an event of ``office_id`` at ``at_us`` (UTC µs), sent under ``key`` and
     appended by the broker at ``broker_us``, is implausible; [] when it is not."""
     found = []
@@ -81,30 +89,45 @@ def doubts(office_id: str, at_us: int, key: bytes | None, broker_us: int | None,
     if broker_us is not None and broker_us > 0:
         ahead = at_us - broker_us
         if ahead > rules.max_skew_us:
-            found.append(f"its time {_when(at_us)} is {ahead / 1e6:,.0f} s ahead of the "
-                         f"broker's timestamp {_when(broker_us)} (at most "
-                         f"{rules.max_skew_us / 1e6:,.0f} s allowed)")
+            found.append(
+                f"its time {_when(at_us)} is {ahead / 1e6:,.0f} s ahead of the "
+                f"broker's timestamp {_when(broker_us)} (at most "
+                f"{rules.max_skew_us / 1e6:,.0f} s allowed)"
+            )
         if rules.horizon_us is not None and broker_us - at_us > rules.horizon_us:
-            found.append(f"its time {_when(at_us)} is {(broker_us - at_us) / DAY_US:,.1f} days "
-                         f"before the broker's timestamp {_when(broker_us)} (the horizon is "
-                         f"{rules.horizon_us / DAY_US:,.1f} days)")
+            found.append(
+                f"its time {_when(at_us)} is {(broker_us - at_us) / DAY_US:,.1f} days "
+                f"before the broker's timestamp {_when(broker_us)} (the horizon is "
+                f"{rules.horizon_us / DAY_US:,.1f} days)"
+            )
     if rules.calendar is not None:
         day = local_day(at_us // QUARTER_US)
         if not rules.calendar.registered(office_id, day):
-            found.append(f"office {office_id!r} is not in the registry (version "
-                         f"{rules.calendar.version}) on {day.isoformat()}")
+            found.append(
+                f"office {office_id!r} is not in the registry (version "
+                f"{rules.calendar.version}) on {day.isoformat()}"
+            )
     return found
 
 
 # Which kind of device may sign each channel's events, and the event field that names
 # the device itself (a gateway signs for the devices behind it: QR phones, cameras).
-SIGNERS = {"kiosk": (("kiosk", "device_id"),),
-           "camera": (("camera", "camera_id"), ("gateway", None)),
-           "qr": (("gateway", None),)}
+SIGNERS = {
+    "kiosk": (("kiosk", "device_id"),),
+    "camera": (("camera", "camera_id"), ("gateway", None)),
+    "qr": (("gateway", None),),
+}
 
 
-def signature_doubt(channel: str, event: object, value: bytes, headers: Headers | None,
-                    at_us: int, broker_us: int | None, keys: DeviceKeys) -> str | None:
+def signature_doubt(
+    channel: str,
+    event: object,
+    value: bytes,
+    headers: Headers | None,
+    at_us: int,
+    broker_us: int | None,
+    keys: DeviceKeys,
+) -> str | None:
     """Why an event's signature does not make it count; None when it does: signed over
     ``value`` by a registered key of a device of the right kind, not revoked when the
     broker received it, valid at the event's time, bound to the event's office, and (a
@@ -128,8 +151,10 @@ def signature_doubt(channel: str, event: object, value: bytes, headers: Headers 
         return f"{who} was revoked at {_when(key.revoked_at_us)}"
     if not key.valid_at(at_us):
         until = _when(key.valid_to_us) if key.valid_to_us else "open"
-        return (f"{who} is valid from {_when(key.valid_from_us)} to {until}, not at the "
-                f"event's time {_when(at_us)}")
+        return (
+            f"{who} is valid from {_when(key.valid_from_us)} to {until}, not at the "
+            f"event's time {_when(at_us)}"
+        )
     office = getattr(event, "office_id", "")
     if key.office_id and key.office_id != office:
         return f"{who} is bound to office {key.office_id!r}, not {office!r}"
@@ -138,8 +163,9 @@ def signature_doubt(channel: str, event: object, value: bytes, headers: Headers 
     return None
 
 
-def qr_token_doubt(event: QrSurvey, headers: Headers | None, secret: str,
-                   max_skew_us: int) -> str | None:
+def qr_token_doubt(
+    event: QrSurvey, headers: Headers | None, secret: str, max_skew_us: int
+) -> str | None:
     """Why a QR survey's token does not make it count; None when it does: the QR
     gateway sends the survey's token in the header ``hailong-qr-token``, and it must be
     one the gateway issued (its HMAC under ``secret``), for this survey's office and
@@ -159,8 +185,10 @@ def qr_token_doubt(event: QrSurvey, headers: Headers | None, secret: str,
     except qrtoken.TokenError as exc:
         return f"the QR token: {exc}"
     if (token.office_id, token.token_id) != (event.office_id, event.token_id):
-        return (f"the QR token is token {token.token_id!r} of office {token.office_id!r}, "
-                f"the survey says {event.token_id!r} of {event.office_id!r}")
+        return (
+            f"the QR token is token {token.token_id!r} of office {token.office_id!r}, "
+            f"the survey says {event.token_id!r} of {event.office_id!r}"
+        )
     if (at - token.expires_at).total_seconds() * 1e6 > max_skew_us:
         return f"submitted at {at.isoformat()}, after the token expired ({token.expires_at})"
     return None

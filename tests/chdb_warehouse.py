@@ -39,21 +39,27 @@ class ChdbWarehouse:
         plain = {k: _plain(v) for k, v in params.items()}
         return str(_escaper.substitute_params(query, plain, _escaper.connection.context))
 
-    def execute(self, query: str, params: dict[str, Any] | None = None,
-                settings: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def execute(
+        self,
+        query: str,
+        params: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> list[tuple[Any, ...]]:
         """``settings``: accepted for the server's interface; the current engine needs none
         of those the code passes (it pushes predicates into views by itself)."""
         text = self._sql(query, params)
         code = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("--")]
         if code and code[0].lstrip().upper().startswith(("SELECT", "WITH")):
             out = self.session.query(
-                text + "\nSETTINGS output_format_json_quote_64bit_integers = 0", "JSONCompact")
+                text + "\nSETTINGS output_format_json_quote_64bit_integers = 0", "JSONCompact"
+            )
             return [tuple(row) for row in json.loads(out.bytes())["data"]]
         self.session.query(text)
         return []
 
-    def iterate(self, query: str, params: dict[str, Any] | None = None,
-                block_rows: int = 20_000) -> Iterator[tuple[Any, ...]]:
+    def iterate(
+        self, query: str, params: dict[str, Any] | None = None, block_rows: int = 20_000
+    ) -> Iterator[tuple[Any, ...]]:
         """As Warehouse.iterate (in-process: the rows are already here)."""
         yield from self.execute(query, params)
 

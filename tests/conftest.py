@@ -51,15 +51,21 @@ def settings(stack: Settings) -> Iterator[Settings]:
     from warehouse.migrate import prepare
 
     tag = uuid.uuid4().hex[:10]
-    s = load_settings(clickhouse_database=f"test_{tag}", topic_prefix=f"test.{tag}.",
-                      consumer_group=f"test-{tag}", batch_within_s=0.2,
-                      session_timeout_s=8, retry_backoff_max_s=1,
-                      # Tests send events of fixed dates and made-up offices: the horizon
-                      # and registry rules are off here, on in tests/integration/
-                      # test_quarantine.py (the key and skew rules stay on everywhere).
-                      late_horizon_days=0, quarantine_unregistered=False,
-                      # unsigned test events: signatures are checked in test_devices.py
-                      require_signatures=False)
+    s = load_settings(
+        clickhouse_database=f"test_{tag}",
+        topic_prefix=f"test.{tag}.",
+        consumer_group=f"test-{tag}",
+        batch_within_s=0.2,
+        session_timeout_s=8,
+        retry_backoff_max_s=1,
+        # Tests send events of fixed dates and made-up offices: the horizon
+        # and registry rules are off here, on in tests/integration/
+        # test_quarantine.py (the key and skew rules stay on everywhere).
+        late_horizon_days=0,
+        quarantine_unregistered=False,
+        # unsigned test events: signatures are checked in test_devices.py
+        require_signatures=False,
+    )
     ensure_topics(s, progress=lambda _m: None)
     try:
         prepare(s, progress=lambda _m: None)
@@ -69,8 +75,9 @@ def settings(stack: Settings) -> Iterator[Settings]:
             wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
             wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}_private")
         admin = admin_client(s)
-        for fut in admin.delete_topics([*s.topics.events, s.topics.deadletter,
-                                                  s.topics.alerts]).values():
+        for fut in admin.delete_topics(
+            [*s.topics.events, s.topics.deadletter, s.topics.alerts]
+        ).values():
             fut.result()
         drop_topic_grants(s)
 
@@ -88,11 +95,15 @@ def own_stack(tmp_path: Path, shared: Settings, port: int = 29092) -> Settings:
     low = int(ephemeral[0])
     assert port + 2 < low, f"own_stack port {port}+2 is in the ephemeral range from {low}"
     (tmp_path / "kafka").mkdir(parents=True)
-    shutil.copytree(shared.stack_dir / "kafka" / "libs", tmp_path / "kafka" / "libs",
-                    symlinks=True)
-    return load_settings(stack_dir=tmp_path, kafka_port=port, kafka_controller_port=port + 1,
-                         kafka_internal_port=port + 2,
-                         clickhouse_local_port=port - 92, clickhouse_http_port=port - 969)
+    shutil.copytree(shared.stack_dir / "kafka" / "libs", tmp_path / "kafka" / "libs", symlinks=True)
+    return load_settings(
+        stack_dir=tmp_path,
+        kafka_port=port,
+        kafka_controller_port=port + 1,
+        kafka_internal_port=port + 2,
+        clickhouse_local_port=port - 92,
+        clickhouse_http_port=port - 969,
+    )
 
 
 def settings_env(s: Settings) -> dict[str, str]:
@@ -109,9 +120,13 @@ def running_worker(settings: Settings, log_path: Path) -> Iterator[subprocess.Po
     from infra.stack import default_signals
 
     log = log_path.open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "hailong.cli", "stream"],
-                            stdout=log, stderr=subprocess.STDOUT, env=settings_env(settings),
-                            preexec_fn=default_signals)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hailong.cli", "stream"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=settings_env(settings),
+        preexec_fn=default_signals,
+    )
     try:
         yield proc
     finally:
@@ -146,8 +161,13 @@ def read_topic(settings: Settings, topic: str) -> list[Any]:
 
     from hailong.kafka import ADMIN, client_config
 
-    consumer = Consumer({**client_config(settings, ADMIN),
-                         "group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            **client_config(settings, ADMIN),
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         consumer.assign([TopicPartition(topic, p, 0) for p in parts])

@@ -27,8 +27,9 @@ def serve(app: Any, port: int) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1:``port`` (lifespan included) until the block ends."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -57,9 +58,15 @@ class Reply:
         return json.loads(self.body)
 
 
-def request(method: str, url: str, body: bytes | Iterable[bytes] | None = None, *,
-            json_body: Any = None, headers: dict[str, str] | None = None,
-            timeout: float = 60.0) -> Reply:
+def request(
+    method: str,
+    url: str,
+    body: bytes | Iterable[bytes] | None = None,
+    *,
+    json_body: Any = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60.0,
+) -> Reply:
     """One HTTP request. A ``body`` that is an iterable of chunks is sent chunked
     (no Content-Length)."""
     parts = urlsplit(url)
@@ -102,8 +109,9 @@ def smtp_server() -> Iterator[tuple[int, list[Any]]]:
 
 
 @contextmanager
-def webhook_receiver(secret: str, now: Any = time.time
-                     ) -> Iterator[tuple[str, list[tuple[bytes, str, bool]]]]:
+def webhook_receiver(
+    secret: str, now: Any = time.time
+) -> Iterator[tuple[str, list[tuple[bytes, str, bool]]]]:
     """A local HTTP receiver of signed alert webhooks: it checks each signature with
     ``secret`` at ``now()`` and answers 204 (valid) or 401. Yields (its URL, every
     (body, signature header, valid) it got)."""

@@ -47,8 +47,11 @@ def observe(published: list[tuple[bytes, Event | None]]) -> Observed:
                 out.late += 1
             newest[event.device_id] = max(at, newest.get(event.device_id, at))
             t_us = int(at.timestamp()) * 1_000_000 + at.microsecond
-            presses.append(Press(event.event_id, event.office_id, event.device_id, t_us,
-                                 event.scale, event.value))
+            presses.append(
+                Press(
+                    event.event_id, event.office_id, event.device_id, t_us, event.scale, event.value
+                )
+            )
     out.misuse = len(misuse(presses))
     counts = Counter(p.event_id for p in presses)
     assert max(counts.values(), default=1) == 1

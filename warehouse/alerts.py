@@ -8,8 +8,19 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-COLUMNS = ("alert_id", "office_id", "rule", "kind", "state", "hour", "raised_hour", "by",
-           "comment", "numbers", "recorded_at")
+COLUMNS = (
+    "alert_id",
+    "office_id",
+    "rule",
+    "kind",
+    "state",
+    "hour",
+    "raised_hour",
+    "by",
+    "comment",
+    "numbers",
+    "recorded_at",
+)
 
 
 class ChangeRow(NamedTuple):
@@ -33,8 +44,22 @@ def _at(hour: int) -> datetime:
 
 def record(wh: Any, changes: Iterable[ChangeRow], now: datetime) -> int:
     """Write changes (again, after a restart: the same rows merge)."""
-    rows = [(c.alert_id, c.office_id, c.rule, c.kind, c.state, _at(c.hour), _at(c.raised_hour),
-             c.by, c.comment, json.dumps(c.numbers, sort_keys=True), now) for c in changes]
+    rows = [
+        (
+            c.alert_id,
+            c.office_id,
+            c.rule,
+            c.kind,
+            c.state,
+            _at(c.hour),
+            _at(c.raised_hour),
+            c.by,
+            c.comment,
+            json.dumps(c.numbers, sort_keys=True),
+            now,
+        )
+        for c in changes
+    ]
     return int(wh.insert("alert_changes", COLUMNS, rows)) if rows else 0
 
 
@@ -55,6 +80,9 @@ def current(wh: Any, open_only: bool = True) -> list[Stored]:
         "SELECT alert_id, office_id, rule, current_state, toUInt32(raised_at), latest_numbers, "
         "acknowledged_by, latest_comment FROM alerts "
         + ("WHERE current_state != 'resolved' " if open_only else "")
-        + "ORDER BY raised_at, alert_id")
-    return [Stored(a, o, r, s, datetime.fromtimestamp(int(at), UTC), json.loads(n), by, c)
-            for a, o, r, s, at, n, by, c in rows]
+        + "ORDER BY raised_at, alert_id"
+    )
+    return [
+        Stored(a, o, r, s, datetime.fromtimestamp(int(at), UTC), json.loads(n), by, c)
+        for a, o, r, s, at, n, by, c in rows
+    ]

@@ -26,6 +26,7 @@ def raw_version(partition: int, offset: int) -> int:
         raise ValueError(f"partition {partition} out of range")
     return VERSION_TOP - (offset * MAX_PARTITIONS + partition)
 
+
 Ranges = dict[str, tuple[int, int]]  # office → [first bucket start, end) in UTC µs
 
 # Offices per bucket query. The SQL names every office of a call with its range (a few
@@ -60,15 +61,20 @@ def params(ranges: Ranges) -> dict[str, Any]:
     offices = sorted(ranges)
     starts = [ranges[o][0] for o in offices]
     ends = [ranges[o][1] for o in offices]
-    return {"offices": offices, "office_set": tuple(offices), "start_us": starts,
-            "end_us": ends, "lo_us": min(starts), "hi_us": max(ends)}
+    return {
+        "offices": offices,
+        "office_set": tuple(offices),
+        "start_us": starts,
+        "end_us": ends,
+        "lo_us": min(starts),
+        "hi_us": max(ends),
+    }
 
 
-def refresh(wh: Warehouse, table: str, columns: Sequence[str], query: str,
-            ranges: Ranges) -> None:
+def refresh(wh: Warehouse, table: str, columns: Sequence[str], query: str, ranges: Ranges) -> None:
     """Recompute ``table``'s rows for the ranges with the named query, and insert them
     (``OFFICES_PER_QUERY`` offices per query)."""
     offices = sorted(ranges)
     text = f"INSERT INTO {table} ({', '.join(columns)}) " + sql(query)
     for i in range(0, len(offices), OFFICES_PER_QUERY):
-        wh.execute(text, params({o: ranges[o] for o in offices[i:i + OFFICES_PER_QUERY]}))
+        wh.execute(text, params({o: ranges[o] for o in offices[i : i + OFFICES_PER_QUERY]}))

@@ -11,22 +11,54 @@ from warehouse.client import Warehouse
 
 RAW_TABLE = "camera_observations_raw"
 RAW_COLUMNS = (
-    "event_id", "office_id", "camera_id", "observed_at", "observed_at_us", "kind",
-    "sentiment", "confidence", "track_id", "queue_length", "wait_seconds",
-    "kafka_partition", "kafka_offset", "version",
+    "event_id",
+    "office_id",
+    "camera_id",
+    "observed_at",
+    "observed_at_us",
+    "kind",
+    "sentiment",
+    "confidence",
+    "track_id",
+    "queue_length",
+    "wait_seconds",
+    "kafka_partition",
+    "kafka_offset",
+    "version",
 )
-HOURLY_COLUMNS = ("office_id", "hour", "c_n", "c_pos", "c_low_confidence", "queue_obs",
-                  "queue_length_sum", "queue_length_max", "wait_obs", "wait_seconds_sum",
-                  "version")
+HOURLY_COLUMNS = (
+    "office_id",
+    "hour",
+    "c_n",
+    "c_pos",
+    "c_low_confidence",
+    "queue_obs",
+    "queue_length_sum",
+    "queue_length_max",
+    "wait_obs",
+    "wait_seconds_sum",
+    "version",
+)
 
 
 def raw_row(event: CameraObservation, partition: int, offset: int) -> tuple[Any, ...]:
     """The raw row of one observation, in RAW_COLUMNS order."""
     ts = event.observed_at
     return (
-        event.event_id, event.office_id, event.camera_id, ts.replace(microsecond=0),
-        epoch_us(ts), event.kind, event.sentiment, event.confidence, event.track_id,
-        event.queue_length, event.wait_seconds, partition, offset, raw_version(partition, offset),
+        event.event_id,
+        event.office_id,
+        event.camera_id,
+        ts.replace(microsecond=0),
+        epoch_us(ts),
+        event.kind,
+        event.sentiment,
+        event.confidence,
+        event.track_id,
+        event.queue_length,
+        event.wait_seconds,
+        partition,
+        offset,
+        raw_version(partition, offset),
     )
 
 

@@ -26,10 +26,34 @@ class Channel(Generic[E]):
     refresh_at: Callable[[Warehouse, Sequence[tuple[str, int]]], None]  # of (office, µs)
 
 
-KIOSK = Channel("kiosk", kiosk.RAW_TABLE, kiosk.RAW_COLUMNS, kiosk.raw_row, kiosk.refresh_kiosk,
-                kiosk.refresh_ranges, kiosk.at_us, kiosk.refresh_at)
-QR = Channel("qr", qr.RAW_TABLE, qr.RAW_COLUMNS, qr.raw_row, qr.refresh_qr, qr.refresh_ranges,
-             qr.at_us, qr.refresh_at)
-CAMERA = Channel("camera", camera.RAW_TABLE, camera.RAW_COLUMNS, camera.raw_row,
-                 camera.refresh_camera, camera.refresh_ranges, camera.at_us, camera.refresh_at)
+KIOSK = Channel(
+    "kiosk",
+    kiosk.RAW_TABLE,
+    kiosk.RAW_COLUMNS,
+    kiosk.raw_row,
+    kiosk.refresh_kiosk,
+    kiosk.refresh_ranges,
+    kiosk.at_us,
+    kiosk.refresh_at,
+)
+QR = Channel(
+    "qr",
+    qr.RAW_TABLE,
+    qr.RAW_COLUMNS,
+    qr.raw_row,
+    qr.refresh_qr,
+    qr.refresh_ranges,
+    qr.at_us,
+    qr.refresh_at,
+)
+CAMERA = Channel(
+    "camera",
+    camera.RAW_TABLE,
+    camera.RAW_COLUMNS,
+    camera.raw_row,
+    camera.refresh_camera,
+    camera.refresh_ranges,
+    camera.at_us,
+    camera.refresh_at,
+)
 BY_NAME = {c.name: c for c in (KIOSK, QR, CAMERA)}

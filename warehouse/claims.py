@@ -51,8 +51,15 @@ from warehouse.client import Warehouse
 
 TABLE = "event_claims"
 CONTESTED_TABLE = "contested_events"
-COLUMNS = ("event_id", "channel", "kafka_partition", "kafka_offset", "uncontested",
-           "office_id", "at_us")
+COLUMNS = (
+    "event_id",
+    "channel",
+    "kafka_partition",
+    "kafka_offset",
+    "uncontested",
+    "office_id",
+    "at_us",
+)
 # Ids per look-up: keeps the query text far below ClickHouse's 256 KiB max_query_size.
 _CHUNK = 1000
 
@@ -83,8 +90,15 @@ class Claim(NamedTuple):
 
     def row(self) -> tuple[UUID, str, int, int, int, str, int]:
         p = self.position
-        return (self.event_id, p.channel, p.partition, p.offset, int(self.uncontested),
-                self.where.office_id, self.where.at_us)
+        return (
+            self.event_id,
+            p.channel,
+            p.partition,
+            p.offset,
+            int(self.uncontested),
+            self.where.office_id,
+            self.where.at_us,
+        )
 
 
 Claims = dict[UUID, list[Claim]]
@@ -95,7 +109,7 @@ def lookup(wh: Warehouse, ids: Iterable[UUID]) -> Claims:
     wanted = sorted(set(ids))
     found: Claims = {}
     for i in range(0, len(wanted), _CHUNK):
-        found.update(lookup_in(wh, "%(ids)s", {"ids": tuple(wanted[i:i + _CHUNK])}))
+        found.update(lookup_in(wh, "%(ids)s", {"ids": tuple(wanted[i : i + _CHUNK])}))
     return found
 
 
@@ -104,11 +118,17 @@ def lookup_in(wh: Warehouse, ids: str, params: dict[str, Any]) -> Claims:
     subquery in parentheses, with its parameters."""
     found: Claims = defaultdict(list)
     for e, channel, partition, offset, uncontested, office_id, at_us in wh.execute(
-            f"SELECT DISTINCT {', '.join(COLUMNS)} FROM {TABLE} WHERE event_id IN {ids}",
-            params):
+        f"SELECT DISTINCT {', '.join(COLUMNS)} FROM {TABLE} WHERE event_id IN {ids}", params
+    ):
         eid = e if isinstance(e, UUID) else UUID(str(e))
-        found[eid].append(Claim(eid, Position(channel, offset, partition), bool(uncontested),
-                                Located(office_id, at_us)))
+        found[eid].append(
+            Claim(
+                eid,
+                Position(channel, offset, partition),
+                bool(uncontested),
+                Located(office_id, at_us),
+            )
+        )
     return dict(found)
 
 
@@ -139,8 +159,10 @@ def contested(claims: Claims) -> list[Claim]:
     for cs in claims.values():
         cands = candidates(cs)
         if len(cands) > 1:
-            out += sorted({c.position: c for c in cs if c.position in cands}.values(),
-                          key=lambda c: c.position)
+            out += sorted(
+                {c.position: c for c in cs if c.position in cands}.values(),
+                key=lambda c: c.position,
+            )
     return out
 
 
@@ -149,8 +171,10 @@ def owner(claims: Iterable[Claim]) -> Position | None:
     return min(candidates(claims), default=None)
 
 
-def decide(messages: Sequence[tuple[UUID, Position, Located]], existing: Claims,
-           ) -> tuple[list[Claim], set[tuple[UUID, Position]]]:
+def decide(
+    messages: Sequence[tuple[UUID, Position, Located]],
+    existing: Claims,
+) -> tuple[list[Claim], set[tuple[UUID, Position]]]:
     """For a batch's messages: the claims to write, and the messages to land.
 
     A message already claimed (a replay) lands iff its position is a candidate. An

@@ -51,16 +51,23 @@ def sql(name: str, **words: str) -> str:
 class Warehouse:
     """A connection to the platform's database, with errors wrapped in WarehouseError."""
 
-    def __init__(self, settings: Settings, database: str | None = None, *,
-                 readonly: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, database: str | None = None, *, readonly: bool = False
+    ) -> None:
         self.settings = settings
         self.database = database or settings.clickhouse_database
         user = settings.clickhouse_readonly_user if readonly else settings.clickhouse_user
-        password = (settings.clickhouse_readonly_password if readonly
-                    else settings.clickhouse_password).get_secret_value()
+        password = (
+            settings.clickhouse_readonly_password if readonly else settings.clickhouse_password
+        ).get_secret_value()
         self._client = Client(
-            host=settings.ch_host, port=settings.ch_port, user=user, password=password,
-            database=self.database, connect_timeout=5, send_receive_timeout=300,
+            host=settings.ch_host,
+            port=settings.ch_port,
+            user=user,
+            password=password,
+            database=self.database,
+            connect_timeout=5,
+            send_receive_timeout=300,
             settings={"use_client_time_zone": False},
         )
 
@@ -73,30 +80,41 @@ class Warehouse:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def execute(self, query: str, params: dict[str, Any] | None = None,
-                settings: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def execute(
+        self,
+        query: str,
+        params: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> list[tuple[Any, ...]]:
         """Run a query; return its rows. ``settings``: ClickHouse settings of this query."""
         try:
-            return self._client.execute(query, params,  # type: ignore[no-any-return]
-                                        settings=settings)
+            return self._client.execute(
+                query,
+                params,  # type: ignore[no-any-return]
+                settings=settings,
+            )
         except DriverError as exc:
             raise _error(exc) from exc
         except (OSError, EOFError) as exc:
-            raise WarehouseError(f"ClickHouse unreachable at {self.settings.ch_host}:"
-                                 f"{self.settings.ch_port}: {exc}") from exc
+            raise WarehouseError(
+                f"ClickHouse unreachable at {self.settings.ch_host}:{self.settings.ch_port}: {exc}"
+            ) from exc
 
-    def iterate(self, query: str, params: dict[str, Any] | None = None,
-                block_rows: int = 20_000) -> Iterator[tuple[Any, ...]]:
+    def iterate(
+        self, query: str, params: dict[str, Any] | None = None, block_rows: int = 20_000
+    ) -> Iterator[tuple[Any, ...]]:
         """Run a query; yield its rows as they stream in, ``block_rows`` at a time (for
         results too big to hold as one list)."""
         try:
-            yield from self._client.execute_iter(query, params,
-                                                 settings={"max_block_size": block_rows})
+            yield from self._client.execute_iter(
+                query, params, settings={"max_block_size": block_rows}
+            )
         except DriverError as exc:
             raise _error(exc) from exc
         except (OSError, EOFError) as exc:
-            raise WarehouseError(f"ClickHouse unreachable at {self.settings.ch_host}:"
-                                 f"{self.settings.ch_port}: {exc}") from exc
+            raise WarehouseError(
+                f"ClickHouse unreachable at {self.settings.ch_host}:{self.settings.ch_port}: {exc}"
+            ) from exc
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
         """Insert rows (one native block); return how many were sent."""

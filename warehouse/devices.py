@@ -41,9 +41,22 @@ KINDS = ("kiosk", "camera", "gateway", "issuer")
 # (the registry keeps its sha256), and the name of the token in their config.
 TOKEN_NAMES = {"camera": "webhook_token", "issuer": "issuer_token"}
 SIMULATOR_GATEWAY = "simulator-gateway"
-COLUMNS = ("device_id", "key_id", "kind", "office_id", "public_key", "token_sha256",
-           "valid_from_us", "valid_to_us", "revoked_at_us", "action", "why", "changed_by",
-           "changed_at", "changed_at_us")
+COLUMNS = (
+    "device_id",
+    "key_id",
+    "kind",
+    "office_id",
+    "public_key",
+    "token_sha256",
+    "valid_from_us",
+    "valid_to_us",
+    "revoked_at_us",
+    "action",
+    "why",
+    "changed_by",
+    "changed_at",
+    "changed_at_us",
+)
 
 
 class DeviceError(HailongError):
@@ -84,8 +97,9 @@ def _new(device_id: str, key_id: int, kind: str, office_id: str, valid_from_us: 
     private, public = new_key()
     token = secrets.token_urlsafe(32) if kind in TOKEN_NAMES else ""
     digest = hashlib.sha256(token.encode()).hexdigest() if token else ""
-    return NewKey(Key(device_id, key_id, kind, office_id, public, valid_from_us, 0, 0, digest),
-                  private, token)
+    return NewKey(
+        Key(device_id, key_id, kind, office_id, public, valid_from_us, 0, 0, digest), private, token
+    )
 
 
 def token_digest(token: str) -> str:
@@ -117,9 +131,12 @@ def keys(wh: Warehouse, device_id: str | None = None) -> list[Key]:
     rows = wh.execute(
         "SELECT device_id, key_id, kind, office_id, public_key, valid_from_us, valid_to_us, "
         f"revoked_at_us, token_sha256 FROM devices {where} ORDER BY device_id, key_id",
-        {"d": device_id})
-    return [Key(d, int(k), kind, office, bytes.fromhex(pub), int(f), int(t), int(r), tok)
-            for d, k, kind, office, pub, f, t, r, tok in rows]
+        {"d": device_id},
+    )
+    return [
+        Key(d, int(k), kind, office, bytes.fromhex(pub), int(f), int(t), int(r), tok)
+        for d, k, kind, office, pub, f, t, r, tok in rows
+    ]
 
 
 def load_keys(wh: Warehouse) -> DeviceKeys:
@@ -127,19 +144,36 @@ def load_keys(wh: Warehouse) -> DeviceKeys:
     return DeviceKeys(v, {(k.device_id, k.key_id): k for k in keys(wh)})
 
 
-def _write(wh: Warehouse, changes: list[tuple[Key, str]], why: str, by: str,
-           now: datetime) -> None:
+def _write(wh: Warehouse, changes: list[tuple[Key, str]], why: str, by: str, now: datetime) -> None:
     at_us = epoch_us(now)
-    wh.insert("device_changes", COLUMNS, [
-        (k.device_id, k.key_id, k.kind, k.office_id, k.public_key.hex(), k.token_sha256,
-         k.valid_from_us, k.valid_to_us, k.revoked_at_us, action, why, by,
-         now.replace(microsecond=0, tzinfo=None), at_us) for k, action in changes])
+    wh.insert(
+        "device_changes",
+        COLUMNS,
+        [
+            (
+                k.device_id,
+                k.key_id,
+                k.kind,
+                k.office_id,
+                k.public_key.hex(),
+                k.token_sha256,
+                k.valid_from_us,
+                k.valid_to_us,
+                k.revoked_at_us,
+                action,
+                why,
+                by,
+                now.replace(microsecond=0, tzinfo=None),
+                at_us,
+            )
+            for k, action in changes
+        ],
+    )
 
 
 def _check(device_id: str, kind: str, office_id: str) -> None:
     if not device_id or len(device_id) > MAX_DEVICE_ID or not device_id.isprintable():
-        raise DeviceError(f"a device id has 1-{MAX_DEVICE_ID} printable characters: "
-                          f"{device_id!r}")
+        raise DeviceError(f"a device id has 1-{MAX_DEVICE_ID} printable characters: {device_id!r}")
     if kind not in KINDS:
         raise DeviceError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
     if kind == "gateway" and office_id:
@@ -148,22 +182,39 @@ def _check(device_id: str, kind: str, office_id: str) -> None:
         raise DeviceError(f"a {kind} is bound to one office: give its --office")
 
 
-def register(wh: Warehouse, device_id: str, kind: str, office_id: str = "", *,
-             valid_from: datetime | None = None, by: str, why: str = "registered",
-             clock: Clock = SYSTEM) -> NewKey:
+def register(
+    wh: Warehouse,
+    device_id: str,
+    kind: str,
+    office_id: str = "",
+    *,
+    valid_from: datetime | None = None,
+    by: str,
+    why: str = "registered",
+    clock: Clock = SYSTEM,
+) -> NewKey:
     """Register a new device with its first key (valid from ``valid_from``, default now)."""
     _check(device_id, kind, office_id)
     if keys(wh, device_id):
-        raise DeviceError(f"device {device_id} is registered already (rotate its key, or "
-                          "revoke it and register a new id)")
+        raise DeviceError(
+            f"device {device_id} is registered already (rotate its key, or "
+            "revoke it and register a new id)"
+        )
     now = clock.now()
     new = _new(device_id, 1, kind, office_id, epoch_us(valid_from or now))
     _write(wh, [(new.key, "register")], why, by, now)
     return new
 
 
-def rotate(wh: Warehouse, device_id: str, *, office_id: str | None = None, by: str,
-           why: str = "rotated", clock: Clock = SYSTEM) -> NewKey:
+def rotate(
+    wh: Warehouse,
+    device_id: str,
+    *,
+    office_id: str | None = None,
+    by: str,
+    why: str = "rotated",
+    clock: Clock = SYSTEM,
+) -> NewKey:
     """A new key for a device from now (optionally bound to another office); its
     current key ends now."""
     current = keys(wh, device_id)
@@ -176,15 +227,17 @@ def rotate(wh: Warehouse, device_id: str, *, office_id: str | None = None, by: s
     _check(device_id, last.kind, office)
     now = clock.now()
     now_us = epoch_us(now)
-    ended = [replace(k, valid_to_us=now_us) for k in current
-             if not k.valid_to_us or k.valid_to_us > now_us]
+    ended = [
+        replace(k, valid_to_us=now_us)
+        for k in current
+        if not k.valid_to_us or k.valid_to_us > now_us
+    ]
     new = _new(device_id, last.key_id + 1, last.kind, office, now_us)
     _write(wh, [*((k, "rotate") for k in ended), (new.key, "rotate")], why, by, now)
     return new
 
 
-def revoke(wh: Warehouse, device_id: str, *, by: str, why: str,
-           clock: Clock = SYSTEM) -> list[Key]:
+def revoke(wh: Warehouse, device_id: str, *, by: str, why: str, clock: Clock = SYSTEM) -> list[Key]:
     """Revoke every key of a device from now."""
     if not why.strip():
         raise DeviceError("a revocation needs a reason (--why)")
@@ -203,9 +256,16 @@ def device_config(new: NewKey, settings_hint: dict[str, Any] | None = None) -> d
     office, key and where to publish. Contains the private key: a secret."""
     k = new.key
     token = {TOKEN_NAMES[k.kind]: new.webhook_token} if new.webhook_token else {}
-    return {"device_id": k.device_id, "kind": k.kind, "office_id": k.office_id,
-            "key_id": k.key_id, "private_key": base64.b64encode(new.private_key).decode(),
-            "public_key": k.public_key.hex(), **token, **(settings_hint or {})}
+    return {
+        "device_id": k.device_id,
+        "kind": k.kind,
+        "office_id": k.office_id,
+        "key_id": k.key_id,
+        "private_key": base64.b64encode(new.private_key).decode(),
+        "public_key": k.public_key.hex(),
+        **token,
+        **(settings_hint or {}),
+    }
 
 
 def write_config(path: Path, config: dict[str, Any]) -> None:
@@ -227,8 +287,14 @@ def signer_from_config(path: Path) -> Signer:
         raise DeviceError(f"{path}: not a device config ({exc})") from None
 
 
-def provision(wh: Warehouse, path: Path, wanted: Sequence[tuple[str, str, str]], *,
-              by: str, clock: Clock = SYSTEM) -> Keyring:
+def provision(
+    wh: Warehouse,
+    path: Path,
+    wanted: Sequence[tuple[str, str, str]],
+    *,
+    by: str,
+    clock: Clock = SYSTEM,
+) -> Keyring:
     """Keys for many devices at once, kept in one config file (``path``, 0600): the
     simulator's devices (``hailong simulate``, ``hailong demo``, the benchmarks). Each
     wanted (device_id, kind, office_id) that has no key in the registry matching the
@@ -252,15 +318,33 @@ def provision(wh: Warehouse, path: Path, wanted: Sequence[tuple[str, str, str]],
         cur, entry = latest.get(device_id), stored.get(device_id)
         if cur is not None and cur.revoked_at_us:
             raise DeviceError(f"simulated device {device_id} is revoked")
-        if (cur is not None and entry is not None and entry["key_id"] == cur.key_id
-                and entry["public_key"] == cur.public_key.hex() and cur.office_id == office_id):
+        if (
+            cur is not None
+            and entry is not None
+            and entry["key_id"] == cur.key_id
+            and entry["public_key"] == cur.public_key.hex()
+            and cur.office_id == office_id
+        ):
             continue
         if cur is None and entry is not None and entry["office_id"] == office_id:
             # a fresh registry (a new database): the file's key, registered again
             token = entry.get(TOKEN_NAMES.get(kind, ""), "")
-            changes.append((Key(device_id, int(entry["key_id"]), kind, office_id,
-                                bytes.fromhex(entry["public_key"]), 0, 0, 0,
-                                token_digest(token) if token else ""), "register"))
+            changes.append(
+                (
+                    Key(
+                        device_id,
+                        int(entry["key_id"]),
+                        kind,
+                        office_id,
+                        bytes.fromhex(entry["public_key"]),
+                        0,
+                        0,
+                        0,
+                        token_digest(token) if token else "",
+                    ),
+                    "register",
+                )
+            )
             continue
         if cur is not None:  # the old key never signs again
             changes.append((replace(cur, valid_to_us=1), "rotate"))
@@ -270,20 +354,22 @@ def provision(wh: Warehouse, path: Path, wanted: Sequence[tuple[str, str, str]],
     if changes:
         _write(wh, changes, "simulated device", by, now)
         write_config(path, stored)
-    signers = [Signer(c["device_id"], int(c["key_id"]), base64.b64decode(c["private_key"]))
-               for c in stored.values()]
+    signers = [
+        Signer(c["device_id"], int(c["key_id"]), base64.b64decode(c["private_key"]))
+        for c in stored.values()
+    ]
     gateway = next((s for s in signers if s.device_id == SIMULATOR_GATEWAY), None)
     return Keyring([s for s in signers if s.device_id != SIMULATOR_GATEWAY], gateway)
 
 
 # --- device health (view device_health) -------------------------------------------------
 OPENS_MINUTE, CLOSES_MINUTE = 7 * 60 + 30, 17 * 60  # office hours, Mon-Fri, Hanoi time
-SEEN_COLUMNS = ("device_id", "office_id", "channel", "last_seen_us", "last_event_us",
-                "skew_s")
+SEEN_COLUMNS = ("device_id", "office_id", "channel", "last_seen_us", "last_event_us", "skew_s")
 
 
-def seen_rows(messages: Iterable[tuple[str, str, str, int | None, int]],
-              now_us: int) -> list[tuple[Any, ...]]:
+def seen_rows(
+    messages: Iterable[tuple[str, str, str, int | None, int]], now_us: int
+) -> list[tuple[Any, ...]]:
     """The ``device_seen`` rows of a batch's landed messages, given as (device_id,
     office_id, channel, broker µs or None, event µs): per device its latest message
     (the broker's time; ``now_us`` when none), that message's event time, and the largest
@@ -320,10 +406,11 @@ def silent(last_seen_us: int, now: datetime, minutes: int) -> bool:
 
 def record_silent_minutes(wh: Warehouse, minutes: int) -> bool:
     """Record the silence threshold the view uses, when it changed; True if written."""
-    last = wh.execute("SELECT silent_minutes FROM health_settings ORDER BY valid_from DESC "
-                      "LIMIT 1")
+    last = wh.execute("SELECT silent_minutes FROM health_settings ORDER BY valid_from DESC LIMIT 1")
     if last and int(last[0][0]) == minutes:
         return False
-    wh.execute("INSERT INTO health_settings (valid_from, silent_minutes) "
-               "SELECT now(), %(m)s", {"m": minutes})
+    wh.execute(
+        "INSERT INTO health_settings (valid_from, silent_minutes) SELECT now(), %(m)s",
+        {"m": minutes},
+    )
     return True

@@ -32,29 +32,50 @@ from warehouse.client import Warehouse
 from warehouse.devices import load_keys
 
 TABLE = "event_evidence"
-COLUMNS = ("channel", "kafka_partition", "kafka_offset", "event_id", "device_id", "key_id",
-           "signature", "value")
+COLUMNS = (
+    "channel",
+    "kafka_partition",
+    "kafka_offset",
+    "event_id",
+    "device_id",
+    "key_id",
+    "signature",
+    "value",
+)
 _BASE_TOPICS = Topics("")
 # The time column of each channel's raw table (the month of an event).
 TIME_COLUMN = {"kiosk": "occurred_at", "qr": "submitted_at", "camera": "observed_at"}
 
 
-def evidence_row(channel: str, partition: int, offset: int, event_id: Any, value: bytes,
-                 headers: Sequence[tuple[str, bytes | None]] | None) -> tuple[Any, ...] | None:
+def evidence_row(
+    channel: str,
+    partition: int,
+    offset: int,
+    event_id: Any,
+    value: bytes,
+    headers: Sequence[tuple[str, bytes | None]] | None,
+) -> tuple[Any, ...] | None:
     """The evidence row of a landed message, or None when it carries no signature."""
     try:
         signed = read_headers(headers)
     except SignatureRefused:
         return None
-    return (channel, partition, offset, event_id, signed.device_id, signed.key_id,
-            signed.signature, value)
+    return (
+        channel,
+        partition,
+        offset,
+        event_id,
+        signed.device_id,
+        signed.key_id,
+        signed.signature,
+        value,
+    )
 
 
 def record(wh: Warehouse, rows: Sequence[tuple[Any, ...]]) -> int:
     """Insert evidence rows (exact bytes: the driver's unchecked insert path)."""
     if rows:
-        wh.execute(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES",
-                   list(rows))  # type: ignore[arg-type]
+        wh.execute(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES", list(rows))  # type: ignore[arg-type]
     return len(rows)
 
 
@@ -76,30 +97,47 @@ def verify_month(wh: Warehouse, month: str) -> Report:
     first = date.fromisoformat(f"{month}-01")
     report = Report(month)
     keys = load_keys(wh)
-    released = {(t, p, o) for t, p, o in wh.execute(
-        "SELECT source_topic, kafka_partition, kafka_offset FROM quarantine_releases "
-        "WHERE outcome = 'counted'")}
+    released = {
+        (t, p, o)
+        for t, p, o in wh.execute(
+            "SELECT source_topic, kafka_partition, kafka_offset FROM quarantine_releases "
+            "WHERE outcome = 'counted'"
+        )
+    }
     for channel in BY_NAME.values():
         _verify_channel(wh, channel, first, keys, released, report)
     return report
 
 
-def _verify_channel(wh: Warehouse, channel: Channel[Any], first: date, keys: Any,
-                    released: set[tuple[str, int, int]], report: Report) -> None:
+def _verify_channel(
+    wh: Warehouse,
+    channel: Channel[Any],
+    first: date,
+    keys: Any,
+    released: set[tuple[str, int, int]],
+    report: Report,
+) -> None:
     columns = ", ".join(channel.raw_columns)
     rows = wh.execute(
         f"SELECT {columns} FROM {channel.raw_table} FINAL "
         f"WHERE toYYYYMM(toTimeZone({TIME_COLUMN[channel.name]}, '{LOCAL_TZ_NAME}')) = %(m)s",
-        {"m": first.year * 100 + first.month})
-    evidence = {(p, o): (d, k, sig, value) for p, o, d, k, sig, value in wh.execute(
-        f"SELECT kafka_partition, kafka_offset, device_id, key_id, signature, value "
-        f"FROM {TABLE} FINAL WHERE channel = %(c)s", {"c": channel.name})}
+        {"m": first.year * 100 + first.month},
+    )
+    evidence = {
+        (p, o): (d, k, sig, value)
+        for p, o, d, k, sig, value in wh.execute(
+            f"SELECT kafka_partition, kafka_offset, device_id, key_id, signature, value "
+            f"FROM {TABLE} FINAL WHERE channel = %(c)s",
+            {"c": channel.name},
+        )
+    }
     at = {c: i for i, c in enumerate(channel.raw_columns)}
     for row in rows:
         report.checked += 1
         partition, offset = row[at["kafka_partition"]], row[at["kafka_offset"]]
-        name = f"{channel.name} event {row[at['event_id']]} (partition {partition}, offset " \
-               f"{offset})"
+        name = (
+            f"{channel.name} event {row[at['event_id']]} (partition {partition}, offset {offset})"
+        )
         found = evidence.get((partition, offset))
         if found is None:
             topics = {t for t, p, o in released if (p, o) == (partition, offset)}
@@ -115,20 +153,24 @@ def _verify_channel(wh: Warehouse, channel: Channel[Any], first: date, keys: Any
             report.failures.append(f"{name}: device {device!r} key {key_id} is not registered")
             continue
         if not verify(key.public_key, value, _as_bytes(signature)):
-            report.failures.append(f"{name}: the signature of device {device!r} key {key_id} "
-                                   "does not match the kept value")
+            report.failures.append(
+                f"{name}: the signature of device {device!r} key {key_id} "
+                "does not match the kept value"
+            )
             continue
         try:
             event = parse_event(value, getattr(_BASE_TOPICS, channel.name))
         except InvalidEvent as exc:
-            report.failures.append(f"{name}: the signed value is not a valid event: "
-                                   f"{exc.reason}")
+            report.failures.append(f"{name}: the signed value is not a valid event: {exc.reason}")
             continue
         expected = channel.raw_row(event, partition, offset)
-        differing = [c for c, a, b in zip(channel.raw_columns, row, expected, strict=True)
-                     if a != b]
+        differing = [
+            c for c, a, b in zip(channel.raw_columns, row, expected, strict=True) if a != b
+        ]
         if differing:
-            report.failures.append(f"{name}: the raw row differs from what device {device!r} "
-                                   f"signed in {', '.join(differing)}")
+            report.failures.append(
+                f"{name}: the raw row differs from what device {device!r} "
+                f"signed in {', '.join(differing)}"
+            )
             continue
         report.verified += 1

@@ -12,9 +12,20 @@ from warehouse.client import Warehouse
 
 RAW_TABLE = "kiosk_ratings_raw"
 RAW_COLUMNS = (
-    "event_id", "office_id", "device_id", "counter_id", "staff_id", "procedure_code",
-    "dossier_id", "occurred_at", "occurred_at_us", "scale", "value",
-    "kafka_partition", "kafka_offset", "version",
+    "event_id",
+    "office_id",
+    "device_id",
+    "counter_id",
+    "staff_id",
+    "procedure_code",
+    "dossier_id",
+    "occurred_at",
+    "occurred_at_us",
+    "scale",
+    "value",
+    "kafka_partition",
+    "kafka_offset",
+    "version",
 )
 HOURLY_COLUMNS = ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version")
 MISUSE_COLUMNS = ("event_id", "office_id", "device_id", "occurred_at_us", "misuse", "version")
@@ -24,9 +35,20 @@ def raw_row(event: KioskRating, partition: int, offset: int) -> tuple[Any, ...]:
     """The raw row of one rating, in RAW_COLUMNS order."""
     ts = event.occurred_at
     return (
-        event.event_id, event.office_id, event.device_id, event.counter_id, event.staff_id,
-        event.procedure_code, event.dossier_id, ts.replace(microsecond=0), epoch_us(ts),
-        event.scale, event.value, partition, offset, raw_version(partition, offset),
+        event.event_id,
+        event.office_id,
+        event.device_id,
+        event.counter_id,
+        event.staff_id,
+        event.procedure_code,
+        event.dossier_id,
+        ts.replace(microsecond=0),
+        epoch_us(ts),
+        event.scale,
+        event.value,
+        partition,
+        offset,
+        raw_version(partition, offset),
     )
 
 

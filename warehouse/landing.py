@@ -78,9 +78,16 @@ def plan(wh: Warehouse, messages: Sequence[Message]) -> Plan:
         return p
     before = claims.lookup(wh, {m.event.event_id for m in messages})
     p.new_claims, land = claims.decide(
-        [(m.event.event_id, m.position,
-          claims.Located(m.event.office_id, m.channel.at_us(m.event))) for m in messages],
-        before)
+        [
+            (
+                m.event.event_id,
+                m.position,
+                claims.Located(m.event.office_id, m.channel.at_us(m.event)),
+            )
+            for m in messages
+        ],
+        before,
+    )
     p.landing = [m for m in messages if (m.event.event_id, m.position) in land]
     return p
 
@@ -92,8 +99,11 @@ def insert_raw(wh: Warehouse, p: Plan) -> None:
 
 
 def insert_rows(wh: Warehouse, channel: Channel[Any], items: Sequence[Message]) -> None:
-    wh.insert(channel.raw_table, channel.raw_columns,
-              [channel.raw_row(m.event, m.partition, m.offset) for m in items])
+    wh.insert(
+        channel.raw_table,
+        channel.raw_columns,
+        [channel.raw_row(m.event, m.partition, m.offset) for m in items],
+    )
 
 
 def insert_raw_isolating(wh: Warehouse, p: Plan) -> list[tuple[Message, str]]:
@@ -108,8 +118,9 @@ def insert_raw_isolating(wh: Warehouse, p: Plan) -> list[tuple[Message, str]]:
     return refused
 
 
-def refused_rows(messages: Sequence[Message],
-                 insert: Callable[[Sequence[Message]], None]) -> list[tuple[Message, str]]:
+def refused_rows(
+    messages: Sequence[Message], insert: Callable[[Sequence[Message]], None]
+) -> list[tuple[Message, str]]:
     """Insert ``messages`` with ``insert``; when it fails because of the data
     (:class:`DataRefused`), bisect to find every message the warehouse refuses, land
     all the others, and return the refused with the reason. Transient errors propagate
@@ -145,19 +156,34 @@ def refresh(wh: Warehouse, p: Plan) -> None:
     for channel, items in p.by_channel():
         channel.refresh(wh, [m.event for m in items])
     for name, channel in BY_NAME.items():
-        where = sorted({(c.where.office_id, c.where.at_us) for c in contested
-                        if c.position.channel == name and c.where.office_id})
+        where = sorted(
+            {
+                (c.where.office_id, c.where.at_us)
+                for c in contested
+                if c.position.channel == name and c.where.office_id
+            }
+        )
         if where:
-            log.info("%d %s copies landed at once by two workers; refreshing their buckets",
-                     len(where), name)
+            log.info(
+                "%d %s copies landed at once by two workers; refreshing their buckets",
+                len(where),
+                name,
+            )
             channel.refresh_at(wh, where)
 
 
 def note_late(wh: Warehouse, p: Plan, clock: Clock = SYSTEM) -> int:
     """After :func:`refresh`: mark the published periods the landed events touch stale."""
-    return staleness.note_late(wh, [
-        staleness.Landed(m.event.event_id, m.channel.name, m.event.office_id,
-                         m.channel.at_us(m.event)) for m in p.landing], clock.now())
+    return staleness.note_late(
+        wh,
+        [
+            staleness.Landed(
+                m.event.event_id, m.channel.name, m.event.office_id, m.channel.at_us(m.event)
+            )
+            for m in p.landing
+        ],
+        clock.now(),
+    )
 
 
 def land(wh: Warehouse, messages: Sequence[Message], clock: Clock = SYSTEM) -> Plan:

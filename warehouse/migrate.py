@@ -98,14 +98,17 @@ def migrate(wh: Warehouse, progress: Callable[[str], None] = print) -> list[str]
 def record_weights(wh: Warehouse, weights: Weights) -> bool:
     """Record the OSI weights in force (read by the view office_index_current) when they
     differ from the last recorded; return whether a row was written."""
-    last = wh.execute("SELECT qr, kiosk, camera FROM index_weights ORDER BY valid_from DESC "
-                      "LIMIT 1")
+    last = wh.execute(
+        "SELECT qr, kiosk, camera FROM index_weights ORDER BY valid_from DESC LIMIT 1"
+    )
     now = (weights.qr, weights.kiosk, weights.camera)
     if last and tuple(last[0]) == now:
         return False
-    wh.execute("INSERT INTO index_weights (valid_from, qr, kiosk, camera) "
-               "SELECT now(), %(qr)s, %(kiosk)s, %(camera)s",
-               {"qr": weights.qr, "kiosk": weights.kiosk, "camera": weights.camera})
+    wh.execute(
+        "INSERT INTO index_weights (valid_from, qr, kiosk, camera) "
+        "SELECT now(), %(qr)s, %(kiosk)s, %(camera)s",
+        {"qr": weights.qr, "kiosk": weights.kiosk, "camera": weights.camera},
+    )
     return True
 
 
@@ -120,5 +123,7 @@ def prepare(settings: Settings, progress: Callable[[str], None] = print) -> None
         if record_weights(wh, settings.weights):
             progress(f"weights: recorded {settings.weights}")
         if record_silent_minutes(wh, settings.device_silent_minutes):
-            progress(f"device health: silent after {settings.device_silent_minutes} minutes "
-                     "of office hours")
+            progress(
+                f"device health: silent after {settings.device_silent_minutes} minutes "
+                "of office hours"
+            )

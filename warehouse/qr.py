@@ -13,13 +13,34 @@ from warehouse.client import Warehouse
 
 RAW_TABLE = "qr_surveys_raw"
 RAW_COLUMNS = (
-    "event_id", "token_id", "office_id", "submitted_at", "submitted_at_us", "questionnaire",
-    "answer_codes", "answer_aspects", "answer_values", "overall", "comment",
-    "procedure_code", "dossier_id", "kafka_partition", "kafka_offset", "version",
+    "event_id",
+    "token_id",
+    "office_id",
+    "submitted_at",
+    "submitted_at_us",
+    "questionnaire",
+    "answer_codes",
+    "answer_aspects",
+    "answer_values",
+    "overall",
+    "comment",
+    "procedure_code",
+    "dossier_id",
+    "kafka_partition",
+    "kafka_offset",
+    "version",
 )
 HOURLY_COLUMNS = ("office_id", "hour", "q_n", "q_duplicates", "version")
-CRITERIA_COLUMNS = ("office_id", "hour", "questionnaire", "aspect", "criterion", "answered",
-                    "satisfied", "version")
+CRITERIA_COLUMNS = (
+    "office_id",
+    "hour",
+    "questionnaire",
+    "aspect",
+    "criterion",
+    "answered",
+    "satisfied",
+    "version",
+)
 
 
 def raw_row(event: QrSurvey, partition: int, offset: int) -> tuple[Any, ...]:
@@ -28,11 +49,22 @@ def raw_row(event: QrSurvey, partition: int, offset: int) -> tuple[Any, ...]:
     codes = sorted(event.answers)
     ts = event.submitted_at
     return (
-        event.event_id, event.token_id, event.office_id, ts.replace(microsecond=0),
-        epoch_us(ts), event.questionnaire, codes, [q.aspect_of(c) for c in codes],
-        [event.answers[c] for c in codes], event.overall,
+        event.event_id,
+        event.token_id,
+        event.office_id,
+        ts.replace(microsecond=0),
+        epoch_us(ts),
+        event.questionnaire,
+        codes,
+        [q.aspect_of(c) for c in codes],
+        [event.answers[c] for c in codes],
+        event.overall,
         scrub(event.comment) if event.comment is not None else None,
-        event.procedure_code, event.dossier_id, partition, offset, raw_version(partition, offset),
+        event.procedure_code,
+        event.dossier_id,
+        partition,
+        offset,
+        raw_version(partition, offset),
     )
 
 
@@ -49,7 +81,8 @@ def _spans(wh: Warehouse, subs: Sequence[tuple[str, str, int]]) -> Ranges:
     siblings = wh.execute(
         "SELECT office_id, submitted_at_us FROM qr_surveys_raw "
         "WHERE office_id IN %(offices)s AND token_id IN %(tokens)s",
-        {"offices": tuple(offices), "tokens": tuple(tokens)})
+        {"offices": tuple(offices), "tokens": tuple(tokens)},
+    )
     return hour_spans([(o, t) for o, _, t in subs] + siblings)
 
 
@@ -70,7 +103,8 @@ def refresh_at(wh: Warehouse, subs: Sequence[tuple[str, int]]) -> None:
     found = wh.execute(
         "SELECT office_id, token_id, submitted_at_us FROM qr_surveys_raw "
         "WHERE office_id IN %(offices)s AND (office_id, submitted_at_us) IN %(at)s",
-        {"offices": tuple(offices), "at": tuple(sorted(set(subs)))})
+        {"offices": tuple(offices), "at": tuple(sorted(set(subs)))},
+    )
     if found:
         refresh_ranges(wh, _spans(wh, found))
 

@@ -35,11 +35,34 @@ from warehouse.channels import BY_NAME
 from warehouse.client import Warehouse
 
 TABLE = "quarantine"
-COLUMNS = ("source_topic", "kafka_partition", "kafka_offset", "channel", "event_id",
-           "office_id", "at", "at_us", "broker_at_us", "key", "raw", "reason",
-           "quarantined_at", "quarantined_at_us", "version")
-RELEASE_COLUMNS = ("source_topic", "kafka_partition", "kafka_offset", "event_id",
-                   "released_by", "why", "released_at", "released_at_us", "outcome")
+COLUMNS = (
+    "source_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "channel",
+    "event_id",
+    "office_id",
+    "at",
+    "at_us",
+    "broker_at_us",
+    "key",
+    "raw",
+    "reason",
+    "quarantined_at",
+    "quarantined_at_us",
+    "version",
+)
+RELEASE_COLUMNS = (
+    "source_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "event_id",
+    "released_by",
+    "why",
+    "released_at",
+    "released_at_us",
+    "outcome",
+)
 _BASE_TOPICS = Topics("")  # the contract's topic names, without a prefix
 COUNTED = "counted"
 COPY = "a copy of an event that already counts: not counted again"
@@ -63,8 +86,7 @@ def hold(wh: Warehouse, rows: Sequence[tuple[object, ...]]) -> int:
     if rows:
         # key and raw are the exact bytes: the driver's unchecked insert path (as for
         # dead_letters), which execute() takes for an INSERT with a list of rows.
-        wh.execute(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES",
-                   list(rows))  # type: ignore[arg-type]
+        wh.execute(f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES", list(rows))  # type: ignore[arg-type]
     return len(rows)
 
 
@@ -73,20 +95,28 @@ def held(wh: Warehouse, limit: int = 100, *, released: bool = False) -> list[tup
     return wh.execute(
         "SELECT event_id, channel, office_id, at, quarantined_at, reason, released_by, "
         "release_why FROM quarantined_events WHERE released = %(r)s "
-        "ORDER BY quarantined_at DESC, event_id LIMIT %(n)s", {"r": int(released), "n": limit})
+        "ORDER BY quarantined_at DESC, event_id LIMIT %(n)s",
+        {"r": int(released), "n": limit},
+    )
 
 
-def release(wh: Warehouse, event_ids: Sequence[UUID], by: str, why: str,
-            clock: Clock = SYSTEM) -> list[Release]:
+def release(
+    wh: Warehouse, event_ids: Sequence[UUID], by: str, why: str, clock: Clock = SYSTEM
+) -> list[Release]:
     """Count the quarantined messages of ``event_ids``, with an audit row each."""
     if not by.strip() or not why.strip():
         raise QuarantineError("a release needs who releases (--by) and why (--why)")
     ids = sorted(set(event_ids))
-    rows = wh.execute(
-        "SELECT source_topic, kafka_partition, kafka_offset, channel, event_id, raw "
-        "FROM quarantine FINAL WHERE event_id IN %(ids)s "
-        "ORDER BY event_id, channel, kafka_offset, kafka_partition",
-        {"ids": tuple(ids)}) if ids else []
+    rows = (
+        wh.execute(
+            "SELECT source_topic, kafka_partition, kafka_offset, channel, event_id, raw "
+            "FROM quarantine FINAL WHERE event_id IN %(ids)s "
+            "ORDER BY event_id, channel, kafka_offset, kafka_partition",
+            {"ids": tuple(ids)},
+        )
+        if ids
+        else []
+    )
     missing = set(ids) - {r[4] for r in rows}
     if missing:
         raise QuarantineError("not in the quarantine: " + ", ".join(map(str, sorted(missing))))
@@ -109,13 +139,37 @@ def release(wh: Warehouse, event_ids: Sequence[UUID], by: str, why: str,
     out = []
     for topic, partition, offset, channel_name, event_id, _raw in rows:
         outcome = invalid.get((topic, partition, offset)) or (
-            COUNTED if (channel_name, partition, offset) in counted else COPY)
-        out.append(Release(topic, partition, offset, event_id,
-                           office_of.get((channel_name, partition, offset), ""), outcome))
+            COUNTED if (channel_name, partition, offset) in counted else COPY
+        )
+        out.append(
+            Release(
+                topic,
+                partition,
+                offset,
+                event_id,
+                office_of.get((channel_name, partition, offset), ""),
+                outcome,
+            )
+        )
     # The audit first: no event counts from the quarantine without its row.
-    wh.insert("quarantine_releases", RELEASE_COLUMNS, [
-        (r.source_topic, r.partition, r.offset, r.event_id, by, why,
-         now.replace(microsecond=0, tzinfo=None), at_us, r.outcome) for r in out])
+    wh.insert(
+        "quarantine_releases",
+        RELEASE_COLUMNS,
+        [
+            (
+                r.source_topic,
+                r.partition,
+                r.offset,
+                r.event_id,
+                by,
+                why,
+                now.replace(microsecond=0, tzinfo=None),
+                at_us,
+                r.outcome,
+            )
+            for r in out
+        ],
+    )
     landing.record(wh, plan)
     landing.insert_raw(wh, plan)
     landing.refresh(wh, plan)

@@ -118,10 +118,14 @@ def _rows(source: str | Path, columns: Sequence[str]) -> list[tuple[int, dict[st
     reader = csv.DictReader(_text(source).splitlines())
     missing = [c for c in columns if c not in (reader.fieldnames or [])]
     if missing:
-        raise RegistryError(f"{source}: missing column(s) {', '.join(missing)} (the header "
-                            f"must name {', '.join(columns)})")
-    return [(n, {k: (v or "").strip() for k, v in row.items() if k is not None})
-            for n, row in enumerate(reader, start=2)]
+        raise RegistryError(
+            f"{source}: missing column(s) {', '.join(missing)} (the header "
+            f"must name {', '.join(columns)})"
+        )
+    return [
+        (n, {k: (v or "").strip() for k, v in row.items() if k is not None})
+        for n, row in enumerate(reader, start=2)
+    ]
 
 
 def _day(source: str | Path, line: int, column: str, text: str) -> date | None:
@@ -130,8 +134,9 @@ def _day(source: str | Path, line: int, column: str, text: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise RegistryError(f"{source}, line {line}: {column} {text!r} is not a date "
-                            "(YYYY-MM-DD)") from None
+        raise RegistryError(
+            f"{source}, line {line}: {column} {text!r} is not a date (YYYY-MM-DD)"
+        ) from None
 
 
 def read_units(source: str | Path) -> list[Unit]:
@@ -143,15 +148,18 @@ def read_units(source: str | Path) -> list[Unit]:
         if not row["code"] or not row["name"]:
             raise RegistryError(f"{source}, line {n}: a unit needs a code and a name")
         if row["level"] not in LEVELS:
-            raise RegistryError(f"{source}, line {n}: level {row['level']!r} is not one of "
-                                f"{', '.join(LEVELS)}")
+            raise RegistryError(
+                f"{source}, line {n}: level {row['level']!r} is not one of {', '.join(LEVELS)}"
+            )
         start = _day(source, n, "valid_from", row["valid_from"]) or _OPEN_START
         end = _day(source, n, "valid_to", row["valid_to"])
         if end is not None and end < start:
-            raise RegistryError(f"{source}, line {n}: valid_to {end} is before valid_from "
-                                f"{start}")
-        units.append(Unit(row["code"], row["name"], row["type"], row["level"],
-                          row["parent_code"], start, end))
+            raise RegistryError(f"{source}, line {n}: valid_to {end} is before valid_from {start}")
+        units.append(
+            Unit(
+                row["code"], row["name"], row["type"], row["level"], row["parent_code"], start, end
+            )
+        )
     seen: set[tuple[str, date]] = set()
     for u in units:
         if (u.code, u.valid_from) in seen:
@@ -172,14 +180,22 @@ def read_offices(source: str | Path, units: Sequence[Unit]) -> list[Office]:
         end = _day(source, n, "valid_to", row["valid_to"])
         same_code = [u for u in units if u.code == row["unit_code"]]
         if not same_code:
-            raise RegistryError(f"{source}, line {n}: unit {row['unit_code']!r} is not in the "
-                                "units file")
+            raise RegistryError(
+                f"{source}, line {n}: unit {row['unit_code']!r} is not in the units file"
+            )
         day = start or min(u.valid_from for u in same_code)
-        unit = next((u for u in same_code
-                     if u.valid_from <= day and (u.valid_to is None or day <= u.valid_to)), None)
+        unit = next(
+            (
+                u
+                for u in same_code
+                if u.valid_from <= day and (u.valid_to is None or day <= u.valid_to)
+            ),
+            None,
+        )
         if unit is None:
-            raise RegistryError(f"{source}, line {n}: unit {row['unit_code']} does not exist "
-                                f"on {day}")
+            raise RegistryError(
+                f"{source}, line {n}: unit {row['unit_code']} does not exist on {day}"
+            )
         office = Office(row["office_id"], row["name"] or row["office_id"], unit, start, end)
         if office.ends is not None and office.ends < office.starts:
             raise RegistryError(f"{source}, line {n}: the office ends before it starts")
@@ -192,27 +208,36 @@ def read_lineage(source: str | Path) -> list[Lineage]:
     out = []
     for n, r in _rows(source, LINEAGE_COLUMNS):
         if r["coverage"] not in ("full", "partial"):
-            raise RegistryError(f"{source}, line {n}: coverage {r['coverage']!r} is not "
-                                "full or partial")
-        out.append(Lineage(r["new_code"], r["new_name"], r["old_code"], r["old_name"],
-                           r["coverage"]))
+            raise RegistryError(
+                f"{source}, line {n}: coverage {r['coverage']!r} is not full or partial"
+            )
+        out.append(
+            Lineage(r["new_code"], r["new_name"], r["old_code"], r["old_name"], r["coverage"])
+        )
     return out
 
 
 def default_offices(units: list[Unit], prefix: str = "HN", level: str = "commune") -> list[Office]:
     """One one-stop office per unit of ``level``."""
-    return [Office(f"{prefix}-{u.code}", f"Bộ phận Một cửa {u.name}", u)
-            for u in units if u.level == level]
+    return [
+        Office(f"{prefix}-{u.code}", f"Bộ phận Một cửa {u.name}", u)
+        for u in units
+        if u.level == level
+    ]
 
 
-def merged_offices(old: list[Unit], new: list[Unit], lineage: list[Lineage],
-                   prefix: str = "HN") -> list[Office]:
+def merged_offices(
+    old: list[Unit], new: list[Unit], lineage: list[Lineage], prefix: str = "HN"
+) -> list[Office]:
     """Offices across a merger (see the module docstring): each old unit below the city
     has an office until its end; from the new units' start, the office of the old unit
     whose code a new unit kept belongs to the new unit."""
     parts = {(x.new_code, x.old_code) for x in lineage}
-    offices = [Office(f"{prefix}-{u.code}", f"Bộ phận Một cửa {u.name}", u)
-               for u in old if u.level != "city"]
+    offices = [
+        Office(f"{prefix}-{u.code}", f"Bộ phận Một cửa {u.name}", u)
+        for u in old
+        if u.level != "city"
+    ]
     for u in new:
         if u.level == "city":
             continue
@@ -224,14 +249,18 @@ def merged_offices(old: list[Unit], new: list[Unit], lineage: list[Lineage],
     return offices
 
 
-def _checksum(units: Sequence[Unit], offices: Sequence[Office],
-              lineage: Sequence[Lineage]) -> str:
+def _checksum(units: Sequence[Unit], offices: Sequence[Office], lineage: Sequence[Lineage]) -> str:
     canonical = json.dumps(
-        [sorted(map(repr, map(astuple, units))),
-         sorted(repr((o.office_id, o.name, o.unit.code, o.unit.valid_from, o.starts, o.ends))
-                for o in offices),
-         sorted(map(repr, map(astuple, lineage)))],
-        ensure_ascii=False)
+        [
+            sorted(map(repr, map(astuple, units))),
+            sorted(
+                repr((o.office_id, o.name, o.unit.code, o.unit.valid_from, o.starts, o.ends))
+                for o in offices
+            ),
+            sorted(map(repr, map(astuple, lineage))),
+        ],
+        ensure_ascii=False,
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -244,37 +273,81 @@ def check_offices(offices: list[Office]) -> None:
         spans.sort(key=lambda o: o.starts)
         for a, b in pairwise(spans):
             if a.ends is None or a.ends >= b.starts:
-                raise RegistryError(f"office {office_id} belongs to units {a.unit.code} and "
-                                 f"{b.unit.code} at once (from {b.starts})")
+                raise RegistryError(
+                    f"office {office_id} belongs to units {a.unit.code} and "
+                    f"{b.unit.code} at once (from {b.starts})"
+                )
 
 
-def load_registry(wh: Warehouse, units: list[Unit], offices: list[Office],
-                  lineage: Sequence[Lineage] = (), source: str = "",
-                  clock: Clock = SYSTEM) -> LoadResult:
+def load_registry(
+    wh: Warehouse,
+    units: list[Unit],
+    offices: list[Office],
+    lineage: Sequence[Lineage] = (),
+    source: str = "",
+    clock: Clock = SYSTEM,
+) -> LoadResult:
     """Write a new registry version, unless the latest has the same content."""
     check_offices(offices)
     digest = _checksum(units, offices, list(lineage))
-    latest = wh.execute("SELECT version, checksum FROM registry_versions "
-                        "ORDER BY version DESC LIMIT 1")
+    latest = wh.execute(
+        "SELECT version, checksum FROM registry_versions ORDER BY version DESC LIMIT 1"
+    )
     if latest and latest[0][1] == digest:
         return LoadResult(int(latest[0][0]), False, len(units), len(offices), len(lineage))
     version = int(latest[0][0]) + 1 if latest else 1
-    wh.insert("unit_versions", ("registry_version", "code", "name", "type", "level",
-                                "parent_code", "valid_from", "valid_to"),
-              [(version, *astuple(u)) for u in units])
-    wh.insert("office_versions", ("registry_version", "office_id", "name", "unit_code",
-                                  "unit_valid_from", "valid_from", "valid_to"),
-              [(version, o.office_id, o.name, o.unit.code, o.unit.valid_from, o.starts, o.ends)
-               for o in offices])
+    wh.insert(
+        "unit_versions",
+        (
+            "registry_version",
+            "code",
+            "name",
+            "type",
+            "level",
+            "parent_code",
+            "valid_from",
+            "valid_to",
+        ),
+        [(version, *astuple(u)) for u in units],
+    )
+    wh.insert(
+        "office_versions",
+        (
+            "registry_version",
+            "office_id",
+            "name",
+            "unit_code",
+            "unit_valid_from",
+            "valid_from",
+            "valid_to",
+        ),
+        [
+            (version, o.office_id, o.name, o.unit.code, o.unit.valid_from, o.starts, o.ends)
+            for o in offices
+        ],
+    )
     if lineage:
-        wh.insert("unit_lineage_versions", ("registry_version", "new_code", "new_name",
-                                            "old_code", "old_name", "coverage"),
-                  [(version, *astuple(x)) for x in lineage])
+        wh.insert(
+            "unit_lineage_versions",
+            ("registry_version", "new_code", "new_name", "old_code", "old_name", "coverage"),
+            [(version, *astuple(x)) for x in lineage],
+        )
     # Last: the version becomes visible only once all its rows are in.
-    wh.insert("registry_versions", ("version", "loaded_at", "checksum", "units", "offices",
-                                    "lineage", "source"),
-              [(version, clock.now().replace(microsecond=0, tzinfo=None), digest,
-                len(units), len(offices), len(lineage), source)])
+    wh.insert(
+        "registry_versions",
+        ("version", "loaded_at", "checksum", "units", "offices", "lineage", "source"),
+        [
+            (
+                version,
+                clock.now().replace(microsecond=0, tzinfo=None),
+                digest,
+                len(units),
+                len(offices),
+                len(lineage),
+                source,
+            )
+        ],
+    )
     return LoadResult(version, True, len(units), len(offices), len(lineage))
 
 
@@ -283,13 +356,13 @@ def hanoi_registry() -> tuple[list[Unit], list[Office], list[Lineage]]:
     old, new = read_units(HANOI_2024), read_units(HANOI_2025)
     lineage = read_lineage(HANOI_LINEAGE)
     departments = read_units(HANOI_DEPARTMENTS)
-    offices = merged_offices(old, new, lineage) + \
-        default_offices(departments, level="department")
+    offices = merged_offices(old, new, lineage) + default_offices(departments, level="department")
     return old + new + departments, offices, lineage
 
 
-def load_files(wh: Warehouse, units: Path, offices: Path, lineage: Path | None = None,
-               clock: Clock = SYSTEM) -> LoadResult:
+def load_files(
+    wh: Warehouse, units: Path, offices: Path, lineage: Path | None = None, clock: Clock = SYSTEM
+) -> LoadResult:
     """Load a city's registry from CSV files (documented in warehouse/README.md): the
     same versioning as Hanoi's (an unchanged content keeps the version)."""
     u = read_units(units)
@@ -301,11 +374,13 @@ def load_files(wh: Warehouse, units: Path, offices: Path, lineage: Path | None =
 
 def load_hanoi(wh: Warehouse) -> LoadResult:
     units, offices, lineage = hanoi_registry()
-    return load_registry(wh, units, offices, lineage,
-                         source=f"{HANOI_2024}, {HANOI_2025}, {HANOI_LINEAGE}, "
-                                f"{HANOI_DEPARTMENTS}")
-
-
+    return load_registry(
+        wh,
+        units,
+        offices,
+        lineage,
+        source=f"{HANOI_2024}, {HANOI_2025}, {HANOI_LINEAGE}, {HANOI_DEPARTMENTS}",
+    )
 
 
 @dataclass(frozen=True)
@@ -334,7 +409,9 @@ def office_calendar(wh: Warehouse) -> OfficeCalendar:
     version = registry_version(wh)
     spans: dict[str, list[tuple[date, date | None]]] = {}
     for office_id, start, end in wh.execute(
-            "SELECT office_id, valid_from, valid_to FROM office_versions "
-            "WHERE registry_version = %(v)s", {"v": version}):
+        "SELECT office_id, valid_from, valid_to FROM office_versions "
+        "WHERE registry_version = %(v)s",
+        {"v": version},
+    ):
         spans.setdefault(office_id, []).append((start, end))
     return OfficeCalendar(version, {o: tuple(s) for o, s in spans.items()})

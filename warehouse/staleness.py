@@ -63,8 +63,12 @@ def note_late(wh: Warehouse, events: Iterable[Landed], now: datetime) -> int:
         return 0
     landed_us = epoch_us(now)
     at = datetime.fromtimestamp(landed_us // 1_000_000, UTC).replace(tzinfo=None)
-    rows = [(period, e.event_id, e.channel, e.office_id, at, landed_us)
-            for e in events for period in periods_of(e.at_us) if period in periods]
+    rows = [
+        (period, e.event_id, e.channel, e.office_id, at, landed_us)
+        for e in events
+        for period in periods_of(e.at_us)
+        if period in periods
+    ]
     if rows:
         wh.insert("late_events", LATE_COLUMNS, rows)
     return len(rows)
@@ -72,6 +76,10 @@ def note_late(wh: Warehouse, events: Iterable[Landed], now: datetime) -> int:
 
 def stale(wh: Warehouse) -> list[Stale]:
     """The published rankings with events landed since they were computed."""
-    return [Stale(*row) for row in wh.execute(
-        "SELECT period, published_at, late_events, offices, first_late_at, last_late_at "
-        "FROM stale_rankings ORDER BY period")]
+    return [
+        Stale(*row)
+        for row in wh.execute(
+            "SELECT period, published_at, late_events, offices, first_late_at, last_late_at "
+            "FROM stale_rankings ORDER BY period"
+        )
+    ]

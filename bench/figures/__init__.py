@@ -14,6 +14,13 @@ from bench.figures import (
     validation,
 )
 
-FIGURES: list[Figure] = [*ingest.FIGURES, *freshness.FIGURES, *producers.FIGURES,
-                         *rankings.FIGURES, *memory.FIGURES, *validation.FIGURES,
-                       *alerts.FIGURES, *dashboard.FIGURES]
+FIGURES: list[Figure] = [
+    *ingest.FIGURES,
+    *freshness.FIGURES,
+    *producers.FIGURES,
+    *rankings.FIGURES,
+    *memory.FIGURES,
+    *validation.FIGURES,
+    *alerts.FIGURES,
+    *dashboard.FIGURES,
+]

@@ -55,8 +55,14 @@ LOOKBACK_DAYS = 36
 WINDOW = 8
 # Monday 6 January 2025, 00:00 UTC: the first hour of the simulated history.
 FIRST = int(datetime(2025, 1, 6, tzinfo=UTC).timestamp()) // 3600
-HOURLY_RULES = ("credible_drop", "index_below", "volume_drop", "silent_office",
-                "volume_surge", "kiosk_gap")
+HOURLY_RULES = (
+    "credible_drop",
+    "index_below",
+    "volume_drop",
+    "silent_office",
+    "volume_surge",
+    "kiosk_gap",
+)
 LIVE_RULES = ("silent_device", "misuse_surge", "negative_share")
 
 
@@ -70,8 +76,14 @@ class Press:
     misuse: bool
 
 
-def _simulate(rng: random.Random, per_hour: float, share: float, first: int, last: int,
-              drop_at: int | None = None) -> tuple[list[Hour], list[Press]]:
+def _simulate(
+    rng: random.Random,
+    per_hour: float,
+    share: float,
+    first: int,
+    last: int,
+    drop_at: int | None = None,
+) -> tuple[list[Hour], list[Press]]:
     """An office's hours (what the hourly rules read) and its kiosk's presses (what the
     live rules read), from the same draws. Of the unsatisfied ratings, half are negative
     (the bottom two levels of five); 3 % of presses are misuse (not counted)."""
@@ -91,8 +103,9 @@ def _simulate(rng: random.Random, per_hour: float, share: float, first: int, las
             k += sat
             presses.append(Press(h * 3600 + at, sat, not sat and rng.random() < 0.5, False))
         for _ in range(sum(rng.random() < 0.03 for _ in range(n))):
-            presses.append(Press(h * 3600 + rng.uniform(1800 if opening else 0, 3600), False,
-                                 False, True))
+            presses.append(
+                Press(h * 3600 + rng.uniform(1800 if opening else 0, 3600), False, False, True)
+            )
         an = max(0, round(rng.gauss(per_hour * scale / 2, (per_hour * scale / 2) ** 0.5)))
         ak = sum(rng.random() < p - 0.05 for _ in range(an))
         if n + an:
@@ -101,8 +114,9 @@ def _simulate(rng: random.Random, per_hour: float, share: float, first: int, las
     return hours, presses
 
 
-def _live(presses: dict[str, list[Press]], first_eval: int, last: int, lab: Lab
-          ) -> list[tuple[str, str, int]]:
+def _live(
+    presses: dict[str, list[Press]], first_eval: int, last: int, lab: Lab
+) -> list[tuple[str, str, int]]:
     """The live rules a kiosk's presses can set off (silent device, misuse surge,
     negative share), judged every 5 minutes of office hours as the engine's runs do,
     with the engine's live step; every alert raised (office, rule, hour)."""
@@ -125,18 +139,30 @@ def _live(presses: dict[str, list[Press]], first_eval: int, last: int, lab: Lab
                 opened = local.replace(hour=7, minute=30, second=0).timestamp()
                 last_s = times[i - 1] if i else 0.0
                 silent = (now_s - max(last_s, opened)) / 60
-                window = mine[bisect.bisect_left(times, now_s - 8 * 3600):i]
+                window = mine[bisect.bisect_left(times, now_s - 8 * 3600) : i]
                 c = bisect.bisect_right(counted_times, now_s)
-                latest = [p.negative for p in counted[max(0, c - 30):c]
-                          if p.at_s >= now_s - 7 * 86_400]
-                found = [f for f in (
-                    silent_device(office, "K", silent, pace, False, rules.silent_device),
-                    misuse_surge(office, "K", sum(p.misuse for p in window), len(window),
-                                 rules.misuse_surge),
-                    negative_share(office, latest, rules.negative_share)) if f is not None]
+                latest = [
+                    p.negative for p in counted[max(0, c - 30) : c] if p.at_s >= now_s - 7 * 86_400
+                ]
+                found = [
+                    f
+                    for f in (
+                        silent_device(office, "K", silent, pace, False, rules.silent_device),
+                        misuse_surge(
+                            office,
+                            "K",
+                            sum(p.misuse for p in window),
+                            len(window),
+                            rules.misuse_surge,
+                        ),
+                        negative_share(office, latest, rules.negative_share),
+                    )
+                    if f is not None
+                ]
                 tracks, changes = AlertEngine._step_live(tracks, found, h)
-                raised += [(office, c.alert.rule.split("/")[0], h) for c in changes
-                           if c.kind == "raised"]
+                raised += [
+                    (office, c.alert.rule.split("/")[0], h) for c in changes if c.kind == "raised"
+                ]
         if len(raised) and office.endswith("0"):
             lab.progress(f"alerts (live rules): {office}, {len(raised)} raised so far")
     return raised
@@ -162,8 +188,9 @@ def _recent(city: dict[str, list[Hour]], now: int) -> dict[str, list[Hour]]:
     return out
 
 
-def _run_city(city: dict[str, list[Hour]], first_eval: int, last: int, lab: Lab,
-              label: str) -> list[tuple[str, str, int]]:
+def _run_city(
+    city: dict[str, list[Hour]], first_eval: int, last: int, lab: Lab, label: str
+) -> list[tuple[str, str, int]]:
     """Every alert raised (office, rule, hour): the engine's rules and the naive one."""
     book = RuleBook()
     tracks: dict[tuple[str, str], Track] = {}
@@ -175,11 +202,16 @@ def _run_city(city: dict[str, list[Hour]], first_eval: int, last: int, lab: Lab,
     for now in evaluated:
         recent = _recent(city, now)
         tracks, changes = evaluate(recent, book, {}, tracks, now)
-        raised += [(c.alert.office_id, c.alert.rule, now) for c in changes
-                   if c.kind == "raised"]
+        raised += [(c.alert.office_id, c.alert.rule, now) for c in changes if c.kind == "raised"]
         for office, hours in recent.items():
-            track, changed = step(naive_tracks.get(office, Track()),
-                                  naive(office, hours, now), now, naive_policy, "naive", office)
+            track, changed = step(
+                naive_tracks.get(office, Track()),
+                naive(office, hours, now),
+                now,
+                naive_policy,
+                "naive",
+                office,
+            )
             naive_tracks[office] = track
             raised += [(office, "naive", now) for c in changed if c.kind == "raised"]
         hours_done += 1
@@ -196,14 +228,17 @@ def run(lab: Lab) -> dict[str, float]:
     drop_at = first_eval + 7 * 24 + 1  # the first office hour of week 2 (08:00 Hanoi)
     volumes = [2 ** rng.uniform(0, 5.32) for _ in range(OFFICES)]  # 1 to 40 an hour
     shares = [rng.uniform(0.70, 0.92) for _ in range(OFFICES)]
-    simulated = {f"O{i:03d}": _simulate(rng, volumes[i], shares[i], FIRST, last)
-                 for i in range(OFFICES)}
+    simulated = {
+        f"O{i:03d}": _simulate(rng, volumes[i], shares[i], FIRST, last) for i in range(OFFICES)
+    }
     city = {office: hours for office, (hours, _) in simulated.items()}
     raised = _run_city(city, first_eval, last, lab, "no change")
     raised += _live({office: p for office, (_, p) in simulated.items()}, first_eval, last, lab)
     office_weeks = OFFICES * weeks
-    out = {f"{rule}_false_per_office_week": sum(r == rule for _, r, _ in raised) / office_weeks
-           for rule in (*HOURLY_RULES, *LIVE_RULES, "naive")}
+    out = {
+        f"{rule}_false_per_office_week": sum(r == rule for _, r, _ in raised) / office_weeks
+        for rule in (*HOURLY_RULES, *LIVE_RULES, "naive")
+    }
 
     # The drop: three offices of the same city, each with its own history.
     sizes = (("small", 2.0), ("medium", 8.0), ("large", 30.0))
@@ -220,16 +255,28 @@ def run(lab: Lab) -> dict[str, float]:
 
 
 FIGURES = [
-    Figure("9-alerts", "Alert rules on simulated weeks of 126 communes: false alarms per "
-           "rule and detection delay",
-           (Value("credible_drop_false_per_office_week", "alerts/office-week",
-                  reference="9-alerts.naive_false_per_office_week", higher_is_better=False),
-            *(Value(f"{r}_false_per_office_week", "alerts/office-week",
-                    higher_is_better=False)
-              for r in (*HOURLY_RULES[1:], *LIVE_RULES, "naive")),
-            *(Value(f"{r}_delay_{s}_h", "office hours", higher_is_better=False)
-              for s in ("small", "medium", "large")
-              for r in ("credible_drop", "index_below", "naive"))),
-           run, note="seeded; default rule settings, evaluated as the worker's engine does; "
-                     "a drop 85 % → 60 % at 3 offices"),
+    Figure(
+        "9-alerts",
+        "Alert rules on simulated weeks of 126 communes: false alarms per rule and detection delay",
+        (
+            Value(
+                "credible_drop_false_per_office_week",
+                "alerts/office-week",
+                reference="9-alerts.naive_false_per_office_week",
+                higher_is_better=False,
+            ),
+            *(
+                Value(f"{r}_false_per_office_week", "alerts/office-week", higher_is_better=False)
+                for r in (*HOURLY_RULES[1:], *LIVE_RULES, "naive")
+            ),
+            *(
+                Value(f"{r}_delay_{s}_h", "office hours", higher_is_better=False)
+                for s in ("small", "medium", "large")
+                for r in ("credible_drop", "index_below", "naive")
+            ),
+        ),
+        run,
+        note="seeded; default rule settings, evaluated as the worker's engine does; "
+        "a drop 85 % → 60 % at 3 offices",
+    ),
 ]

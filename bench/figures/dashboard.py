@@ -53,16 +53,24 @@ def _load(lab: Lab, offices: int, units: int) -> list[str]:
     s = lab.settings
     rng = random.Random(10)
     now = SYSTEM.now().replace(minute=0, second=0, microsecond=0)
-    unit_list = [Unit(f"{i:05d}", f"Xã {i:05d}", "Xã", "commune", "01", date(2025, 7, 1), None)
-                 for i in range(units)]
+    unit_list = [
+        Unit(f"{i:05d}", f"Xã {i:05d}", "Xã", "commune", "01", date(2025, 7, 1), None)
+        for i in range(units)
+    ]
     office_ids = [f"HN-{i:06d}" for i in range(offices)]
     with Warehouse(s) as wh:
-        load_registry(wh, unit_list, [Office(o, f"Một cửa {o}", unit_list[i % units])
-                                      for i, o in enumerate(office_ids)])
+        load_registry(
+            wh,
+            unit_list,
+            [Office(o, f"Một cửa {o}", unit_list[i % units]) for i, o in enumerate(office_ids)],
+        )
         lab.progress(f"dashboard: {offices:,} offices in {units:,} units registered")
         cols = ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version")
-        hours = [now - timedelta(hours=h) for h in range(1, 24 * DAYS)
-                 if 1 <= (now - timedelta(hours=h)).hour <= 10]
+        hours = [
+            now - timedelta(hours=h)
+            for h in range(1, 24 * DAYS)
+            if 1 <= (now - timedelta(hours=h)).hour <= 10
+        ]
         total, batch = 0, []
         for office in office_ids:
             for hour in hours:
@@ -104,12 +112,15 @@ def run(lab: Lab) -> dict[str, float]:
     with serve(create_app(s, SYSTEM), free_port()) as base:
         cases = {
             "city": lambda: request("GET", f"{base}/city", headers=cookie),
-            "office": lambda: request("GET", f"{base}/office/{rng.choice(office_ids)}",
-                                      headers=cookie),
-            "api_offices": lambda: request("GET", f"{base}/api/v1/offices?limit=100",
-                                           headers=bearer),
+            "office": lambda: request(
+                "GET", f"{base}/office/{rng.choice(office_ids)}", headers=cookie
+            ),
+            "api_offices": lambda: request(
+                "GET", f"{base}/api/v1/offices?limit=100", headers=bearer
+            ),
             "api_office": lambda: request(
-                "GET", f"{base}/api/v1/offices/{rng.choice(office_ids)}", headers=bearer),
+                "GET", f"{base}/api/v1/offices/{rng.choice(office_ids)}", headers=bearer
+            ),
         }
         for name, call in cases.items():
             call()  # warm
@@ -122,8 +133,10 @@ def run(lab: Lab) -> dict[str, float]:
                     raise RuntimeError(f"{name}: HTTP {reply.status}: {reply.text[:200]}")
             out[f"{name}_p50_ms"] = statistics.median(times)
             out[f"{name}_p95_ms"] = _p(times, 0.95)
-            lab.progress(f"dashboard: {name} p50 {out[f'{name}_p50_ms']:.0f} ms, "
-                         f"p95 {out[f'{name}_p95_ms']:.0f} ms")
+            lab.progress(
+                f"dashboard: {name} p50 {out[f'{name}_p50_ms']:.0f} ms, "
+                f"p95 {out[f'{name}_p95_ms']:.0f} ms"
+            )
         # The overview shares the city-wide sums for 10 s: what one refresh of them costs.
         with Warehouse(s) as wh:
             reads = []
@@ -141,12 +154,21 @@ def run(lab: Lab) -> dict[str, float]:
                 return int(json.loads(body.body)["windows"]["1h"]["k_n"])
 
             before = k_n()
-            press = {"schema": "kiosk_rating/1", "event_id": str(uuid.uuid4()),
-                     "office_id": office, "device_id": "K-bench",
-                     "occurred_at": SYSTEM.now().isoformat(), "scale": 5, "value": 5}
+            press = {
+                "schema": "kiosk_rating/1",
+                "event_id": str(uuid.uuid4()),
+                "office_id": office,
+                "device_id": "K-bench",
+                "occurred_at": SYSTEM.now().isoformat(),
+                "scale": 5,
+                "value": 5,
+            }
             start = time.perf_counter()
-            deliver(make_producer(s, SIMULATOR), s.topics.kiosk,
-                    [(office.encode(), json.dumps(press).encode(), [])])
+            deliver(
+                make_producer(s, SIMULATOR),
+                s.topics.kiosk,
+                [(office.encode(), json.dumps(press).encode(), [])],
+            )
             while k_n() != before + 1:
                 if time.perf_counter() - start > 120:
                     raise RuntimeError(f"the press never showed: {w.last_warning()}")
@@ -156,11 +178,20 @@ def run(lab: Lab) -> dict[str, float]:
 
 
 FIGURES = [
-    Figure("10-dashboard", "The dashboard and read API with 10,000 offices and 30M ratings "
-           "in the month: latency, and a press to its page",
-           (*(Value(f"{page}_{q}_ms", "ms", higher_is_better=False)
-              for page in ("city", "office", "api_offices", "api_office") for q in ("p50", "p95")),
+    Figure(
+        "10-dashboard",
+        "The dashboard and read API with 10,000 offices and 30M ratings "
+        "in the month: latency, and a press to its page",
+        (
+            *(
+                Value(f"{page}_{q}_ms", "ms", higher_is_better=False)
+                for page in ("city", "office", "api_offices", "api_office")
+                for q in ("p50", "p95")
+            ),
             Value("city_live_read_ms", "ms", higher_is_better=False),
-            Value("press_to_page_s", "s", higher_is_better=False)),
-           run, note="one client, requests one at a time; goal p95 < 300 ms"),
+            Value("press_to_page_s", "s", higher_is_better=False),
+        ),
+        run,
+        note="one client, requests one at a time; goal p95 < 300 ms",
+    ),
 ]

@@ -32,10 +32,21 @@ def _background(lab: Lab, rate: int, seconds: float) -> list[tuple[str, bytes, b
 
     t = lab.settings.topics
     now = SYSTEM.now()
-    traffic = city_traffic(hanoi_offices(), int(rate * seconds), now - timedelta(hours=1), now,
-                           seed=11)
-    return [(t.kiosk if isinstance(e, KioskRating) else t.qr if isinstance(e, QrSurvey)
-             else t.camera, e.key, e.to_json()) for e in traffic.events]
+    traffic = city_traffic(
+        hanoi_offices(), int(rate * seconds), now - timedelta(hours=1), now, seed=11
+    )
+    return [
+        (
+            t.kiosk
+            if isinstance(e, KioskRating)
+            else t.qr
+            if isinstance(e, QrSurvey)
+            else t.camera,
+            e.key,
+            e.to_json(),
+        )
+        for e in traffic.events
+    ]
 
 
 def freshness(lab: Lab) -> dict[str, float]:
@@ -59,7 +70,7 @@ def freshness(lab: Lab) -> dict[str, float]:
             for i in range(0, len(load), chunk):
                 if stop.is_set():
                     break
-                for topic, key, value in load[i:i + chunk]:
+                for topic, key, value in load[i : i + chunk]:
                     producer.produce(topic, value, key)
                 producer.poll(0)
                 sent[0] = min(len(load), i + chunk)
@@ -83,9 +94,11 @@ def freshness(lab: Lab) -> dict[str, float]:
                 office = f"PROBE-{n}"
                 t0 = time.monotonic()
                 probe.publish([KioskDevice(office, "K1", 5).press(5)])
-                while not wh.execute("SELECT k_n FROM office_index_current "
-                                     "WHERE office_id = %(o)s AND window = '1h' AND k_n > 0",
-                                     {"o": office}):
+                while not wh.execute(
+                    "SELECT k_n FROM office_index_current "
+                    "WHERE office_id = %(o)s AND window = '1h' AND k_n > 0",
+                    {"o": office},
+                ):
                     if proc.poll() is not None:
                         raise RuntimeError(f"the worker exited with {proc.returncode}")
                     if time.monotonic() - t0 > PROBE_TIMEOUT_S:
@@ -103,18 +116,24 @@ def freshness(lab: Lab) -> dict[str, float]:
     if len(latencies) < 5:
         raise RuntimeError(f"only {len(latencies)} probes")
     q = statistics.quantiles(latencies, n=100, method="inclusive")
-    lab.progress(f"{len(latencies)} probes at {rate:,} events/s background "
-                 f"({sent[0]:,} events sent): median {statistics.median(latencies):.2f} s, "
-                 f"max {max(latencies):.2f} s")
+    lab.progress(
+        f"{len(latencies)} probes at {rate:,} events/s background "
+        f"({sent[0]:,} events sent): median {statistics.median(latencies):.2f} s, "
+        f"max {max(latencies):.2f} s"
+    )
     return {"p50_s": statistics.median(latencies), "p95_s": q[94], "p99_s": q[98]}
 
 
 FIGURES = [
-    Figure("4-freshness", "Freshness: produce to visible in office_index_current",
-           (Value("p50_s", "s", higher_is_better=False),
+    Figure(
+        "4-freshness",
+        "Freshness: produce to visible in office_index_current",
+        (
+            Value("p50_s", "s", higher_is_better=False),
             Value("p95_s", "s", higher_is_better=False),
-            Value("p99_s", "s", higher_is_better=False)),
-           freshness,
-           note="2,000 events/s background for 60 s (500/s for 20 s with --quick), "
-                "a probe every ~2 s"),
+            Value("p99_s", "s", higher_is_better=False),
+        ),
+        freshness,
+        note="2,000 events/s background for 60 s (500/s for 20 s with --quick), a probe every ~2 s",
+    ),
 ]

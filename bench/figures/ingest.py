@@ -53,23 +53,36 @@ def events_for(lab: Lab) -> int:
 def _client(s: Settings) -> Any:
     from clickhouse_driver import Client
 
-    return Client(host=s.ch_host, port=s.ch_port, user=s.clickhouse_user,
-                  password=s.clickhouse_password.get_secret_value(),
-                  database=s.clickhouse_database, send_receive_timeout=600,
-                  settings={"use_client_time_zone": False})
+    return Client(
+        host=s.ch_host,
+        port=s.ch_port,
+        user=s.clickhouse_user,
+        password=s.clickhouse_password.get_secret_value(),
+        database=s.clickhouse_database,
+        send_receive_timeout=600,
+        settings={"use_client_time_zone": False},
+    )
 
 
 def _landed(client: Any) -> dict[str, int]:
     """Raw rows per channel (count(): no replays in these runs, so rows = events)."""
-    return {name: client.execute(f"SELECT count() FROM {table}")[0][0]
-            for name, table in (("kiosk", kiosk.RAW_TABLE), ("qr", qr.RAW_TABLE),
-                                ("camera", camera.RAW_TABLE))}
+    return {
+        name: client.execute(f"SELECT count() FROM {table}")[0][0]
+        for name, table in (
+            ("kiosk", kiosk.RAW_TABLE),
+            ("qr", qr.RAW_TABLE),
+            ("camera", camera.RAW_TABLE),
+        )
+    }
 
 
 def _check_distinct(client: Any, msgs: Messages) -> None:
     """Every pre-loaded event is in raw exactly once (by event_id)."""
-    for name, table in (("kiosk", kiosk.RAW_TABLE), ("qr", qr.RAW_TABLE),
-                        ("camera", camera.RAW_TABLE)):
+    for name, table in (
+        ("kiosk", kiosk.RAW_TABLE),
+        ("qr", qr.RAW_TABLE),
+        ("camera", camera.RAW_TABLE),
+    ):
         got = client.execute(f"SELECT uniqExact(event_id) FROM {table}")[0][0]
         if got != msgs.counts[name]:
             raise AssertionError(f"{table}: {got} distinct events, expected {msgs.counts[name]}")
@@ -84,35 +97,76 @@ def _us(text: str) -> int:
 
 def _kiosk_row(d: dict[str, Any], partition: int, offset: int) -> tuple[Any, ...]:
     us = _us(d["occurred_at"])
-    return (d["event_id"], d["office_id"], d["device_id"], d.get("counter_id"),
-            d.get("staff_id"), d.get("procedure_code"), d.get("dossier_id"), us // 1_000_000,
-            us, d["scale"], d["value"], partition, offset, VERSION_TOP - offset)
+    return (
+        d["event_id"],
+        d["office_id"],
+        d["device_id"],
+        d.get("counter_id"),
+        d.get("staff_id"),
+        d.get("procedure_code"),
+        d.get("dossier_id"),
+        us // 1_000_000,
+        us,
+        d["scale"],
+        d["value"],
+        partition,
+        offset,
+        VERSION_TOP - offset,
+    )
 
 
 def _qr_row_maker() -> Any:
     from hailong.questionnaire import questionnaires
 
-    aspects = {q_id: {c: q.aspect_of(c) for c in q.criterion_codes}
-               for q_id, q in questionnaires().items()}
+    aspects = {
+        q_id: {c: q.aspect_of(c) for c in q.criterion_codes} for q_id, q in questionnaires().items()
+    }
 
     def row(d: dict[str, Any], partition: int, offset: int) -> tuple[Any, ...]:
         us = _us(d["submitted_at"])
         answers = d["answers"]
         codes = sorted(answers)
         of = aspects[d["questionnaire"]]
-        return (d["event_id"], d["token_id"], d["office_id"], us // 1_000_000, us,
-                d["questionnaire"], codes, [of[c] for c in codes], [answers[c] for c in codes],
-                d.get("overall"), d.get("comment"), d.get("procedure_code"),
-                d.get("dossier_id"), partition, offset, VERSION_TOP - offset)
+        return (
+            d["event_id"],
+            d["token_id"],
+            d["office_id"],
+            us // 1_000_000,
+            us,
+            d["questionnaire"],
+            codes,
+            [of[c] for c in codes],
+            [answers[c] for c in codes],
+            d.get("overall"),
+            d.get("comment"),
+            d.get("procedure_code"),
+            d.get("dossier_id"),
+            partition,
+            offset,
+            VERSION_TOP - offset,
+        )
 
     return row
 
 
 def _camera_row(d: dict[str, Any], partition: int, offset: int) -> tuple[Any, ...]:
     us = _us(d["observed_at"])
-    return (d["event_id"], d["office_id"], d["camera_id"], us // 1_000_000, us, d["kind"],
-            d.get("sentiment"), d.get("confidence"), d.get("track_id"), d.get("queue_length"),
-            d.get("wait_seconds"), partition, offset, VERSION_TOP - offset)
+    return (
+        d["event_id"],
+        d["office_id"],
+        d["camera_id"],
+        us // 1_000_000,
+        us,
+        d["kind"],
+        d.get("sentiment"),
+        d.get("confidence"),
+        d.get("track_id"),
+        d.get("queue_length"),
+        d.get("wait_seconds"),
+        partition,
+        offset,
+        VERSION_TOP - offset,
+    )
 
 
 def python_ingest(lab: Lab) -> dict[str, float]:
@@ -122,26 +176,45 @@ def python_ingest(lab: Lab) -> dict[str, float]:
     msgs = preload(s, events_for(lab))
     lab.progress(f"pre-loaded {msgs.total:,} events {msgs.counts}")
     t = s.topics
-    tables = {t.kiosk: (kiosk.RAW_TABLE, kiosk.RAW_COLUMNS, _kiosk_row),
-              t.qr: (qr.RAW_TABLE, qr.RAW_COLUMNS, _qr_row_maker()),
-              t.camera: (camera.RAW_TABLE, camera.RAW_COLUMNS, _camera_row)}
-    inserts = {topic: f"INSERT INTO {table} ({', '.join(cols)}) VALUES"
-               for topic, (table, cols, _) in tables.items()}
+    tables = {
+        t.kiosk: (kiosk.RAW_TABLE, kiosk.RAW_COLUMNS, _kiosk_row),
+        t.qr: (qr.RAW_TABLE, qr.RAW_COLUMNS, _qr_row_maker()),
+        t.camera: (camera.RAW_TABLE, camera.RAW_COLUMNS, _camera_row),
+    }
+    inserts = {
+        topic: f"INSERT INTO {table} ({', '.join(cols)}) VALUES"
+        for topic, (table, cols, _) in tables.items()
+    }
     makers: dict[Any, Any] = {topic: maker for topic, (_, _, maker) in tables.items()}
     client = _client(s)
-    consumer = Consumer({**client_config(s, ADMIN), "group.id": s.consumer_group,
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            **client_config(s, ADMIN),
+            "group.id": s.consumer_group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     metadata = consumer.list_topics(timeout=10).topics
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING)
-                     for topic in tables for p in metadata[topic].partitions])
+    consumer.assign(
+        [
+            TopicPartition(topic, p, OFFSET_BEGINNING)
+            for topic in tables
+            for p in metadata[topic].partitions
+        ]
+    )
     rows: dict[Any, list[tuple[Any, ...]]] = {topic: [] for topic in tables}
     loads: Any = json.loads
 
     def flush() -> None:
         for topic, buffered in rows.items():
             if buffered:
-                client.execute(inserts[topic], list(zip(*buffered, strict=True)),
-                               columnar=True, types_check=False)
+                client.execute(
+                    inserts[topic],
+                    list(zip(*buffered, strict=True)),
+                    columnar=True,
+                    types_check=False,
+                )
                 buffered.clear()
         consumer.commit(asynchronous=False)
 
@@ -183,8 +256,7 @@ def python_ingest(lab: Lab) -> dict[str, float]:
 #   the fields apart with visitParam* functions, all in SQL.
 
 
-_NO_POSITION = ("toUInt32(0) AS kafka_partition, toUInt64(0) AS kafka_offset, "
-                "toUInt64(0) AS version")
+_NO_POSITION = "toUInt32(0) AS kafka_partition, toUInt64(0) AS kafka_offset, toUInt64(0) AS version"
 
 
 def _str(field: str) -> str:
@@ -193,22 +265,28 @@ def _str(field: str) -> str:
 
 def _opt(field: str) -> str:
     """An optional string field: NULL when absent."""
-    return (f"if(visitParamHas(line, '{field}'), toNullable({_str(field)}), "
-            f"CAST(NULL AS Nullable(String)))")
+    return (
+        f"if(visitParamHas(line, '{field}'), toNullable({_str(field)}), "
+        f"CAST(NULL AS Nullable(String)))"
+    )
 
 
 def _opt_number(field: str, ch_type: str, kind: str) -> str:
     """An optional number field: NULL when absent or null."""
-    return (f"if(visitParamHas(line, '{field}') "
-            f"AND visitParamExtractRaw(line, '{field}') != 'null', "
-            f"toNullable(to{ch_type}(visitParamExtract{kind}(line, '{field}'))), "
-            f"CAST(NULL AS Nullable({ch_type})))")
+    return (
+        f"if(visitParamHas(line, '{field}') "
+        f"AND visitParamExtractRaw(line, '{field}') != 'null', "
+        f"toNullable(to{ch_type}(visitParamExtract{kind}(line, '{field}'))), "
+        f"CAST(NULL AS Nullable({ch_type})))"
+    )
 
 
 def _us_sql(expr: str) -> str:
     """Microseconds since the epoch of an RFC 3339 string, in 18.16 SQL."""
-    return (f"toInt64(toUInt32(parseDateTimeBestEffort({expr}))) * 1000000 + "
-            f"toInt64(substring(concat(extract({expr}, '\\\\.([0-9]+)'), '000000'), 1, 6))")
+    return (
+        f"toInt64(toUInt32(parseDateTimeBestEffort({expr}))) * 1000000 + "
+        f"toInt64(substring(concat(extract({expr}, '\\\\.([0-9]+)'), '000000'), 1, 6))"
+    )
 
 
 def _native_views(prefix: str) -> dict[str, str]:
@@ -222,42 +300,42 @@ def _native_views(prefix: str) -> dict[str, str]:
     raw = "visitParamExtractRaw(line, 'answers')"
     return {
         "kiosk": f"""
-            SELECT toUUID({_str('event_id')}) AS event_id, {_str('office_id')} AS office_id,
-                   {_str('device_id')} AS device_id, {_opt('counter_id')} AS counter_id,
-                   {_opt('staff_id')} AS staff_id, {_opt('procedure_code')} AS procedure_code,
-                   {_opt('dossier_id')} AS dossier_id,
-                   parseDateTimeBestEffort({_str('occurred_at')}) AS occurred_at,
-                   {_us_sql(_str('occurred_at'))} AS occurred_at_us,
+            SELECT toUUID({_str("event_id")}) AS event_id, {_str("office_id")} AS office_id,
+                   {_str("device_id")} AS device_id, {_opt("counter_id")} AS counter_id,
+                   {_opt("staff_id")} AS staff_id, {_opt("procedure_code")} AS procedure_code,
+                   {_opt("dossier_id")} AS dossier_id,
+                   parseDateTimeBestEffort({_str("occurred_at")}) AS occurred_at,
+                   {_us_sql(_str("occurred_at"))} AS occurred_at_us,
                    toUInt8(visitParamExtractUInt(line, 'scale')) AS scale,
                    toUInt8(visitParamExtractUInt(line, 'value')) AS value,
                    {_NO_POSITION}
             FROM {prefix}k_kiosk""",
         "camera": f"""
-            SELECT toUUID({_str('event_id')}) AS event_id, {_str('office_id')} AS office_id,
-                   {_str('camera_id')} AS camera_id,
-                   parseDateTimeBestEffort({_str('observed_at')}) AS observed_at,
-                   {_us_sql(_str('observed_at'))} AS observed_at_us, {_str('kind')} AS kind,
-                   {_opt('sentiment')} AS sentiment,
-                   {_opt_number('confidence', 'Float64', 'Float')} AS confidence,
-                   {_opt('track_id')} AS track_id,
-                   {_opt_number('queue_length', 'UInt32', 'UInt')} AS queue_length,
-                   {_opt_number('wait_seconds', 'Float64', 'Float')} AS wait_seconds,
+            SELECT toUUID({_str("event_id")}) AS event_id, {_str("office_id")} AS office_id,
+                   {_str("camera_id")} AS camera_id,
+                   parseDateTimeBestEffort({_str("observed_at")}) AS observed_at,
+                   {_us_sql(_str("observed_at"))} AS observed_at_us, {_str("kind")} AS kind,
+                   {_opt("sentiment")} AS sentiment,
+                   {_opt_number("confidence", "Float64", "Float")} AS confidence,
+                   {_opt("track_id")} AS track_id,
+                   {_opt_number("queue_length", "UInt32", "UInt")} AS queue_length,
+                   {_opt_number("wait_seconds", "Float64", "Float")} AS wait_seconds,
                    {_NO_POSITION}
             FROM {prefix}k_camera""",
         "qr": f"""
-            SELECT toUUID({_str('event_id')}) AS event_id, {_str('token_id')} AS token_id,
-                   {_str('office_id')} AS office_id,
-                   parseDateTimeBestEffort({_str('submitted_at')}) AS submitted_at,
-                   {_us_sql(_str('submitted_at'))} AS submitted_at_us,
-                   {_str('questionnaire')} AS questionnaire,
+            SELECT toUUID({_str("event_id")}) AS event_id, {_str("token_id")} AS token_id,
+                   {_str("office_id")} AS office_id,
+                   parseDateTimeBestEffort({_str("submitted_at")}) AS submitted_at,
+                   {_us_sql(_str("submitted_at"))} AS submitted_at_us,
+                   {_str("questionnaire")} AS questionnaire,
                    arraySort(extractAll({raw}, '"([^"]+)"')) AS answer_codes,
                    arrayMap(c -> transform(c, [{code_list}], [{aspect_list}], ''), answer_codes)
                        AS answer_aspects,
                    arraySort((v, c) -> c, arrayMap(x -> toUInt8(x), extractAll({raw}, ':([0-9]+)')),
                              extractAll({raw}, '"([^"]+)"')) AS answer_values,
-                   {_opt_number('overall', 'UInt8', 'UInt')} AS overall,
-                   {_opt('comment')} AS comment, {_opt('procedure_code')} AS procedure_code,
-                   {_opt('dossier_id')} AS dossier_id,
+                   {_opt_number("overall", "UInt8", "UInt")} AS overall,
+                   {_opt("comment")} AS comment, {_opt("procedure_code")} AS procedure_code,
+                   {_opt("dossier_id")} AS dossier_id,
                    {_NO_POSITION}
             FROM {prefix}k_qr""",
     }
@@ -267,8 +345,7 @@ def _commit_beginning(s: Settings, topic: str, group: str) -> None:
     """Commit offset 0 on every partition of ``topic`` for ``group``."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({**client_config(s, ADMIN), "group.id": group,
-                  "enable.auto.commit": False})
+    c = Consumer({**client_config(s, ADMIN), "group.id": group, "enable.auto.commit": False})
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
         c.commit(offsets=[TopicPartition(topic, p, 0) for p in parts], asynchronous=False)
@@ -284,9 +361,11 @@ def native_ingest(lab: Lab) -> dict[str, float]:
     if s.kafka_security_protocol.startswith("SASL"):
         # Debian's 18.16 links the system's librdkafka 2.0.2, whose SCRAM proof Kafka 4
         # refuses (librdkafka#4895, fixed in 2.6.1); current servers bundle a newer one.
-        raise RuntimeError("the Kafka engine of ClickHouse 18.16 cannot log in to a Kafka 4 "
-                           "broker with SCRAM (its librdkafka 2.0.2 predates the fix of "
-                           "librdkafka#4895); figure 2 needs a current ClickHouse server")
+        raise RuntimeError(
+            "the Kafka engine of ClickHouse 18.16 cannot log in to a Kafka 4 "
+            "broker with SCRAM (its librdkafka 2.0.2 predates the fix of "
+            "librdkafka#4895); figure 2 needs a current ClickHouse server"
+        )
     msgs = preload(s, events_for(lab))
     lab.progress(f"pre-loaded {msgs.total:,} events {msgs.counts}")
     t = s.topics
@@ -305,10 +384,12 @@ def native_ingest(lab: Lab) -> dict[str, float]:
                 f"kafka_broker_list = '{s.bootstrap_servers}', "
                 f"kafka_topic_list = '{getattr(t, channel)}', "
                 f"kafka_group_name = '{groups[channel]}', kafka_format = 'TSV', "
-                f"kafka_row_delimiter = '\\n', kafka_num_consumers = {NATIVE_CONSUMERS}")
+                f"kafka_row_delimiter = '\\n', kafka_num_consumers = {NATIVE_CONSUMERS}"
+            )
             created.append(f"k_{channel}")
-            client.execute(f"CREATE MATERIALIZED VIEW mv_{channel} TO {targets[channel]} "
-                           f"AS {views[channel]}")
+            client.execute(
+                f"CREATE MATERIALIZED VIEW mv_{channel} TO {targets[channel]} AS {views[channel]}"
+            )
             created.append(f"mv_{channel}")
         deadline = time.monotonic() + 600
         while True:
@@ -354,8 +435,10 @@ _BUCKETS = {
 
 def _buckets(client: Any) -> tuple[int, ...]:
     """What the hourly buckets count so far: kiosk, QR, camera, QR criterion answers."""
-    return (*(client.execute(q)[0][0] for q in _BUCKETS.values()),
-            client.execute("SELECT sum(answered) FROM qr_criteria_hourly FINAL")[0][0])
+    return (
+        *(client.execute(q)[0][0] for q in _BUCKETS.values()),
+        client.execute("SELECT sum(answered) FROM qr_criteria_hourly FINAL")[0][0],
+    )
 
 
 STALL_S = 180.0  # no progress in raw or buckets for this long: the worker is stuck
@@ -371,8 +454,9 @@ def hailong_stream(lab: Lab, signed: bool = False) -> dict[str, float]:
     s = lab.settings
     keyring = None
     if signed:
-        s = load_settings(**{**{n: getattr(s, n) for n in s.model_fields_set},
-                             "require_signatures": True})
+        s = load_settings(
+            **{**{n: getattr(s, n) for n in s.model_fields_set}, "require_signatures": True}
+        )
         keyring = simulated_keyring(s, hanoi_offices())
     msgs = preload(s, events_for(lab), keyring=keyring)
     lab.progress(f"pre-loaded {msgs.total:,} events {msgs.counts}")
@@ -404,7 +488,8 @@ def hailong_stream(lab: Lab, signed: bool = False) -> dict[str, float]:
                     raise RuntimeError(
                         f"hailong stream stalled: no progress for {STALL_S:.0f} s at "
                         f"{sum(landed.values()):,} of {msgs.total:,} events in raw; the "
-                        f"worker's last warning: {w.last_warning() or '(none)'}")
+                        f"worker's last warning: {w.last_warning() or '(none)'}"
+                    )
                 if now - last_report >= 30:
                     done = sum(landed.values())
                     lab.progress(f"{done:,} in raw ({done / (now - t0):,.0f}/s)")
@@ -416,33 +501,59 @@ def hailong_stream(lab: Lab, signed: bool = False) -> dict[str, float]:
     finally:
         client.disconnect()
     rate = msgs.total / seconds
-    lab.progress(f"raw complete after {raw_done - t0:.1f} s, buckets after {seconds:.1f} s"
-                 if raw_done is not None else f"done after {seconds:.1f} s")
-    return {"events_per_s": rate, "events_per_s_vs_native": rate,
-            "worker_cpu_pct": 100 * (cpu1[0] - cpu0[0]) / seconds,
-            "clickhouse_cpu_pct": 100 * (cpu1[1] - cpu0[1]) / seconds}
+    lab.progress(
+        f"raw complete after {raw_done - t0:.1f} s, buckets after {seconds:.1f} s"
+        if raw_done is not None
+        else f"done after {seconds:.1f} s"
+    )
+    return {
+        "events_per_s": rate,
+        "events_per_s_vs_native": rate,
+        "worker_cpu_pct": 100 * (cpu1[0] - cpu0[0]) / seconds,
+        "clickhouse_cpu_pct": 100 * (cpu1[1] - cpu0[1]) / seconds,
+    }
 
 
 FIGURES = [
-    Figure("1-ingest-python", "Ingest limit, Python: confluent-kafka + json + columnar inserts",
-           (Value("events_per_s", "events/s"),), python_ingest,
-           note="no validation, dedup, dead letters or buckets; 100k-row inserts"),
-    Figure("2-ingest-native", "Ingest limit, native: Kafka engine + materialized views (18.16)",
-           (Value("events_per_s", "events/s"),), native_ingest,
-           note="no Kafka offsets in raw (18.16 has no _offset); QR parsed with visitParam*"),
-    Figure("3-hailong-stream", "Hailong's stream worker: raw + hourly buckets",
-           (Value("events_per_s", "events/s", reference="1-ingest-python.events_per_s"),
-            Value("events_per_s_vs_native", "events/s",
-                  reference="2-ingest-native.events_per_s"),
+    Figure(
+        "1-ingest-python",
+        "Ingest limit, Python: confluent-kafka + json + columnar inserts",
+        (Value("events_per_s", "events/s"),),
+        python_ingest,
+        note="no validation, dedup, dead letters or buckets; 100k-row inserts",
+    ),
+    Figure(
+        "2-ingest-native",
+        "Ingest limit, native: Kafka engine + materialized views (18.16)",
+        (Value("events_per_s", "events/s"),),
+        native_ingest,
+        note="no Kafka offsets in raw (18.16 has no _offset); QR parsed with visitParam*",
+    ),
+    Figure(
+        "3-hailong-stream",
+        "Hailong's stream worker: raw + hourly buckets",
+        (
+            Value("events_per_s", "events/s", reference="1-ingest-python.events_per_s"),
+            Value("events_per_s_vs_native", "events/s", reference="2-ingest-native.events_per_s"),
             Value("worker_cpu_pct", "% of core", higher_is_better=False),
-            Value("clickhouse_cpu_pct", "% of core", higher_is_better=False)),
-           hailong_stream,
-           note="from the worker's group joining to the last batch's buckets refreshed"),
-    Figure("3s-hailong-stream-signed", "Figure 3 with signed events, every signature verified",
-           (Value("events_per_s", "events/s", reference="3-hailong-stream.events_per_s"),
+            Value("clickhouse_cpu_pct", "% of core", higher_is_better=False),
+        ),
+        hailong_stream,
+        note="from the worker's group joining to the last batch's buckets refreshed",
+    ),
+    Figure(
+        "3s-hailong-stream-signed",
+        "Figure 3 with signed events, every signature verified",
+        (
+            Value("events_per_s", "events/s", reference="3-hailong-stream.events_per_s"),
             Value("worker_cpu_pct", "% of core", higher_is_better=False),
-            Value("clickhouse_cpu_pct", "% of core", higher_is_better=False)),
-           lambda lab: {k: v for k, v in hailong_stream(lab, signed=True).items()
-                        if k != "events_per_s_vs_native"},
-           note="Ed25519 (cryptography/OpenSSL), one verification per event in the worker"),
+            Value("clickhouse_cpu_pct", "% of core", higher_is_better=False),
+        ),
+        lambda lab: {
+            k: v
+            for k, v in hailong_stream(lab, signed=True).items()
+            if k != "events_per_s_vs_native"
+        },
+        note="Ed25519 (cryptography/OpenSSL), one verification per event in the worker",
+    ),
 ]

@@ -35,8 +35,9 @@ STALL_S = 180.0  # no offset committed for this long: the worker is stuck
 
 def synthetic_offices(n: int) -> list[SimOffice]:
     unit = Unit("BENCH", "Bench", "Phường", "ward", "", date(2025, 7, 1), None)
-    return city_offices([Office(f"BENCH-{i:05d}", f"Bench office {i}", unit)
-                         for i in range(n)], seed=7)
+    return city_offices(
+        [Office(f"BENCH-{i:05d}", f"Bench office {i}", unit) for i in range(n)], seed=7
+    )
 
 
 def status_kb(pid: int, field: str) -> int:
@@ -54,8 +55,9 @@ def committed_and_end(s: Settings) -> tuple[int, int]:
     from confluent_kafka import Consumer, TopicPartition
 
     # never subscribes: it only asks the group coordinator for committed offsets
-    consumer = Consumer({**client_config(s, ADMIN),
-                         "group.id": s.consumer_group, "enable.auto.commit": False})
+    consumer = Consumer(
+        {**client_config(s, ADMIN), "group.id": s.consumer_group, "enable.auto.commit": False}
+    )
     try:
         parts = []
         for topic in s.topics.events:
@@ -77,11 +79,14 @@ def corner(lab: Lab, tag: str) -> Iterator[Settings]:
 
     base = lab.settings
     # load_settings, not model_copy: a copy keeps the cached `topics` of the original
-    s = load_settings(topic_prefix=f"{base.topic_prefix}{tag}.",
-                      consumer_group=f"{base.consumer_group}-{tag}",
-                      clickhouse_database=f"{base.clickhouse_database}_{tag}",
-                      # made-up offices of a fixed past month: no registry, no horizon
-                      late_horizon_days=0, quarantine_unregistered=False)
+    s = load_settings(
+        topic_prefix=f"{base.topic_prefix}{tag}.",
+        consumer_group=f"{base.consumer_group}-{tag}",
+        clickhouse_database=f"{base.clickhouse_database}_{tag}",
+        # made-up offices of a fixed past month: no registry, no horizon
+        late_horizon_days=0,
+        quarantine_unregistered=False,
+    )
     ensure_topics(s, progress=lambda _m: None)
     prepare(s, progress=lambda _m: None)
     try:
@@ -104,15 +109,19 @@ def peak_rss_mb(lab: Lab, s: Settings, offices: list[SimOffice], total: int) -> 
             if got[0] != last:
                 last, last_change = got[0], time.monotonic()
             elif time.monotonic() - last_change > STALL_S:
-                raise RuntimeError(f"the worker stalled at {got[0]:,} of {got[1]:,} events; "
-                                   f"its last warning: {w.last_warning() or '(none)'}")
+                raise RuntimeError(
+                    f"the worker stalled at {got[0]:,} of {got[1]:,} events; "
+                    f"its last warning: {w.last_warning() or '(none)'}"
+                )
             time.sleep(0.5)
         if got[1] != msgs.total:
             raise RuntimeError(f"{got[1]:,} messages in the topics, {msgs.total:,} sent")
         hwm = status_kb(w.proc.pid, "VmHWM") / 1024
-        lab.progress(f"{len(offices):,} offices: every event acknowledged after "
-                     f"{time.monotonic() - t0:.0f} s; worker peak RSS {hwm:.0f} MB (now "
-                     f"{status_kb(w.proc.pid, 'VmRSS') / 1024:.0f} MB)")
+        lab.progress(
+            f"{len(offices):,} offices: every event acknowledged after "
+            f"{time.monotonic() - t0:.0f} s; worker peak RSS {hwm:.0f} MB (now "
+            f"{status_kb(w.proc.pid, 'VmRSS') / 1024:.0f} MB)"
+        )
     return hwm
 
 
@@ -132,11 +141,10 @@ FIGURES = [
         title="Stream worker peak memory (RSS): 126 vs 10,000 offices",
         values=(
             Value("rss_mb_126", "MB", higher_is_better=False),
-            Value("rss_mb_10000", "MB", reference="7-memory.rss_mb_126",
-                  higher_is_better=False),
+            Value("rss_mb_10000", "MB", reference="7-memory.rss_mb_126", higher_is_better=False),
         ),
         run=run,
         note=f"{EVENTS[0]:,} events (quick: {EVENTS[1]:,}) pre-loaded, the simulator's mix; "
-             "VmHWM of `hailong stream` once every offset was committed",
+        "VmHWM of `hailong stream` once every offset was committed",
     ),
 ]

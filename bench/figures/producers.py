@@ -95,8 +95,10 @@ def bare_loop(s: Settings, n: int) -> float:
     left = producer.flush(120)
     elapsed = time.perf_counter() - t0
     if left or failures or confirmed != n:
-        raise RuntimeError(f"bare loop: {confirmed} of {n} confirmed, {left} left, "
-                           f"{len(failures)} failed ({failures[:1]})")
+        raise RuntimeError(
+            f"bare loop: {confirmed} of {n} confirmed, {left} left, "
+            f"{len(failures)} failed ({failures[:1]})"
+        )
     return n / elapsed
 
 
@@ -134,8 +136,9 @@ def serve(app: Any, port: int) -> Iterator[None]:
     """Serve ``app`` with uvicorn on 127.0.0.1:``port`` in a thread (lifespan included)."""
     import uvicorn
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -162,8 +165,16 @@ def survey_bodies(s: Settings, n: int) -> list[bytes]:
         office = offices[i % len(offices)]
         token = tokens.issue(secret, office, timedelta(hours=1), SYSTEM.now())
         answers = {c: rng.randint(1, 5) for c in rng.sample(codes, rng.randint(5, len(codes)))}
-        bodies.append(json.dumps({"token": token.text, "office_id": office, "answers": answers,
-                                  "overall": rng.randint(1, 5)}).encode())
+        bodies.append(
+            json.dumps(
+                {
+                    "token": token.text,
+                    "office_id": office,
+                    "answers": answers,
+                    "overall": rng.randint(1, 5),
+                }
+            ).encode()
+        )
     return bodies
 
 
@@ -215,9 +226,14 @@ def gateway(s: Settings, n: int, clients: int, stack_dir: Path) -> float:
     from producers.gateway.app import create_app
 
     # keys and the token store in stack_dir; no rate limit in the way
-    g = s.model_copy(update={"stack_dir": stack_dir, "kafka_home": s.kafka_dir,
-                             "gateway_port": free_port(),
-                             "gateway_rate_per_minute": 1_000_000_000})
+    g = s.model_copy(
+        update={
+            "stack_dir": stack_dir,
+            "kafka_home": s.kafka_dir,
+            "gateway_port": free_port(),
+            "gateway_rate_per_minute": 1_000_000_000,
+        }
+    )
     bodies = survey_bodies(g, n)
     with serve(create_app(g), g.gateway_port):
         return post_all(g.gateway_port, bodies, clients)
@@ -248,13 +264,12 @@ FIGURES = [
             Value("bare_events_per_s", "events/s"),
             Value("kiosk_events_per_s", "events/s", reference="5-producers.bare_events_per_s"),
             Value("kiosk_stored_per_s", "presses/s"),
-            Value("gateway_surveys_per_s", "surveys/s",
-                  reference="5-producers.bare_events_per_s"),
+            Value("gateway_surveys_per_s", "surveys/s", reference="5-producers.bare_events_per_s"),
         ),
         run=run,
         note="bare: pre-serialised kiosk events, no-loss settings, one flush; kiosk: one "
-             "device, each press fsynced to its SQLite spool, until the spool is empty; "
-             f"gateway: uvicorn in a thread, {GATEWAY_CLIENTS} keep-alive clients, "
-             "answers after Kafka's ack",
+        "device, each press fsynced to its SQLite spool, until the spool is empty; "
+        f"gateway: uvicorn in a thread, {GATEWAY_CLIENTS} keep-alive clients, "
+        "answers after Kafka's ack",
     ),
 ]

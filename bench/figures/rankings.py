@@ -72,8 +72,16 @@ MEMORY_CAP = 14 << 30
 MEMORY_MARGIN = 6 << 30
 STAGES = ("read", "check", "bootstrap", "publish")  # the job's, in order
 RAW_TABLES = ("kiosk_ratings_raw", "qr_surveys_raw", "camera_observations_raw")
-DERIVED_TABLES = ("event_claims", "kiosk_hourly", "kiosk_misuse_flags", "qr_hourly",
-                  "qr_criteria_hourly", "camera_hourly", "rankings", "staff_scores")
+DERIVED_TABLES = (
+    "event_claims",
+    "kiosk_hourly",
+    "kiosk_misuse_flags",
+    "qr_hourly",
+    "qr_criteria_hourly",
+    "camera_hourly",
+    "rankings",
+    "staff_scores",
+)
 
 # Per office: satisfaction p in [0.55, 0.97], from a hash of its id.
 _P = "(0.55 + (cityHash64(office) % 43) / 100)"
@@ -142,13 +150,17 @@ FROM
 )
 """
 
-CLAIMED = {"kiosk": ("kiosk_ratings_raw", "occurred_at_us"),
-           "qr": ("qr_surveys_raw", "submitted_at_us"),
-           "camera": ("camera_observations_raw", "observed_at_us")}
+CLAIMED = {
+    "kiosk": ("kiosk_ratings_raw", "occurred_at_us"),
+    "qr": ("qr_surveys_raw", "submitted_at_us"),
+    "camera": ("camera_observations_raw", "observed_at_us"),
+}
 
 # `%` is the driver's parameter mark: the modulo operator is written `%%` to it.
-GENERATORS = {name: text.replace(" % ", " %% ") for name, text in
-              (("kiosk", KIOSK_SQL), ("qr", QR_SQL), ("camera", CAMERA_SQL))}
+GENERATORS = {
+    name: text.replace(" % ", " %% ")
+    for name, text in (("kiosk", KIOSK_SQL), ("qr", QR_SQL), ("camera", CAMERA_SQL))
+}
 
 
 # --- data ------------------------------------------------------------------------------
@@ -162,23 +174,30 @@ def generate(wh: Warehouse, period: Period, offices: list[str], total: int) -> d
     """Write ``total`` raw events of the period; return the rows per channel."""
     q = questionnaires()["sipas-5/1"]
     codes = sorted(q.criterion_codes)
-    base = {"offices": offices, "start_us": period.start_s * 1_000_000,
-            "span_us": (period.end_s - period.start_s) * 1_000_000,
-            "codes": codes, "aspects": [q.aspect_of(c) for c in codes]}
+    base = {
+        "offices": offices,
+        "start_us": period.start_s * 1_000_000,
+        "span_us": (period.end_s - period.start_s) * 1_000_000,
+        "codes": codes,
+        "aspects": [q.aspect_of(c) for c in codes],
+    }
     counts = {}
     for channel, share in SHARES.items():
         n = round(total * share)
         counts[channel] = n
         for first in range(0, n, INSERT_CHUNK):
-            wh.execute(GENERATORS[channel],
-                       {**base, "first": first, "count": min(INSERT_CHUNK, n - first)})
+            wh.execute(
+                GENERATORS[channel], {**base, "first": first, "count": min(INSERT_CHUNK, n - first)}
+            )
         # Each generated event is its own, uncontested claim (as the worker records it),
         # so the refresh SQL counts it (warehouse/claims.py).
         table, at = CLAIMED[channel]
-        wh.execute(f"INSERT INTO event_claims (event_id, channel, kafka_partition, "
-                   f"kafka_offset, uncontested, office_id, at_us) SELECT event_id, "
-                   f"'{channel}', kafka_partition, kafka_offset, 1, office_id, {at} "
-                   f"FROM {table}")
+        wh.execute(
+            f"INSERT INTO event_claims (event_id, channel, kafka_partition, "
+            f"kafka_offset, uncontested, office_id, at_us) SELECT event_id, "
+            f"'{channel}', kafka_partition, kafka_offset, 1, office_id, {at} "
+            f"FROM {table}"
+        )
     return counts
 
 
@@ -199,7 +218,7 @@ def build_buckets(wh: Warehouse, period: Period, offices: list[str], total: int)
         per_office = max(1, round(total * SHARES[name]) // len(offices))
         step = max(1, REFRESH_ROWS // per_office)
         for i in range(0, len(offices), step):
-            BY_NAME[name].refresh_ranges(wh, {o: (start_us, end_us) for o in offices[i:i + step]})
+            BY_NAME[name].refresh_ranges(wh, {o: (start_us, end_us) for o in offices[i : i + step]})
     hours = (end_us - start_us) // HOUR_US
     per_device_hour = round(total * SHARES["kiosk"]) / (len(offices) * KIOSKS) / hours
     window = max(1, int(KIOSK_WINDOW_PRESSES / max(per_device_hour, 1e-9))) * HOUR_US
@@ -211,8 +230,12 @@ def build_buckets(wh: Warehouse, period: Period, offices: list[str], total: int)
 def settle(wh: Warehouse, timeout_s: float = 600.0) -> None:
     """Wait for the database's background merges to finish (data at rest)."""
     deadline = time.monotonic() + timeout_s
-    while wh.execute("SELECT count() FROM system.merges WHERE database = %(db)s",
-                     {"db": wh.database})[0][0] and time.monotonic() < deadline:
+    while (
+        wh.execute(
+            "SELECT count() FROM system.merges WHERE database = %(db)s", {"db": wh.database}
+        )[0][0]
+        and time.monotonic() < deadline
+    ):
         time.sleep(1.0)
 
 
@@ -299,9 +322,11 @@ def causes(error: Any) -> str:
     return " <- ".join(out)
 
 
-MODES = {"job": "the ranking job",
-         "check": "its checks alone",
-         "rank": "its other stages without Dagster and the checks"}
+MODES = {
+    "job": "the ranking job",
+    "check": "its checks alone",
+    "rank": "its other stages without Dagster and the checks",
+}
 
 
 def timed_job(database: str, month: str, report_dir: str, mode: str) -> dict[str, Any]:
@@ -334,8 +359,11 @@ def timed_job(database: str, month: str, report_dir: str, mode: str) -> dict[str
             result = assets.materialize_period(month, resource_)
             success = result.success
             if not success:
-                failures = [causes(e.event_specific_data.error)  # type: ignore[union-attr]
-                            for e in result.all_events if e.is_step_failure]
+                failures = [
+                    causes(e.event_specific_data.error)  # type: ignore[union-attr]
+                    for e in result.all_events
+                    if e.is_step_failure
+                ]
                 error = "; ".join(assets.failed_checks(result) + failures)[:2000]
         elif mode == "check":
             with resource_.warehouse() as wh:
@@ -351,9 +379,15 @@ def timed_job(database: str, month: str, report_dir: str, mode: str) -> dict[str
         lines = str(exc).strip().splitlines()
         success, error = False, f"{type(exc).__name__}: {lines[0] if lines else ''}"[:2000]
     total = time.perf_counter() - t0
-    return {"success": success, "error": error, "seconds": total, "stages": stages.seconds,
-            "stage_peak_mb": stages.peak_mb, "rss_mb": stages.peak(),
-            "failed_in": stages.failed_in}
+    return {
+        "success": success,
+        "error": error,
+        "seconds": total,
+        "stages": stages.seconds,
+        "stage_peak_mb": stages.peak_mb,
+        "rss_mb": stages.peak(),
+        "failed_in": stages.failed_in,
+    }
 
 
 def child(argv: list[str]) -> None:
@@ -380,17 +414,41 @@ def run_job(s: Settings, month: str, tmp: Path, mode: str = "job") -> dict[str, 
     out = tmp / "job.json"
     out.unlink(missing_ok=True)
     proc = subprocess.run(  # noqa: S603 - our own module
-        [sys.executable, "-c", "import sys; from bench.figures.rankings import child; "
-         "child(sys.argv[1:])", "--database", s.clickhouse_database,
-         "--month", month, "--report-dir", str(tmp / "reports"), "--max-bytes", str(limit),
-         "--out", str(out), "--mode", mode],
-        env=worker_env(s), capture_output=True, text=True, check=False,
-        cwd=Path(__file__).resolve().parents[2])
+        [
+            sys.executable,
+            "-c",
+            "import sys; from bench.figures.rankings import child; child(sys.argv[1:])",
+            "--database",
+            s.clickhouse_database,
+            "--month",
+            month,
+            "--report-dir",
+            str(tmp / "reports"),
+            "--max-bytes",
+            str(limit),
+            "--out",
+            str(out),
+            "--mode",
+            mode,
+        ],
+        env=worker_env(s),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     if proc.returncode != 0 or not out.exists():
         tail = (proc.stderr or proc.stdout)[-1500:]
-        return {"success": False, "error": f"exit {proc.returncode}: {tail}", "seconds": 0.0,
-                "stages": {}, "stage_peak_mb": {}, "rss_mb": 0.0, "failed_in": "",
-                "limit_gb": limit / 2**30}
+        return {
+            "success": False,
+            "error": f"exit {proc.returncode}: {tail}",
+            "seconds": 0.0,
+            "stages": {},
+            "stage_peak_mb": {},
+            "rss_mb": 0.0,
+            "failed_in": "",
+            "limit_gb": limit / 2**30,
+        }
     return {**json.loads(out.read_text()), "limit_gb": limit / 2**30}
 
 
@@ -409,13 +467,22 @@ def describe(job: dict[str, Any]) -> str:
 
     inner = ", ".join(p for p in (part("read_qr_submissions", "QR submissions"),) if p)
     read = part("read", "read") + (f" (of it {inner})" if inner else "")
-    inner = ", ".join(p for p in (part("check_reference", "reference from raw"),
-                                  part("check_streamed", "streamed buckets")) if p)
+    inner = ", ".join(
+        p
+        for p in (
+            part("check_reference", "reference from raw"),
+            part("check_streamed", "streamed buckets"),
+        )
+        if p
+    )
     check = part("check", "check") + (f" (of it {inner})" if inner else "")
     parts = [read, check, part("bootstrap", "bootstrap"), part("publish", "publish")]
     rest = job["seconds"] - sum(st.get(x, 0.0) for x in STAGES)
-    return (f"{job['seconds']:.1f} s, peak RSS {job['rss_mb']:,.0f} MB: "
-            + ", ".join(p for p in parts if p) + f"; the rest (Dagster in the job) {rest:.1f} s")
+    return (
+        f"{job['seconds']:.1f} s, peak RSS {job['rss_mb']:,.0f} MB: "
+        + ", ".join(p for p in parts if p)
+        + f"; the rest (Dagster in the job) {rest:.1f} s"
+    )
 
 
 # --- the figure ----------------------------------------------------------------------------
@@ -442,9 +509,11 @@ def run(lab: Lab) -> dict[str, float | list[float]]:
             t2 = time.perf_counter()
             settle(wh)
             add(f"buckets_seconds_{label}", t2 - t1)
-            lab.progress(f"{label}: {total:,} raw events ({counts}) over {len(offices)} "
-                         f"offices written in {t1 - t0:.0f} s, buckets built in "
-                         f"{t2 - t1:.0f} s, merges settled in {time.perf_counter() - t2:.0f} s")
+            lab.progress(
+                f"{label}: {total:,} raw events ({counts}) over {len(offices)} "
+                f"offices written in {t1 - t0:.0f} s, buckets built in "
+                f"{t2 - t1:.0f} s, merges settled in {time.perf_counter() - t2:.0f} s"
+            )
             for i in range(lab.repeat):
                 job = run_job(s, MONTH, Path(tmp))
                 if job["success"]:
@@ -455,13 +524,17 @@ def run(lab: Lab) -> dict[str, float | list[float]]:
                         add(f"{stage}_seconds_{label}", job["stages"].get(stage, 0.0))
                     lab.progress(f"{label}: ranking job {i + 1}/{lab.repeat}: {describe(job)}")
                     continue
-                lab.progress(f"{label}: the ranking job FAILED{failed_in(job)} after "
-                             f"{describe(job)}: {job['error']}")
+                lab.progress(
+                    f"{label}: the ranking job FAILED{failed_in(job)} after "
+                    f"{describe(job)}: {job['error']}"
+                )
                 for mode in ("check", "rank"):
                     part = run_job(s, MONTH, Path(tmp), mode)
                     if not part["success"]:
-                        lab.progress(f"{label}: {MODES[mode]} FAILED{failed_in(part)} after "
-                                     f"{describe(part)}: {part['error']}")
+                        lab.progress(
+                            f"{label}: {MODES[mode]} FAILED{failed_in(part)} after "
+                            f"{describe(part)}: {part['error']}"
+                        )
                         continue
                     lab.progress(f"{label}: {MODES[mode]}: {describe(part)}")
                     if mode == "check":
@@ -478,13 +551,15 @@ def run(lab: Lab) -> dict[str, float | list[float]]:
 def _values() -> tuple[Value, ...]:
     out: list[Value] = []
     for _, label in SIZES:
-        out += [Value(f"seconds_{label}", "s", higher_is_better=False),
-                Value(f"read_seconds_{label}", "s", higher_is_better=False),
-                Value(f"check_seconds_{label}", "s", higher_is_better=False),
-                Value(f"bootstrap_seconds_{label}", "s", higher_is_better=False),
-                Value(f"rss_mb_{label}", "MB", higher_is_better=False),
-                Value(f"check_rss_mb_{label}", "MB", higher_is_better=False),
-                Value(f"buckets_seconds_{label}", "s", higher_is_better=False)]
+        out += [
+            Value(f"seconds_{label}", "s", higher_is_better=False),
+            Value(f"read_seconds_{label}", "s", higher_is_better=False),
+            Value(f"check_seconds_{label}", "s", higher_is_better=False),
+            Value(f"bootstrap_seconds_{label}", "s", higher_is_better=False),
+            Value(f"rss_mb_{label}", "MB", higher_is_better=False),
+            Value(f"check_rss_mb_{label}", "MB", higher_is_better=False),
+            Value(f"buckets_seconds_{label}", "s", higher_is_better=False),
+        ]
     return tuple(out)
 
 
@@ -496,9 +571,8 @@ FIGURES = [
         run=run,
         repeats_itself=True,
         note="one month of raw events over Hanoi's offices, buckets built with the worker's "
-             "refresh SQL; `materialize_period` (inputs, checks, ranking, report) in a child "
-             "process; stages: read, check (incl. reconciliation in Python), bootstrap, "
-             "publish; quick: 20k/60k/200k events under the same names",
+        "refresh SQL; `materialize_period` (inputs, checks, ranking, report) in a child "
+        "process; stages: read, check (incl. reconciliation in Python), bootstrap, "
+        "publish; quick: 20k/60k/200k events under the same names",
     ),
 ]
-

@@ -31,6 +31,7 @@ PASSES = 5
 
 def _reference_parse(raw: bytes, models: dict[str, Any]) -> Any:
     """The unbounded parse of before: stdlib json with the contract's hooks."""
+
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         obj: dict[str, Any] = {}
         for k, v in items:
@@ -54,8 +55,11 @@ def _events(n: int) -> list[tuple[bytes, str]]:
 
     end = datetime(2026, 11, 20, tzinfo=UTC)
     traffic = city_traffic(hanoi_offices(), n, end - timedelta(hours=1), end, seed=8)
-    topic = {"kiosk_rating/1": "satisfaction.kiosk.v1", "qr_survey/1": "satisfaction.qr.v1",
-             "camera_observation/1": "satisfaction.camera.v1"}
+    topic = {
+        "kiosk_rating/1": "satisfaction.kiosk.v1",
+        "qr_survey/1": "satisfaction.qr.v1",
+        "camera_observation/1": "satisfaction.camera.v1",
+    }
     return [(e.to_json(), topic[e.schema_]) for e in traffic.events]
 
 
@@ -77,11 +81,16 @@ def validation(lab: Lab) -> dict[str, float]:
     reference = _best_rate(events, lambda raw, _t: _reference_parse(raw, MODELS))
     hardened = _best_rate(events, parse_event)
     checked = _best_rate(events, _checking_parser())
-    verify_us = _signature_us(events[:2_000 if lab.quick else 10_000])
-    return {"hardened_per_s": hardened, "reference_per_s": reference,
-            "checked_per_s": checked, "hardened_us": 1e6 / hardened,
-            "reference_us": 1e6 / reference, "checked_us": 1e6 / checked,
-            "signature_us": verify_us}
+    verify_us = _signature_us(events[: 2_000 if lab.quick else 10_000])
+    return {
+        "hardened_per_s": hardened,
+        "reference_per_s": reference,
+        "checked_per_s": checked,
+        "hardened_us": 1e6 / hardened,
+        "reference_us": 1e6 / reference,
+        "checked_us": 1e6 / checked,
+        "signature_us": verify_us,
+    }
 
 
 def _signature_us(events: list[tuple[bytes, str]]) -> float:
@@ -103,10 +112,12 @@ def _signature_us(events: list[tuple[bytes, str]]) -> float:
         device = getattr(event, "device_id", None) or getattr(event, "camera_id", None)
         kind = channel if channel != "qr" else "gateway"
         device = device or "gateway"
-        table[(device, 1)] = Key(device, 1, kind, "" if kind == "gateway" else event.office_id,
-                                 public, 0, 0, 0)
-        signed.append((channel, event, raw, Signer(device, 1, private).headers(raw),
-                       at_us[channel](event)))
+        table[(device, 1)] = Key(
+            device, 1, kind, "" if kind == "gateway" else event.office_id, public, 0, 0, 0
+        )
+        signed.append(
+            (channel, event, raw, Signer(device, 1, private).headers(raw), at_us[channel](event))
+        )
     keys = DeviceKeys((0, 0), table)
     best = math.inf
     for _ in range(PASSES):
@@ -128,10 +139,13 @@ def _checking_parser() -> Any:
     spans: dict[str, list[Any]] = {}
     for o in hanoi_registry()[1]:
         spans.setdefault(o.office_id, []).append((o.starts, o.ends))
-    rules = Rules(600_000_000, 45 * DAY_US, OfficeCalendar(1, {
-        k: tuple(v) for k, v in spans.items()}))
-    at_us: dict[str, Any] = {t: BY_NAME[t.split(".")[1]].at_us for t in
-             ("satisfaction.kiosk.v1", "satisfaction.qr.v1", "satisfaction.camera.v1")}
+    rules = Rules(
+        600_000_000, 45 * DAY_US, OfficeCalendar(1, {k: tuple(v) for k, v in spans.items()})
+    )
+    at_us: dict[str, Any] = {
+        t: BY_NAME[t.split(".")[1]].at_us
+        for t in ("satisfaction.kiosk.v1", "satisfaction.qr.v1", "satisfaction.camera.v1")
+    }
 
     def parse(raw: bytes, topic: str) -> Any:
         event = parse_event(raw, topic)
@@ -139,20 +153,26 @@ def _checking_parser() -> Any:
         if doubts(event.office_id, at, event.office_id.encode(), at + 5_000_000, rules):
             raise AssertionError("a simulated event is implausible")
         return event
+
     return parse
 
 
 FIGURES = [
-    Figure("8-validation", "Validating one event: hardened contract parser vs before",
-           (Value("hardened_per_s", "events/s", reference="8-validation.reference_per_s"),
+    Figure(
+        "8-validation",
+        "Validating one event: hardened contract parser vs before",
+        (
+            Value("hardened_per_s", "events/s", reference="8-validation.reference_per_s"),
             Value("reference_per_s", "events/s"),
             Value("checked_per_s", "events/s", reference="8-validation.reference_per_s"),
             Value("hardened_us", "µs/event", higher_is_better=False),
             Value("reference_us", "µs/event", higher_is_better=False),
             Value("checked_us", "µs/event", higher_is_better=False),
-            Value("signature_us", "µs/event", higher_is_better=False)),
-           validation,
-           note="one thread, same events; reference = json.loads + the same models; "
-                "checked = hardened + the quarantine's rules; signature = the signature "
-                "rule alone (Ed25519 verify)"),
+            Value("signature_us", "µs/event", higher_is_better=False),
+        ),
+        validation,
+        note="one thread, same events; reference = json.loads + the same models; "
+        "checked = hardened + the quarantine's rules; signature = the signature "
+        "rule alone (Ed25519 verify)",
+    ),
 ]

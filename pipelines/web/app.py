@@ -21,7 +21,6 @@ escape everything (Jinja2 autoescape).
 and those name dependencies local to :func:`create_app`.)
 """
 
-
 import csv
 import io
 import json
@@ -50,9 +49,11 @@ from warehouse.client import Warehouse
 HERE = Path(__file__).parent
 SESSION_COOKIE = "hailong_session"
 LANG_COOKIE = "lang"
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-       "form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
 MAX_PAGE = 1000
 
 
@@ -70,12 +71,18 @@ def plotly_js() -> Path:
 
 
 def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5.0) -> FastAPI:
-    app = FastAPI(title="Hailong read API", version="1", openapi_url="/api/v1/openapi.json",
-                  docs_url="/api/v1/docs", redoc_url=None)
+    app = FastAPI(
+        title="Hailong read API",
+        version="1",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
     app.add_middleware(GZipMiddleware, minimum_size=1000)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters["us_time"] = lambda us: fmt(
-        datetime.fromtimestamp(us / 1e6, UTC)) if us else "—"
+    templates.env.filters["us_time"] = lambda us: (
+        fmt(datetime.fromtimestamp(us / 1e6, UTC)) if us else "—"
+    )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @contextmanager
@@ -100,14 +107,25 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             raise Denied(401)
         return account
 
-    def page(request: Request, template: str, account: Account | None, status: int = 200,
-             **context: Any) -> HTMLResponse:
+    def page(
+        request: Request, template: str, account: Account | None, status: int = 200, **context: Any
+    ) -> HTMLResponse:
         lang = lang_of(request)
         token = request.cookies.get(SESSION_COOKIE, "")
-        response = templates.TemplateResponse(request, template, {
-            "t": lambda key: translate(key, lang), "lang": lang, "account": account,
-            "csrf": csrf_token(token) if token and account else "", "fmt": fmt,
-            "now": clock.now(), **context}, status_code=status)
+        response = templates.TemplateResponse(
+            request,
+            template,
+            {
+                "t": lambda key: translate(key, lang),
+                "lang": lang,
+                "account": account,
+                "csrf": csrf_token(token) if token and account else "",
+                "fmt": fmt,
+                "now": clock.now(),
+                **context,
+            },
+            status_code=status,
+        )
         secure(response)
         return response
 
@@ -120,13 +138,21 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
     @app.exception_handler(Denied)
     async def denied(request: Request, exc: Denied) -> Response:
         if request.url.path.startswith("/api/"):
-            detail = {401: "a valid bearer token is needed", 403: "not in this token's scope",
-                      404: "not found"}[exc.status]
+            detail = {
+                401: "a valid bearer token is needed",
+                403: "not in this token's scope",
+                404: "not found",
+            }[exc.status]
             return JSONResponse({"detail": detail}, status_code=exc.status)
         if exc.status == 401:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return page(request, "error.html", None, status=exc.status,
-                    message="not_found" if exc.status == 404 else "forbidden")
+        return page(
+            request,
+            "error.html",
+            None,
+            status=exc.status,
+            message="not_found" if exc.status == 404 else "forbidden",
+        )
 
     def same_origin(request: Request) -> None:
         """A POST must come from this site's own pages (with SameSite cookies and the
@@ -142,22 +168,33 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         return page(request, "login.html", None, next=safe_next(next))
 
     @app.post("/login", include_in_schema=False)
-    def login(request: Request, name: Annotated[str, Form()],
-              password: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
-              ) -> Response:
+    def login(
+        request: Request,
+        name: Annotated[str, Form()],
+        password: Annotated[str, Form()],
+        next: Annotated[str, Form()] = "/",
+    ) -> Response:
         same_origin(request)
         try:
             with Accounts(settings, clock) as accounts:
                 token = accounts.login(name.strip().lower(), password)
         except LockedOut:
-            return page(request, "login.html", None, status=429, error="locked",
-                        next=safe_next(next))
+            return page(
+                request, "login.html", None, status=429, error="locked", next=safe_next(next)
+            )
         except AuthError:
-            return page(request, "login.html", None, status=401, error="wrong_login",
-                        next=safe_next(next))
+            return page(
+                request, "login.html", None, status=401, error="wrong_login", next=safe_next(next)
+            )
         response = RedirectResponse(safe_next(next), status_code=303)
-        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", path="/")
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
         return response
 
     @app.post("/logout", include_in_schema=False)
@@ -175,8 +212,9 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
     def set_lang(request: Request, lang: str) -> Response:
         back = safe_next(request.headers.get("referer", "/").split(request.url.netloc, 1)[-1])
         response = RedirectResponse(back, status_code=303)
-        response.set_cookie(LANG_COOKIE, lang if lang in LANGS else "vi", samesite="lax",
-                            max_age=365 * 86400)
+        response.set_cookie(
+            LANG_COOKIE, lang if lang in LANGS else "vi", samesite="lax", max_age=365 * 86400
+        )
         return response
 
     # --- the dashboard -------------------------------------------------------------------
@@ -193,8 +231,9 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         return RedirectResponse(f"/office/{scope}", status_code=303)
 
     @app.get("/city", response_class=HTMLResponse, include_in_schema=False)
-    def city(request: Request, account: Annotated[Account, Depends(need)],
-             all: bool = False) -> HTMLResponse:
+    def city(
+        request: Request, account: Annotated[Account, Depends(need)], all: bool = False
+    ) -> HTMLResponse:
         show_all = all
         if not account.sees_city():
             raise Denied(403)
@@ -207,15 +246,26 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             alerts = data.open_alerts(wh)
             landed = data.latest_landed(wh)
         groups = grouped(rows)
-        return page(request, "city.html", account, period=period,
-                    preview=bool(period and data.period_end(period) > clock.now()),
-                    groups=groups if show_all else shortened(groups, LEAGUE_ROWS),
-                    show_all=show_all, long=any(len(g) > LEAGUE_ROWS for _, g in groups),
-                    live=live, live_at=live_at, names=names, alerts=alerts, landed=landed)
+        return page(
+            request,
+            "city.html",
+            account,
+            period=period,
+            preview=bool(period and data.period_end(period) > clock.now()),
+            groups=groups if show_all else shortened(groups, LEAGUE_ROWS),
+            show_all=show_all,
+            long=any(len(g) > LEAGUE_ROWS for _, g in groups),
+            live=live,
+            live_at=live_at,
+            names=names,
+            alerts=alerts,
+            landed=landed,
+        )
 
     @app.get("/unit/{code}", response_class=HTMLResponse, include_in_schema=False)
-    def unit(request: Request, code: str, account: Annotated[Account, Depends(need)]
-             ) -> HTMLResponse:
+    def unit(
+        request: Request, code: str, account: Annotated[Account, Depends(need)]
+    ) -> HTMLResponse:
         if not account.sees_unit(code):
             raise Denied(403)
         with warehouse() as wh:
@@ -225,25 +275,40 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             known = reg.units
             if code not in known:
                 return page(request, "error.html", account, status=404, message="not_found")
-            history = [r for p in data.ranking_periods(wh, clock, False)[:12]
-                       for r in data.ranking(wh, p, [code])]
+            history = [
+                r
+                for p in data.ranking_periods(wh, clock, False)[:12]
+                for r in data.ranking(wh, p, [code])
+            ]
             live = data.live_index(wh, offices, windows=("24h", "7d", "30d"))
             alerts = [a for a in data.open_alerts(wh) if a["office_id"] in offices]
             names = reg.names
             landed = data.latest_landed(wh)
-        return page(request, "unit.html", account, code=code, unit=known[code],
-                    history=history, live=live, alerts=alerts, names=names, landed=landed)
+        return page(
+            request,
+            "unit.html",
+            account,
+            code=code,
+            unit=known[code],
+            history=history,
+            live=live,
+            alerts=alerts,
+            names=names,
+            landed=landed,
+        )
 
     def office_context(wh: Warehouse, office_id: str, account: Account) -> dict[str, Any]:
         unit_map = registry.get(wh).unit_of
         now = clock.now()
         staff_ok = account.role != "viewer"
         return {
-            "office_id": office_id, "unit_code": unit_map.get(office_id, ""),
+            "office_id": office_id,
+            "unit_code": unit_map.get(office_id, ""),
             "name": registry.get(wh).names.get(office_id, office_id),
             "live": data.live_index(wh, [office_id]),
             "hourly": data.hourly(wh, office_id, now - timedelta(hours=48)),
-            "chart_from": int(now.timestamp()) - 48 * 3600, "chart_to": int(now.timestamp()),
+            "chart_from": int(now.timestamp()) - 48 * 3600,
+            "chart_to": int(now.timestamp()),
             "counters": data.counters(wh, office_id, now - timedelta(days=30)),
             "staff": data.staff_scores(wh, office_id) if staff_ok else None,
             "devices": data.devices(wh, office_id),
@@ -253,8 +318,9 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         }
 
     @app.get("/office/{office_id}", response_class=HTMLResponse, include_in_schema=False)
-    def office(request: Request, office_id: str, account: Annotated[Account, Depends(need)]
-               ) -> HTMLResponse:
+    def office(
+        request: Request, office_id: str, account: Annotated[Account, Depends(need)]
+    ) -> HTMLResponse:
         with warehouse() as wh:
             unit_map = registry.get(wh).unit_of
             if not account.sees_office(office_id, unit_map):
@@ -265,29 +331,38 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         return page(request, "office.html", account, poll_s=live_poll_s, **context)
 
     @app.get("/office/{office_id}/live.json", include_in_schema=False)
-    def office_live(office_id: str, account: Annotated[Account, Depends(need)]
-                    ) -> JSONResponse:
+    def office_live(office_id: str, account: Annotated[Account, Depends(need)]) -> JSONResponse:
         with warehouse() as wh:
             if not account.sees_office(office_id, registry.get(wh).unit_of):
                 raise Denied(403)
             live = data.live_index(wh, [office_id])
             landed = data.latest_landed(wh)
-        return JSONResponse({"office_id": office_id, "read_at": clock.now().isoformat(),
-                             "landed_at": landed.isoformat() if landed else None,
-                             "windows": {r["window"]: jsonable(r) for r in live}},
-                            headers={"Cache-Control": "no-store"})
+        return JSONResponse(
+            {
+                "office_id": office_id,
+                "read_at": clock.now().isoformat(),
+                "landed_at": landed.isoformat() if landed else None,
+                "windows": {r["window"]: jsonable(r) for r in live},
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
     @app.get("/staff/{staff_id}", response_class=HTMLResponse, include_in_schema=False)
-    def staff(request: Request, staff_id: str, account: Annotated[Account, Depends(need)],
-              office: str = "") -> HTMLResponse:
+    def staff(
+        request: Request,
+        staff_id: str,
+        account: Annotated[Account, Depends(need)],
+        office: str = "",
+    ) -> HTMLResponse:
         office_id = office or (account.office_id if account.role == "staff" else "")
         with warehouse() as wh:
             unit_map = registry.get(wh).unit_of
             if not office_id or not account.sees_staff(staff_id, office_id, unit_map):
                 raise Denied(403)
             scores = data.staff_scores(wh, office_id, staff_id)
-        return page(request, "staff.html", account, staff_id=staff_id, office_id=office_id,
-                    scores=scores)
+        return page(
+            request, "staff.html", account, staff_id=staff_id, office_id=office_id, scores=scores
+        )
 
     @app.get("/alerts", response_class=HTMLResponse, include_in_schema=False)
     def alerts(request: Request, account: Annotated[Account, Depends(need)]) -> HTMLResponse:
@@ -295,16 +370,20 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             raise Denied(403)
         with warehouse() as wh:
             unit_map = registry.get(wh).unit_of
-            mine = [a for a in data.open_alerts(wh)
-                    if account.sees_office(a["office_id"], unit_map)]
+            mine = [
+                a for a in data.open_alerts(wh) if account.sees_office(a["office_id"], unit_map)
+            ]
             names = registry.get(wh).names
         return page(request, "alerts.html", account, alerts=mine, names=names)
 
     @app.post("/alerts/{alert_id}/ack", include_in_schema=False)
-    def acknowledge(request: Request, alert_id: str,
-                    account: Annotated[Account, Depends(need)],
-                    csrf: Annotated[str, Form()] = "", comment: Annotated[str, Form()] = ""
-                    ) -> Response:
+    def acknowledge(
+        request: Request,
+        alert_id: str,
+        account: Annotated[Account, Depends(need)],
+        csrf: Annotated[str, Form()] = "",
+        comment: Annotated[str, Form()] = "",
+    ) -> Response:
         same_origin(request)
         if not csrf_ok(request.cookies.get(SESSION_COOKIE, ""), csrf) or not account.can_act:
             raise Denied(403)
@@ -312,8 +391,9 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         from streams.alert_life import AlertError
 
         with warehouse() as wh:
-            rows = wh.execute("SELECT office_id FROM alerts WHERE alert_id = %(a)s",
-                              {"a": alert_id})
+            rows = wh.execute(
+                "SELECT office_id FROM alerts WHERE alert_id = %(a)s", {"a": alert_id}
+            )
             if not rows or not account.sees_office(rows[0][0], registry.get(wh).unit_of):
                 raise Denied(403)
             try:
@@ -329,15 +409,26 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         with warehouse() as wh:
             periods = data.ranking_periods(wh, clock, published_only=True)
             rows = data.ranking(wh, periods[0]) if periods else []
-        return page(request, "public.html", account_of(request), periods=periods,
-                    period=periods[0] if periods else None, groups=grouped(rows))
+        return page(
+            request,
+            "public.html",
+            account_of(request),
+            periods=periods,
+            period=periods[0] if periods else None,
+            groups=grouped(rows),
+        )
 
     @app.get("/public/methodology", response_class=HTMLResponse, include_in_schema=False)
     def methodology(request: Request) -> HTMLResponse:
         with warehouse() as wh:
             weights = data.weights_json(wh)
-        return page(request, "methodology.html", account_of(request), weights=weights,
-                    min_sample=settings.min_sample)
+        return page(
+            request,
+            "methodology.html",
+            account_of(request),
+            weights=weights,
+            min_sample=settings.min_sample,
+        )
 
     def published(wh: Warehouse, period: str) -> list[dict[str, Any]]:
         if period not in data.ranking_periods(wh, clock, published_only=True):
@@ -353,15 +444,24 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
     def public_csv(period: str) -> Response:
         with warehouse() as wh:
             rows = published(wh, period)
-        return Response(to_csv(rows), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="hailong-{period}.csv"'})
+        return Response(
+            to_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="hailong-{period}.csv"'},
+        )
 
     @app.get("/public/{period}", response_class=HTMLResponse, include_in_schema=False)
     def public_period(request: Request, period: str) -> HTMLResponse:
         with warehouse() as wh:
             rows = published(wh, period)
-        return page(request, "public.html", account_of(request), periods=[period],
-                    period=period, groups=grouped(rows))
+        return page(
+            request,
+            "public.html",
+            account_of(request),
+            periods=[period],
+            period=period,
+            groups=grouped(rows),
+        )
 
     # --- the read API --------------------------------------------------------------------
 
@@ -375,8 +475,9 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
                 found = accounts.api_token(token.strip())
             if found is None:
                 raise Denied(401)
-            return Account(f"token:{found.label}", "unit" if found.unit_code else "viewer",
-                           found.unit_code)
+            return Account(
+                f"token:{found.label}", "unit" if found.unit_code else "viewer", found.unit_code
+            )
         account = account_of(request)
         if account is None:
             raise Denied(401)
@@ -388,34 +489,47 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             return None
         return sorted({u for u in unit_map.values() if account.sees_unit(u)})
 
-    def paged(rows: list[dict[str, Any]], start: int, limit: int, fmt_: str,
-              total: int | None = None, offset: int | None = None) -> Response:
+    def paged(
+        rows: list[dict[str, Any]],
+        start: int,
+        limit: int,
+        fmt_: str,
+        total: int | None = None,
+        offset: int | None = None,
+    ) -> Response:
         """``rows[start:start + limit]``; ``total``/``offset``: when ``rows`` is already
         the page (its rows computed for the page only)."""
-        chunk = rows[start:start + limit]
+        chunk = rows[start : start + limit]
         total = len(rows) if total is None else total
         offset = start if offset is None else offset
         if fmt_ == "csv":
-            return Response(to_csv(chunk), media_type="text/csv; charset=utf-8",
-                            headers={"X-Total-Count": str(total)})
-        return JSONResponse({"total": total, "offset": offset, "limit": limit,
-                             "rows": [jsonable(r) for r in chunk]})
+            return Response(
+                to_csv(chunk),
+                media_type="text/csv; charset=utf-8",
+                headers={"X-Total-Count": str(total)},
+            )
+        return JSONResponse(
+            {"total": total, "offset": offset, "limit": limit, "rows": [jsonable(r) for r in chunk]}
+        )
 
     Offset = Annotated[int, Query(ge=0)]
     Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
     Format = Annotated[str, Query(pattern="^(json|csv)$")]
 
     @app.get("/api/v1/offices", tags=["live"])
-    def api_offices(request: Request, offset: Offset = 0, limit: Limit = 100,
-                    format: Format = "json") -> Response:
+    def api_offices(
+        request: Request, offset: Offset = 0, limit: Limit = 100, format: Format = "json"
+    ) -> Response:
         """The live index (24 h) of every office in the caller's scope."""
         account = api_account(request)
         with warehouse() as wh:
             unit_map = registry.get(wh).unit_of
             offices = sorted(o for o in unit_map if account.sees_office(o, unit_map))
-            page_of = offices[offset:offset + limit]  # the index of this page's offices only
-            rows = [{"unit_code": unit_map[r["office_id"]], **r}
-                    for r in data.live_index(wh, page_of, windows=("24h",))]
+            page_of = offices[offset : offset + limit]  # the index of this page's offices only
+            rows = [
+                {"unit_code": unit_map[r["office_id"]], **r}
+                for r in data.live_index(wh, page_of, windows=("24h",))
+            ]
         return paged(rows, 0, limit, format, total=len(offices), offset=offset)
 
     @app.get("/api/v1/offices/{office_id}", tags=["live"])
@@ -429,12 +543,22 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             if not account.sees_office(office_id, unit_map):
                 raise Denied(403)
             live = data.live_index(wh, [office_id])
-        return JSONResponse({"office_id": office_id, "unit_code": unit_map[office_id],
-                             "windows": {r["window"]: jsonable(r) for r in live}})
+        return JSONResponse(
+            {
+                "office_id": office_id,
+                "unit_code": unit_map[office_id],
+                "windows": {r["window"]: jsonable(r) for r in live},
+            }
+        )
 
     @app.get("/api/v1/rankings/{period}", tags=["rankings"])
-    def api_ranking(request: Request, period: str, offset: Offset = 0, limit: Limit = 100,
-                    format: Format = "json") -> Response:
+    def api_ranking(
+        request: Request,
+        period: str,
+        offset: Offset = 0,
+        limit: Limit = 100,
+        format: Format = "json",
+    ) -> Response:
         """A period's ranking: the rows of the units the caller may see."""
         account = api_account(request)
         with warehouse() as wh:
@@ -442,20 +566,27 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         return paged(rows, offset, limit, format)
 
     @app.get("/api/v1/alerts", tags=["alerts"])
-    def api_alerts(request: Request, offset: Offset = 0, limit: Limit = 100,
-                   format: Format = "json") -> Response:
+    def api_alerts(
+        request: Request, offset: Offset = 0, limit: Limit = 100, format: Format = "json"
+    ) -> Response:
         """Open alerts in the caller's scope."""
         account = api_account(request)
         with warehouse() as wh:
             unit_map = registry.get(wh).unit_of
-            rows = [{**a, "numbers": json.dumps(a["numbers"])} for a in data.open_alerts(wh)
-                    if account.sees_office(a["office_id"], unit_map)]
+            rows = [
+                {**a, "numbers": json.dumps(a["numbers"])}
+                for a in data.open_alerts(wh)
+                if account.sees_office(a["office_id"], unit_map)
+            ]
         return paged(rows, offset, limit, format)
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
     def plotly_file() -> Response:
-        return Response(plotly_js().read_bytes(), media_type="text/javascript",
-                        headers={"Cache-Control": "public, max-age=86400"})
+        return Response(
+            plotly_js().read_bytes(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
 
     return app
 
@@ -485,8 +616,7 @@ class Registry:
     def get(self, wh: Warehouse) -> RegistryView:
         with self._lock:
             if self._view is None or self.clock.monotonic() - self._read_at > self.TTL_S:
-                self._view = RegistryView(data.unit_of(wh), data.office_names(wh),
-                                          data.units(wh))
+                self._view = RegistryView(data.unit_of(wh), data.office_names(wh), data.units(wh))
                 self._read_at = self.clock.monotonic()
             return self._view
 
@@ -513,8 +643,9 @@ class Cached:
             return self._value, self._at
 
 
-def shortened(groups: list[tuple[str, list[dict[str, Any]]]], n: int
-              ) -> list[tuple[str, list[dict[str, Any]]]]:
+def shortened(
+    groups: list[tuple[str, list[dict[str, Any]]]], n: int
+) -> list[tuple[str, list[dict[str, Any]]]]:
     """Each group's first and last ``n`` rows (all of a group of at most 2n)."""
     return [(g, rows if len(rows) <= 2 * n else [*rows[:n], *rows[-n:]]) for g, rows in groups]
 

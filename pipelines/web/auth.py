@@ -75,14 +75,16 @@ class Account:
         if self.sees_city():
             return True
         return (self.role == "unit" and self.scope == unit_code) or (
-            self.role == "viewer" and self.scope == f"unit:{unit_code}")
+            self.role == "viewer" and self.scope == f"unit:{unit_code}"
+        )
 
     def sees_office(self, office_id: str, unit_of: Mapping[str, str]) -> bool:
         """The office's page: its figures, counters, devices, comments."""
         if self.sees_unit(unit_of.get(office_id, "\0")):
             return True
         return (self.role == "office" and self.scope == office_id) or (
-            self.role == "viewer" and self.scope == f"office:{office_id}")
+            self.role == "viewer" and self.scope == f"office:{office_id}"
+        )
 
     def sees_staff(self, staff_id: str, office_id: str, unit_of: Mapping[str, str]) -> bool:
         """A staff member's scores: their office's heads and above, and themself."""
@@ -94,8 +96,9 @@ class Account:
 def check_account(name: str, role: str, scope: str, office_id: str = "") -> None:
     """Refuse an account that would see nothing or more than meant."""
     if not NAME.match(name):
-        raise AuthError(f"account name {name!r}: 2-64 of a-z 0-9 . _ @ -, starting with a "
-                        "letter or digit")
+        raise AuthError(
+            f"account name {name!r}: 2-64 of a-z 0-9 . _ @ -, starting with a letter or digit"
+        )
     if role not in ROLES:
         raise AuthError(f"role {role!r}: one of {', '.join(ROLES)}")
     if role == "city" and scope:

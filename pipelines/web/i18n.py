@@ -66,8 +66,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "acknowledge": ("Xác nhận đã biết", "Acknowledge"),
     "comment": ("Ghi chú", "Comment"),
     "acknowledged_by": ("Đã xác nhận bởi", "Acknowledged by"),
-    "hourly_chart": ("48 giờ qua: số đánh giá và tỷ lệ hài lòng",
-                     "Last 48 hours: ratings and satisfied share"),
+    "hourly_chart": (
+        "48 giờ qua: số đánh giá và tỷ lệ hài lòng",
+        "Last 48 hours: ratings and satisfied share",
+    ),
     "ratings": ("Số đánh giá", "Ratings"),
     "satisfied_share": ("Tỷ lệ hài lòng (%)", "Satisfied (%)"),
     "offices": ("Các bộ phận", "Offices"),

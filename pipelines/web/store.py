@@ -24,8 +24,18 @@ from pipelines.web.auth import (
 from warehouse.client import Warehouse
 from warehouse.private import private_database
 
-ACCOUNT_COLUMNS = ("name", "role", "scope", "office_id", "email", "password_hash", "disabled",
-                   "changed_by", "changed_at", "version")
+ACCOUNT_COLUMNS = (
+    "name",
+    "role",
+    "scope",
+    "office_id",
+    "email",
+    "password_hash",
+    "disabled",
+    "changed_by",
+    "changed_at",
+    "version",
+)
 
 
 @dataclass(frozen=True)
@@ -45,8 +55,7 @@ class Accounts:
         the tests of the current engine)."""
         self.settings = settings
         self.clock = clock
-        self.wh = wh if wh is not None else Warehouse(settings,
-                                                      database=private_database(settings))
+        self.wh = wh if wh is not None else Warehouse(settings, database=private_database(settings))
 
     def close(self) -> None:
         self.wh.close()
@@ -66,7 +75,9 @@ class Accounts:
     def _row(self, name: str) -> tuple[Any, ...] | None:
         rows = self.wh.execute(
             "SELECT name, role, scope, office_id, email, password_hash, disabled FROM accounts "
-            "FINAL WHERE name = %(n)s", {"n": name})
+            "FINAL WHERE name = %(n)s",
+            {"n": name},
+        )
         return rows[0] if rows else None
 
     def get(self, name: str) -> Account | None:
@@ -76,8 +87,9 @@ class Accounts:
         return Account(row[0], row[1], row[2], row[3], row[4])
 
     def all(self) -> list[tuple[Account, bool]]:
-        rows = self.wh.execute("SELECT name, role, scope, office_id, email, disabled FROM "
-                               "accounts FINAL ORDER BY name")
+        rows = self.wh.execute(
+            "SELECT name, role, scope, office_id, email, disabled FROM accounts FINAL ORDER BY name"
+        )
         return [(Account(n, r, s, o, e), bool(d)) for n, r, s, o, e, d in rows]
 
     def add(self, account: Account, password: str, by: str) -> None:
@@ -88,9 +100,24 @@ class Accounts:
 
     def _write(self, a: Account, password_hash: str, disabled: int, by: str) -> None:
         at, version = self._version()
-        self.wh.insert("accounts", ACCOUNT_COLUMNS, [
-            (a.name, a.role, a.scope, a.office_id, a.email, password_hash, disabled, by, at,
-             version)])
+        self.wh.insert(
+            "accounts",
+            ACCOUNT_COLUMNS,
+            [
+                (
+                    a.name,
+                    a.role,
+                    a.scope,
+                    a.office_id,
+                    a.email,
+                    password_hash,
+                    disabled,
+                    by,
+                    at,
+                    version,
+                )
+            ],
+        )
 
     def set_password(self, name: str, password: str, by: str) -> None:
         row = self._row(name)
@@ -113,10 +140,14 @@ class Accounts:
         """A new session's token, or AuthError (the same text for a wrong name, a wrong
         password and a disabled account; another for a locked one)."""
         now = self.clock.now()
-        failures = [_at(at) for (at,) in self.wh.execute(
-            "SELECT toUInt32(at) FROM login_failures WHERE name = %(n)s "
-            "AND at >= toDateTime(%(s)s, 'UTC')",
-            {"n": name, "s": int(now.timestamp()) - 3600})]
+        failures = [
+            _at(at)
+            for (at,) in self.wh.execute(
+                "SELECT toUInt32(at) FROM login_failures WHERE name = %(n)s "
+                "AND at >= toDateTime(%(s)s, 'UTC')",
+                {"n": name, "s": int(now.timestamp()) - 3600},
+            )
+        ]
         until = locked_until(failures, now)
         if until is not None:
             raise LockedOut(f"too many failed logins: try again after {until:%H:%M} UTC")
@@ -129,10 +160,11 @@ class Accounts:
             raise AuthError("wrong account name or password")
         token = new_token()
         at, version = self._version()
-        self.wh.insert("sessions", ("digest", "name", "created_at", "expires_at", "revoked",
-                                    "version"),
-                       [(digest(token), name, at, at + timedelta(hours=SESSION_HOURS), 0,
-                         version)])
+        self.wh.insert(
+            "sessions",
+            ("digest", "name", "created_at", "expires_at", "revoked", "version"),
+            [(digest(token), name, at, at + timedelta(hours=SESSION_HOURS), 0, version)],
+        )
         return token
 
     def session(self, token: str | None) -> Account | None:
@@ -140,30 +172,41 @@ class Accounts:
         if not token:
             return None
         rows = self.wh.execute(
-            "SELECT name, toUInt32(expires_at), revoked FROM sessions FINAL "
-            "WHERE digest = %(d)s", {"d": digest(token)})
+            "SELECT name, toUInt32(expires_at), revoked FROM sessions FINAL WHERE digest = %(d)s",
+            {"d": digest(token)},
+        )
         if not rows or rows[0][2] or rows[0][1] <= self.clock.time():
             return None
         return self.get(rows[0][0])
 
     def logout(self, token: str) -> None:
-        rows = self.wh.execute("SELECT name, toUInt32(created_at), toUInt32(expires_at) "
-                               "FROM sessions FINAL WHERE digest = %(d)s", {"d": digest(token)})
+        rows = self.wh.execute(
+            "SELECT name, toUInt32(created_at), toUInt32(expires_at) "
+            "FROM sessions FINAL WHERE digest = %(d)s",
+            {"d": digest(token)},
+        )
         if rows:
             _, version = self._version()
             name, created, expires = rows[0]
-            self.wh.insert("sessions", ("digest", "name", "created_at", "expires_at",
-                                        "revoked", "version"),
-                           [(digest(token), name, _at(created), _at(expires), 1, version)])
+            self.wh.insert(
+                "sessions",
+                ("digest", "name", "created_at", "expires_at", "revoked", "version"),
+                [(digest(token), name, _at(created), _at(expires), 1, version)],
+            )
 
     def end_sessions(self, name: str) -> int:
-        rows = self.wh.execute("SELECT digest, name, toUInt32(created_at), "
-                               "toUInt32(expires_at) FROM sessions FINAL "
-                               "WHERE name = %(n)s AND revoked = 0", {"n": name})
+        rows = self.wh.execute(
+            "SELECT digest, name, toUInt32(created_at), "
+            "toUInt32(expires_at) FROM sessions FINAL "
+            "WHERE name = %(n)s AND revoked = 0",
+            {"n": name},
+        )
         _, version = self._version()
-        self.wh.insert("sessions", ("digest", "name", "created_at", "expires_at", "revoked",
-                                    "version"),
-                       [(d, n, _at(c), _at(e), 1, version) for d, n, c, e in rows])
+        self.wh.insert(
+            "sessions",
+            ("digest", "name", "created_at", "expires_at", "revoked", "version"),
+            [(d, n, _at(c), _at(e), 1, version) for d, n, c, e in rows],
+        )
         return len(rows)
 
     # --- API tokens --------------------------------------------------------------------
@@ -173,33 +216,45 @@ class Accounts:
             raise AuthError("give the token a label (who uses it)")
         token = new_token()
         at, version = self._version()
-        self.wh.insert("api_tokens", ("digest", "label", "unit_code", "created_by",
-                                      "created_at", "revoked", "version"),
-                       [(digest(token), label, unit_code, by, at, 0, version)])
+        self.wh.insert(
+            "api_tokens",
+            ("digest", "label", "unit_code", "created_by", "created_at", "revoked", "version"),
+            [(digest(token), label, unit_code, by, at, 0, version)],
+        )
         return token
 
     def api_token(self, token: str | None) -> ApiToken | None:
         if not token:
             return None
-        rows = self.wh.execute("SELECT label, unit_code, revoked FROM api_tokens FINAL "
-                               "WHERE digest = %(d)s", {"d": digest(token)})
+        rows = self.wh.execute(
+            "SELECT label, unit_code, revoked FROM api_tokens FINAL WHERE digest = %(d)s",
+            {"d": digest(token)},
+        )
         if not rows or rows[0][2]:
             return None
         return ApiToken(rows[0][0], rows[0][1])
 
     def api_tokens(self) -> list[tuple[str, str, str, datetime, bool]]:
-        return [(label, unit, by, _at(at), bool(r)) for label, unit, by, at, r in
-                self.wh.execute("SELECT label, unit_code, created_by, toUInt32(created_at), "
-                                "revoked FROM api_tokens FINAL ORDER BY created_at")]
+        return [
+            (label, unit, by, _at(at), bool(r))
+            for label, unit, by, at, r in self.wh.execute(
+                "SELECT label, unit_code, created_by, toUInt32(created_at), "
+                "revoked FROM api_tokens FINAL ORDER BY created_at"
+            )
+        ]
 
     def revoke_api_tokens(self, label: str) -> int:
         rows: Sequence[tuple[Any, ...]] = self.wh.execute(
             "SELECT digest, label, unit_code, created_by, toUInt32(created_at) FROM api_tokens "
-            "FINAL WHERE label = %(l)s AND revoked = 0", {"l": label})
+            "FINAL WHERE label = %(l)s AND revoked = 0",
+            {"l": label},
+        )
         _, version = self._version()
-        self.wh.insert("api_tokens", ("digest", "label", "unit_code", "created_by",
-                                      "created_at", "revoked", "version"),
-                       [(d, lb, u, b, _at(at), 1, version) for d, lb, u, b, at in rows])
+        self.wh.insert(
+            "api_tokens",
+            ("digest", "label", "unit_code", "created_by", "created_at", "revoked", "version"),
+            [(d, lb, u, b, _at(at), 1, version) for d, lb, u, b, at in rows],
+        )
         return len(rows)
 
 

@@ -24,8 +24,9 @@ class RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(_SIGNATURE_RE.sub("~…", a) if isinstance(a, str) else a
-                                for a in record.args)
+            record.args = tuple(
+                _SIGNATURE_RE.sub("~…", a) if isinstance(a, str) else a for a in record.args
+            )
         return True
 
 
@@ -35,22 +36,36 @@ def run_cli(settings: Settings, args: argparse.Namespace) -> None:
 
     from producers.gateway.app import create_app
 
-    updates = {k: v for k, v in (("gateway_host", args.host), ("gateway_port", args.port))
-               if v is not None}
+    updates = {
+        k: v for k, v in (("gateway_host", args.host), ("gateway_port", args.port)) if v is not None
+    }
     if updates:
         settings = settings.model_copy(update=updates)
     app = create_app(settings)
-    print(f"gateway: http://{settings.gateway_host}:{settings.gateway_port} (surveys at "
-          f"{settings.gateway_url}/s/<token>, API docs at /docs); issuers authenticate with "
-          f"their own tokens (hailong devices register --kind issuer); publishing to "
-          f"{settings.topics.qr}", flush=True)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s gateway %(levelname)s %(message)s")
+    print(
+        f"gateway: http://{settings.gateway_host}:{settings.gateway_port} (surveys at "
+        f"{settings.gateway_url}/s/<token>, API docs at /docs); issuers authenticate with "
+        f"their own tokens (hailong devices register --kind issuer); publishing to "
+        f"{settings.topics.qr}",
+        flush=True,
+    )
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s gateway %(levelname)s %(message)s"
+    )
     logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     # X-Forwarded-For is believed only from the trusted proxies (default: none, so the
     # rate limit keys on the connecting address and no client can choose its own).
-    proxies = (args.forwarded_allow_ips if args.forwarded_allow_ips is not None
-               else settings.gateway_trusted_proxies).strip()
-    uvicorn.run(app, host=settings.gateway_host, port=settings.gateway_port,
-                log_level=args.log_level, proxy_headers=bool(proxies),
-                forwarded_allow_ips=proxies or None, server_header=False)
+    proxies = (
+        args.forwarded_allow_ips
+        if args.forwarded_allow_ips is not None
+        else settings.gateway_trusted_proxies
+    ).strip()
+    uvicorn.run(
+        app,
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_level=args.log_level,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        server_header=False,
+    )

@@ -76,8 +76,9 @@ MAX_TTL_H = 720.0  # 30 days, the QR topic's retention
 ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 CITIZEN_PATHS = ("/s/", "/api/v1/surveys")
 
-OfficeId = Annotated[str, Field(pattern=ID_PATTERN, description="office_id (contract id)",
-                                examples=["HN-00004"])]
+OfficeId = Annotated[
+    str, Field(pattern=ID_PATTERN, description="office_id (contract id)", examples=["HN-00004"])
+]
 Score = Annotated[int, Field(ge=1, le=5)]
 
 
@@ -98,13 +99,19 @@ class Problem(BaseModel):
 
 
 class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
-        "examples": [{"office_id": "HN-00004", "ttl_hours": 72}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"office_id": "HN-00004", "ttl_hours": 72}]},
+    )
 
     office_id: OfficeId
     ttl_hours: float | None = Field(
-        None, gt=0, le=MAX_TTL_H,
-        description="validity in hours; default the gateway_token_ttl_h setting (72)")
+        None,
+        gt=0,
+        le=MAX_TTL_H,
+        description="validity in hours; default the gateway_token_ttl_h setting (72)",
+    )
 
 
 class TokenIssued(BaseModel):
@@ -121,19 +128,34 @@ class TokenIssued(BaseModel):
 
 
 class SurveySubmission(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
-        "token": "v1~HN-00004~qr-…~1767225600~1767484800~…", "office_id": "HN-00004",
-        "answers": {"A1": 5, "A2": 4, "S1": 5}, "overall": 5, "comment": "Cán bộ nhiệt tình"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "token": "v1~HN-00004~qr-…~1767225600~1767484800~…",
+                    "office_id": "HN-00004",
+                    "answers": {"A1": 5, "A2": 4, "S1": 5},
+                    "overall": 5,
+                    "comment": "Cán bộ nhiệt tình",
+                }
+            ]
+        },
+    )
 
-    token: str = Field(max_length=tokens.MAX_TOKEN_CHARS,
-                       description="the token, as in the survey URL /s/<token>")
+    token: str = Field(
+        max_length=tokens.MAX_TOKEN_CHARS, description="the token, as in the survey URL /s/<token>"
+    )
     office_id: OfficeId = Field(description="must be the office the token was issued for")
     questionnaire: str = Field(QUESTIONNAIRE, max_length=32)
-    answers: dict[str, Score] = Field(min_length=1, max_length=64,
-                                      description="criterion code → score 1..5")
+    answers: dict[str, Score] = Field(
+        min_length=1, max_length=64, description="criterion code → score 1..5"
+    )
     overall: Score | None = None
-    comment: str | None = Field(None, max_length=1000,
-                                description="free text; personal data is scrubbed downstream")
+    comment: str | None = Field(
+        None, max_length=1000, description="free text; personal data is scrubbed downstream"
+    )
 
 
 class SurveyAccepted(BaseModel):
@@ -158,28 +180,48 @@ PROBLEMS: dict[int, str] = {
 
 
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": Problem, "description": PROBLEMS[code],
-                   "content": {"application/problem+json": {}}} for code in codes}
+    return {
+        code: {
+            "model": Problem,
+            "description": PROBLEMS[code],
+            "content": {"application/problem+json": {}},
+        }
+        for code in codes
+    }
 
 
 def _pages(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"description": PROBLEMS[code] + " (an HTML page saying so)",
-                   "content": {"text/html": {}}} for code in codes}
+    return {
+        code: {
+            "description": PROBLEMS[code] + " (an HTML page saying so)",
+            "content": {"text/html": {}},
+        }
+        for code in codes
+    }
 
 
 # --- submission logic ------------------------------------------------------------------
 class Refused(Exception):
     """A submission or page request that is refused; ``kind`` names the page text."""
 
-    def __init__(self, status: int, slug: str, kind: str, detail: str,
-                 errors: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        kind: str,
+        detail: str,
+        errors: list[dict[str, str]] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status, self.slug, self.kind, self.detail = status, slug, kind, detail
         self.errors = errors or []
 
 
-TOKEN_KINDS = {tokens.MalformedToken: "malformed", tokens.ForgedToken: "forged",
-               tokens.ExpiredToken: "expired"}
+TOKEN_KINDS = {
+    tokens.MalformedToken: "malformed",
+    tokens.ForgedToken: "forged",
+    tokens.ExpiredToken: "expired",
+}
 
 
 def _validation_errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -233,8 +275,9 @@ def parse_form(items: list[tuple[str, str]], q: Questionnaire) -> FormAnswers:
         elif name == "lang":
             out.lang = page.pick_lang(value)
         else:
-            out.errors.append({"field": re.sub(r"[^A-Za-z0-9._-]", "?", name[:40]),
-                               "message": "unknown field"})
+            out.errors.append(
+                {"field": re.sub(r"[^A-Za-z0-9._-]", "?", name[:40]), "message": "unknown field"}
+            )
     if not out.answers and not out.errors:
         out.errors.append({"field": "answers", "message": "answer at least one criterion"})
     return out
@@ -243,21 +286,32 @@ def parse_form(items: list[tuple[str, str]], q: Questionnaire) -> FormAnswers:
 class Gateway:
     """The gateway's state (keys, token store, producer) and its submission logic."""
 
-    def __init__(self, settings: Settings, delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
-                 clock: Clock = SYSTEM) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
+        clock: Clock = SYSTEM,
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.secret = settings.key("gateway_secret")
         self.delivery_timeout_s = delivery_timeout_s
-        self.store = TokenStore(settings.stack_dir / "gateway" / "tokens.sqlite",
-                                stale_after_s=max(120.0, 4 * delivery_timeout_s), clock=clock)
+        self.store = TokenStore(
+            settings.stack_dir / "gateway" / "tokens.sqlite",
+            stale_after_s=max(120.0, 4 * delivery_timeout_s),
+            clock=clock,
+        )
         self.questionnaire = questionnaires()[QUESTIONNAIRE]
         self.limiter = RateLimiter(settings.gateway_rate_per_minute, clock=clock.monotonic)
         self.producer: ConfirmingProducer | None = None
 
     def start(self) -> None:
-        self.producer = ConfirmingProducer(self.settings, GATEWAY, self.delivery_timeout_s,
-                                           service_signer(self.settings, GATEWAY_DEVICE))
+        self.producer = ConfirmingProducer(
+            self.settings,
+            GATEWAY,
+            self.delivery_timeout_s,
+            service_signer(self.settings, GATEWAY_DEVICE),
+        )
 
     def stop(self) -> None:
         if self.producer is not None:
@@ -272,26 +326,45 @@ class Gateway:
 
     @staticmethod
     def used(token: tokens.Token) -> Refused:
-        return Refused(409, "token-used", "used",
-                       f"token {token.token_id} was already used: one submission per token")
+        return Refused(
+            409,
+            "token-used",
+            "used",
+            f"token {token.token_id} was already used: one submission per token",
+        )
 
     async def check_unused(self, token: tokens.Token) -> None:
         if await asyncio.to_thread(self.store.state, token.token_id) is not None:
             raise self.used(token)
 
-    async def submit(self, token_text: str, office_id: str | None, answers: dict[str, int],
-                     overall: int | None = None, comment: str | None = None,
-                     questionnaire: str = QUESTIONNAIRE) -> QrSurvey:
+    async def submit(
+        self,
+        token_text: str,
+        office_id: str | None,
+        answers: dict[str, int],
+        overall: int | None = None,
+        comment: str | None = None,
+        questionnaire: str = QUESTIONNAIRE,
+    ) -> QrSurvey:
         """Check everything, publish the survey, return it once Kafka confirmed."""
         token = self.check_token(token_text)
         if office_id != token.office_id:
-            raise Refused(400, "office-mismatch", "office",
-                          "office_id does not match the office the token was issued for")
+            raise Refused(
+                400,
+                "office-mismatch",
+                "office",
+                "office_id does not match the office the token was issued for",
+            )
         await self.check_unused(token)
         fields: dict[str, Any] = {
-            "schema": "qr_survey/1", "event_id": str(uuid.uuid4()), "token_id": token.token_id,
-            "office_id": token.office_id, "submitted_at": self.clock.now(),
-            "questionnaire": questionnaire, "answers": answers}
+            "schema": "qr_survey/1",
+            "event_id": str(uuid.uuid4()),
+            "token_id": token.token_id,
+            "office_id": token.office_id,
+            "submitted_at": self.clock.now(),
+            "questionnaire": questionnaire,
+            "answers": answers,
+        }
         if overall is not None:
             fields["overall"] = overall
         if comment is not None:
@@ -299,11 +372,16 @@ class Gateway:
         try:
             event = QrSurvey.model_validate(fields)
         except ValidationError as exc:
-            raise Refused(422, "invalid-survey", "invalid",
-                          "the answers do not fit the questionnaire",
-                          _validation_errors(exc)) from None
-        reserved = await asyncio.to_thread(self.store.reserve, token.token_id,
-                                           token.office_id, token.expires_at)
+            raise Refused(
+                422,
+                "invalid-survey",
+                "invalid",
+                "the answers do not fit the questionnaire",
+                _validation_errors(exc),
+            ) from None
+        reserved = await asyncio.to_thread(
+            self.store.reserve, token.token_id, token.office_id, token.expires_at
+        )
         if not reserved:
             raise self.used(token)
         # Shielded: a client that disconnects must not cancel between publish and record.
@@ -314,20 +392,31 @@ class Gateway:
         assert self.producer is not None, "the gateway was not started"
         try:
             # The token travels with the survey: the stream worker checks it too.
-            await self.producer.send(self.settings.topics.qr, event.key, event.to_json(),
-                                     [(QR_TOKEN_HEADER, token_text.encode("ascii"))])
+            await self.producer.send(
+                self.settings.topics.qr,
+                event.key,
+                event.to_json(),
+                [(QR_TOKEN_HEADER, token_text.encode("ascii"))],
+            )
         except BaseException as exc:
             await asyncio.to_thread(self.store.release, event.token_id)
             if not isinstance(exc, DeliveryError):
                 raise
-            log.warning("survey of token %s not published, token released: %s",
-                        event.token_id, exc)
-            raise Refused(503, "kafka-unavailable", "unavailable",
-                          "the survey could not be recorded (Kafka did not confirm it); "
-                          "nothing was kept, the token can be used again: retry later") from None
+            log.warning("survey of token %s not published, token released: %s", event.token_id, exc)
+            raise Refused(
+                503,
+                "kafka-unavailable",
+                "unavailable",
+                "the survey could not be recorded (Kafka did not confirm it); "
+                "nothing was kept, the token can be used again: retry later",
+            ) from None
         await asyncio.to_thread(self.store.confirm, event.token_id, str(event.event_id))
-        log.info("survey %s of token %s for %s published", event.event_id, event.token_id,
-                 event.office_id)
+        log.info(
+            "survey %s of token %s for %s published",
+            event.event_id,
+            event.token_id,
+            event.office_id,
+        )
 
 
 # --- HTTP helpers ----------------------------------------------------------------------
@@ -339,15 +428,20 @@ SECURITY_HEADERS = {
 }
 
 
-def html(render: Callable[[str], str], status: int = 200,
-         headers: dict[str, str] | None = None) -> HTMLResponse:
+def html(
+    render: Callable[[str], str], status: int = 200, headers: dict[str, str] | None = None
+) -> HTMLResponse:
     """An HTML page with a CSP that allows only its own inline style and script."""
     nonce = secrets.token_urlsafe(16)
-    csp = (f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
-           "img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-    return HTMLResponse(render(nonce), status_code=status,
-                        headers={**SECURITY_HEADERS, "Content-Security-Policy": csp,
-                                 **(headers or {})})
+    csp = (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
+        "img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    return HTMLResponse(
+        render(nonce),
+        status_code=status,
+        headers={**SECURITY_HEADERS, "Content-Security-Policy": csp, **(headers or {})},
+    )
 
 
 def _lang_of(scope: Scope) -> str:
@@ -374,13 +468,20 @@ class CitizenRateLimit:
                 response: Response
                 if _is_page(scope):
                     lang = _lang_of(scope)
-                    response = html(lambda n: page.message_page("rate", lang, n, s=after),
-                                    429, {"Retry-After": after})
+                    response = html(
+                        lambda n: page.message_page("rate", lang, n, s=after),
+                        429,
+                        {"Retry-After": after},
+                    )
                 else:
-                    response = problem(429, "rate-limited", "Too many requests",
-                                       f"more than {self.limiter.capacity:.0f} requests per "
-                                       f"minute from this address; retry in {after} s",
-                                       headers={"Retry-After": after})
+                    response = problem(
+                        429,
+                        "rate-limited",
+                        "Too many requests",
+                        f"more than {self.limiter.capacity:.0f} requests per "
+                        f"minute from this address; retry in {after} s",
+                        headers={"Retry-After": after},
+                    )
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -391,8 +492,10 @@ def _too_large(max_bytes: int) -> Callable[[Scope], Response]:
         if _is_page(scope):
             lang = _lang_of(scope)
             return html(lambda n: page.message_page("too_large", lang, n), 413)
-        return problem(413, "body-too-large", "Request body too large",
-                       f"the body exceeds {max_bytes} bytes")
+        return problem(
+            413, "body-too-large", "Request body too large", f"the body exceeds {max_bytes} bytes"
+        )
+
     return build
 
 
@@ -414,13 +517,17 @@ def qr_png(url: str, scale: int = 8) -> bytes:
 
 # --- the app ---------------------------------------------------------------------------
 # Module level: FastAPI resolves these (string) annotations in the module's namespace.
-issuer = HTTPBearer(auto_error=False, scheme_name="issuer token",
-                    description="the issuer token of an office's queue system (`issuer_token` "
-                                "in the config of `hailong devices register --kind issuer "
-                                "--office O`)")
+issuer = HTTPBearer(
+    auto_error=False,
+    scheme_name="issuer token",
+    description="the issuer token of an office's queue system (`issuer_token` "
+    "in the config of `hailong devices register --kind issuer "
+    "--office O`)",
+)
 Creds = Annotated[HTTPAuthorizationCredentials | None, Depends(issuer)]
-TokenPath = Annotated[str, Path(max_length=tokens.MAX_TOKEN_CHARS,
-                                description="the token, as in the survey URL")]
+TokenPath = Annotated[
+    str, Path(max_length=tokens.MAX_TOKEN_CHARS, description="the token, as in the survey URL")
+]
 Lang = Annotated[str | None, Query(description="vi (default) or en")]
 
 DESCRIPTION = """
@@ -436,8 +543,9 @@ same status codes.
 """
 
 
-def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEOUT_S,
-               clock: Clock = SYSTEM) -> FastAPI:
+def create_app(
+    settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEOUT_S, clock: Clock = SYSTEM
+) -> FastAPI:
     """The gateway as an ASGI app. Kafka's producer starts with the app (lifespan)."""
     gw = Gateway(settings, delivery_timeout_s, clock)
     q = gw.questionnaire
@@ -450,12 +558,18 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
         finally:
             await asyncio.to_thread(gw.stop)
 
-    app = FastAPI(title="Hailong QR survey gateway", version="1", description=DESCRIPTION,
-                  lifespan=lifespan, openapi_tags=[
-                      {"name": "issuing", "description": "for the office's queue system"},
-                      {"name": "citizens", "description": "the survey pages (HTML)"},
-                      {"name": "surveys", "description": "the survey API for other front ends"},
-                      {"name": "operations"}])
+    app = FastAPI(
+        title="Hailong QR survey gateway",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "issuing", "description": "for the office's queue system"},
+            {"name": "citizens", "description": "the survey pages (HTML)"},
+            {"name": "surveys", "description": "the survey API for other front ends"},
+            {"name": "operations"},
+        ],
+    )
     app.state.gateway = gw
 
     @app.exception_handler(RequestValidationError)
@@ -472,56 +586,100 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
             msg = "unknown field" if e.get("type") == "extra_forbidden" else str(e.get("msg"))
             listed.append({"field": loc, "message": msg.removeprefix("Value error, ")})
         # Never echo the submitted values (FastAPI's default 422 would).
-        return problem(422, "invalid-request", "Invalid request",
-                       "the body does not fit the schema", errors=listed)
+        return problem(
+            422,
+            "invalid-request",
+            "Invalid request",
+            "the body does not fit the schema",
+            errors=listed,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(req: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404 and req.url.path.startswith("/s/"):  # a mangled link
             lang = page.pick_lang(req.query_params.get("lang"))
             return html(lambda n: page.message_page("malformed", lang, n), 404)
-        return problem(exc.status_code, "http-error", str(exc.detail), str(exc.detail),
-                       headers=dict(exc.headers or {}))
+        return problem(
+            exc.status_code,
+            "http-error",
+            str(exc.detail),
+            str(exc.detail),
+            headers=dict(exc.headers or {}),
+        )
 
     def refused_page(exc: Refused, lang: str) -> HTMLResponse:
         return html(lambda n: page.message_page(exc.kind, lang, n), exc.status)
 
     def refused_problem(exc: Refused) -> JSONResponse:
-        titles = {"token-malformed": "Malformed token", "token-forged": "Forged token",
-                  "token-expired": "Expired token", "token-used": "Token already used",
-                  "office-mismatch": "Office does not match the token",
-                  "invalid-survey": "Invalid survey", "kafka-unavailable": "Not recorded"}
+        titles = {
+            "token-malformed": "Malformed token",
+            "token-forged": "Forged token",
+            "token-expired": "Expired token",
+            "token-used": "Token already used",
+            "office-mismatch": "Office does not match the token",
+            "invalid-survey": "Invalid survey",
+            "kafka-unavailable": "Not recorded",
+        }
         headers = {"Retry-After": "30"} if exc.status == 503 else None
-        return problem(exc.status, exc.slug, titles.get(exc.slug, "Refused"), exc.detail,
-                       headers=headers, **({"errors": exc.errors} if exc.errors else {}))
+        return problem(
+            exc.status,
+            exc.slug,
+            titles.get(exc.slug, "Refused"),
+            exc.detail,
+            headers=headers,
+            **({"errors": exc.errors} if exc.errors else {}),
+        )
 
-    names = OfficeNames(settings, settings.gateway_registry_refresh_s,
-                        clock=gw.clock.monotonic)
-    issuers = RegisteredTokens(settings, "issuer", settings.gateway_registry_refresh_s,
-                               settings.gateway_issue_per_minute,
-                               "the issuer token of your office", clock=gw.clock.monotonic)
+    names = OfficeNames(settings, settings.gateway_registry_refresh_s, clock=gw.clock.monotonic)
+    issuers = RegisteredTokens(
+        settings,
+        "issuer",
+        settings.gateway_registry_refresh_s,
+        settings.gateway_issue_per_minute,
+        "the issuer token of your office",
+        clock=gw.clock.monotonic,
+    )
 
-    async def check_issuer(creds: HTTPAuthorizationCredentials | None,
-                           office_id: str) -> Response | None:
+    async def check_issuer(
+        creds: HTTPAuthorizationCredentials | None, office_id: str
+    ) -> Response | None:
         """The issuer's token must be registered, within its rate, and of this office."""
         holder = await issuers.admit(creds.credentials if creds else None)
         if isinstance(holder, Response):
             return holder
         if holder.office_id != office_id:
             log.warning("issuer %s asked for a token of another office", holder.device_id)
-            return problem(403, "not-your-office", "Not your office",
-                           f"this issuer token is for office {holder.office_id}")
+            return problem(
+                403,
+                "not-your-office",
+                "Not your office",
+                f"this issuer token is for office {holder.office_id}",
+            )
         return None
 
     # --- issuing -------------------------------------------------------------------------
-    @app.post("/api/v1/tokens", tags=["issuing"], status_code=201, response_model=TokenIssued,
-              summary="Issue a survey token for one citizen",
-              responses={**_problems(401, 413, 422), **{
-                  code: {"model": Problem, "description": text,
-                         "content": {"application/problem+json": {}}}
-                  for code, text in ((403, "the issuer token is for another office"),
-                                     (429, "too many tokens for this issuer; see Retry-After"),
-                                     (503, "the device registry cannot be read; retry"))}})
+    @app.post(
+        "/api/v1/tokens",
+        tags=["issuing"],
+        status_code=201,
+        response_model=TokenIssued,
+        summary="Issue a survey token for one citizen",
+        responses={
+            **_problems(401, 413, 422),
+            **{
+                code: {
+                    "model": Problem,
+                    "description": text,
+                    "content": {"application/problem+json": {}},
+                }
+                for code, text in (
+                    (403, "the issuer token is for another office"),
+                    (429, "too many tokens for this issuer; see Retry-After"),
+                    (503, "the device registry cannot be read; retry"),
+                )
+            },
+        },
+    )
     async def issue_token(body: TokenRequest, creds: Creds) -> Any:
         """Issue a signed, single-use survey token for an office, valid for ``ttl_hours``
         (default 72 h). The answer carries the survey URL for the citizen and its QR code
@@ -532,20 +690,39 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
         token = tokens.issue(gw.secret, body.office_id, ttl, gw.clock.now())
         url = f"{settings.gateway_url}/s/{token.text}"
         base = f"{settings.gateway_url}/api/v1/tokens/{token.text}"
-        log.info("issued token %s for %s, expires %s", token.token_id, token.office_id,
-                 token.expires_at.isoformat())
+        log.info(
+            "issued token %s for %s, expires %s",
+            token.token_id,
+            token.office_id,
+            token.expires_at.isoformat(),
+        )
         png = await asyncio.to_thread(qr_png, url)
         return TokenIssued(
-            token=token.text, token_id=token.token_id, office_id=token.office_id,
-            issued_at=token.issued_at, expires_at=token.expires_at, url=url,
-            qr_svg=qr_svg(url), qr_png="data:image/png;base64," + base64.b64encode(png).decode(),
-            qr_svg_url=f"{base}/qr.svg", qr_png_url=f"{base}/qr.png")
+            token=token.text,
+            token_id=token.token_id,
+            office_id=token.office_id,
+            issued_at=token.issued_at,
+            expires_at=token.expires_at,
+            url=url,
+            qr_svg=qr_svg(url),
+            qr_png="data:image/png;base64," + base64.b64encode(png).decode(),
+            qr_svg_url=f"{base}/qr.svg",
+            qr_png_url=f"{base}/qr.png",
+        )
 
-    @app.get("/api/v1/tokens/{token}/qr.svg", tags=["issuing"], summary="QR code as SVG",
-             response_class=Response,
-             responses={200: {"content": {"image/svg+xml": {}},
-                              "description": "the QR code of the token's survey URL"},
-                        **_problems(400, 403, 410)})
+    @app.get(
+        "/api/v1/tokens/{token}/qr.svg",
+        tags=["issuing"],
+        summary="QR code as SVG",
+        response_class=Response,
+        responses={
+            200: {
+                "content": {"image/svg+xml": {}},
+                "description": "the QR code of the token's survey URL",
+            },
+            **_problems(400, 403, 410),
+        },
+    )
     async def token_qr_svg(token: TokenPath) -> Response:
         """The QR code of a token's survey URL, as SVG. Only for tokens this gateway
         signed and that have not expired (no bearer key needed: the token is the secret,
@@ -554,18 +731,29 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
             tok = gw.check_token(token)
         except Refused as exc:
             return refused_problem(exc)
-        return Response(qr_svg(f"{settings.gateway_url}/s/{tok.text}"),
-                        media_type="image/svg+xml", headers=SECURITY_HEADERS)
+        return Response(
+            qr_svg(f"{settings.gateway_url}/s/{tok.text}"),
+            media_type="image/svg+xml",
+            headers=SECURITY_HEADERS,
+        )
 
-    @app.get("/api/v1/tokens/{token}/qr.png", tags=["issuing"], summary="QR code as PNG",
-             response_class=Response,
-             responses={200: {"content": {"image/png": {}},
-                              "description": "the QR code of the token's survey URL"},
-                        **_problems(400, 403, 410)})
-    async def token_qr_png(token: TokenPath,
-                           scale: Annotated[int, Query(ge=1, le=40,
-                                                       description="pixels per module")] = 8,
-                           ) -> Response:
+    @app.get(
+        "/api/v1/tokens/{token}/qr.png",
+        tags=["issuing"],
+        summary="QR code as PNG",
+        response_class=Response,
+        responses={
+            200: {
+                "content": {"image/png": {}},
+                "description": "the QR code of the token's survey URL",
+            },
+            **_problems(400, 403, 410),
+        },
+    )
+    async def token_qr_png(
+        token: TokenPath,
+        scale: Annotated[int, Query(ge=1, le=40, description="pixels per module")] = 8,
+    ) -> Response:
         """The QR code of a token's survey URL, as PNG (see the SVG variant)."""
         try:
             tok = gw.check_token(token)
@@ -575,10 +763,16 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
         return Response(png, media_type="image/png", headers=SECURITY_HEADERS)
 
     # --- citizens' pages ---------------------------------------------------------------
-    @app.get("/s/{token}", tags=["citizens"], response_class=HTMLResponse,
-             summary="The survey page",
-             responses={200: {"description": "the questionnaire as an HTML form"},
-                        **_pages(400, 403, 409, 410, 429)})
+    @app.get(
+        "/s/{token}",
+        tags=["citizens"],
+        response_class=HTMLResponse,
+        summary="The survey page",
+        responses={
+            200: {"description": "the questionnaire as an HTML form"},
+            **_pages(400, 403, 409, 410, 429),
+        },
+    )
     async def survey(token: TokenPath, lang: Lang = None) -> Response:
         """The survey for the citizen, in Vietnamese (``?lang=en``: English), mobile
         first, without external assets; works as a plain form without JS. An invalid,
@@ -590,20 +784,34 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
         except Refused as exc:
             return refused_page(exc, chosen)
         label = await asyncio.to_thread(names.label, tok.office_id)
-        return html(lambda n: page.survey_page(q, tok.text, tok.office_id, chosen, n,
-                                               office_label=label))
+        return html(
+            lambda n: page.survey_page(q, tok.text, tok.office_id, chosen, n, office_label=label)
+        )
 
-    @app.post("/s/{token}", tags=["citizens"], response_class=HTMLResponse,
-              summary="Submit the survey form",
-              responses={303: {"description": "accepted and confirmed by Kafka: to the "
-                                              "thank-you page"},
-                         **_pages(400, 403, 409, 410, 413, 422, 429, 503)},
-              openapi_extra={"requestBody": {"content": {
-                  "application/x-www-form-urlencoded": {"schema": {
-                      "type": "object",
-                      "description": "one field per criterion code (1..5), overall "
-                                     "(1..5, optional), comment (optional), office_id, "
-                                     "lang"}}}}})
+    @app.post(
+        "/s/{token}",
+        tags=["citizens"],
+        response_class=HTMLResponse,
+        summary="Submit the survey form",
+        responses={
+            303: {"description": "accepted and confirmed by Kafka: to the thank-you page"},
+            **_pages(400, 403, 409, 410, 413, 422, 429, 503),
+        },
+        openapi_extra={
+            "requestBody": {
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "description": "one field per criterion code (1..5), overall "
+                            "(1..5, optional), comment (optional), office_id, "
+                            "lang",
+                        }
+                    }
+                }
+            }
+        },
+    )
     async def submit_form(token: TokenPath, request: Request, lang: Lang = None) -> Response:
         """The page's form POST. Accepted → 303 to the thank-you page (after Kafka
         confirmed). Invalid answers (422) or Kafka unavailable (503) → the form again,
@@ -624,23 +832,36 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
         if has_files:
             parsed.errors.append({"field": "body", "message": "not a form of this page"})
 
-        def again(status: int, banner: tuple[str, dict[str, Any]],
-                  headers: dict[str, str] | None = None) -> HTMLResponse:
+        def again(
+            status: int, banner: tuple[str, dict[str, Any]], headers: dict[str, str] | None = None
+        ) -> HTMLResponse:
             label = names.label(tok.office_id)
-            return html(lambda n: page.survey_page(
-                q, tok.text, tok.office_id, chosen, n, values=parsed.answers,
-                overall=parsed.overall, comment=parsed.comment, banner=banner,
-                office_label=label), status, headers)
+            return html(
+                lambda n: page.survey_page(
+                    q,
+                    tok.text,
+                    tok.office_id,
+                    chosen,
+                    n,
+                    values=parsed.answers,
+                    overall=parsed.overall,
+                    comment=parsed.comment,
+                    banner=banner,
+                    office_label=label,
+                ),
+                status,
+                headers,
+            )
 
         try:
             if parsed.office_id != tok.office_id:
                 raise Refused(400, "office-mismatch", "office", "office mismatch")
             await gw.check_unused(tok)
             if parsed.errors:
-                raise Refused(422, "invalid-survey", "invalid", "invalid form",
-                              parsed.errors)
-            await gw.submit(tok.text, parsed.office_id, parsed.answers, parsed.overall,
-                            parsed.comment)
+                raise Refused(422, "invalid-survey", "invalid", "invalid form", parsed.errors)
+            await gw.submit(
+                tok.text, parsed.office_id, parsed.answers, parsed.overall, parsed.comment
+            )
         except Refused as exc:
             if exc.kind == "invalid":
                 what = ", ".join(e["field"] for e in exc.errors) or "?"
@@ -648,13 +869,20 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
             if exc.kind == "unavailable":
                 return again(503, ("unavailable_banner", {}), {"Retry-After": "30"})
             return refused_page(exc, chosen)
-        return RedirectResponse(f"/s/{tok.text}/thanks?lang={chosen}", status_code=303,
-                                headers=SECURITY_HEADERS)
+        return RedirectResponse(
+            f"/s/{tok.text}/thanks?lang={chosen}", status_code=303, headers=SECURITY_HEADERS
+        )
 
-    @app.get("/s/{token}/thanks", tags=["citizens"], response_class=HTMLResponse,
-             summary="The thank-you page",
-             responses={303: {"description": "not submitted yet: back to the survey"},
-                        **_pages(400, 403)})
+    @app.get(
+        "/s/{token}/thanks",
+        tags=["citizens"],
+        response_class=HTMLResponse,
+        summary="The thank-you page",
+        responses={
+            303: {"description": "not submitted yet: back to the survey"},
+            **_pages(400, 403),
+        },
+    )
     async def thanks(token: TokenPath, lang: Lang = None) -> Response:
         """Shown after a confirmed submission (POST-redirect-GET, so reloading it does
         not submit again)."""
@@ -668,30 +896,52 @@ def create_app(settings: Settings, *, delivery_timeout_s: float = DELIVERY_TIMEO
         return html(lambda n: page.message_page("thanks", chosen, n, ok=True))
 
     # --- survey API ----------------------------------------------------------------------
-    @app.post("/api/v1/surveys", tags=["surveys"], status_code=201,
-              response_model=SurveyAccepted, summary="Submit a survey (JSON)",
-              responses=_problems(400, 403, 409, 410, 413, 422, 429, 503))
+    @app.post(
+        "/api/v1/surveys",
+        tags=["surveys"],
+        status_code=201,
+        response_model=SurveyAccepted,
+        summary="Submit a survey (JSON)",
+        responses=_problems(400, 403, 409, 410, 413, 422, 429, 503),
+    )
     async def submit_json(body: SurveySubmission) -> Any:
         """Submit one survey for a token, for front ends other than the page. The answer
         (201) comes after Kafka confirmed the ``qr_survey/1`` event; 503 means nothing was
         recorded and the same token may be submitted again."""
         try:
-            event = await gw.submit(body.token, body.office_id, body.answers, body.overall,
-                                    body.comment, body.questionnaire)
+            event = await gw.submit(
+                body.token,
+                body.office_id,
+                body.answers,
+                body.overall,
+                body.comment,
+                body.questionnaire,
+            )
         except Refused as exc:
             return refused_problem(exc)
-        return SurveyAccepted(event_id=str(event.event_id), token_id=event.token_id,
-                              office_id=event.office_id, submitted_at=event.submitted_at,
-                              questionnaire=event.questionnaire)
+        return SurveyAccepted(
+            event_id=str(event.event_id),
+            token_id=event.token_id,
+            office_id=event.office_id,
+            submitted_at=event.submitted_at,
+            questionnaire=event.questionnaire,
+        )
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness",
-             responses={200: {"description": "the service runs"}})
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness",
+        responses={200: {"description": "the service runs"}},
+    )
     async def healthz() -> dict[str, str]:
         """The process is up and its token store answers."""
         await asyncio.to_thread(gw.store.state, "healthz")
         return {"status": "ok", "topic": settings.topics.qr}
 
-    app.add_middleware(BodyLimit, max_bytes=settings.gateway_max_body_bytes,
-                       too_large=_too_large(settings.gateway_max_body_bytes))
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.gateway_max_body_bytes,
+        too_large=_too_large(settings.gateway_max_body_bytes),
+    )
     app.add_middleware(CitizenRateLimit, limiter=gw.limiter)  # outermost: before the body
     return app

@@ -29,90 +29,88 @@ TEXTS: dict[str, dict[str, str]] = {
         "toggle": "English",
         "brand": "Khảo sát sự hài lòng",
         "intro": "Xin ông/bà vui lòng đánh giá mức độ hài lòng với từng tiêu chí dưới "
-                 "đây, từ 1 (Rất không hài lòng) đến 5 (Rất hài lòng).",
+        "đây, từ 1 (Rất không hài lòng) đến 5 (Rất hài lòng).",
         "office": "Cơ quan: {office}",
         "anonymous": "Phiếu khảo sát ẩn danh và chỉ gửi được một lần.",
         "overall": "Đánh giá chung về sự hài lòng (không bắt buộc)",
         "comment": "Góp ý thêm (không bắt buộc)",
         "comment_hint": "Tối đa 1000 ký tự. Xin đừng ghi thông tin cá nhân như họ tên, "
-                        "số điện thoại, số định danh cá nhân.",
+        "số điện thoại, số định danh cá nhân.",
         "chars": "{n}/1000 ký tự",
         "progress": "Đã trả lời {n}/{total} tiêu chí",
         "submit": "Gửi đánh giá",
         "sending": "Đang gửi…",
         "thanks_title": "Cảm ơn ông/bà!",
         "thanks_body": "Đánh giá của ông/bà đã được ghi nhận. Ý kiến của ông/bà giúp cơ "
-                       "quan phục vụ người dân tốt hơn.",
+        "quan phục vụ người dân tốt hơn.",
         "malformed_title": "Mã QR không hợp lệ",
         "malformed_body": "Đường dẫn này không phải là một phiếu khảo sát hợp lệ. Vui lòng "
-                          "quét lại mã QR trên phiếu hẹn.",
+        "quét lại mã QR trên phiếu hẹn.",
         "forged_title": "Mã QR không hợp lệ",
         "forged_body": "Mã QR này không do hệ thống cấp hoặc đã bị sửa đổi, nên không thể "
-                       "dùng để gửi đánh giá.",
+        "dùng để gửi đánh giá.",
         "expired_title": "Mã QR đã hết hạn",
         "expired_body": "Phiếu khảo sát chỉ dùng được trong thời hạn cho phép. Ông/bà có "
-                        "thể xin mã mới tại bộ phận một cửa.",
+        "thể xin mã mới tại bộ phận một cửa.",
         "used_title": "Phiếu khảo sát đã được gửi",
-        "used_body": "Mỗi mã QR chỉ dùng để gửi đánh giá một lần. Cảm ơn ông/bà đã "
-                     "đánh giá.",
+        "used_body": "Mỗi mã QR chỉ dùng để gửi đánh giá một lần. Cảm ơn ông/bà đã đánh giá.",
         "office_title": "Phiếu không khớp với cơ quan",
         "office_body": "Phiếu khảo sát này được cấp cho một cơ quan khác. Vui lòng quét "
-                       "lại mã QR trên phiếu hẹn.",
+        "lại mã QR trên phiếu hẹn.",
         "invalid_banner": "Một số câu trả lời không hợp lệ, vui lòng kiểm tra lại: {what}",
         "unavailable_banner": "Hệ thống tạm thời chưa ghi nhận được đánh giá. Câu trả lời "
-                              "của ông/bà vẫn còn trên trang này; vui lòng bấm “Gửi đánh "
-                              "giá” lại sau ít phút.",
+        "của ông/bà vẫn còn trên trang này; vui lòng bấm “Gửi đánh "
+        "giá” lại sau ít phút.",
         "too_large_title": "Nội dung gửi quá lớn",
         "too_large_body": "Nội dung gửi vượt quá giới hạn cho phép. Vui lòng rút ngắn góp "
-                          "ý rồi gửi lại.",
+        "ý rồi gửi lại.",
         "rate_title": "Quá nhiều yêu cầu",
-        "rate_body": "Có quá nhiều yêu cầu từ địa chỉ của ông/bà. Vui lòng thử lại sau "
-                     "{s} giây.",
+        "rate_body": "Có quá nhiều yêu cầu từ địa chỉ của ông/bà. Vui lòng thử lại sau {s} giây.",
         "rescan": "Quét lại mã QR",
     },
     "en": {
         "toggle": "Tiếng Việt",
         "brand": "Satisfaction survey",
         "intro": "Please rate how satisfied you are with each statement below, from 1 "
-                 "(very dissatisfied) to 5 (very satisfied).",
+        "(very dissatisfied) to 5 (very satisfied).",
         "office": "Office: {office}",
         "anonymous": "The survey is anonymous and can be submitted only once.",
         "overall": "Your overall satisfaction (optional)",
         "comment": "Further comments (optional)",
         "comment_hint": "At most 1000 characters. Please do not write personal data such "
-                        "as your name, phone number or ID number.",
+        "as your name, phone number or ID number.",
         "chars": "{n}/1000 characters",
         "progress": "{n} of {total} statements answered",
         "submit": "Submit",
         "sending": "Sending…",
         "thanks_title": "Thank you!",
         "thanks_body": "Your answers have been recorded. They help the office serve "
-                       "citizens better.",
+        "citizens better.",
         "malformed_title": "Invalid QR code",
         "malformed_body": "This link is not a valid survey. Please scan the QR code on "
-                          "your ticket again.",
+        "your ticket again.",
         "forged_title": "Invalid QR code",
         "forged_body": "This QR code was not issued by the system or has been altered, so "
-                       "it cannot be used to submit a survey.",
+        "it cannot be used to submit a survey.",
         "expired_title": "This QR code has expired",
         "expired_body": "A survey can only be filled in within its validity period. You "
-                        "can ask for a new code at the one-stop office.",
+        "can ask for a new code at the one-stop office.",
         "used_title": "This survey was already submitted",
         "used_body": "Each QR code can be used to submit the survey once. Thank you for "
-                     "your feedback.",
+        "your feedback.",
         "office_title": "The survey does not match the office",
         "office_body": "This survey was issued for another office. Please scan the QR "
-                       "code on your ticket again.",
+        "code on your ticket again.",
         "invalid_banner": "Some answers are not valid; please check: {what}",
         "unavailable_banner": "We could not record your answers just now. They are still "
-                              "on this page; please press “Submit” again in a few "
-                              "minutes.",
+        "on this page; please press “Submit” again in a few "
+        "minutes.",
         "too_large_title": "Submission too large",
         "too_large_body": "What was sent is larger than allowed. Please shorten your "
-                          "comment and submit again.",
+        "comment and submit again.",
         "rate_title": "Too many requests",
         "rate_body": "There were too many requests from your address. Please try again in "
-                     "{s} seconds.",
+        "{s} seconds.",
         "rescan": "Scan the QR code again",
     },
 }
@@ -251,8 +249,9 @@ class _Page:
         text = self.dictionary[self.lang][key]
         for name, value in values.items():
             text = text.replace("{" + name + "}", str(value))
-        data_vars = (f" data-vars='{escape(json.dumps(values, ensure_ascii=False))}'"
-                     if values else "")
+        data_vars = (
+            f" data-vars='{escape(json.dumps(values, ensure_ascii=False))}'" if values else ""
+        )
         return f'<{tag} data-t="{key}"{data_vars}{attrs}>{escape(text)}</{tag}>'
 
     def render(self, title_key: str, body: str, nonce: str) -> str:
@@ -268,15 +267,25 @@ class _Page:
             f'<style nonce="{nonce}">{CSS}</style>\n</head>\n<body>\n'
             f'<header>{self.t("brand", "b")}<a id="lang" href="?lang={other}" '
             f'hreflang="{other}" data-t="toggle">{escape(d[self.lang]["toggle"])}</a></header>\n'
-            f'<main>\n{body}\n</main>\n'
+            f"<main>\n{body}\n</main>\n"
             f'<script type="application/json" id="i18n">{embedded}</script>\n'
-            f'<script nonce="{nonce}">{JS}</script>\n</body>\n</html>\n')
+            f'<script nonce="{nonce}">{JS}</script>\n</body>\n</html>\n'
+        )
 
 
-def survey_page(q: Questionnaire, token: str, office_id: str, lang: str, nonce: str, *,
-                values: dict[str, int] | None = None, overall: int | None = None,
-                comment: str | None = None, banner: tuple[str, dict[str, Any]] | None = None,
-                office_label: str | None = None) -> str:
+def survey_page(
+    q: Questionnaire,
+    token: str,
+    office_id: str,
+    lang: str,
+    nonce: str,
+    *,
+    values: dict[str, int] | None = None,
+    overall: int | None = None,
+    comment: str | None = None,
+    banner: tuple[str, dict[str, Any]] | None = None,
+    office_label: str | None = None,
+) -> str:
     """The questionnaire as a form; ``values``/``overall``/``comment`` pre-fill it (after
     a refused submission) and ``banner`` is a message key with its values;
     ``office_label``: the office as the citizen knows it (its name from the registry,
@@ -287,13 +296,14 @@ def survey_page(q: Questionnaire, token: str, office_id: str, lang: str, nonce: 
     parts = [page.t("title", "h1")]
     if banner is not None:
         parts.append(page.t(banner[0], "div", ' class="banner" role="alert"', **banner[1]))
-    parts += [page.t("intro", "p"),
-              page.t("office", "p", ' class="note"', office=office_label or office_id),
-              page.t("anonymous", "p", ' class="note"'),
-              f'<form id="survey" method="post" action="/s/{escape(token)}" '
-              'accept-charset="utf-8">',
-              f'<input type="hidden" name="office_id" value="{escape(office_id)}">',
-              f'<input type="hidden" name="lang" value="{lang}">']
+    parts += [
+        page.t("intro", "p"),
+        page.t("office", "p", ' class="note"', office=office_label or office_id),
+        page.t("anonymous", "p", ' class="note"'),
+        f'<form id="survey" method="post" action="/s/{escape(token)}" accept-charset="utf-8">',
+        f'<input type="hidden" name="office_id" value="{escape(office_id)}">',
+        f'<input type="hidden" name="lang" value="{lang}">',
+    ]
 
     def radios(name: str, chosen: int | None, required: bool) -> str:
         opts = []
@@ -301,40 +311,55 @@ def survey_page(q: Questionnaire, token: str, office_id: str, lang: str, nonce: 
             checked = " checked" if chosen == v else ""
             req = " required" if required else ""
             label = page.t(f"s.{v}", "span", ' class="sr"')
-            opts.append(f'<label class="opt"><input type="radio" name="{name}" value="{v}"'
-                        f'{checked}{req}><span class="dot" aria-hidden="true">{v}</span>'
-                        f'{label}</label>')
-        ends = (f'<div class="ends" aria-hidden="true">{page.t("s.1")}{page.t("s.5")}'
-                '</div>')
+            opts.append(
+                f'<label class="opt"><input type="radio" name="{name}" value="{v}"'
+                f'{checked}{req}><span class="dot" aria-hidden="true">{v}</span>'
+                f"{label}</label>"
+            )
+        ends = f'<div class="ends" aria-hidden="true">{page.t("s.1")}{page.t("s.5")}</div>'
         return f'<div class="scale">{"".join(opts)}</div>{ends}'
 
     for n, aspect in enumerate(q.aspects, start=1):
-        parts.append(f'<h2>{n}. {page.t(f"a.{aspect.code}")}</h2>')
+        parts.append(f"<h2>{n}. {page.t(f'a.{aspect.code}')}</h2>")
         for c in aspect.criteria:
-            parts.append(f'<fieldset class="q" data-q id="q-{c.code}"><legend><b>{c.code}.</b> '
-                         f'{page.t(f"c.{c.code}")}</legend>'
-                         f'{radios(c.code, values.get(c.code), True)}</fieldset>')
+            parts.append(
+                f'<fieldset class="q" data-q id="q-{c.code}"><legend><b>{c.code}.</b> '
+                f"{page.t(f'c.{c.code}')}</legend>"
+                f"{radios(c.code, values.get(c.code), True)}</fieldset>"
+            )
     parts.append(f'<h2 id="h-overall">{page.t("overall")}</h2>')
-    parts.append(f'<fieldset class="q" id="q-overall" aria-labelledby="h-overall">'
-                 f'{radios("overall", overall, False)}</fieldset>')
+    parts.append(
+        f'<fieldset class="q" id="q-overall" aria-labelledby="h-overall">'
+        f"{radios('overall', overall, False)}</fieldset>"
+    )
     parts.append(f'<h2><label for="comment">{page.t("comment")}</label></h2>')
     parts.append(page.t("comment_hint", "p", ' class="note"'))
-    parts.append(f'<textarea id="comment" name="comment" maxlength="1000" rows="5">'
-                 f'{escape(comment or "")}</textarea>')
+    parts.append(
+        f'<textarea id="comment" name="comment" maxlength="1000" rows="5">'
+        f"{escape(comment or '')}</textarea>"
+    )
     parts.append(page.t("chars", "p", ' class="note" id="chars"', n=len(comment or "")))
     parts.append('<div class="bar">')
-    parts.append(page.t("progress", "p", ' class="note" id="progress" aria-live="polite"',
-                        n=sum(1 for code in values if code in q.criterion_codes), total=total))
+    parts.append(
+        page.t(
+            "progress",
+            "p",
+            ' class="note" id="progress" aria-live="polite"',
+            n=sum(1 for code in values if code in q.criterion_codes),
+            total=total,
+        )
+    )
     parts.append(page.t("submit", "button", ' type="submit"'))
-    parts.append('</div></form>')
+    parts.append("</div></form>")
     return page.render("title", "\n".join(parts), nonce)
 
 
-def message_page(kind: str, lang: str, nonce: str, *, ok: bool = False,
-                 **values: Any) -> str:
+def message_page(kind: str, lang: str, nonce: str, *, ok: bool = False, **values: Any) -> str:
     """A page with one message: ``kind`` is ``thanks``, ``used``, ``expired``, ..."""
     page = _Page(lang)
     cls = ' class="ok"' if ok else ""
-    body = (f'<div class="card">{page.t(f"{kind}_title", "h1", cls)}'
-            f'{page.t(f"{kind}_body", "p", "", **values)}</div>')
+    body = (
+        f'<div class="card">{page.t(f"{kind}_title", "h1", cls)}'
+        f"{page.t(f'{kind}_body', 'p', '', **values)}</div>"
+    )
     return page.render(f"{kind}_title", body, nonce)

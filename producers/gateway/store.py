@@ -45,8 +45,7 @@ class TokenStore:
         self.stale_after_s = stale_after_s
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                   timeout=30)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("""
@@ -70,15 +69,16 @@ class TokenStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 row = self._db.execute(
-                    "SELECT state, reserved_at FROM used_tokens WHERE token_id = ?",
-                    (token_id,)).fetchone()
+                    "SELECT state, reserved_at FROM used_tokens WHERE token_id = ?", (token_id,)
+                ).fetchone()
                 if row is not None and not (row[0] == "reserved" and row[1] < stale):
                     self._db.execute("ROLLBACK")
                     return False
                 self._db.execute(
                     "INSERT OR REPLACE INTO used_tokens (token_id, office_id, state, "
                     "reserved_at, expires_at) VALUES (?, ?, 'reserved', ?, ?)",
-                    (token_id, office_id, _ts(now), _ts(expires_at)))
+                    (token_id, office_id, _ts(now), _ts(expires_at)),
+                )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -94,19 +94,23 @@ class TokenStore:
         with self._lock:
             self._db.execute(
                 "UPDATE used_tokens SET state = 'used', used_at = ?, event_id = ? "
-                "WHERE token_id = ?", (_ts(now), event_id, token_id))
+                "WHERE token_id = ?",
+                (_ts(now), event_id, token_id),
+            )
 
     def release(self, token_id: str) -> None:
         """Kafka failed: forget the reservation, the citizen may submit again."""
         with self._lock:
             self._db.execute(
-                "DELETE FROM used_tokens WHERE token_id = ? AND state = 'reserved'", (token_id,))
+                "DELETE FROM used_tokens WHERE token_id = ? AND state = 'reserved'", (token_id,)
+            )
 
     def state(self, token_id: str) -> str | None:
         """``'reserved'``, ``'used'`` or None (never submitted)."""
         with self._lock:
             row = self._db.execute(
-                "SELECT state FROM used_tokens WHERE token_id = ?", (token_id,)).fetchone()
+                "SELECT state FROM used_tokens WHERE token_id = ?", (token_id,)
+            ).fetchone()
         return None if row is None else str(row[0])
 
     def purge(self) -> int:
@@ -116,7 +120,8 @@ class TokenStore:
         cutoff = _ts(self.clock.now() - timedelta(days=1))
         with self._lock:
             return self._db.execute(
-                "DELETE FROM used_tokens WHERE expires_at < ?", (cutoff,)).rowcount
+                "DELETE FROM used_tokens WHERE expires_at < ?", (cutoff,)
+            ).rowcount
 
     def close(self) -> None:
         with self._lock:

@@ -62,41 +62,134 @@ def months(now: datetime) -> tuple[Period, Period]:
 
 
 def populate(wh: Warehouse, now: datetime) -> tuple[str, str, str]:
-    units = [Unit(c, f"Xã {c}", "Xã", "commune", "01", datetime(2025, 7, 1).date(), None)
-             for c in ("A", "B")]
-    load_registry(wh, units, [Office("HN-A1", "Một cửa A1", units[0]),
-                              Office("HN-A2", "Một cửa A2", units[0]),
-                              Office("HN-B1", "Một cửa B1", units[1])])
+    units = [
+        Unit(c, f"Xã {c}", "Xã", "commune", "01", datetime(2025, 7, 1).date(), None)
+        for c in ("A", "B")
+    ]
+    load_registry(
+        wh,
+        units,
+        [
+            Office("HN-A1", "Một cửa A1", units[0]),
+            Office("HN-A2", "Một cửa A2", units[0]),
+            Office("HN-B1", "Một cửa B1", units[1]),
+        ],
+    )
     last, this = months(now)
     cols = ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version")
     in_last = datetime.fromtimestamp(last.start_s + 10 * 86400 + 3 * 3600, UTC)
     recent = (now - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
-    wh.insert("kiosk_hourly", cols, [
-        ("HN-A1", in_last, 40, 34, 0, 1), ("HN-A2", in_last, 30, 20, 0, 1),
-        ("HN-B1", in_last, 50, 30, 0, 1),
-        ("HN-A1", recent, 20, 15, 0, 1), ("HN-A2", recent, 12, 9, 0, 1),
-        ("HN-B1", recent, 25, 20, 0, 1)])
+    wh.insert(
+        "kiosk_hourly",
+        cols,
+        [
+            ("HN-A1", in_last, 40, 34, 0, 1),
+            ("HN-A2", in_last, 30, 20, 0, 1),
+            ("HN-B1", in_last, 50, 30, 0, 1),
+            ("HN-A1", recent, 20, 15, 0, 1),
+            ("HN-A2", recent, 12, 9, 0, 1),
+            ("HN-B1", recent, 25, 20, 0, 1),
+        ],
+    )
     for period in (last, this):
         counts = unit_counts(wh, period)
         publish(wh, period, build_ranking(period, counts, _weights(), 30, now))
-    publish_staff(wh, last, [
-        StaffRow(last.key, "HN-A1", "A", s, 35, k, 100 * k / 35, 1, "", 30, "1", now)
-        for s, k in (("S-1", 30), ("S-2", 20))])
-    raw = ("event_id", "office_id", "device_id", "counter_id", "staff_id", "occurred_at",
-           "occurred_at_us", "scale", "value", "kafka_partition", "kafka_offset", "version")
-    wh.insert("kiosk_ratings_raw", raw, [
-        (uuid.uuid4(), "HN-A1", "K-A1", counter, staff, recent, int(recent.timestamp() * 1e6)
-         + i, 5, 5 if i % 4 else 2, 0, i, 1)
-        for i, (counter, staff) in enumerate([("Q1", "S-1"), ("Q2", "S-2")] * 6)])
-    wh.insert("qr_surveys_raw", (
-        "event_id", "token_id", "office_id", "submitted_at", "submitted_at_us", "questionnaire",
-        "answer_codes", "answer_aspects", "answer_values", "overall", "comment",
-        "procedure_code", "dossier_id", "kafka_partition", "kafka_offset", "version"), [
-        (uuid.uuid4(), "tok-1", "HN-A1", recent, int(recent.timestamp() * 1e6), "sipas-5/1",
-         ["A1"], ["A"], [4], 4, COMMENT, None, None, 0, 0, 1)])
-    alert = ChangeRow("a-test-1", "HN-A2", "credible_drop", "raised", "raised",
-                      int(now.timestamp()) // 3600 - 1, int(now.timestamp()) // 3600 - 1,
-                      "hailong", "", {"window_share": 0.55, "baseline_lo": 0.8})
+    publish_staff(
+        wh,
+        last,
+        [
+            StaffRow(last.key, "HN-A1", "A", s, 35, k, 100 * k / 35, 1, "", 30, "1", now)
+            for s, k in (("S-1", 30), ("S-2", 20))
+        ],
+    )
+    raw = (
+        "event_id",
+        "office_id",
+        "device_id",
+        "counter_id",
+        "staff_id",
+        "occurred_at",
+        "occurred_at_us",
+        "scale",
+        "value",
+        "kafka_partition",
+        "kafka_offset",
+        "version",
+    )
+    wh.insert(
+        "kiosk_ratings_raw",
+        raw,
+        [
+            (
+                uuid.uuid4(),
+                "HN-A1",
+                "K-A1",
+                counter,
+                staff,
+                recent,
+                int(recent.timestamp() * 1e6) + i,
+                5,
+                5 if i % 4 else 2,
+                0,
+                i,
+                1,
+            )
+            for i, (counter, staff) in enumerate([("Q1", "S-1"), ("Q2", "S-2")] * 6)
+        ],
+    )
+    wh.insert(
+        "qr_surveys_raw",
+        (
+            "event_id",
+            "token_id",
+            "office_id",
+            "submitted_at",
+            "submitted_at_us",
+            "questionnaire",
+            "answer_codes",
+            "answer_aspects",
+            "answer_values",
+            "overall",
+            "comment",
+            "procedure_code",
+            "dossier_id",
+            "kafka_partition",
+            "kafka_offset",
+            "version",
+        ),
+        [
+            (
+                uuid.uuid4(),
+                "tok-1",
+                "HN-A1",
+                recent,
+                int(recent.timestamp() * 1e6),
+                "sipas-5/1",
+                ["A1"],
+                ["A"],
+                [4],
+                4,
+                COMMENT,
+                None,
+                None,
+                0,
+                0,
+                1,
+            )
+        ],
+    )
+    alert = ChangeRow(
+        "a-test-1",
+        "HN-A2",
+        "credible_drop",
+        "raised",
+        "raised",
+        int(now.timestamp()) // 3600 - 1,
+        int(now.timestamp()) // 3600 - 1,
+        "hailong",
+        "",
+        {"window_share": 0.55, "baseline_lo": 0.8},
+    )
     record(wh, [alert], now)
     return last.key, this.key, alert.alert_id
 
@@ -116,8 +209,10 @@ def site(settings: Settings) -> Iterator[Site]:
     with Accounts(settings, SYSTEM) as accounts:
         for account in ROLES.values():
             accounts.add(account, PASSWORD, "test")
-        tokens = {u: accounts.new_api_token(f"portal {u}", "" if u == "city" else u, "test")
-                  for u in ("A", "B", "city")}
+        tokens = {
+            u: accounts.new_api_token(f"portal {u}", "" if u == "city" else u, "test")
+            for u in ("A", "B", "city")
+        }
     app = create_app(settings, SYSTEM, live_poll_s=1.0)
     with serve(app, free_port()) as base:
         yield Site(base, settings, tokens, last, this, alert_id)

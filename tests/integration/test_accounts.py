@@ -28,10 +28,10 @@ def test_city_it_reads_and_only_reads_the_platform_database(stack: Settings) -> 
         with Warehouse(stack, readonly=True) as ro:
             assert ro.execute("SELECT count() >= 0 FROM kiosk_hourly") == [(1,)]
             for statement, code in [
-                ("INSERT INTO units (code) VALUES ('x')", 164),        # readonly
-                ("CREATE TABLE t2 (x UInt8) ENGINE = Memory", 164),    # readonly
-                ("DROP TABLE rankings", 164),                          # readonly
-                ("SELECT * FROM not_for_city_it.t", 291),              # other database
+                ("INSERT INTO units (code) VALUES ('x')", 164),  # readonly
+                ("CREATE TABLE t2 (x UInt8) ENGINE = Memory", 164),  # readonly
+                ("DROP TABLE rankings", 164),  # readonly
+                ("SELECT * FROM not_for_city_it.t", 291),  # other database
             ]:
                 with pytest.raises(WarehouseError) as info:
                     ro.execute(statement)
@@ -41,10 +41,23 @@ def test_city_it_reads_and_only_reads_the_platform_database(stack: Settings) -> 
             wh.execute("DROP DATABASE IF EXISTS not_for_city_it")
 
 
-CITY_VIEWS = ("office_index_current", "kiosk_ratings", "qr_surveys", "office_hourly",
-              "dead_letter_summary", "ranking_monthly", "ranking_annual",
-              "staff_scores_monthly", "units", "offices", "unit_lineage",
-              "quarantined_events", "stale_rankings", "devices", "device_health")
+CITY_VIEWS = (
+    "office_index_current",
+    "kiosk_ratings",
+    "qr_surveys",
+    "office_hourly",
+    "dead_letter_summary",
+    "ranking_monthly",
+    "ranking_annual",
+    "staff_scores_monthly",
+    "units",
+    "offices",
+    "unit_lineage",
+    "quarantined_events",
+    "stale_rankings",
+    "devices",
+    "device_health",
+)
 
 
 def test_city_it_reads_every_city_view(stack: Settings) -> None:
@@ -62,8 +75,9 @@ def test_on_18_16_a_view_runs_with_its_readers_rights(stack: Settings) -> None:
     try:
         with Warehouse(stack) as wh:
             wh.execute("CREATE DATABASE IF NOT EXISTS not_for_city_it_views")
-            wh.execute("CREATE TABLE IF NOT EXISTS not_for_city_it_views.t (x UInt8) "
-                       "ENGINE = Memory")
+            wh.execute(
+                "CREATE TABLE IF NOT EXISTS not_for_city_it_views.t (x UInt8) ENGINE = Memory"
+            )
             wh.execute("INSERT INTO not_for_city_it_views.t (x) SELECT 1")
             wh.execute(f"CREATE VIEW {probe} AS SELECT x FROM not_for_city_it_views.t")
             assert wh.execute(f"SELECT x FROM {probe}") == [(1,)]  # the platform user can
@@ -103,21 +117,27 @@ def test_city_it_cannot_lift_its_limits_nor_reach_out(stack: Settings) -> None:
     """readonly=1: no SET (so no limit can be lifted), no table functions (url())."""
     prepare(stack, progress=lambda _m: None)
     with Warehouse(stack, readonly=True) as ro:
-        limits = dict(ro.execute(
-            "SELECT name, value FROM system.settings WHERE name IN ('readonly', "
-            "'max_memory_usage', 'max_execution_time', 'max_threads', "
-            "'max_concurrent_queries_for_user')"))
+        limits = dict(
+            ro.execute(
+                "SELECT name, value FROM system.settings WHERE name IN ('readonly', "
+                "'max_memory_usage', 'max_execution_time', 'max_threads', "
+                "'max_concurrent_queries_for_user')"
+            )
+        )
         assert limits == {
-            "readonly": "1", "max_memory_usage": str(stack.city_it_max_memory_mb * 1_000_000),
+            "readonly": "1",
+            "max_memory_usage": str(stack.city_it_max_memory_mb * 1_000_000),
             "max_execution_time": str(stack.city_it_max_execution_s),
             "max_threads": str(stack.city_it_max_threads),
-            "max_concurrent_queries_for_user": str(stack.city_it_max_concurrent_queries)}
-        for statement in ("SET max_memory_usage = 20000000000",
-                          "SET readonly = 0",
-                          "SELECT count() FROM kiosk_hourly SETTINGS max_threads = 64",
-                          f"SELECT * FROM url('http://127.0.0.1:{stack.clickhouse_http_port}/',"
-                          " CSV, 'x String')",
-                          "SELECT * FROM numbers(10)"):
+            "max_concurrent_queries_for_user": str(stack.city_it_max_concurrent_queries),
+        }
+        for statement in (
+            "SET max_memory_usage = 20000000000",
+            "SET readonly = 0",
+            "SELECT count() FROM kiosk_hourly SETTINGS max_threads = 64",
+            f"SELECT * FROM url('http://127.0.0.1:{stack.clickhouse_http_port}/', CSV, 'x String')",
+            "SELECT * FROM numbers(10)",
+        ):
             with pytest.raises(WarehouseError) as info:
                 ro.execute(statement)
             assert info.value.code == 164, (statement, str(info.value))  # READONLY
@@ -126,8 +146,10 @@ def test_city_it_cannot_lift_its_limits_nor_reach_out(stack: Settings) -> None:
 def test_a_runaway_city_it_query_is_stopped_by_its_memory_limit(stack: Settings) -> None:
     with Warehouse(stack, readonly=True) as ro:
         with pytest.raises(WarehouseError) as info:
-            ro.execute("SELECT groupArray(toString(number)) FROM "
-                       "(SELECT number FROM system.numbers LIMIT 400000000)")
+            ro.execute(
+                "SELECT groupArray(toString(number)) FROM "
+                "(SELECT number FROM system.numbers LIMIT 400000000)"
+            )
         assert info.value.code == 241, str(info.value)  # MEMORY_LIMIT_EXCEEDED
     with Warehouse(stack) as wh:  # the server is fine
         assert wh.execute("SELECT 1") == [(1,)]
@@ -140,8 +162,9 @@ def test_the_platform_answers_while_city_it_runs_64_heavy_queries(stack: Setting
     import threading
     import time
 
-    heavy = ("SELECT sum(cityHash64(number)) FROM "
-             "(SELECT number FROM system.numbers LIMIT 300000000)")
+    heavy = (
+        "SELECT sum(cityHash64(number)) FROM (SELECT number FROM system.numbers LIMIT 300000000)"
+    )
     outcomes: list[str] = []
     lock = threading.Lock()
 

@@ -21,8 +21,12 @@ pytestmark = pytest.mark.integration
 
 
 def test_alerts_from_the_command_line(settings: Settings, tmp_path: Path) -> None:
-    s = load_settings(**{**{n: getattr(settings, n) for n in settings.model_fields_set},
-                         "alert_routes_file": tmp_path / "routes" / "routes.json"})
+    s = load_settings(
+        **{
+            **{n: getattr(settings, n) for n in settings.model_fields_set},
+            "alert_routes_file": tmp_path / "routes" / "routes.json",
+        }
+    )
     now = datetime.now(UTC)
     with Warehouse(s) as wh:
         city(wh, int(now.timestamp()) // 3600 - 1)
@@ -39,8 +43,9 @@ def test_alerts_from_the_command_line(settings: Settings, tmp_path: Path) -> Non
     text = hailong(s, "alerts", "list").stdout
     assert "2 open alerts" in text and drop in text and "window_hi" in text
 
-    ack = hailong(s, "alerts", "ack", "--alert-id", drop, "--by", "chair of U-A",
-                  "--comment", "staff briefed")
+    ack = hailong(
+        s, "alerts", "ack", "--alert-id", drop, "--by", "chair of U-A", "--comment", "staff briefed"
+    )
     assert ack.returncode == 0 and "acknowledged by chair of U-A" in ack.stdout, ack.stderr
     again = hailong(s, "alerts", "ack", "--alert-id", drop, "--by", "chair of U-A")
     assert again.returncode == 2 and "only a raised alert" in again.stderr
@@ -48,8 +53,17 @@ def test_alerts_from_the_command_line(settings: Settings, tmp_path: Path) -> Non
     later = (now + timedelta(days=1)).isoformat()
     snoozed = hailong(s, "alerts", "snooze", "--alert-id", low, "--until", later, "--by", "x")
     assert snoozed.returncode == 0, snoozed.stderr
-    past = hailong(s, "alerts", "snooze", "--alert-id", low, "--until",
-                   (now - timedelta(days=1)).isoformat(), "--by", "x")
+    past = hailong(
+        s,
+        "alerts",
+        "snooze",
+        "--alert-id",
+        low,
+        "--until",
+        (now - timedelta(days=1)).isoformat(),
+        "--by",
+        "x",
+    )
     assert past.returncode == 2 and "later hour" in past.stderr
     naive = hailong(s, "alerts", "snooze", "--alert-id", low, "--until", "2030-01-01T00:00")
     assert naive.returncode == 2 and "offset" in naive.stderr
@@ -60,8 +74,9 @@ def test_alerts_from_the_command_line(settings: Settings, tmp_path: Path) -> Non
     missing = hailong(s, "alerts", "ack", "--alert-id", "nope", "--by", "x")
     assert missing.returncode == 2 and "no alert nope" in missing.stderr
 
-    state = {a["rule"]: a for a in json.loads(
-        hailong(s, "alerts", "list", "--all", "--json").stdout)}
+    state = {
+        a["rule"]: a for a in json.loads(hailong(s, "alerts", "list", "--all", "--json").stdout)
+    }
     assert state["credible_drop"]["state"] == "acknowledged"
     assert state["credible_drop"]["acknowledged_by"] == "chair of U-A"
     assert state["index_below"]["state"] == "resolved"
@@ -88,10 +103,20 @@ def test_alerts_from_the_command_line(settings: Settings, tmp_path: Path) -> Non
     routes = tmp_path / "routes-in.json"
     routes.write_text(json.dumps({"routes": [{"match": "*", "webhook": "https://x.example/h"}]}))
     assert hailong(s, "alerts", "routes", "load", str(routes)).returncode == 2
-    routes.write_text(json.dumps({"routes": [
-        {"match": "U-A", "webhook": "https://x.example/h",
-         "secret": "a-secret-of-32-characters-xx"},
-        {"match": "*", "email": ["city@hanoi.example"], "mode": "digest"}]}))
+    routes.write_text(
+        json.dumps(
+            {
+                "routes": [
+                    {
+                        "match": "U-A",
+                        "webhook": "https://x.example/h",
+                        "secret": "a-secret-of-32-characters-xx",
+                    },
+                    {"match": "*", "email": ["city@hanoi.example"], "mode": "digest"},
+                ]
+            }
+        )
+    )
     loaded = hailong(s, "alerts", "routes", "load", str(routes))
     assert loaded.returncode == 0 and "2 routes loaded" in loaded.stdout, loaded.stderr
     assert stat.S_IMODE(s.alert_routes_path.stat().st_mode) == 0o600

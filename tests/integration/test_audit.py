@@ -26,27 +26,57 @@ pytestmark = pytest.mark.integration
 
 def hailong(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "hailong.cli", *args], env=settings_env(s),
-        capture_output=True, text=True, timeout=300, check=False)
+        [sys.executable, "-m", "hailong.cli", *args],
+        env=settings_env(s),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
-def test_audit_verifies_every_event_and_names_a_tampered_one(settings: Settings,
-                                                             tmp_path: Path) -> None:
-    s = load_settings(**{**{n: getattr(settings, n) for n in settings.model_fields_set},
-                         "require_signatures": True})
+def test_audit_verifies_every_event_and_names_a_tampered_one(
+    settings: Settings, tmp_path: Path
+) -> None:
+    s = load_settings(
+        **{
+            **{n: getattr(settings, n) for n in settings.model_fields_set},
+            "require_signatures": True,
+        }
+    )
     config = tmp_path / "K.json"
-    out = hailong(s, "devices", "register", "--device", "K-A", "--kind", "kiosk", "--office",
-                  "HN-A", "--from", "2020-01-01T00:00:00+00:00", "--out", str(config))
+    out = hailong(
+        s,
+        "devices",
+        "register",
+        "--device",
+        "K-A",
+        "--kind",
+        "kiosk",
+        "--office",
+        "HN-A",
+        "--from",
+        "2020-01-01T00:00:00+00:00",
+        "--out",
+        str(config),
+    )
     assert out.returncode == 0, out.stderr
     signer = signer_from_config(config)
     at = datetime(2026, 10, 14, 9, 0, tzinfo=LOCAL_TZ)
     ids = [uuid.uuid4() for _ in range(4)]
 
     def press(i: int) -> bytes:
-        return json.dumps({
-            "schema": "kiosk_rating/1", "event_id": str(ids[i]), "office_id": "HN-A",
-            "device_id": "K-A", "occurred_at": (at + timedelta(minutes=5 * i)).isoformat(),
-            "scale": 5, "value": 5}).encode()
+        return json.dumps(
+            {
+                "schema": "kiosk_rating/1",
+                "event_id": str(ids[i]),
+                "office_id": "HN-A",
+                "device_id": "K-A",
+                "occurred_at": (at + timedelta(minutes=5 * i)).isoformat(),
+                "scale": 5,
+                "value": 5,
+            }
+        ).encode()
 
     messages = [(b"HN-A", press(i), [*signer.headers(press(i))]) for i in range(3)]
     messages.append((b"HN-A", press(3), []))  # unsigned: held, then released by a person
@@ -54,25 +84,40 @@ def test_audit_verifies_every_event_and_names_a_tampered_one(settings: Settings,
         deliver(make_producer(s, SIMULATOR), s.topics.kiosk, messages)
 
         def state() -> tuple[int, int]:
-            return (int(wh.execute("SELECT count() FROM kiosk_ratings_raw FINAL")[0][0]),
-                    int(wh.execute("SELECT count() FROM quarantine FINAL")[0][0]))
+            return (
+                int(wh.execute("SELECT count() FROM kiosk_ratings_raw FINAL")[0][0]),
+                int(wh.execute("SELECT count() FROM quarantine FINAL")[0][0]),
+            )
 
         wait_until(lambda: state() == (3, 1), 60, "3 counted, 1 held")
-        released = hailong(s, "quarantine", "release", "--event-id", str(ids[3]), "--why",
-                           "kiosk firmware without signing, checked", "--by", "auditor")
+        released = hailong(
+            s,
+            "quarantine",
+            "release",
+            "--event-id",
+            str(ids[3]),
+            "--why",
+            "kiosk firmware without signing, checked",
+            "--by",
+            "auditor",
+        )
         assert released.returncode == 0 and ": counted" in released.stdout, released.stderr
 
         clean = hailong(s, "audit", "verify", "--month", "2026-10")
         assert clean.returncode == 0, clean.stdout + clean.stderr
-        assert "4 raw events checked: 3 verified against their device's signature, 1 " \
-               "released from the quarantine by a person" in clean.stdout
+        assert (
+            "4 raw events checked: 3 verified against their device's signature, 1 "
+            "released from the quarantine by a person" in clean.stdout
+        )
         assert "0 failures" in clean.stdout
         other = hailong(s, "audit", "verify", "--month", "2026-09")
         assert "0 raw events checked" in other.stdout and other.returncode == 0
 
         # Someone with write access turns a 5 into a 1 (a newer version of the row).
-        (row,) = wh.execute(f"SELECT {', '.join(RAW_COLUMNS)} FROM kiosk_ratings_raw FINAL "
-                            "WHERE event_id = %(e)s", {"e": ids[1]})
+        (row,) = wh.execute(
+            f"SELECT {', '.join(RAW_COLUMNS)} FROM kiosk_ratings_raw FINAL WHERE event_id = %(e)s",
+            {"e": ids[1]},
+        )
         tampered = list(row)
         tampered[RAW_COLUMNS.index("value")] = 1
         tampered[RAW_COLUMNS.index("version")] += 1

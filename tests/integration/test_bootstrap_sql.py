@@ -43,22 +43,46 @@ def eid(n: int) -> uuid.UUID:
 
 
 def survey(n: int, office: str, token: str, at: datetime, **answers: int) -> QrSurvey:
-    return QrSurvey.model_validate({
-        "schema": "qr_survey/1", "event_id": eid(n), "token_id": token, "office_id": office,
-        "submitted_at": at, "questionnaire": "sipas-5/1", "answers": answers})
+    return QrSurvey.model_validate(
+        {
+            "schema": "qr_survey/1",
+            "event_id": eid(n),
+            "token_id": token,
+            "office_id": office,
+            "submitted_at": at,
+            "questionnaire": "sipas-5/1",
+            "answers": answers,
+        }
+    )
 
 
 def press(n: int, office: str, at: datetime, value: int) -> KioskRating:
-    return KioskRating.model_validate({
-        "schema": "kiosk_rating/1", "event_id": eid(n), "office_id": office,
-        "device_id": "D1", "occurred_at": at, "scale": 4, "value": value})
+    return KioskRating.model_validate(
+        {
+            "schema": "kiosk_rating/1",
+            "event_id": eid(n),
+            "office_id": office,
+            "device_id": "D1",
+            "occurred_at": at,
+            "scale": 4,
+            "value": value,
+        }
+    )
 
 
 def sentiment(n: int, office: str, at: datetime, mood: str, confidence: float) -> Event:
-    return CameraObservation.model_validate({
-        "schema": "camera_observation/1", "event_id": eid(n), "office_id": office,
-        "camera_id": "C1", "observed_at": at, "kind": "sentiment", "sentiment": mood,
-        "confidence": confidence})
+    return CameraObservation.model_validate(
+        {
+            "schema": "camera_observation/1",
+            "event_id": eid(n),
+            "office_id": office,
+            "camera_id": "C1",
+            "observed_at": at,
+            "kind": "sentiment",
+            "sentiment": mood,
+            "confidence": confidence,
+        }
+    )
 
 
 # Counted in October, by unit. 90001 = offices O1 + O2, 90002 = O3.
@@ -88,7 +112,8 @@ NOT_COUNTED = [
 ]
 LATE: list[Event] = [COUNTED["90001"][4]]
 OTHERS: list[Event] = [
-    press(201, "O1", utc(10, 7, 2), 4), press(202, "O1", utc(10, 7, 3), 1),
+    press(201, "O1", utc(10, 7, 2), 4),
+    press(202, "O1", utc(10, 7, 3), 1),
     press(203, "O1", utc(10, 7, 3, 0), 4),  # same second as 202: misuse, not counted
     press(204, "O3", utc(10, 8, 2), 3),
     sentiment(301, "O2", utc(10, 7, 2), "positive", 0.6),
@@ -107,26 +132,36 @@ def land(wh: Any, batches: list[list[Event]]) -> None:
     """Each batch as the stream worker lands it (warehouse/landing.py)."""
     offset = 0
     for batch in batches:
-        landing.land(wh, [landing.Message(channel_of(e), e, 0, offset + i)
-                          for i, e in enumerate(batch)])
+        landing.land(
+            wh, [landing.Message(channel_of(e), e, 0, offset + i) for i, e in enumerate(batch)]
+        )
         offset += len(batch)
 
 
 def fill(wh: Any) -> None:
     u1 = Unit("90001", "Phường Một", "Phường", "commune", "01", date(2025, 7, 1), None)
     u2 = Unit("90002", "Xã Hai", "Xã", "commune", "01", date(2025, 7, 1), None)
-    load_registry(wh, [u1, u2], [Office("O1", "o1", u1), Office("O2", "o2", u1),
-                                 Office("O3", "o3", u2)])
+    load_registry(
+        wh, [u1, u2], [Office("O1", "o1", u1), Office("O2", "o2", u1), Office("O3", "o3", u2)]
+    )
     on_time = [e for unit in COUNTED.values() for e in unit if e not in LATE]
     resent: list[Event] = [COUNTED["90001"][0], NOT_COUNTED[0]]  # copies at later offsets
     land(wh, [on_time + NOT_COUNTED + OTHERS, LATE + resent])
 
 
 def expected(unit: str, k_n: int, k_sat: int, c_n: int, c_pos: int) -> UnitSample:
-    return UnitSample.build(unit, "commune", k_n=k_n, k_sat=k_sat, c_n=c_n, c_pos=c_pos,
-                            submissions=[{(Q.aspect_of(c), f"sipas-5/1:{c}"): v >= 4
-                                          for c, v in s.answers.items()}
-                                         for s in COUNTED[unit]])
+    return UnitSample.build(
+        unit,
+        "commune",
+        k_n=k_n,
+        k_sat=k_sat,
+        c_n=c_n,
+        c_pos=c_pos,
+        submissions=[
+            {(Q.aspect_of(c), f"sipas-5/1:{c}"): v >= 4 for c, v in s.answers.items()}
+            for s in COUNTED[unit]
+        ],
+    )
 
 
 def check(wh: Any) -> list[UnitSample]:
@@ -150,7 +185,8 @@ def check(wh: Any) -> list[UnitSample]:
 
 
 def test_bootstrap_samples_are_the_rankings_events_on_both_engines(
-        settings: Settings, chdb_schema: ChdbWarehouse) -> None:
+    settings: Settings, chdb_schema: ChdbWarehouse
+) -> None:
     with Warehouse(settings) as server:
         fill(server)
         on_server = check(server)
@@ -171,8 +207,9 @@ def test_bootstrap_samples_are_the_rankings_events_on_both_engines(
     assert (intervals["90001"].rank_lo, intervals["90001"].rank_hi) == (1, 1)
     assert (intervals["90002"].rank_lo, intervals["90002"].rank_hi) == (None, None)
     # and they go into the ranking rows as they are
-    published = build_ranking(OCTOBER, counts, Weights(), 5, datetime(2026, 11, 1, tzinfo=UTC),
-                              intervals=intervals)
+    published = build_ranking(
+        OCTOBER, counts, Weights(), 5, datetime(2026, 11, 1, tzinfo=UTC), intervals=intervals
+    )
     assert {r.unit_code: (r.score_lo, r.score_hi, r.rank_lo, r.rank_hi) for r in published} == {
-        code: (iv.score_lo, iv.score_hi, iv.rank_lo, iv.rank_hi)
-        for code, iv in intervals.items()}
+        code: (iv.score_lo, iv.score_hi, iv.rank_lo, iv.rank_hi) for code, iv in intervals.items()
+    }

@@ -29,12 +29,23 @@ pytestmark = pytest.mark.integration
 
 OFFICE = "HN-00004"
 EMOTION: dict[str, Any] = {
-    "camera_id": "cam-3", "office_id": OFFICE, "timestamp": "2026-11-24T09:15:02+07:00",
-    "event_type": "emotion", "emotion": "angry", "score": 0.87, "track_id": "t-1234",
-    "observation_id": "obs-1"}
+    "camera_id": "cam-3",
+    "office_id": OFFICE,
+    "timestamp": "2026-11-24T09:15:02+07:00",
+    "event_type": "emotion",
+    "emotion": "angry",
+    "score": 0.87,
+    "track_id": "t-1234",
+    "observation_id": "obs-1",
+}
 QUEUE: dict[str, Any] = {
-    "camera_id": "cam-3", "office_id": OFFICE, "timestamp": "2026-11-24T02:15:00Z",
-    "event_type": "queue", "people_waiting": 7, "estimated_wait_s": 420.5}
+    "camera_id": "cam-3",
+    "office_id": OFFICE,
+    "timestamp": "2026-11-24T02:15:00Z",
+    "event_type": "queue",
+    "people_waiting": 7,
+    "estimated_wait_s": 420.5,
+}
 
 
 @dataclass
@@ -47,8 +58,12 @@ class Adapter:
     tokens: dict[str, str]  # every registered camera's token
 
     def post(self, body: Any, key: str | None = None) -> Reply:
-        return request("POST", f"{self.base}/api/v1/observations", json_body=body,
-                       headers={"Authorization": f"Bearer {key or self.key}"})
+        return request(
+            "POST",
+            f"{self.base}/api/v1/observations",
+            json_body=body,
+            headers={"Authorization": f"Bearer {key or self.key}"},
+        )
 
     def output(self) -> str:
         """Everything the process printed (call after it stopped)."""
@@ -57,10 +72,14 @@ class Adapter:
 
 @pytest.fixture
 def adapter(settings: Settings, tmp_path: Path) -> Iterator[Adapter]:
-    s = settings.model_copy(update={"stack_dir": tmp_path / "stack",
-                                    "kafka_home": settings.kafka_dir,
-                                    "camera_rate_per_minute": 30,
-                                    "camera_registry_refresh_s": 0})
+    s = settings.model_copy(
+        update={
+            "stack_dir": tmp_path / "stack",
+            "kafka_home": settings.kafka_dir,
+            "camera_rate_per_minute": 30,
+            "camera_registry_refresh_s": 0,
+        }
+    )
     tokens = {}
     with Warehouse(s) as wh:  # cam-3 and cam-1 at OFFICE, cam-9 elsewhere
         for camera, office in (("cam-3", OFFICE), ("cam-1", OFFICE), ("cam-9", "HN-00008")):
@@ -69,9 +88,13 @@ def adapter(settings: Settings, tmp_path: Path) -> Iterator[Adapter]:
     env = {**settings_env(s), "HAILONG_CAMERA_PORT": str(port)}
     log = tmp_path / "camera.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "hailong.cli", "camera",
-                                 "--log-level", "debug"], stdout=out, stderr=subprocess.STDOUT,
-                                env=env, preexec_fn=default_signals)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hailong.cli", "camera", "--log-level", "debug"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=default_signals,
+        )
     adapter = Adapter(f"http://127.0.0.1:{port}", tokens["cam-3"], log, proc, s, tokens)
     try:
         deadline = time.monotonic() + 60
@@ -111,8 +134,18 @@ def camera_events(s: Settings) -> list[CameraObservation]:
 def test_valid_webhooks_become_contract_events(adapter: Adapter) -> None:
     one = adapter.post(EMOTION)
     assert one.status == 200, one.text
-    several = adapter.post([QUEUE, {**EMOTION, "observation_id": "obs-2", "emotion": "Happy",
-                                    "score": 0.5, "track_id": "t-9"}])
+    several = adapter.post(
+        [
+            QUEUE,
+            {
+                **EMOTION,
+                "observation_id": "obs-2",
+                "emotion": "Happy",
+                "score": 0.5,
+                "track_id": "t-9",
+            },
+        ]
+    )
     assert several.status == 200 and several.json()["accepted"] == 2
     assert adapter.post(EMOTION, key="wrong").status == 401
     ids = one.json()["event_ids"] + several.json()["event_ids"]
@@ -120,24 +153,34 @@ def test_valid_webhooks_become_contract_events(adapter: Adapter) -> None:
     assert list(events) == ids  # one office: one partition, in order
     angry, queue, happy = (events[i] for i in ids)
     assert (angry.kind, angry.sentiment, angry.confidence, angry.track_id, angry.camera_id) == (
-        "sentiment", "negative", 0.87, "t-1234", "cam-3")
+        "sentiment",
+        "negative",
+        0.87,
+        "t-1234",
+        "cam-3",
+    )
     assert angry.observed_at.isoformat() == "2026-11-24T02:15:02+00:00"
     assert (queue.kind, queue.queue_length, queue.wait_seconds, queue.sentiment) == (
-        "queue", 7, 420.5, None)
+        "queue",
+        7,
+        420.5,
+        None,
+    )
     assert (happy.sentiment, happy.confidence) == ("positive", 0.5)
     assert {e.office_id for e in events.values()} == {OFFICE}
 
 
-def test_forbidden_fields_are_refused_and_never_published_or_logged(
-        adapter: Adapter) -> None:
+def test_forbidden_fields_are_refused_and_never_published_or_logged(adapter: Adapter) -> None:
     marker = f"LEAK-{uuid.uuid4().hex}"
     payloads: list[tuple[Any, list[str]]] = [
         ({**EMOTION, "image": f"data:image/jpeg;base64,/9j/{marker}"}, ["image"]),
         ({**EMOTION, "face_crop": marker}, ["face_crop"]),
         ({**EMOTION, "embedding": [0.12, -0.4, marker]}, ["embedding"]),
         ({**QUEUE, "vendor_debug": {"note": marker}}, ["vendor_debug"]),
-        ([QUEUE, {**EMOTION, "snapshot": marker, "age_estimate": 34}],
-         ["age_estimate", "snapshot"]),
+        (
+            [QUEUE, {**EMOTION, "snapshot": marker, "age_estimate": 34}],
+            ["age_estimate", "snapshot"],
+        ),
     ]
     for body, fields in payloads:
         reply = adapter.post(body)
@@ -147,14 +190,20 @@ def test_forbidden_fields_are_refused_and_never_published_or_logged(
         assert problem["fields"] == fields
         assert marker not in reply.text
     # values that are merely invalid are not echoed either
-    for change in ({"emotion": marker}, {"track_id": f"{marker} x"},
-                   {"timestamp": marker}, {"camera_id": {"face": marker}}):
+    for change in (
+        {"emotion": marker},
+        {"track_id": f"{marker} x"},
+        {"timestamp": marker},
+        {"camera_id": {"face": marker}},
+    ):
         reply = adapter.post({**EMOTION, **change})
         assert reply.status == 422 and marker not in reply.text, reply.text
-    bad_json = request("POST", f"{adapter.base}/api/v1/observations",
-                       b'{"image": "' + marker.encode() + b'",}',
-                       headers={"Authorization": f"Bearer {adapter.key}",
-                                "Content-Type": "application/json"})
+    bad_json = request(
+        "POST",
+        f"{adapter.base}/api/v1/observations",
+        b'{"image": "' + marker.encode() + b'",}',
+        headers={"Authorization": f"Bearer {adapter.key}", "Content-Type": "application/json"},
+    )
     assert bad_json.status == 400 and marker not in bad_json.text
     assert camera_events(adapter.settings) == []
     stop(adapter)
@@ -170,8 +219,17 @@ def test_openapi_documents_the_webhook_format(adapter: Adapter) -> None:
     assert op["summary"] and "allowlist" in op["description"]
     one, many = op["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
     assert set(one["properties"]) == {
-        "camera_id", "office_id", "timestamp", "event_type", "observation_id", "emotion",
-        "score", "track_id", "people_waiting", "estimated_wait_s"}
+        "camera_id",
+        "office_id",
+        "timestamp",
+        "event_type",
+        "observation_id",
+        "emotion",
+        "score",
+        "track_id",
+        "people_waiting",
+        "estimated_wait_s",
+    }
     assert one["additionalProperties"] is False and many["items"] == one
     assert {"200", "401", "413", "422", "503"} <= set(op["responses"])
     assert "face_crop" in doc["info"]["description"]
@@ -183,15 +241,16 @@ def test_a_camera_token_posts_only_its_own_observations(adapter: Adapter) -> Non
     office's) observations, nothing for an unknown or revoked token, a rate per camera."""
     other_camera = adapter.post(EMOTION, key=adapter.tokens["cam-1"])
     assert other_camera.status == 403 and other_camera.json()["type"].endswith("not-this-camera")
-    other_office = adapter.post({**EMOTION, "camera_id": "cam-9"},
-                                key=adapter.tokens["cam-9"])
+    other_office = adapter.post({**EMOTION, "camera_id": "cam-9"}, key=adapter.tokens["cam-9"])
     assert other_office.status == 403  # cam-9 is bound to HN-00008
     mixed = adapter.post([EMOTION, {**QUEUE, "camera_id": "cam-1"}])
     assert mixed.status == 403 and mixed.json()["errors"] == [
-        {"field": "[1]", "message": "another camera or office"}]
+        {"field": "[1]", "message": "another camera or office"}
+    ]
     assert adapter.post(EMOTION, key="not-a-token").status == 401
-    own = adapter.post({**EMOTION, "camera_id": "cam-1", "observation_id": "obs-1"},
-                       key=adapter.tokens["cam-1"])
+    own = adapter.post(
+        {**EMOTION, "camera_id": "cam-1", "observation_id": "obs-1"}, key=adapter.tokens["cam-1"]
+    )
     assert own.status == 200
     # the same observation_id from another camera is another event (namespaced)
     assert adapter.post(EMOTION).json()["event_ids"] != own.json()["event_ids"]

@@ -32,17 +32,27 @@ RAW = {"kiosk": "kiosk_ratings_raw", "qr": "qr_surveys_raw", "camera": "camera_o
 
 
 def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
-        settings: Settings, stack: Settings, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    settings: Settings, stack: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     def say(line: str) -> None:
         """Past pytest's capture: the run's figures belong in every CI log."""
         with capsys.disabled():
             print(f"\n[chaos] {line}", end="", flush=True)
 
     start, end = datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC)
-    traffic = city_traffic(hanoi_offices(), 201_000, start, end, seed=11,
-                           invalid=600, resent=1_000, reused_tokens=150,
-                           misuse_bursts=60, late=300, skewed_devices=5)
+    traffic = city_traffic(
+        hanoi_offices(),
+        201_000,
+        start,
+        end,
+        seed=11,
+        invalid=600,
+        resent=1_000,
+        reused_tokens=150,
+        misuse_bursts=60,
+        late=300,
+        skewed_devices=5,
+    )
     valid = traffic.events + traffic.late + traffic.reused_tokens
     expected = {
         "kiosk": {e.event_id for e in valid if isinstance(e, KioskRating)},
@@ -53,8 +63,11 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
     publisher = Publisher(settings)
     publisher.publish(traffic.events)
     publisher.publish(traffic.late + traffic.resent + traffic.reused_tokens)
-    topic = {"kiosk": settings.topics.kiosk, "qr": settings.topics.qr,
-             "camera": settings.topics.camera}
+    topic = {
+        "kiosk": settings.topics.kiosk,
+        "qr": settings.topics.qr,
+        "camera": settings.topics.camera,
+    }
     for channel, value in traffic.invalid:
         publisher.publish_raw(topic[channel], [(b"HN-00004", value)])
     publisher.close()
@@ -62,9 +75,13 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
     log = (tmp_path / "worker.log").open("ab")
 
     def start_worker() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "hailong.cli", "stream"], stdout=log,
-                                stderr=subprocess.STDOUT, env=settings_env(settings),
-                                preexec_fn=default_signals)
+        return subprocess.Popen(
+            [sys.executable, "-m", "hailong.cli", "stream"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=settings_env(settings),
+            preexec_fn=default_signals,
+        )
 
     wh = Warehouse(settings)
 
@@ -95,7 +112,8 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
         def everything_landed() -> bool:
             return all(
                 wh.execute(f"SELECT uniqExact(event_id) FROM {RAW[ch]}")[0][0] == len(ids)
-                for ch, ids in expected.items())
+                for ch, ids in expected.items()
+            )
 
         wait_until(everything_landed, 300, "every valid event to land")
         # one more batch interval, so the last batch's bucket refresh is done too
@@ -119,12 +137,15 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
     injected = {value for _, value in traffic.invalid}
     assert {base64.b64decode(d["raw"]) for d in letters} == injected
     assert all(d["error"] for d in letters)
-    say(f"dead letters: {len(traffic.invalid)} invalid events, {len(letters)} letters "
-        f"(a replay after a kill may repeat one)")
+    say(
+        f"dead letters: {len(traffic.invalid)} invalid events, {len(letters)} letters "
+        f"(a replay after a kill may repeat one)"
+    )
 
     # Reused tokens counted zero times; streamed buckets equal the reference exactly.
-    assert wh.execute("SELECT sum(q_duplicates) FROM qr_hourly FINAL") == \
-        [(len(traffic.reused_tokens),)]
+    assert wh.execute("SELECT sum(q_duplicates) FROM qr_hourly FINAL") == [
+        (len(traffic.reused_tokens),)
+    ]
     report = reconcile(wh, start, end)
     describe(report, say)
     assert report.clean

@@ -29,13 +29,16 @@ NOT_JSON = Received(K, 0, 1, b"OA", b"not json")
 # Three batches, as the worker would split them; the second replays NOT_JSON after
 # Hanoi midnight. Inserted out of order: the replay's copy first.
 BATCHES = [
-    (T0 + timedelta(seconds=10), [
-        NOT_JSON,
-        Received(K, 1, 5, b"OB", b'{"schema": "qr_survey/1"}'),
-        Received(Q, 0, 3, b"OA", b'{"schema": "qr_survey/1", "image": "x"}'),
-        Received(C, 2, 9, b"OC", None),
-        Received(C, 2, 10, None, b'{"schema": "camera_observation/1", "a": 1, "a": 2}'),
-    ]),
+    (
+        T0 + timedelta(seconds=10),
+        [
+            NOT_JSON,
+            Received(K, 1, 5, b"OB", b'{"schema": "qr_survey/1"}'),
+            Received(Q, 0, 3, b"OA", b'{"schema": "qr_survey/1", "image": "x"}'),
+            Received(C, 2, 9, b"OC", None),
+            Received(C, 2, 10, None, b'{"schema": "camera_observation/1", "a": 1, "a": 2}'),
+        ],
+    ),
     (T0, [NOT_JSON, Received(K, 0, 2, b"OA", BAD_ID)]),
     (T0 + timedelta(hours=2), [Received(K, 0, 3, b"OA", BAD_ID)]),
 ]
@@ -63,14 +66,33 @@ EXPECTED_SUMMARY = [
 H1, H2, H3 = (datetime(2026, 11, 24, h, tzinfo=UTC) for h in (2, 3, 9))
 # (table, columns, rows): each bucket's older row first, then the row FINAL keeps.
 BUCKETS: list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]] = [
-    ("kiosk_hourly", ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version"),
-     [("OA", H1, 2, 1, 0, 2), ("OA", H1, 3, 2, 1, 4), ("OB", H2, 1, 1, 0, 1)]),
-    ("qr_hourly", ("office_id", "hour", "q_n", "q_duplicates", "version"),
-     [("OA", H1, 1, 0, 1), ("OA", H1, 2, 1, 3), ("OC", H3, 1, 0, 1)]),
-    ("camera_hourly", ("office_id", "hour", "c_n", "c_pos", "c_low_confidence", "queue_obs",
-                       "queue_length_sum", "queue_length_max", "wait_obs", "wait_seconds_sum",
-                       "version"),
-     [("OA", H1, 1, 1, 0, 1, 9, 9, 1, 30.0, 3), ("OA", H1, 4, 3, 1, 2, 7, 5, 1, 90.5, 7)]),
+    (
+        "kiosk_hourly",
+        ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version"),
+        [("OA", H1, 2, 1, 0, 2), ("OA", H1, 3, 2, 1, 4), ("OB", H2, 1, 1, 0, 1)],
+    ),
+    (
+        "qr_hourly",
+        ("office_id", "hour", "q_n", "q_duplicates", "version"),
+        [("OA", H1, 1, 0, 1), ("OA", H1, 2, 1, 3), ("OC", H3, 1, 0, 1)],
+    ),
+    (
+        "camera_hourly",
+        (
+            "office_id",
+            "hour",
+            "c_n",
+            "c_pos",
+            "c_low_confidence",
+            "queue_obs",
+            "queue_length_sum",
+            "queue_length_max",
+            "wait_obs",
+            "wait_seconds_sum",
+            "version",
+        ),
+        [("OA", H1, 1, 1, 0, 1, 9, 9, 1, 30.0, 3), ("OA", H1, 4, 3, 1, 2, 7, 5, 1, 90.5, 7)],
+    ),
 ]
 EXPECTED_HOURLY = [
     ("OA", at(H1), 3, 2, 1, 2, 1, 4, 3, 1, 2, 7, 5, 1, 90.5),
@@ -78,8 +100,10 @@ EXPECTED_HOURLY = [
     ("OC", at(H3), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0.0),
 ]
 
-SUMMARY = ("SELECT day, source_topic, reason, dead_letters, first_rejected_at, "
-           "last_rejected_at FROM dead_letter_summary ORDER BY day, source_topic, reason")
+SUMMARY = (
+    "SELECT day, source_topic, reason, dead_letters, first_rejected_at, "
+    "last_rejected_at FROM dead_letter_summary ORDER BY day, source_topic, reason"
+)
 HOURLY = "SELECT * FROM office_hourly ORDER BY office_id, hour"
 
 
@@ -90,15 +114,19 @@ def load(wh: Any) -> None:
         rows = [dead_letter_row(d) for d in split(messages, P, now).dead]
         assert len(rows) == len(messages)
         raw = DEAD_LETTER_COLUMNS.index("raw")
-        wh.insert(DEAD_LETTERS_TABLE, DEAD_LETTER_COLUMNS,
-                  [(*r[:raw], r[raw].decode(), *r[raw + 1:]) for r in rows])
+        wh.insert(
+            DEAD_LETTERS_TABLE,
+            DEAD_LETTER_COLUMNS,
+            [(*r[:raw], r[raw].decode(), *r[raw + 1 :]) for r in rows],
+        )
     for table, columns, rows in BUCKETS:
         for row in rows:  # one insert each: separate parts, so only FINAL collapses them
             wh.insert(table, columns, [row])
 
 
-def test_city_views_give_the_same_rows_on_both_engines(settings: Settings,
-                                                        chdb_schema: ChdbWarehouse) -> None:
+def test_city_views_give_the_same_rows_on_both_engines(
+    settings: Settings, chdb_schema: ChdbWarehouse
+) -> None:
     with Warehouse(settings) as server:
         load(server)
         on_server = {"summary": server.execute(SUMMARY), "hourly": server.execute(HOURLY)}
@@ -111,16 +139,24 @@ def test_city_views_give_the_same_rows_on_both_engines(settings: Settings,
 
 
 def test_the_views_answer_the_same_with_definer_rights_on_the_current_engine(
-        chdb_schema: ChdbWarehouse) -> None:
+    chdb_schema: ChdbWarehouse,
+) -> None:
     """The current-server recipe of warehouse/README.md: city views switched to SQL
     SECURITY DEFINER (18.16 does not parse it) give the same rows."""
     load(chdb_schema)
     before = {q: chdb_schema.execute(q) for q in (SUMMARY, HOURLY)}
-    for view in ("dead_letter_summary", "office_hourly", "office_index_current",
-                 "kiosk_ratings", "qr_surveys"):
+    for view in (
+        "dead_letter_summary",
+        "office_hourly",
+        "office_index_current",
+        "kiosk_ratings",
+        "qr_surveys",
+    ):
         chdb_schema.execute(f"ALTER TABLE {view} MODIFY SQL SECURITY DEFINER DEFINER = default")
-        ddl = chdb_schema.execute(f"SELECT create_table_query FROM system.tables "
-                                  f"WHERE database = currentDatabase() AND name = '{view}'")
+        ddl = chdb_schema.execute(
+            f"SELECT create_table_query FROM system.tables "
+            f"WHERE database = currentDatabase() AND name = '{view}'"
+        )
         assert "SQL SECURITY DEFINER" in ddl[0][0], view
     assert {q: chdb_schema.execute(q) for q in (SUMMARY, HOURLY)} == before
 

@@ -77,16 +77,28 @@ class Dying:
 
 
 def press(event_id: uuid.UUID, office: str, value: int = 5) -> bytes:
-    return json.dumps({
-        "schema": "kiosk_rating/1", "event_id": str(event_id), "office_id": office,
-        "device_id": f"{office}-K1", "occurred_at": AT.isoformat(), "scale": 5, "value": value,
-    }).encode()
+    return json.dumps(
+        {
+            "schema": "kiosk_rating/1",
+            "event_id": str(event_id),
+            "office_id": office,
+            "device_id": f"{office}-K1",
+            "occurred_at": AT.isoformat(),
+            "scale": 5,
+            "value": value,
+        }
+    ).encode()
 
 
 def counted(wh: Warehouse, offices: tuple[str, ...]) -> int:
     """Presses counted in the buckets of these offices (misuse included)."""
-    return int(wh.execute("SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL "
-                          "WHERE office_id IN %(o)s", {"o": offices})[0][0] or 0)
+    return int(
+        wh.execute(
+            "SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL WHERE office_id IN %(o)s",
+            {"o": offices},
+        )[0][0]
+        or 0
+    )
 
 
 def run(ingestor: Ingestor, messages: list[Received]) -> None:
@@ -94,7 +106,8 @@ def run(ingestor: Ingestor, messages: list[Received]) -> None:
 
 
 def test_a_kill_after_any_write_and_a_replay_in_any_order_count_the_event_once(
-        settings: Settings) -> None:
+    settings: Settings,
+) -> None:
     topic = settings.topics.kiosk
     runs = 0
     # Measure how many writes one batch makes, so every one of them is a kill point.
@@ -106,7 +119,8 @@ def test_a_kill_after_any_write_and_a_replay_in_any_order_count_the_event_once(
     assert writes >= 3, writes  # raw, claims, buckets at the least
     with Warehouse(settings) as wh:
         for kill_after, mirror, other_office in itertools.product(
-                range(1, writes + 1), (False, True), (False, True)):
+            range(1, writes + 1), (False, True), (False, True)
+        ):
             runs += 1
             eid = uuid.uuid4()
             office_a = f"L{runs}"
@@ -129,17 +143,21 @@ def test_a_kill_after_any_write_and_a_replay_in_any_order_count_the_event_once(
         report = reconcile(wh, AT - timedelta(hours=1), AT + timedelta(hours=1))
         assert report.clean, [t.differing for t in report.tables]
         assert report.raw_events == runs + 1  # and the probe's event
-    print(f"loss window: {runs} kill/replay runs ({writes} kill points x mirror x same or "
-          "other office), each event counted once; reconcile equal")
+    print(
+        f"loss window: {runs} kill/replay runs ({writes} kill points x mirror x same or "
+        "other office), each event counted once; reconcile equal"
+    )
 
 
 def test_two_workers_killed_at_random_land_one_office_split_over_two_partitions_once(
-        settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Two real worker processes in one consumer group. One office's events arrive on
     two partitions (as when a vendor's client partitions differently), with copies of
     the same event_ids on both, sent at the same moment; the workers are SIGKILLed at
     random and replaced. Afterwards each event_id counts exactly once and the buckets
     reconcile with raw (``hailong reconcile``)."""
+
     def say(line: str) -> None:
         with capsys.disabled():
             print(f"\n[copies] {line}", end="", flush=True)
@@ -149,12 +167,14 @@ def test_two_workers_killed_at_random_land_one_office_split_over_two_partitions_
     rng.seed(seed)
     office = hanoi_offices()[:1]
     start, end = datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 10, 6, tzinfo=UTC)
-    traffic = city_traffic(office, 4_000, start, end, seed=seed, reused_tokens=40,
-                           misuse_bursts=8)
+    traffic = city_traffic(office, 4_000, start, end, seed=seed, reused_tokens=40, misuse_bursts=8)
     events: list[Event] = [*traffic.events, *traffic.reused_tokens]
     rng.shuffle(events)
-    topic = {KioskRating: settings.topics.kiosk, QrSurvey: settings.topics.qr,
-             CameraObservation: settings.topics.camera}
+    topic = {
+        KioskRating: settings.topics.kiosk,
+        QrSurvey: settings.topics.qr,
+        CameraObservation: settings.topics.camera,
+    }
     parts = (0, 11)  # of the 12: as far apart as can be, likely two workers' own
     sends: list[list[tuple[str, int, bytes, bytes]]] = []
     copies = 0
@@ -162,8 +182,9 @@ def test_two_workers_killed_at_random_land_one_office_split_over_two_partitions_
         home = rng.choice(parts)
         group = [(topic[type(e)], home, e.key, e.to_json())]
         if rng.random() < 0.4:  # a copy on the other partition, at the same moment
-            group.append((topic[type(e)], parts[1] if home == parts[0] else parts[0], e.key,
-                          e.to_json()))
+            group.append(
+                (topic[type(e)], parts[1] if home == parts[0] else parts[0], e.key, e.to_json())
+            )
             copies += 1
         if rng.random() < 0.05:  # and a resend on the same partition
             group.append(group[0])
@@ -173,9 +194,13 @@ def test_two_workers_killed_at_random_land_one_office_split_over_two_partitions_
     log = (tmp_path / "workers.log").open("ab")
 
     def start_worker() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "hailong.cli", "stream"], stdout=log,
-                                stderr=subprocess.STDOUT, env=settings_env(settings),
-                                preexec_fn=default_signals)
+        return subprocess.Popen(
+            [sys.executable, "-m", "hailong.cli", "stream"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=settings_env(settings),
+            preexec_fn=default_signals,
+        )
 
     workers = [start_worker(), start_worker()]
     kills = 0
@@ -184,7 +209,7 @@ def test_two_workers_killed_at_random_land_one_office_split_over_two_partitions_
         deadline = time.monotonic() + 45
         next_kill = time.monotonic() + rng.uniform(4, 8)
         for i in range(0, len(sends), 100):  # ~45 s of traffic, kills among it
-            for group in sends[i:i + 100]:
+            for group in sends[i : i + 100]:
                 for t, p, key, value in group:
                     producer.produce(t, key=key, value=value, partition=p)
             producer.poll(0)
@@ -223,45 +248,72 @@ def test_two_workers_killed_at_random_land_one_office_split_over_two_partitions_
     owned_rows = 0
     both_landed = wh.execute(  # ids whose copies two workers landed at the same moment
         "SELECT count() FROM (SELECT event_id FROM event_claims WHERE uncontested = 1 "
-        "GROUP BY event_id HAVING uniqExact(channel, kafka_partition, kafka_offset) > 1)")[0][0]
+        "GROUP BY event_id HAVING uniqExact(channel, kafka_partition, kafka_offset) > 1)"
+    )[0][0]
     for channel in (KIOSK, QR, CAMERA):
-        rows = wh.execute(f"SELECT event_id, kafka_partition, kafka_offset "
-                          f"FROM {channel.raw_table} FINAL")
+        rows = wh.execute(
+            f"SELECT event_id, kafka_partition, kafka_offset FROM {channel.raw_table} FINAL"
+        )
         found = claims.lookup(wh, {r[0] for r in rows})
-        owned = [r for r in rows
-                 if claims.owner(found[r[0]]) == claims.Position(channel.name, r[2], r[1])]
-        ids = {e.event_id for e in events if topic[type(e)] == getattr(
-            settings.topics, channel.name)}
+        owned = [
+            r
+            for r in rows
+            if claims.owner(found[r[0]]) == claims.Position(channel.name, r[2], r[1])
+        ]
+        ids = {
+            e.event_id for e in events if topic[type(e)] == getattr(settings.topics, channel.name)
+        }
         assert sorted(r[0] for r in owned) == sorted(ids), channel.name
         owned_rows += len(owned)
     assert owned_rows == len(events)
     assert ties(wh) == []  # no two bucket rows with one version and different counts
     result = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", "hailong.cli", "reconcile", "--since", start.isoformat(),
-         "--until", end.isoformat()], env=settings_env(settings), capture_output=True,
-        text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "hailong.cli",
+            "reconcile",
+            "--since",
+            start.isoformat(),
+            "--until",
+            end.isoformat(),
+        ],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     checked = sum(int(m) for m in re.findall(r"(\d+) buckets checked, equal", result.stdout))
     assert checked > 0 and "DIFFER" not in result.stdout
-    say(f"seed {seed}: {len(events)} events, {copies} copies, {kills} SIGKILLs of 2 workers; "
+    say(
+        f"seed {seed}: {len(events)} events, {copies} copies, {kills} SIGKILLs of 2 workers; "
         f"{both_landed} event_ids landed by both workers at once, each counted once like "
-        f"every other; reconcile: {checked} buckets checked, equal")
+        f"every other; reconcile: {checked} buckets checked, equal"
+    )
 
 
 def counted_events(wh: Warehouse) -> int:
     """Events in the buckets: each counted event is in exactly one."""
-    return int(sum(wh.execute(q)[0][0] or 0 for q in (
-        "SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL",
-        "SELECT sum(q_n + q_duplicates) FROM qr_hourly FINAL",
-        "SELECT sum(c_n + c_low_confidence + queue_obs) FROM camera_hourly FINAL")))
+    return int(
+        sum(
+            wh.execute(q)[0][0] or 0
+            for q in (
+                "SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL",
+                "SELECT sum(q_n + q_duplicates) FROM qr_hourly FINAL",
+                "SELECT sum(c_n + c_low_confidence + queue_obs) FROM camera_hourly FINAL",
+            )
+        )
+    )
 
 
 def interleavings(a: list[str], b: list[str]) -> list[list[tuple[int, str]]]:
     """Every order of two workers' steps that keeps each worker's own order."""
     if not a or not b:
         return [[(0, s) for s in a] + [(1, s) for s in b]]
-    return ([[(0, a[0]), *rest] for rest in interleavings(a[1:], b)]
-            + [[(1, b[0]), *rest] for rest in interleavings(a, b[1:])])
+    return [[(0, a[0]), *rest] for rest in interleavings(a[1:], b)] + [
+        [(1, b[0]), *rest] for rest in interleavings(a, b[1:])
+    ]
 
 
 def ties(wh: Warehouse) -> list[tuple[Any, ...]]:
@@ -269,20 +321,29 @@ def ties(wh: Warehouse) -> list[tuple[Any, ...]]:
     merge could hide them: without FINAL)."""
     out = []
     for table, key, counts in (
-            ("kiosk_hourly", "office_id, hour", "k_n, k_sat, k_misuse"),
-            ("qr_hourly", "office_id, hour", "q_n, q_duplicates"),
-            ("qr_criteria_hourly", "office_id, hour, questionnaire, aspect, criterion",
-             "answered, satisfied"),
-            ("camera_hourly", "office_id, hour", "c_n, c_pos, c_low_confidence, queue_obs"),
-            ("kiosk_misuse_flags", "office_id, occurred_at_us, event_id", "misuse")):
-        out += [(table, *r) for r in wh.execute(
-            f"SELECT {key}, version FROM {table} GROUP BY {key}, version "
-            f"HAVING uniqExact({counts}) > 1")]
+        ("kiosk_hourly", "office_id, hour", "k_n, k_sat, k_misuse"),
+        ("qr_hourly", "office_id, hour", "q_n, q_duplicates"),
+        (
+            "qr_criteria_hourly",
+            "office_id, hour, questionnaire, aspect, criterion",
+            "answered, satisfied",
+        ),
+        ("camera_hourly", "office_id, hour", "c_n, c_pos, c_low_confidence, queue_obs"),
+        ("kiosk_misuse_flags", "office_id, occurred_at_us, event_id", "misuse"),
+    ):
+        out += [
+            (table, *r)
+            for r in wh.execute(
+                f"SELECT {key}, version FROM {table} GROUP BY {key}, version "
+                f"HAVING uniqExact({counts}) > 1"
+            )
+        ]
     return out
 
 
 def test_two_workers_landing_one_event_at_once_count_it_once_in_every_interleaving(
-        settings: Settings) -> None:
+    settings: Settings,
+) -> None:
     """Two workers land copies of one new event_id from two partitions at the same
     moment (both look the claims up before either writes one), their steps interleaved
     in every possible order. The copies differ (another office, another value), so the
@@ -290,22 +351,38 @@ def test_two_workers_landing_one_event_at_once_count_it_once_in_every_interleavi
     every bucket equals the reference (reconcile), and no two bucket rows share a
     version with different counts."""
     steps = ["plan", "record", "insert_raw", "refresh"]
-    orders = [o for o in interleavings(steps, steps)
-              if o.index((0, "plan")) < o.index((1, "record"))
-              and o.index((1, "plan")) < o.index((0, "record"))]  # both uncontested
+    orders = [
+        o
+        for o in interleavings(steps, steps)
+        if o.index((0, "plan")) < o.index((1, "record"))
+        and o.index((1, "plan")) < o.index((0, "record"))
+    ]  # both uncontested
     assert len(orders) == 40  # the two look-ups first (2 ways), then C(6, 3) = 20
     with Warehouse(settings) as w0, Warehouse(settings) as w1:
         for n, order in enumerate(orders):
             eid = uuid.uuid4()
             offices = (f"X{n}", f"Y{n}")
-            mine = [KioskRating.model_validate_json(press(eid, offices[0], 5)),
-                    KioskRating.model_validate_json(press(eid, offices[1], 1))]
+            mine = [
+                KioskRating.model_validate_json(press(eid, offices[0], 5)),
+                KioskRating.model_validate_json(press(eid, offices[1], 1)),
+            ]
             # and an ordinary press beside each copy, so no bucket holds only the copy
             for o in offices:
-                landing.land(w0, [landing.Message(KIOSK, KioskRating.model_validate_json(
-                    press(uuid.uuid4(), o, 4)), 5, 10_000 + n)])
-            messages = [[landing.Message(KIOSK, mine[0], 0, 100 + n)],
-                        [landing.Message(KIOSK, mine[1], 7, 100 + n)]]
+                landing.land(
+                    w0,
+                    [
+                        landing.Message(
+                            KIOSK,
+                            KioskRating.model_validate_json(press(uuid.uuid4(), o, 4)),
+                            5,
+                            10_000 + n,
+                        )
+                    ],
+                )
+            messages = [
+                [landing.Message(KIOSK, mine[0], 0, 100 + n)],
+                [landing.Message(KIOSK, mine[1], 7, 100 + n)],
+            ]
             plans: list[Any] = [None, None]
             whs = (w0, w1)
             for who, step in order:
@@ -318,5 +395,7 @@ def test_two_workers_landing_one_event_at_once_count_it_once_in_every_interleavi
         report = reconcile(w0, AT - timedelta(hours=1), AT + timedelta(hours=1))
         assert report.clean, [t.differing for t in report.tables]
         assert ties(w0) == []
-    print(f"{len(orders)} interleavings of two workers landing one event at once: counted "
-          "once, reconcile equal, no version ties")
+    print(
+        f"{len(orders)} interleavings of two workers landing one event at once: counted "
+        "once, reconcile equal, no version ties"
+    )

@@ -19,8 +19,12 @@ pytestmark = pytest.mark.integration
 
 def login(s: Site, name: str, password: str = PASSWORD) -> tuple[Reply, str]:
     body = urllib.parse.urlencode({"name": name, "password": password, "next": "/"}).encode()
-    reply = request("POST", f"{s.base}/login", body, headers={
-        "Content-Type": "application/x-www-form-urlencoded"})
+    reply = request(
+        "POST",
+        f"{s.base}/login",
+        body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     cookie = reply.headers.get("set-cookie", "").split(";", 1)[0]
     return reply, cookie
 
@@ -35,20 +39,51 @@ def get(s: Site, path: str, cookie: str = "", token: str = "") -> Reply:
 def test_each_role_its_pages_and_403_elsewhere(settings: Settings) -> None:
     with site(settings) as s:
         expect = {
-            "city": {"/city": 200, "/unit/A": 200, "/unit/B": 200, "/office/HN-A1": 200,
-                     "/office/HN-B1": 200, "/alerts": 200, "/staff/S-2?office=HN-A1": 200},
-            "chair.a": {"/city": 403, "/unit/A": 200, "/unit/B": 403, "/office/HN-A2": 200,
-                        "/office/HN-B1": 403, "/staff/S-2?office=HN-A1": 200,
-                        "/office/HN-B1/live.json": 403},
-            "head.a1": {"/city": 403, "/unit/A": 403, "/office/HN-A1": 200,
-                        "/office/HN-A2": 403, "/office/HN-A2/live.json": 403,
-                        "/staff/S-1?office=HN-A1": 200, "/staff/S-1?office=HN-A2": 403,
-                        # the read API with the session: the same scope as the pages
-                        "/api/v1/offices/HN-A1": 200, "/api/v1/offices/HN-A2": 403},
-            "staff.s1": {"/staff/S-1": 200, "/staff/S-2": 403, "/staff/S-2?office=HN-A1": 403,
-                         "/office/HN-A1": 403, "/alerts": 403, "/city": 403},
-            "viewer.b": {"/unit/B": 200, "/office/HN-B1": 200, "/unit/A": 403,
-                         "/office/HN-A1": 403, "/staff/S-1?office=HN-A1": 403},
+            "city": {
+                "/city": 200,
+                "/unit/A": 200,
+                "/unit/B": 200,
+                "/office/HN-A1": 200,
+                "/office/HN-B1": 200,
+                "/alerts": 200,
+                "/staff/S-2?office=HN-A1": 200,
+            },
+            "chair.a": {
+                "/city": 403,
+                "/unit/A": 200,
+                "/unit/B": 403,
+                "/office/HN-A2": 200,
+                "/office/HN-B1": 403,
+                "/staff/S-2?office=HN-A1": 200,
+                "/office/HN-B1/live.json": 403,
+            },
+            "head.a1": {
+                "/city": 403,
+                "/unit/A": 403,
+                "/office/HN-A1": 200,
+                "/office/HN-A2": 403,
+                "/office/HN-A2/live.json": 403,
+                "/staff/S-1?office=HN-A1": 200,
+                "/staff/S-1?office=HN-A2": 403,
+                # the read API with the session: the same scope as the pages
+                "/api/v1/offices/HN-A1": 200,
+                "/api/v1/offices/HN-A2": 403,
+            },
+            "staff.s1": {
+                "/staff/S-1": 200,
+                "/staff/S-2": 403,
+                "/staff/S-2?office=HN-A1": 403,
+                "/office/HN-A1": 403,
+                "/alerts": 403,
+                "/city": 403,
+            },
+            "viewer.b": {
+                "/unit/B": 200,
+                "/office/HN-B1": 200,
+                "/unit/A": 403,
+                "/office/HN-A1": 403,
+                "/staff/S-1?office=HN-A1": 403,
+            },
         }
         for name, pages in expect.items():
             reply, cookie = login(s, name)
@@ -68,8 +103,9 @@ def test_each_role_its_pages_and_403_elsewhere(settings: Settings) -> None:
         # Vietnamese first; English with the toggle (a cookie).
         _, city = login(s, "city")
         assert "Bảng xếp hạng" in get(s, "/city", city).text
-        toggled = request("GET", f"{s.base}/lang/en", headers={
-            "Cookie": city, "Referer": f"{s.base}/city"})
+        toggled = request(
+            "GET", f"{s.base}/lang/en", headers={"Cookie": city, "Referer": f"{s.base}/city"}
+        )
         assert toggled.status == 303 and toggled.headers["location"] == "/city"
         lang = toggled.headers["set-cookie"].split(";", 1)[0]
         english = get(s, "/city", f"{city}; {lang}").text
@@ -127,15 +163,18 @@ def test_forms_need_their_session_token_and_logins_lock(settings: Settings) -> N
     with site(settings) as s:
         _, cookie = login(s, "chair.a")
         form = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
-        no_token = request("POST", f"{s.base}/alerts/{s.alert_id}/ack", b"comment=x",
-                           headers=form)
+        no_token = request("POST", f"{s.base}/alerts/{s.alert_id}/ack", b"comment=x", headers=form)
         assert no_token.status == 403
         page = get(s, "/alerts", cookie).text
         csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page)
         assert csrf is not None
         body = urllib.parse.urlencode({"csrf": csrf.group(1), "comment": "on it"}).encode()
-        foreign = request("POST", f"{s.base}/alerts/{s.alert_id}/ack", body,
-                          headers={**form, "Origin": "https://evil.example"})
+        foreign = request(
+            "POST",
+            f"{s.base}/alerts/{s.alert_id}/ack",
+            body,
+            headers={**form, "Origin": "https://evil.example"},
+        )
         assert foreign.status == 403
         done = request("POST", f"{s.base}/alerts/{s.alert_id}/ack", body, headers=form)
         assert done.status == 303

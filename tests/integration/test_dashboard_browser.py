@@ -46,8 +46,14 @@ PUBLIC = ["/public", "/public/methodology", "/login"]
 def axe_source(settings: Settings) -> str:
     path = settings.stack_dir / "npm" / "node_modules" / "axe-core" / "axe.min.js"
     if not path.exists():  # a clone's own stack dir: infra/install puts it there
-        path = Path(__file__).parents[2] / ".stack" / "npm" / "node_modules" / "axe-core" \
+        path = (
+            Path(__file__).parents[2]
+            / ".stack"
+            / "npm"
+            / "node_modules"
+            / "axe-core"
             / "axe.min.js"
+        )
     return path.read_text()
 
 
@@ -58,7 +64,8 @@ def check_accessible(page: Page, axe: str, where: str) -> None:
     violations = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
         ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,"
-        " target: v.nodes[0] && v.nodes[0].target.join(' ')}))")
+        " target: v.nodes[0] && v.nodes[0].target.join(' ')}))"
+    )
     bad = [v for v in violations if v["impact"] in ("serious", "critical")]
     assert not bad, (where, bad)
 
@@ -136,21 +143,31 @@ def test_every_page_for_every_role_at_two_widths(settings: Settings, browser: Br
     print(f"\nscreenshots: {shots} ({len(list(shots.glob('*.png')))} pages)")
 
 
-def test_a_press_appears_on_its_office_page_without_a_reload(settings: Settings,
-                                                             browser: Browser,
-                                                             tmp_path: Path) -> None:
+def test_a_press_appears_on_its_office_page_without_a_reload(
+    settings: Settings, browser: Browser, tmp_path: Path
+) -> None:
     with site(settings) as s, running_worker(settings, tmp_path / "worker.log"):
         context, page, _ = log_in(browser, s, "head.a1", 1280)
         page.goto(f"{s.base}/office/HN-A1")
         cell = 'tr[data-window="1h"] [data-field="k_n"]'
         before = int(page.inner_text(cell))
         page.evaluate("window.__sameDocument = true")
-        press = {"schema": "kiosk_rating/1", "event_id": str(uuid.uuid4()),
-                 "office_id": "HN-A1", "device_id": "K-A1", "counter_id": "Q1",
-                 "occurred_at": datetime.now(UTC).isoformat(), "scale": 5, "value": 5}
+        press = {
+            "schema": "kiosk_rating/1",
+            "event_id": str(uuid.uuid4()),
+            "office_id": "HN-A1",
+            "device_id": "K-A1",
+            "counter_id": "Q1",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "scale": 5,
+            "value": 5,
+        }
         sent_at = datetime.now(UTC)
-        deliver(make_producer(settings, SIMULATOR), settings.topics.kiosk,
-                [(b"HN-A1", json.dumps(press).encode(), [])])
+        deliver(
+            make_producer(settings, SIMULATOR),
+            settings.topics.kiosk,
+            [(b"HN-A1", json.dumps(press).encode(), [])],
+        )
         # (polled from here: the page's CSP rightly forbids the eval wait_for_function uses)
         deadline = time.monotonic() + 60
         while int(page.inner_text(cell)) != before + 1:
@@ -160,5 +177,7 @@ def test_a_press_appears_on_its_office_page_without_a_reload(settings: Settings,
         assert page.evaluate("window.__sameDocument === true")  # no reload happened
         assert page.inner_text("[data-read-age]") in {"0", "1", "2"}
         context.close()
-    print(f"\na press published to Kafka showed on its office page after {seen_after:.1f} s "
-          "(the page polls every second here, every 5 s by default)")
+    print(
+        f"\na press published to Kafka showed on its office page after {seen_after:.1f} s "
+        "(the page polls every second here, every 5 s by default)"
+    )

@@ -37,8 +37,12 @@ def invalid_events(s: Settings) -> list[tuple[str, bytes | None, bytes | None, s
         (s.topics.kiosk, b"OB", b'{"schema": "qr_survey/1"}', "wrong_topic"),
         (s.topics.qr, b"OA", b'{"schema": "qr_survey/1", "face_crop": "..."}', "unknown_field"),
         (s.topics.qr, None, b"[1, 2]", "not_object"),
-        (s.topics.camera, b"OC", b'{"schema": "camera_observation/1", "a": 1, "a": 2}',
-         "duplicate_key"),
+        (
+            s.topics.camera,
+            b"OC",
+            b'{"schema": "camera_observation/1", "a": 1, "a": 2}',
+            "duplicate_key",
+        ),
         (s.topics.camera, b"OC", b'{"schema": "nope/1"}', "unknown_schema"),
     ]
 
@@ -49,12 +53,20 @@ def as_bytes(v: Any) -> bytes:
 
 
 def test_dead_letters_land_once_each_even_after_a_replay(
-        settings: Settings, worker: subprocess.Popen[bytes]) -> None:
+    settings: Settings, worker: subprocess.Popen[bytes]
+) -> None:
     cases = invalid_events(settings)
-    valid = json.dumps({
-        "schema": "kiosk_rating/1", "event_id": "00000000-0000-0000-0000-00000000d1e1",
-        "office_id": "OA", "device_id": "K1", "occurred_at": "2026-11-24T09:00:00+07:00",
-        "scale": 5, "value": 5}).encode()
+    valid = json.dumps(
+        {
+            "schema": "kiosk_rating/1",
+            "event_id": "00000000-0000-0000-0000-00000000d1e1",
+            "office_id": "OA",
+            "device_id": "K1",
+            "occurred_at": "2026-11-24T09:00:00+07:00",
+            "scale": 5,
+            "value": 5,
+        }
+    ).encode()
     producer = make_producer(settings, SIMULATOR)
     for topic, key, value, _ in cases:
         deliver(producer, topic, [(key, value)])  # type: ignore[list-item]  # a tombstone too
@@ -78,11 +90,17 @@ def test_dead_letters_land_once_each_even_after_a_replay(
     for topic, key, value, reason in cases:
         m = by_value[(topic, value)]
         expected[(topic, m.partition(), m.offset())] = (
-            None if key is None else key.decode(), value or b"", reason)
-    rows = wh.execute("SELECT source_topic, kafka_partition, kafka_offset, key, raw, error, "
-                      "rejected_at FROM dead_letters FINAL")
-    assert {(t, p, o): (k, as_bytes(r)) for t, p, o, k, r, _e, _at in rows} == \
-        {pos: exp[:2] for pos, exp in expected.items()}
+            None if key is None else key.decode(),
+            value or b"",
+            reason,
+        )
+    rows = wh.execute(
+        "SELECT source_topic, kafka_partition, kafka_offset, key, raw, error, "
+        "rejected_at FROM dead_letters FINAL"
+    )
+    assert {(t, p, o): (k, as_bytes(r)) for t, p, o, k, r, _e, _at in rows} == {
+        pos: exp[:2] for pos, exp in expected.items()
+    }
 
     # The same as the dead-letter topic: error and time of each rejection.
     published = [json.loads(m.value()) for m in read_topic(settings, settings.topics.deadletter)]
@@ -90,11 +108,14 @@ def test_dead_letters_land_once_each_even_after_a_replay(
     for letter in published:
         pos = (letter["source_topic"], letter["partition"], letter["offset"])
         assert base64.b64decode(letter["raw"]) == expected[pos][1]
-    topic_view = {(d["source_topic"], d["partition"], d["offset"]):
-                  (d["error"], datetime.fromisoformat(d["rejected_at"]).replace(microsecond=0))
-                  for d in published}
-    assert {(t, p, o): (e, at.replace(tzinfo=UTC)) for t, p, o, _k, _r, e, at in rows} == \
-        topic_view
+    topic_view = {
+        (d["source_topic"], d["partition"], d["offset"]): (
+            d["error"],
+            datetime.fromisoformat(d["rejected_at"]).replace(microsecond=0),
+        )
+        for d in published
+    }
+    assert {(t, p, o): (e, at.replace(tzinfo=UTC)) for t, p, o, _k, _r, e, at in rows} == topic_view
 
     # The summary: per Hanoi day of the first rejection, topic and reason class.
     def local_day(t: datetime) -> date:
@@ -102,17 +123,18 @@ def test_dead_letters_land_once_each_even_after_a_replay(
 
     first_at = {(t, p, o): at for t, p, o, _k, _r, _e, at in rows}
     want = Counter((local_day(first_at[pos]), pos[0], exp[2]) for pos, exp in expected.items())
-    summary_query = ("SELECT day, source_topic, reason, dead_letters, first_rejected_at, "
-                     "last_rejected_at FROM dead_letter_summary "
-                     "ORDER BY day, source_topic, reason")
+    summary_query = (
+        "SELECT day, source_topic, reason, dead_letters, first_rejected_at, "
+        "last_rejected_at FROM dead_letter_summary "
+        "ORDER BY day, source_topic, reason"
+    )
     summary = wh.execute(summary_query)
     assert {(d, t, r): n for d, t, r, n, _f, _l in summary} == dict(want)
     assert sum(n for _d, _t, _r, n, _f, _l in summary) == len(cases)
 
     # A replay of the same messages (a worker killed before acknowledging them): the
     # dead letters are published again, and landed again as the same rows.
-    received = [Received(m.topic(), m.partition(), m.offset(), m.key(), m.value())
-                for m in source]
+    received = [Received(m.topic(), m.partition(), m.offset(), m.key(), m.value()) for m in source]
     replay = asyncio.run(Ingestor(settings).process(received))
     assert len(replay.dead) == len(cases) and len(replay.kiosk) == 1
     assert len(read_topic(settings, settings.topics.deadletter)) == 2 * len(cases)
@@ -120,8 +142,10 @@ def test_dead_letters_land_once_each_even_after_a_replay(
     assert wh.execute("SELECT count() FROM dead_letters FINAL")[0][0] == len(cases)
     assert wh.execute(summary_query) == summary  # counts, first and last times unchanged
     wh.execute("OPTIMIZE TABLE dead_letters FINAL")
-    after_merge = wh.execute("SELECT source_topic, kafka_partition, kafka_offset, key, raw, "
-                             "error, rejected_at FROM dead_letters")
+    after_merge = wh.execute(
+        "SELECT source_topic, kafka_partition, kafka_offset, key, raw, "
+        "error, rejected_at FROM dead_letters"
+    )
     assert sorted(after_merge, key=str) == sorted(rows, key=str)  # the first rejection won
     assert wh.execute("SELECT count() FROM kiosk_ratings_raw FINAL") == [(1,)]
     wh.close()

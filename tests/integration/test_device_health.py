@@ -21,29 +21,51 @@ from warehouse.devices import register, revoke, silent
 pytestmark = pytest.mark.integration
 
 
-def test_device_health_shows_last_seen_skew_and_silence(settings: Settings,
-                                                        worker: Popen[bytes]) -> None:
+def test_device_health_shows_last_seen_skew_and_silence(
+    settings: Settings, worker: Popen[bytes]
+) -> None:
     with Warehouse(settings) as wh:
-        for device, kind in (("K1", "kiosk"), ("K2", "kiosk"), ("K3", "kiosk"),
-                             ("K4", "kiosk"), ("C1", "camera")):
+        for device, kind in (
+            ("K1", "kiosk"),
+            ("K2", "kiosk"),
+            ("K3", "kiosk"),
+            ("K4", "kiosk"),
+            ("C1", "camera"),
+        ):
             register(wh, device, kind, "HN-A", by="test")
         register(wh, "GW", "gateway", by="test")
         revoke(wh, "K4", by="test", why="stolen")
         sent_at = datetime.now(UTC)
-        press = json.dumps({
-            "schema": "kiosk_rating/1", "event_id": str(uuid.uuid4()), "office_id": "HN-A",
-            "device_id": "K1", "occurred_at": (sent_at - timedelta(seconds=120)).isoformat(),
-            "scale": 5, "value": 5}).encode()
+        press = json.dumps(
+            {
+                "schema": "kiosk_rating/1",
+                "event_id": str(uuid.uuid4()),
+                "office_id": "HN-A",
+                "device_id": "K1",
+                "occurred_at": (sent_at - timedelta(seconds=120)).isoformat(),
+                "scale": 5,
+                "value": 5,
+            }
+        ).encode()
         deliver(make_producer(settings, SIMULATOR), settings.topics.kiosk, [(b"HN-A", press)])
         three_hours_ago = epoch_us(sent_at - timedelta(hours=3))
-        wh.insert("device_seen", ("device_id", "office_id", "channel", "last_seen_us",
-                                  "last_event_us", "skew_s"),
-                  [("K3", "HN-A", "kiosk", three_hours_ago, three_hours_ago, 2.0)])
-        wait_until(lambda: wh.execute("SELECT count() FROM device_seen WHERE device_id = "
-                                      "'K1'")[0][0] == 1, 60, "K1 seen")
-        rows = {r[0]: r[1:] for r in wh.execute(
-            "SELECT device_id, kind, last_seen_us, skew_s, checked_at, silent_minutes, silent "
-            "FROM device_health")}
+        wh.insert(
+            "device_seen",
+            ("device_id", "office_id", "channel", "last_seen_us", "last_event_us", "skew_s"),
+            [("K3", "HN-A", "kiosk", three_hours_ago, three_hours_ago, 2.0)],
+        )
+        wait_until(
+            lambda: wh.execute("SELECT count() FROM device_seen WHERE device_id = 'K1'")[0][0] == 1,
+            60,
+            "K1 seen",
+        )
+        rows = {
+            r[0]: r[1:]
+            for r in wh.execute(
+                "SELECT device_id, kind, last_seen_us, skew_s, checked_at, silent_minutes, silent "
+                "FROM device_health"
+            )
+        }
     assert set(rows) == {"K1", "K2", "K3", "C1"}  # not the revoked kiosk, not the gateway
     kind, seen, skew, _, minutes, _ = rows["K1"]
     assert kind == "kiosk" and abs(seen - epoch_us(sent_at)) < 30_000_000

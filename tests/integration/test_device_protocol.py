@@ -25,39 +25,74 @@ LOG4J = Path(__file__).resolve().parents[2] / "infra" / "kafka" / "log4j2.proper
 
 def examples() -> tuple[str, str]:
     text = README.read_text("utf-8")
-    section = text[text.index("## Device protocol"):text.index("## Device channels")]
+    section = text[text.index("## Device protocol") : text.index("## Device channels")]
     (python,) = re.findall(r"```python\n(.*?)```", section, re.S)
     (shell,) = re.findall(r"```bash\n(.*?)```", section, re.S)
     return python, shell
 
 
-def test_the_readme_examples_publish_events_that_count(settings: Settings,
-                                                       tmp_path: Path) -> None:
-    s = load_settings(**{**{n: getattr(settings, n) for n in settings.model_fields_set},
-                         "require_signatures": True})
+def test_the_readme_examples_publish_events_that_count(settings: Settings, tmp_path: Path) -> None:
+    s = load_settings(
+        **{
+            **{n: getattr(settings, n) for n in settings.model_fields_set},
+            "require_signatures": True,
+        }
+    )
     registered = subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "hailong.cli", "devices", "register", "--device", "K-00004-1",
-         "--kind", "kiosk", "--office", "HN-00004", "--out", str(tmp_path / "K-00004-1.json"),
-         "--from", "2020-01-01T00:00:00+00:00"],
-        env=settings_env(s), capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            "-m",
+            "hailong.cli",
+            "devices",
+            "register",
+            "--device",
+            "K-00004-1",
+            "--kind",
+            "kiosk",
+            "--office",
+            "HN-00004",
+            "--out",
+            str(tmp_path / "K-00004-1.json"),
+            "--from",
+            "2020-01-01T00:00:00+00:00",
+        ],
+        env=settings_env(s),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert registered.returncode == 0, registered.stderr
     python, shell = examples()
     with running_worker(s, tmp_path / "worker.log") as worker, Warehouse(s) as wh:
-        subprocess.run([sys.executable, "-c", python], cwd=tmp_path, check=True,  # noqa: S603
-                       timeout=60)
+        subprocess.run(  # noqa: S603 - the README's example
+            [sys.executable, "-c", python],
+            cwd=tmp_path,
+            check=True,
+            timeout=60,
+        )
         # Kafka's kafka-console-producer.sh, as a vendor has it from Kafka's distribution
         bin_dir = tmp_path / "bin"
         bin_dir.mkdir()
         script = bin_dir / "kafka-console-producer.sh"
-        script.write_text(f"#!/bin/sh\nexec java -cp '{s.kafka_dir / 'libs'}/*' "
-                          f"-Dlog4j2.configurationFile={LOG4J} "
-                          "org.apache.kafka.tools.ConsoleProducer \"$@\"\n")
+        script.write_text(
+            f"#!/bin/sh\nexec java -cp '{s.kafka_dir / 'libs'}/*' "
+            f"-Dlog4j2.configurationFile={LOG4J} "
+            'org.apache.kafka.tools.ConsoleProducer "$@"\n'
+        )
         script.chmod(0o755)
         env = {**settings_env(s), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-        subprocess.run(["bash", "-euo", "pipefail", "-c", shell], cwd=tmp_path,  # noqa: S603,S607
-                       check=True, timeout=120, env=env)
-        assert not [p.name for p in tmp_path.iterdir() if p.name in (
-            "device-key.der", "kafka.conf", "kafka-ca.pem")]  # the example cleans up
+        subprocess.run(  # noqa: S603 - the README's example
+            ["bash", "-euo", "pipefail", "-c", shell],  # noqa: S607 - bash from PATH
+            cwd=tmp_path,
+            check=True,
+            timeout=120,
+            env=env,
+        )
+        assert not [
+            p.name
+            for p in tmp_path.iterdir()
+            if p.name in ("device-key.der", "kafka.conf", "kafka-ca.pem")
+        ]  # the example cleans up
 
         def counted() -> list[tuple[int]]:
             return wh.execute("SELECT value FROM kiosk_ratings_raw FINAL ORDER BY value")

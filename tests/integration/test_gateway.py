@@ -36,11 +36,16 @@ CODES = [c.code for a in Q.aspects for c in a.criteria]
 def gateway_settings(settings: Settings, tmp_path: Path, **changes: Any) -> Settings:
     """The test's topics, with keys and the token store in tmp_path and a free port; the
     gateway rereads the issuer tokens on every request."""
-    return settings.model_copy(update={"stack_dir": tmp_path / "stack",
-                                       "kafka_home": settings.kafka_dir,
-                                       "gateway_port": free_port(),
-                                       "gateway_registry_refresh_s": 0,
-                                       "gateway_issue_per_minute": 10_000, **changes})
+    return settings.model_copy(
+        update={
+            "stack_dir": tmp_path / "stack",
+            "kafka_home": settings.kafka_dir,
+            "gateway_port": free_port(),
+            "gateway_registry_refresh_s": 0,
+            "gateway_issue_per_minute": 10_000,
+            **changes,
+        }
+    )
 
 
 _ISSUERS: dict[tuple[str, str], str] = {}
@@ -59,8 +64,12 @@ def issuer_token(s: Settings, office: str = OFFICE) -> str:
 
 
 def issue(base: str, s: Settings, office: str = OFFICE, **extra: Any) -> dict[str, Any]:
-    reply = request("POST", f"{base}/api/v1/tokens", json_body={"office_id": office, **extra},
-                    headers={"Authorization": f"Bearer {issuer_token(s, office)}"})
+    reply = request(
+        "POST",
+        f"{base}/api/v1/tokens",
+        json_body={"office_id": office, **extra},
+        headers={"Authorization": f"Bearer {issuer_token(s, office)}"},
+    )
     assert reply.status == 201, reply.text
     return reply.json()  # type: ignore[no-any-return]
 
@@ -101,8 +110,10 @@ def test_citizen_fills_the_survey_in_chromium(settings: Settings, tmp_path: Path
                 page.click("#lang")
                 assert page.locator("html").get_attribute("lang") == "en"
                 assert page.locator("h1").inner_text() == Q.title["en"]
-                assert page.locator("#q-A1 legend").inner_text() == \
-                    "A1. There are enough seats in the waiting area"
+                assert (
+                    page.locator("#q-A1 legend").inner_text()
+                    == "A1. There are enough seats in the waiting area"
+                )
                 for code in CODES[:11]:
                     page.click(f"#q-{code} .opt:nth-child({clicked[code]}) .dot")
                 page.click("#lang")
@@ -115,7 +126,8 @@ def test_citizen_fills_the_survey_in_chromium(settings: Settings, tmp_path: Path
                 # the language switch kept every answer
                 for code in CODES:
                     assert page.locator(f"input[name={code}]:checked").get_attribute(
-                        "value") == str(clicked[code])
+                        "value"
+                    ) == str(clicked[code])
                 # fits 360 px: nothing wider than the screen
                 assert page.evaluate("document.documentElement.scrollWidth") <= 360
                 shot = tmp_path / "survey-360.png"
@@ -141,16 +153,16 @@ def test_citizen_fills_the_survey_in_chromium(settings: Settings, tmp_path: Path
     assert abs(event.submitted_at - SYSTEM.now()) < timedelta(minutes=2)
 
 
-def test_the_page_works_as_a_plain_form_without_js(settings: Settings,
-                                                   tmp_path: Path) -> None:
+def test_the_page_works_as_a_plain_form_without_js(settings: Settings, tmp_path: Path) -> None:
     s = gateway_settings(settings, tmp_path)
     with serve(create_app(s), s.gateway_port) as base:
         issued = issue(base, s)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM)
             try:
-                page = browser.new_page(viewport={"width": 360, "height": 740},
-                                        java_script_enabled=False)
+                page = browser.new_page(
+                    viewport={"width": 360, "height": 740}, java_script_enabled=False
+                )
                 page.goto(issued["url"])
                 page.click("#lang")  # without JS: a link that reloads in English
                 page.wait_for_url("**?lang=en")
@@ -185,8 +197,9 @@ def test_refused_submissions_never_reach_kafka(settings: Settings, tmp_path: Pat
             "signature": "~".join([*parts[:5], flipped]),
             "office": "~".join([parts[0], "HN-00005", *parts[2:]]),
             "expiry": "~".join([*parts[:4], str(int(parts[4]) + 10**6), sig]),
-            "other key": tokens.issue("not the gateway's key", OFFICE, timedelta(hours=1),
-                                    SYSTEM.now()).text,
+            "other key": tokens.issue(
+                "not the gateway's key", OFFICE, timedelta(hours=1), SYSTEM.now()
+            ).text,
         }
         for what, text in forged.items():
             office = "HN-00005" if what == "office" else OFFICE
@@ -195,13 +208,16 @@ def test_refused_submissions_never_reach_kafka(settings: Settings, tmp_path: Pat
             assert reply.headers["content-type"] == "application/problem+json"
             assert reply.json()["type"].endswith("token-forged")
             assert request("GET", f"{base}/s/{text}").status == 403
-        expired = tokens.sign(secret, OFFICE, "qr-expired-1", now - timedelta(hours=73),
-                              now - timedelta(hours=1)).text
+        expired = tokens.sign(
+            secret, OFFICE, "qr-expired-1", now - timedelta(hours=73), now - timedelta(hours=1)
+        ).text
         assert submit(base, expired).status == 410
         page = request("GET", f"{base}/s/{expired}")
         assert page.status == 410 and "Mã QR đã hết hạn" in page.text
-        assert request("GET", f"{base}/s/{expired}?lang=en").text.count(
-            "This QR code has expired") >= 1
+        assert (
+            request("GET", f"{base}/s/{expired}?lang=en").text.count("This QR code has expired")
+            >= 1
+        )
         short = issue(base, s, ttl_hours=0.0005)  # 1.8 s
         time.sleep(2.5)
         assert submit(base, short["token"]).status == 410
@@ -224,39 +240,63 @@ def test_refused_submissions_never_reach_kafka(settings: Settings, tmp_path: Pat
             ({"token": token, "office_id": OFFICE, "answers": {"A1": "5"}}, 422),
             ({"token": token, "office_id": OFFICE, "answers": {"A1": 5}, "overall": 0}, 422),
             ({"token": token, "office_id": OFFICE, "answers": {"A1": 5}, "extra": 1}, 422),
-            ({"token": token, "office_id": OFFICE, "answers": {"A1": 5},
-              "comment": "x" * 1001}, 422),
-            ({"token": token, "office_id": OFFICE, "answers": {"A1": 5},
-              "questionnaire": "sipas-9/9"}, 422),
+            (
+                {"token": token, "office_id": OFFICE, "answers": {"A1": 5}, "comment": "x" * 1001},
+                422,
+            ),
+            (
+                {
+                    "token": token,
+                    "office_id": OFFICE,
+                    "answers": {"A1": 5},
+                    "questionnaire": "sipas-9/9",
+                },
+                422,
+            ),
         ]
         for body, status in bad_bodies:
-            reply = (request("POST", f"{base}/api/v1/surveys", body,
-                             headers={"Content-Type": "application/json"})
-                     if isinstance(body, bytes)
-                     else request("POST", f"{base}/api/v1/surveys", json_body=body))
+            reply = (
+                request(
+                    "POST",
+                    f"{base}/api/v1/surveys",
+                    body,
+                    headers={"Content-Type": "application/json"},
+                )
+                if isinstance(body, bytes)
+                else request("POST", f"{base}/api/v1/surveys", json_body=body)
+            )
             assert reply.status == status, (body, reply.text)
             assert reply.json()["status"] == status and "input" not in reply.text
-        unknown = request("POST", f"{base}/api/v1/surveys", json_body={
-            "token": token, "office_id": OFFICE, "answers": {"X9": 4}}).json()
+        unknown = request(
+            "POST",
+            f"{base}/api/v1/surveys",
+            json_body={"token": token, "office_id": OFFICE, "answers": {"X9": 4}},
+        ).json()
         assert "X9" in json.dumps(unknown["errors"])
         # a form with the wrong office or bad answers: readable pages, nothing published
         form = {"Content-Type": "application/x-www-form-urlencoded"}
-        assert request("POST", f"{base}/s/{token}", b"office_id=HN-00005&A1=4",
-                       headers=form).status == 400
-        invalid = request("POST", f"{base}/s/{token}", b"office_id=HN-00004&A1=9&S1=5",
-                          headers=form)
+        assert (
+            request("POST", f"{base}/s/{token}", b"office_id=HN-00005&A1=4", headers=form).status
+            == 400
+        )
+        invalid = request(
+            "POST", f"{base}/s/{token}", b"office_id=HN-00004&A1=9&S1=5", headers=form
+        )
         assert invalid.status == 422 and "kiểm tra lại: A1" in invalid.text
         assert 'name="S1" value="5" checked' in invalid.text  # the answers are kept
-        assert request("POST", f"{base}/s/{forged['signature']}", b"office_id=HN-00004&A1=4",
-                       headers=form).status == 403
+        assert (
+            request(
+                "POST", f"{base}/s/{forged['signature']}", b"office_id=HN-00004&A1=4", headers=form
+            ).status
+            == 403
+        )
         # the one legitimate submission, then every reuse
         accepted = submit(base, token, answers={"A1": 5, "P3": 2}, overall=3)
         assert accepted.status == 201, accepted.text
         assert accepted.json()["token_id"] == good["token_id"]
         for reuse in (submit(base, token), submit(base, token, answers={"F4": 1})):
             assert reuse.status == 409 and reuse.json()["type"].endswith("token-used")
-        used_form = request("POST", f"{base}/s/{token}", b"office_id=HN-00004&A1=4",
-                            headers=form)
+        used_form = request("POST", f"{base}/s/{token}", b"office_id=HN-00004&A1=4", headers=form)
         assert used_form.status == 409 and "đã được gửi" in used_form.text
         assert request("GET", f"{base}/s/{token}").status == 409
     (event,) = qr_events(s)
@@ -265,32 +305,41 @@ def test_refused_submissions_never_reach_kafka(settings: Settings, tmp_path: Pat
     assert event.token_id == good["token_id"]
 
 
-def test_racing_submissions_of_one_token_count_once(settings: Settings,
-                                                    tmp_path: Path) -> None:
+def test_racing_submissions_of_one_token_count_once(settings: Settings, tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     s = gateway_settings(settings, tmp_path)
     with serve(create_app(s), s.gateway_port) as base:
         token = issue(base, s)["token"]
         with ThreadPoolExecutor(8) as pool:
-            statuses = sorted(pool.map(lambda v: submit(base, token, answers={"A1": v}).status,
-                                       [1, 2, 3, 4, 5, 1, 2, 3]))
+            statuses = sorted(
+                pool.map(
+                    lambda v: submit(base, token, answers={"A1": v}).status,
+                    [1, 2, 3, 4, 5, 1, 2, 3],
+                )
+            )
     assert statuses == [201] + [409] * 7
     assert len(qr_events(s)) == 1
 
 
-def test_issuing_needs_the_key_and_serves_qr_images(settings: Settings,
-                                                    tmp_path: Path) -> None:
+def test_issuing_needs_the_key_and_serves_qr_images(settings: Settings, tmp_path: Path) -> None:
     s = gateway_settings(settings, tmp_path)
     with serve(create_app(s), s.gateway_port) as base:
         url = f"{base}/api/v1/tokens"
-        for headers in ({}, {"Authorization": "Bearer wrong"},
-                        {"Authorization": f"Basic {issuer_token(s)}"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": f"Basic {issuer_token(s)}"},
+        ):
             reply = request("POST", url, json_body={"office_id": OFFICE}, headers=headers)
             assert reply.status == 401 and reply.headers["www-authenticate"] == "Bearer"
         auth = {"Authorization": f"Bearer {issuer_token(s)}"}
-        for body in ({"office_id": "HN 4"}, {"office_id": OFFICE, "ttl_hours": 0},
-                     {"office_id": OFFICE, "ttl_hours": 10_000}, {"office": OFFICE}):
+        for body in (
+            {"office_id": "HN 4"},
+            {"office_id": OFFICE, "ttl_hours": 0},
+            {"office_id": OFFICE, "ttl_hours": 10_000},
+            {"office": OFFICE},
+        ):
             assert request("POST", url, json_body=body, headers=auth).status == 422
         issued = issue(base, s, ttl_hours=2)
         token = tokens.verify(s.key("gateway_secret"), issued["token"], SYSTEM.now())
@@ -309,8 +358,9 @@ def test_issuing_needs_the_key_and_serves_qr_images(settings: Settings,
         forged = issued["token"][:-1] + ("A" if issued["token"][-1] != "A" else "B")
         assert request("GET", f"{base}/api/v1/tokens/{forged}/qr.png").status == 403
         default = issue(base, s)
-        lifetime = (datetime.fromisoformat(default["expires_at"])
-                    - datetime.fromisoformat(default["issued_at"]))
+        lifetime = datetime.fromisoformat(default["expires_at"]) - datetime.fromisoformat(
+            default["issued_at"]
+        )
         assert lifetime == timedelta(hours=s.gateway_token_ttl_h) == timedelta(hours=72)
 
 
@@ -318,23 +368,37 @@ def test_body_size_limit(settings: Settings, tmp_path: Path) -> None:
     s = gateway_settings(settings, tmp_path, gateway_max_body_bytes=2048)
     with serve(create_app(s), s.gateway_port) as base:
         token = issue(base, s)["token"]
-        padded = json.dumps({"token": token, "office_id": OFFICE, "answers": {"A1": 5}}
-                            ).encode() + b" " * 4096
-        declared = request("POST", f"{base}/api/v1/surveys", padded,
-                           headers={"Content-Type": "application/json"})
+        padded = (
+            json.dumps({"token": token, "office_id": OFFICE, "answers": {"A1": 5}}).encode()
+            + b" " * 4096
+        )
+        declared = request(
+            "POST", f"{base}/api/v1/surveys", padded, headers={"Content-Type": "application/json"}
+        )
         assert declared.status == 413 and declared.json()["type"].endswith("body-too-large")
-        chunks = [padded[i:i + 500] for i in range(0, len(padded), 500)]
-        streamed = request("POST", f"{base}/api/v1/surveys", iter(chunks),
-                           headers={"Content-Type": "application/json"})
+        chunks = [padded[i : i + 500] for i in range(0, len(padded), 500)]
+        streamed = request(
+            "POST",
+            f"{base}/api/v1/surveys",
+            iter(chunks),
+            headers={"Content-Type": "application/json"},
+        )
         assert streamed.status == 413
-        form = request("POST", f"{base}/s/{token}", iter([b"office_id=HN-00004&A1=4&comment=",
-                                                          b"x" * 3000]),
-                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+        form = request(
+            "POST",
+            f"{base}/s/{token}",
+            iter([b"office_id=HN-00004&A1=4&comment=", b"x" * 3000]),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert form.status == 413 and "Nội dung gửi quá lớn" in form.text
         # nothing was used up: the token still works, once
         assert request("GET", f"{base}/s/{token}").status == 200
-        small = request("POST", f"{base}/api/v1/surveys", iter([padded[:1000].rstrip()]),
-                        headers={"Content-Type": "application/json"})
+        small = request(
+            "POST",
+            f"{base}/api/v1/surveys",
+            iter([padded[:1000].rstrip()]),
+            headers={"Content-Type": "application/json"},
+        )
         assert small.status == 201, small.text
     assert len(qr_events(s)) == 1
 
@@ -357,8 +421,7 @@ def test_rate_limit_per_address(settings: Settings, tmp_path: Path) -> None:
     assert qr_events(s) == []
 
 
-def test_kafka_down_gives_503_and_releases_the_token(settings: Settings,
-                                                     tmp_path: Path) -> None:
+def test_kafka_down_gives_503_and_releases_the_token(settings: Settings, tmp_path: Path) -> None:
     s = gateway_settings(settings, tmp_path)
     dead = s.model_copy(update={"kafka_port": free_port()})  # no broker there
     with serve(create_app(dead, delivery_timeout_s=3), dead.gateway_port) as base:
@@ -366,8 +429,12 @@ def test_kafka_down_gives_503_and_releases_the_token(settings: Settings,
         down = submit(base, token)
         assert down.status == 503 and down.headers["retry-after"]
         assert down.json()["type"].endswith("kafka-unavailable")
-        form = request("POST", f"{base}/s/{token}", b"office_id=HN-00004&A1=4&comment=ok",
-                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+        form = request(
+            "POST",
+            f"{base}/s/{token}",
+            b"office_id=HN-00004&A1=4&comment=ok",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert form.status == 503 and "vẫn còn trên trang" in form.text
         assert 'name="A1" value="4" checked' in form.text
     # Kafka is back (same keys and token store): the same token goes through, once
@@ -385,17 +452,24 @@ def test_openapi_documents_every_endpoint(settings: Settings, tmp_path: Path) ->
         assert request("GET", f"{base}/docs").status == 200
         assert request("GET", f"{base}/healthz").json()["status"] == "ok"
     paths = doc["paths"]
-    expected = {("/api/v1/tokens", "post"), ("/api/v1/tokens/{token}/qr.svg", "get"),
-                ("/api/v1/tokens/{token}/qr.png", "get"), ("/s/{token}", "get"),
-                ("/s/{token}", "post"), ("/s/{token}/thanks", "get"),
-                ("/api/v1/surveys", "post"), ("/healthz", "get")}
+    expected = {
+        ("/api/v1/tokens", "post"),
+        ("/api/v1/tokens/{token}/qr.svg", "get"),
+        ("/api/v1/tokens/{token}/qr.png", "get"),
+        ("/s/{token}", "get"),
+        ("/s/{token}", "post"),
+        ("/s/{token}/thanks", "get"),
+        ("/api/v1/surveys", "post"),
+        ("/healthz", "get"),
+    }
     assert {(p, m) for p, ops in paths.items() for m in ops} == expected
     for p, m in expected:
         op = paths[p][m]
         assert op["summary"] and op["description"], (p, m)
     assert {"401", "422"} <= set(paths["/api/v1/tokens"]["post"]["responses"])
     assert {"403", "409", "410", "413", "429", "503"} <= set(
-        paths["/api/v1/surveys"]["post"]["responses"])
+        paths["/api/v1/surveys"]["post"]["responses"]
+    )
     assert "issuer token" in doc["components"]["securitySchemes"]
 
 
@@ -409,10 +483,15 @@ def test_x_forwarded_for_is_not_believed_by_default(settings: Settings, tmp_path
 
     s = gateway_settings(settings, tmp_path, gateway_rate_per_minute=5)
     log = (tmp_path / "gateway.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "hailong.cli", "gateway"],
-                            env=settings_env(s), stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hailong.cli", "gateway"],
+        env=settings_env(s),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{s.gateway_port}"
     try:
+
         def up() -> bool:
             try:
                 return request("GET", f"{base}/healthz", timeout=2).status == 200
@@ -421,9 +500,12 @@ def test_x_forwarded_for_is_not_believed_by_default(settings: Settings, tmp_path
 
         wait_until(up, 30, "the gateway to answer")
         token = issue(base, s)["token"]
-        statuses = [request("GET", f"{base}/s/{token}",
-                            headers={"X-Forwarded-For": f"203.0.113.{i}"}).status
-                    for i in range(7)]
+        statuses = [
+            request(
+                "GET", f"{base}/s/{token}", headers={"X-Forwarded-For": f"203.0.113.{i}"}
+            ).status
+            for i in range(7)
+        ]
         assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429], statuses
     finally:
         proc.terminate()
@@ -431,8 +513,9 @@ def test_x_forwarded_for_is_not_believed_by_default(settings: Settings, tmp_path
         log.close()
 
 
-def test_an_issuer_issues_only_for_its_office_within_its_rate(settings: Settings,
-                                                              tmp_path: Path) -> None:
+def test_an_issuer_issues_only_for_its_office_within_its_rate(
+    settings: Settings, tmp_path: Path
+) -> None:
     """Issuer tokens per office (issue 13): office B's queue system cannot ask for office
     A's tokens, nor stuff ballots faster than its rate; a revoked issuer is refused."""
     from warehouse.client import Warehouse
@@ -441,12 +524,18 @@ def test_an_issuer_issues_only_for_its_office_within_its_rate(settings: Settings
     s = gateway_settings(settings, tmp_path, gateway_issue_per_minute=3)
     with serve(create_app(s), s.gateway_port) as base:
         url = f"{base}/api/v1/tokens"
-        b_for_a = request("POST", url, json_body={"office_id": OFFICE},
-                          headers={"Authorization": f"Bearer {issuer_token(s, 'HN-00008')}"})
+        b_for_a = request(
+            "POST",
+            url,
+            json_body={"office_id": OFFICE},
+            headers={"Authorization": f"Bearer {issuer_token(s, 'HN-00008')}"},
+        )
         assert b_for_a.status == 403 and b_for_a.json()["type"].endswith("not-your-office")
         auth = {"Authorization": f"Bearer {issuer_token(s)}"}
-        statuses = [request("POST", url, json_body={"office_id": OFFICE}, headers=auth).status
-                    for _ in range(5)]
+        statuses = [
+            request("POST", url, json_body={"office_id": OFFICE}, headers=auth).status
+            for _ in range(5)
+        ]
         assert statuses == [201, 201, 201, 429, 429], statuses
         with Warehouse(s) as wh:
             revoke(wh, f"queue-{OFFICE}", by="test", why="leaked")

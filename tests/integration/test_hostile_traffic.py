@@ -56,10 +56,18 @@ def hostile(rng: random.Random, channel: str) -> tuple[bytes | None, bytes | Non
     if kind == 2:  # a long number in any field
         field = rng.choice(sorted(base))
         return b"K", json.dumps({**base, field: 0}).replace(
-            f'"{field}": 0', f'"{field}": {"9" * rng.randrange(41, 6_000)}').encode()
+            f'"{field}": 0', f'"{field}": {"9" * rng.randrange(41, 6_000)}'
+        ).encode()
     if kind == 3:  # a time out of range or off the calendar
-        ts = rng.choice(["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+00:01",
-                         "1969-12-31T23:59:59Z", "2106-02-07T06:28:16Z", "2026-02-30T00:00:00Z"])
+        ts = rng.choice(
+            [
+                "9999-12-31T23:59:59-23:59",
+                "0001-01-01T00:00:00+00:01",
+                "1969-12-31T23:59:59Z",
+                "2106-02-07T06:28:16Z",
+                "2026-02-30T00:00:00Z",
+            ]
+        )
         return b"O", json.dumps({**base, TIME_FIELD[channel]: ts}).encode()
     if kind == 4:  # a huge value
         return b"O", json.dumps({**base, "comment": "x" * rng.randrange(70_000, 900_000)}).encode()
@@ -71,13 +79,18 @@ def hostile(rng: random.Random, channel: str) -> tuple[bytes | None, bytes | Non
     if kind == 7:  # unknown fields, biometric ones too
         return b"O", json.dumps({**base, rng.choice(["image", "face_crop", "x"]): "..."}).encode()
     if kind == 8:  # a value out of its column
-        return b"O", json.dumps({**CAMERA_QUEUE, "queue_length": 2**32 + 7} if channel == "camera"
-                                else {**base, "value": 300} if channel == "kiosk"
-                                else {**base, "overall": 6}).encode()
+        return b"O", json.dumps(
+            {**CAMERA_QUEUE, "queue_length": 2**32 + 7}
+            if channel == "camera"
+            else {**base, "value": 300}
+            if channel == "kiosk"
+            else {**base, "overall": 6}
+        ).encode()
     if kind == 9:  # invalid UTF-8 / BOM / NaN
         raw = json.dumps(base).encode()
-        return b"O", rng.choice([b"\xef\xbb\xbf" + raw, raw.replace(b"HN", b"H\xff"),
-                                 raw[:-1] + b', "n": NaN}'])
+        return b"O", rng.choice(
+            [b"\xef\xbb\xbf" + raw, raw.replace(b"HN", b"H\xff"), raw[:-1] + b', "n": NaN}']
+        )
     # random byte mutations of a valid event
     mutated = bytearray(json.dumps(base).encode())
     for _ in range(rng.randrange(1, 6)):
@@ -86,11 +99,14 @@ def hostile(rng: random.Random, channel: str) -> tuple[bytes | None, bytes | Non
 
 
 def test_ten_thousand_hostile_messages_with_sentinels(
-        settings: Settings, worker: subprocess.Popen[bytes],
-        capsys: pytest.CaptureFixture[str]) -> None:
+    settings: Settings, worker: subprocess.Popen[bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = random.Random(12)
-    topics = {"kiosk": settings.topics.kiosk, "qr": settings.topics.qr,
-              "camera": settings.topics.camera}
+    topics = {
+        "kiosk": settings.topics.kiosk,
+        "qr": settings.topics.qr,
+        "camera": settings.topics.camera,
+    }
     # topic, key, value, what must become of it: "dead" (letter), "held" (quarantine), "count"
     plan: list[tuple[str, bytes | None, bytes | None, str]] = []
     while len(plan) < 10_000:
@@ -110,12 +126,18 @@ def test_ten_thousand_hostile_messages_with_sentinels(
     sentinels = 300
     for i in range(sentinels):
         office = offices[i % 12]
-        sentinel = json.dumps({
-            **KIOSK, "event_id": str(uuid.uuid4()), "office_id": office,
-            "device_id": f"{office}-K", "counter_id": "Q1", "staff_id": "s1",
-            "occurred_at": f"2026-10-14T{8 + i % 8:02d}:{i % 60:02d}:00+07:00"}).encode()
-        plan.insert(rng.randrange(len(plan)), (topics["kiosk"], office.encode(), sentinel,
-                                              "count"))
+        sentinel = json.dumps(
+            {
+                **KIOSK,
+                "event_id": str(uuid.uuid4()),
+                "office_id": office,
+                "device_id": f"{office}-K",
+                "counter_id": "Q1",
+                "staff_id": "s1",
+                "occurred_at": f"2026-10-14T{8 + i % 8:02d}:{i % 60:02d}:00+07:00",
+            }
+        ).encode()
+        plan.insert(rng.randrange(len(plan)), (topics["kiosk"], office.encode(), sentinel, "count"))
     producer = Producer(producer_config(settings, SIMULATOR, **{"message.max.bytes": 1_000_000}))
     for topic, key, value, _ in plan:
         while True:
@@ -125,8 +147,7 @@ def test_ten_thousand_hostile_messages_with_sentinels(
             except BufferError:
                 producer.poll(0.2)
     assert producer.flush(120) == 0
-    expected = (sum(x == "dead" for *_, x in plan), sum(x == "held" for *_, x in plan),
-                sentinels)
+    expected = (sum(x == "dead" for *_, x in plan), sum(x == "held" for *_, x in plan), sentinels)
     n_hostile = expected[0] + expected[1]
     assert n_hostile >= 10_000 and expected[1] >= 500
 
@@ -135,8 +156,13 @@ def test_ten_thousand_hostile_messages_with_sentinels(
     def progress() -> tuple[int, int, int]:
         dead = wh.execute("SELECT count() FROM dead_letters FINAL")[0][0]
         held = wh.execute("SELECT count() FROM quarantine FINAL")[0][0]
-        counted = wh.execute("SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL "
-                             "WHERE office_id IN %(o)s", {"o": tuple(offices)})[0][0] or 0
+        counted = (
+            wh.execute(
+                "SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL WHERE office_id IN %(o)s",
+                {"o": tuple(offices)},
+            )[0][0]
+            or 0
+        )
         return int(dead), int(held), int(counted)
 
     start = last_change = time.monotonic()
@@ -153,7 +179,8 @@ def test_ten_thousand_hostile_messages_with_sentinels(
     assert reasons == 0  # every dead letter says why
     held_reasons = wh.execute(
         "SELECT countIf(reason LIKE '%the Kafka key%' OR reason LIKE '%ahead of the broker%'),"
-        " count() FROM quarantine FINAL")[0]
+        " count() FROM quarantine FINAL"
+    )[0]
     assert held_reasons[0] == held_reasons[1] == expected[1]  # every one says why
     # nothing implausible counts: only the sentinels' offices have counts
     counted = wh.execute("SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL")[0][0]
@@ -161,7 +188,10 @@ def test_ten_thousand_hostile_messages_with_sentinels(
     counted += wh.execute("SELECT sum(c_n) FROM camera_hourly FINAL")[0][0]
     assert counted == sentinels
     with capsys.disabled():
-        print(f"\n[hostile] sent {len(plan):,}: {n_hostile:,} hostile, {sentinels} sentinels; "
-              f"dead-lettered {seen[0]:,}, quarantined {seen[1]:,}, sentinels counted "
-              f"{seen[2]}/{sentinels}; {time.monotonic() - start:.0f} s, longest pause in "
-              f"landing {longest_pause:.1f} s", end="")
+        print(
+            f"\n[hostile] sent {len(plan):,}: {n_hostile:,} hostile, {sentinels} sentinels; "
+            f"dead-lettered {seen[0]:,}, quarantined {seen[1]:,}, sentinels counted "
+            f"{seen[2]}/{sentinels}; {time.monotonic() - start:.0f} s, longest pause in "
+            f"landing {longest_pause:.1f} s",
+            end="",
+        )

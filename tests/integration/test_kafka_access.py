@@ -34,8 +34,7 @@ from tests.conftest import read_topic
 
 pytestmark = pytest.mark.integration
 
-QUICK = {"socket.timeout.ms": 4000, "socket.connection.setup.timeout.ms": 4000,
-         "log_level": 0}
+QUICK = {"socket.timeout.ms": 4000, "socket.connection.setup.timeout.ms": 4000, "log_level": 0}
 
 
 def anonymous(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -45,13 +44,23 @@ def anonymous(settings: Settings) -> dict[str, dict[str, Any]]:
     ca = str(settings.kafka_ca)
     return {
         "plaintext": {"bootstrap.servers": bootstrap, "security.protocol": "PLAINTEXT"},
-        "tls, no sasl": {"bootstrap.servers": bootstrap, "security.protocol": "SSL",
-                         "ssl.ca.location": ca},
-        "wrong password": {"bootstrap.servers": bootstrap, "security.protocol": "SASL_SSL",
-                           "ssl.ca.location": ca, "sasl.mechanism": "SCRAM-SHA-512",
-                           "sasl.username": "hailong.admin", "sasl.password": "guess"},
-        "internal listener": {"bootstrap.servers": f"127.0.0.1:{settings.kafka_internal_port}",
-                              "security.protocol": "PLAINTEXT"},
+        "tls, no sasl": {
+            "bootstrap.servers": bootstrap,
+            "security.protocol": "SSL",
+            "ssl.ca.location": ca,
+        },
+        "wrong password": {
+            "bootstrap.servers": bootstrap,
+            "security.protocol": "SASL_SSL",
+            "ssl.ca.location": ca,
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": "hailong.admin",
+            "sasl.password": "guess",
+        },
+        "internal listener": {
+            "bootstrap.servers": f"127.0.0.1:{settings.kafka_internal_port}",
+            "security.protocol": "PLAINTEXT",
+        },
     }
 
 
@@ -61,19 +70,21 @@ def attempts(config: dict[str, Any], settings: Settings) -> dict[str, Callable[[
 
     def produce() -> None:
         said: list[Any] = []  # what the broker said to the client (authentication, ...)
-        p = Producer({**config, **QUICK, "message.timeout.ms": 5000,
-                      "error_cb": said.append})
+        p = Producer({**config, **QUICK, "message.timeout.ms": 5000, "error_cb": said.append})
         errors: list[Any] = []
-        p.produce(t.kiosk, key=b"HN-00001", value=b"{}",
-                  on_delivery=lambda err, _m: errors.append(err))
+        p.produce(
+            t.kiosk, key=b"HN-00001", value=b"{}", on_delivery=lambda err, _m: errors.append(err)
+        )
         p.flush(8)
         if not errors or errors[0] is not None:
-            raise KafkaException(f"{errors[0] if errors else 'not delivered'}; "
-                                 f"{'; '.join(e.str() for e in said)}")
+            raise KafkaException(
+                f"{errors[0] if errors else 'not delivered'}; {'; '.join(e.str() for e in said)}"
+            )
 
     def consume() -> None:
-        c = Consumer({**config, **QUICK, "group.id": settings.consumer_group,
-                      "enable.auto.commit": False})
+        c = Consumer(
+            {**config, **QUICK, "group.id": settings.consumer_group, "enable.auto.commit": False}
+        )
         try:
             c.assign([TopicPartition(t.kiosk, p, 0) for p in range(12)])
             for _ in range(6):
@@ -90,33 +101,47 @@ def attempts(config: dict[str, Any], settings: Settings) -> dict[str, Callable[[
     admin = AdminClient({**config, **QUICK})
 
     def create() -> None:
-        admin.create_topics([NewTopic(f"{settings.topic_prefix}stolen", 1, 1)],
-                            request_timeout=6)[f"{settings.topic_prefix}stolen"].result()
+        admin.create_topics([NewTopic(f"{settings.topic_prefix}stolen", 1, 1)], request_timeout=6)[
+            f"{settings.topic_prefix}stolen"
+        ].result()
 
     def delete() -> None:
         admin.delete_topics([t.kiosk], request_timeout=6)[t.kiosk].result()
 
     def alter() -> None:
-        resource = ConfigResource(ResourceType.TOPIC, t.kiosk, incremental_configs=[
-            ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)])
+        resource = ConfigResource(
+            ResourceType.TOPIC,
+            t.kiosk,
+            incremental_configs=[
+                ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)
+            ],
+        )
         for future in admin.incremental_alter_configs([resource], request_timeout=6).values():
             future.result()
 
     def reset_offsets() -> None:
-        request = ConsumerGroupTopicPartitions(settings.consumer_group,
-                                               [TopicPartition(t.kiosk, 0, 0)])
-        for future in admin.alter_consumer_group_offsets([request],
-                                                         request_timeout=6).values():
+        request = ConsumerGroupTopicPartitions(
+            settings.consumer_group, [TopicPartition(t.kiosk, 0, 0)]
+        )
+        for future in admin.alter_consumer_group_offsets([request], request_timeout=6).values():
             future.result()
 
-    return {"produce": produce, "consume": consume, "create topic": create,
-            "delete topic": delete, "alter config": alter, "reset offsets": reset_offsets}
+    return {
+        "produce": produce,
+        "consume": consume,
+        "create topic": create,
+        "delete topic": delete,
+        "alter config": alter,
+        "reset offsets": reset_offsets,
+    }
 
 
-def refused(config: dict[str, Any], settings: Settings, allowed: frozenset[str] = frozenset()
-            ) -> dict[str, str]:
+def refused(
+    config: dict[str, Any], settings: Settings, allowed: frozenset[str] = frozenset()
+) -> dict[str, str]:
     """Try everything but ``allowed`` at once; return what each attempt got: the reason
     it was refused, or "" if the broker did it."""
+
     def one(attempt: Callable[[], Any]) -> str:
         try:
             attempt()
@@ -134,21 +159,30 @@ def state(settings: Settings) -> tuple[Any, ...]:
     """What an intruder would change: topics, retention, messages, committed offsets."""
     admin = admin_client(settings)
     t = settings.topics
-    topics = sorted(n for n in admin.list_topics(timeout=10).topics
-                    if n.startswith(settings.topic_prefix))
+    topics = sorted(
+        n for n in admin.list_topics(timeout=10).topics if n.startswith(settings.topic_prefix)
+    )
     config = admin.describe_configs([ConfigResource(ResourceType.TOPIC, t.kiosk)])
     retention = next(iter(config.values())).result()["retention.ms"].value
     offsets = admin.list_consumer_group_offsets(
-        [ConsumerGroupTopicPartitions(settings.consumer_group)])
-    committed = sorted((p.topic, p.partition, p.offset)
-                       for p in next(iter(offsets.values())).result().topic_partitions)
+        [ConsumerGroupTopicPartitions(settings.consumer_group)]
+    )
+    committed = sorted(
+        (p.topic, p.partition, p.offset)
+        for p in next(iter(offsets.values())).result().topic_partitions
+    )
     return topics, retention, len(read_topic(settings, t.kiosk)), committed
 
 
 def commit_worker_offset(settings: Settings) -> None:
     """Give the worker's group a committed offset an intruder could try to reset."""
-    c = Consumer({**client_config(settings, WORKER), "group.id": settings.consumer_group,
-                  "enable.auto.commit": False})
+    c = Consumer(
+        {
+            **client_config(settings, WORKER),
+            "group.id": settings.consumer_group,
+            "enable.auto.commit": False,
+        }
+    )
     try:
         c.commit(offsets=[TopicPartition(settings.topics.kiosk, 0, 1)], asynchronous=False)
     finally:
@@ -165,8 +199,9 @@ def test_anonymous_clients_can_do_nothing(settings: Settings) -> None:
     before = state(settings)
     with ThreadPoolExecutor(4) as pool:
         ways = anonymous(settings)
-        results = dict(zip(ways, pool.map(lambda c: refused(c, settings), ways.values()),
-                           strict=True))
+        results = dict(
+            zip(ways, pool.map(lambda c: refused(c, settings), ways.values()), strict=True)
+        )
     for way, result in results.items():
         assert set(result) == set(attempts({}, settings))
         assert all(result.values()), (way, result)  # every attempt failed
@@ -179,8 +214,11 @@ def test_each_account_does_only_its_part(settings: Settings) -> None:
     commit_worker_offset(settings)
     kiosk = grant_device(settings, "K-access-1", "kiosk", progress=lambda _m: None)
     assert kiosk is not None and kiosk[0] == "device.K-access-1"
-    device = {**client_config(settings, ADMIN), "sasl.username": kiosk[0],
-              "sasl.password": kiosk[1]}
+    device = {
+        **client_config(settings, ADMIN),
+        "sasl.username": kiosk[0],
+        "sasl.password": kiosk[1],
+    }
     before = state(settings)
     # A kiosk writes its topic and nothing else: it cannot read other offices' ratings.
     device_produce = attempts(device, settings)["produce"]
@@ -191,8 +229,12 @@ def test_each_account_does_only_its_part(settings: Settings) -> None:
     qr = {**device, **QUICK, "message.timeout.ms": 5000}
     errors: list[Any] = []
     q = Producer(qr)
-    q.produce(settings.topics.qr, key=b"HN-00001", value=b"{}",
-              on_delivery=lambda err, _m: errors.append(err))
+    q.produce(
+        settings.topics.qr,
+        key=b"HN-00001",
+        value=b"{}",
+        on_delivery=lambda err, _m: errors.append(err),
+    )
     q.flush(8)
     assert errors and errors[0] is not None and "AUTHORIZATION" in errors[0].name()
     # The worker reads and writes dead letters; it administers nothing, writes no events.

@@ -47,10 +47,28 @@ class KioskProcess:
     def __init__(self, s: Settings, spool: Path, log: Path) -> None:
         self.log = log.open("ab")
         self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "hailong.cli", "kiosk", "--office", "HN-00004",
-             "--device", "K-chaos", "--counter", "Q1", "--spool", str(spool)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-            env=settings_env(s), preexec_fn=default_signals, text=True, bufsize=1)
+            [
+                sys.executable,
+                "-m",
+                "hailong.cli",
+                "kiosk",
+                "--office",
+                "HN-00004",
+                "--device",
+                "K-chaos",
+                "--counter",
+                "Q1",
+                "--spool",
+                str(spool),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            env=settings_env(s),
+            preexec_fn=default_signals,
+            text=True,
+            bufsize=1,
+        )
         assert self.proc.stdout is not None
         banner = self.proc.stdout.readline()
         assert banner.startswith("kiosk K-chaos"), banner
@@ -82,7 +100,8 @@ class KioskProcess:
 
 
 def test_killed_kiosk_and_stopped_broker_lose_nothing_and_copy_only_same_bytes(
-        broker: Settings, tmp_path: Path) -> None:
+    broker: Settings, tmp_path: Path
+) -> None:
     rng = random.Random(20251124)
     kafka = Kafka(broker)
     spool, log = tmp_path / "spool.sqlite", tmp_path / "kiosk.log"
@@ -134,16 +153,21 @@ def test_killed_kiosk_and_stopped_broker_lose_nothing_and_copy_only_same_bytes(
         event = json.loads(m.value())
         assert m.key() == b"HN-00004"
         if event["event_id"] in acked:  # resent with its original timestamp
-            assert event["occurred_at"] == acked[event["event_id"]].replace("+00:00", "Z") \
+            assert (
+                event["occurred_at"] == acked[event["event_id"]].replace("+00:00", "Z")
                 or event["occurred_at"] == acked[event["event_id"]]
-    print(f"\nkiosk chaos: {len(acked)} acknowledged presses, {lives} SIGKILLs, broker "
-          f"stopped twice; {len(messages)} messages in Kafka, "
-          f"{len(in_kafka - set(acked))} stored-but-unacknowledged, {twins} byte-identical "
-          "copies of presses whose round was interrupted")
+            )
+    print(
+        f"\nkiosk chaos: {len(acked)} acknowledged presses, {lives} SIGKILLs, broker "
+        f"stopped twice; {len(messages)} messages in Kafka, "
+        f"{len(in_kafka - set(acked))} stored-but-unacknowledged, {twins} byte-identical "
+        "copies of presses whose round was interrupted"
+    )
 
 
 def test_round_interrupted_after_delivery_is_resent_as_the_same_bytes(
-        broker: Settings, tmp_path: Path) -> None:
+    broker: Settings, tmp_path: Path
+) -> None:
     """The precise window of a crash: Kafka has the events, the spool still lists them
     as in flight. The device cannot look in the topic (it may not read it), so the next
     round sends them again: the same bytes, the same signature, so the worker's count
@@ -185,7 +209,8 @@ def test_round_interrupted_after_delivery_is_resent_as_the_same_bytes(
 
 
 def test_spool_refuses_presses_when_full_and_keeps_them_across_restarts(
-        broker: Settings, tmp_path: Path) -> None:
+    broker: Settings, tmp_path: Path
+) -> None:
     s = broker.model_copy(update={"kiosk_spool_max_events": 3, "kafka_port": 1})  # no broker
     client = KioskClient(s, KioskDevice("HN-00004", "K-full", 3), tmp_path / "full.sqlite")
     try:

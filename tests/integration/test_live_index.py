@@ -27,24 +27,59 @@ def fill(wh: Any) -> None:
     now = datetime.now(UTC)
     h = now.replace(minute=0, second=0, microsecond=0)
     hours = lambda n: h - timedelta(hours=n)  # noqa: E731
-    wh.insert("kiosk_hourly", ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version"), [
-        ("X", hours(0), 10, 8, 1, 1), ("X", hours(1), 10, 2, 0, 1), ("X", hours(30), 20, 20, 0, 1),
-        ("X", hours(200), 5, 0, 0, 1), ("X", hours(800), 100, 0, 0, 1),
-        ("X", hours(0), 9, 9, 0, 0),  # an older version of a bucket: must not count
-    ])
-    wh.insert("qr_hourly", ("office_id", "hour", "q_n", "q_duplicates", "version"),
-              [("X", hours(0), 2, 1, 3)])
-    wh.insert("qr_criteria_hourly", ("office_id", "hour", "questionnaire", "aspect",
-                                     "criterion", "answered", "satisfied", "version"), [
-        ("X", hours(0), "sipas-5/1", "A", "A1", 2, 1, 3),
-        ("X", hours(0), "sipas-5/1", "A", "A2", 1, 1, 3),
-        ("X", hours(0), "sipas-5/1", "S", "S1", 2, 0, 3),
-        ("X", hours(0), "sipas-5/1", "P", "P1", 0, 0, 3),  # answered only by a duplicate
-    ])
-    wh.insert("camera_hourly", ("office_id", "hour", "c_n", "c_pos", "c_low_confidence",
-                                "queue_obs", "queue_length_sum", "queue_length_max", "wait_obs",
-                                "wait_seconds_sum", "version"),
-              [("X", hours(2), 4, 3, 1, 2, 9, 6, 1, 120.0, 7)])
+    wh.insert(
+        "kiosk_hourly",
+        ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version"),
+        [
+            ("X", hours(0), 10, 8, 1, 1),
+            ("X", hours(1), 10, 2, 0, 1),
+            ("X", hours(30), 20, 20, 0, 1),
+            ("X", hours(200), 5, 0, 0, 1),
+            ("X", hours(800), 100, 0, 0, 1),
+            ("X", hours(0), 9, 9, 0, 0),  # an older version of a bucket: must not count
+        ],
+    )
+    wh.insert(
+        "qr_hourly",
+        ("office_id", "hour", "q_n", "q_duplicates", "version"),
+        [("X", hours(0), 2, 1, 3)],
+    )
+    wh.insert(
+        "qr_criteria_hourly",
+        (
+            "office_id",
+            "hour",
+            "questionnaire",
+            "aspect",
+            "criterion",
+            "answered",
+            "satisfied",
+            "version",
+        ),
+        [
+            ("X", hours(0), "sipas-5/1", "A", "A1", 2, 1, 3),
+            ("X", hours(0), "sipas-5/1", "A", "A2", 1, 1, 3),
+            ("X", hours(0), "sipas-5/1", "S", "S1", 2, 0, 3),
+            ("X", hours(0), "sipas-5/1", "P", "P1", 0, 0, 3),  # answered only by a duplicate
+        ],
+    )
+    wh.insert(
+        "camera_hourly",
+        (
+            "office_id",
+            "hour",
+            "c_n",
+            "c_pos",
+            "c_low_confidence",
+            "queue_obs",
+            "queue_length_sum",
+            "queue_length_max",
+            "wait_obs",
+            "wait_seconds_sum",
+            "version",
+        ),
+        [("X", hours(2), 4, 3, 1, 2, 9, 6, 1, 120.0, 7)],
+    )
     unit = Unit("u", "u", "Phường", "commune", "01", h.date(), None)
     load_registry(wh, [unit], [Office("Y", "silent office", unit)])
 
@@ -64,8 +99,10 @@ EXPECTED = {
 
 
 def read(wh: Any) -> dict[str, dict[str, tuple[Any, ...]]]:
-    rows = wh.execute("SELECT office_id, window, k_n, k_sat, s_kiosk, q_n, s_qr, c_n, s_camera, "
-                      "osi FROM office_index_current ORDER BY office_id, window")
+    rows = wh.execute(
+        "SELECT office_id, window, k_n, k_sat, s_kiosk, q_n, s_qr, c_n, s_camera, "
+        "osi FROM office_index_current ORDER BY office_id, window"
+    )
     out: dict[str, dict[str, tuple[Any, ...]]] = {}
     for office, window, *values in rows:
         out.setdefault(office, {})[window] = tuple(values)
@@ -81,8 +118,6 @@ def check(result: dict[str, dict[str, tuple[Any, ...]]]) -> None:
             assert (g is None and e is None) or g == pytest.approx(e), (window, got)
     # an office with no events: listed, every channel absent, OSI NULL
     assert result["Y"]["30d"] == (0, 0, None, 0, None, 0, None, None)
-
-
 
 
 def test_live_index_view_on_both_engines(settings: Settings, chdb_schema: ChdbWarehouse) -> None:

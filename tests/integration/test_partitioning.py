@@ -18,7 +18,7 @@ def murmur2(data: bytes) -> int:
     m, length = 0x5BD1E995, len(data)
     h = (0x9747B28C ^ length) & 0xFFFFFFFF
     for i in range(length // 4):
-        k = int.from_bytes(data[4 * i:4 * i + 4], "little")
+        k = int.from_bytes(data[4 * i : 4 * i + 4], "little")
         k = (k * m) & 0xFFFFFFFF
         k ^= k >> 24
         h = ((h * m) & 0xFFFFFFFF) ^ ((k * m) & 0xFFFFFFFF)
@@ -41,11 +41,14 @@ def java_partition(key: bytes, partitions: int) -> int:
 
 def test_murmur2_matches_kafkas_own_test_vectors() -> None:
     # Kafka's UtilsTest.testMurmur2, as signed Java ints.
-    for data, want in ((b"21", -973932308), (b"foobar", -790332482),
-                       (b"a-little-bit-long-string", -985981536),
-                       (b"a-little-bit-longer-string", -1486304829),
-                       (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
-                       (b"abc", 479470107)):
+    for data, want in (
+        (b"21", -973932308),
+        (b"foobar", -790332482),
+        (b"a-little-bit-long-string", -985981536),
+        (b"a-little-bit-longer-string", -1486304829),
+        (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+        (b"abc", 479470107),
+    ):
         assert murmur2(data) == want & 0xFFFFFFFF
 
 

@@ -37,9 +37,14 @@ COMMUNE = Unit("T1", "Xã Thử", "Xã", "commune", "00", date(2020, 1, 1), None
 def strict(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     """The test's settings with every quarantine rule on, the defaults' horizon and
     skew, a one-office registry, and a worker running."""
-    s = load_settings(**{**{n: getattr(settings, n) for n in settings.model_fields_set},
-                         "late_horizon_days": 45, "max_clock_skew_s": 600,
-                         "quarantine_unregistered": True})
+    s = load_settings(
+        **{
+            **{n: getattr(settings, n) for n in settings.model_fields_set},
+            "late_horizon_days": 45,
+            "max_clock_skew_s": 600,
+            "quarantine_unregistered": True,
+        }
+    )
     with Warehouse(s) as wh:
         load_registry(wh, [CITY, COMMUNE], [Office(OFFICE, "Bộ phận Một cửa Xã Thử", COMMUNE)])
     with running_worker(s, tmp_path / "worker.log") as proc:
@@ -50,16 +55,28 @@ def strict(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
 
 def press(office: str, at: datetime, event_id: uuid.UUID) -> bytes:
     """A press on a kiosk of its own (presses of one kiosk seconds apart are misuse)."""
-    return json.dumps({
-        "schema": "kiosk_rating/1", "event_id": str(event_id),
-        "office_id": office, "device_id": f"{office}-K-{str(event_id)[:8]}",
-        "occurred_at": at.isoformat(timespec="seconds"), "scale": 5, "value": 5}).encode()
+    return json.dumps(
+        {
+            "schema": "kiosk_rating/1",
+            "event_id": str(event_id),
+            "office_id": office,
+            "device_id": f"{office}-K-{str(event_id)[:8]}",
+            "occurred_at": at.isoformat(timespec="seconds"),
+            "scale": 5,
+            "value": 5,
+        }
+    ).encode()
 
 
 def hailong(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "hailong.cli", *args], env=settings_env(s),
-                          capture_output=True, text=True, timeout=300, check=False)
+        [sys.executable, "-m", "hailong.cli", *args],
+        env=settings_env(s),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_implausible_events_are_held_shown_and_released_with_an_audit(strict: Settings) -> None:
@@ -69,45 +86,57 @@ def test_implausible_events_are_held_shown_and_released_with_an_audit(strict: Se
     month = periods_of(int(late.timestamp()) * 1_000_000)[0]
     ids = {k: uuid.uuid4() for k in ("late", "key", "ahead", "old", "unknown", "copy", "B")}
     producer = make_producer(s, SIMULATOR)
-    deliver(producer, s.topics.kiosk, [
-        (OFFICE.encode(), press(OFFICE, late, ids["late"])),
-        (b"HN-T2", press(OFFICE, late, ids["key"])),
-        (OFFICE.encode(), press(OFFICE, now + timedelta(hours=2), ids["ahead"])),
-        (OFFICE.encode(), press(OFFICE, now - timedelta(days=60), ids["old"])),
-        (b"HN-ZZ", press("HN-ZZ", late, ids["unknown"])),
-        (None, press(OFFICE, late, ids["copy"])),             # held (no key) ...
-        (OFFICE.encode(), press(OFFICE, late, ids["copy"])),  # ... its copy counts
-    ])
+    deliver(
+        producer,
+        s.topics.kiosk,
+        [
+            (OFFICE.encode(), press(OFFICE, late, ids["late"])),
+            (b"HN-T2", press(OFFICE, late, ids["key"])),
+            (OFFICE.encode(), press(OFFICE, now + timedelta(hours=2), ids["ahead"])),
+            (OFFICE.encode(), press(OFFICE, now - timedelta(days=60), ids["old"])),
+            (b"HN-ZZ", press("HN-ZZ", late, ids["unknown"])),
+            (None, press(OFFICE, late, ids["copy"])),  # held (no key) ...
+            (OFFICE.encode(), press(OFFICE, late, ids["copy"])),  # ... its copy counts
+        ],
+    )
 
     # city IT's views (the city_it account reads them in the platform's database only:
     # tests/integration/test_accounts.py; this test's database is its own)
     with Warehouse(s) as wh, Warehouse(s) as city_it:
+
         def counted() -> int:
             return int(wh.execute("SELECT sum(k_n) FROM kiosk_hourly FINAL")[0][0] or 0)
 
         def view() -> dict[uuid.UUID, list[tuple[Any, ...]]]:
             out: dict[uuid.UUID, list[tuple[Any, ...]]] = {}
             for row in city_it.execute(
-                    "SELECT event_id, reason, released, released_by, release_why, outcome "
-                    "FROM quarantined_events ORDER BY kafka_offset"):
+                "SELECT event_id, reason, released, released_by, release_why, outcome "
+                "FROM quarantined_events ORDER BY kafka_offset"
+            ):
                 out.setdefault(row[0], []).append(row[1:])
             return out
 
-        wait_until(lambda: len(view()) == 5 and counted() == 2, 60,
-                   "5 events quarantined and 2 counted")
+        wait_until(
+            lambda: len(view()) == 5 and counted() == 2, 60, "5 events quarantined and 2 counted"
+        )
         held = view()
         assert set(held) == {ids[k] for k in ("key", "ahead", "old", "unknown", "copy")}
-        assert "the Kafka key ('HN-T2') is not the event's office_id 'HN-T1'" in \
-            held[ids["key"]][0][0]
+        assert (
+            "the Kafka key ('HN-T2') is not the event's office_id 'HN-T1'" in held[ids["key"]][0][0]
+        )
         assert "ahead of the broker's timestamp" in held[ids["ahead"]][0][0]
         assert "days before the broker's timestamp" in held[ids["old"]][0][0]
         assert "office 'HN-ZZ' is not in the registry" in held[ids["unknown"]][0][0]
         assert "the Kafka key (none)" in held[ids["copy"]][0][0]
         assert all(not rows[0][1] for rows in held.values())  # none released yet
         # nothing of them counts anywhere city IT looks
-        assert city_it.execute("SELECT count() FROM kiosk_ratings WHERE event_id IN %(i)s",
-                               {"i": tuple(ids[k] for k in ("key", "ahead", "old", "unknown"))}
-                               )[0][0] == 0
+        assert (
+            city_it.execute(
+                "SELECT count() FROM kiosk_ratings WHERE event_id IN %(i)s",
+                {"i": tuple(ids[k] for k in ("key", "ahead", "old", "unknown"))},
+            )[0][0]
+            == 0
+        )
 
         # The month's ranking is published: not stale.
         ranked = hailong(s, "rank", "--month", month)
@@ -118,20 +147,37 @@ def test_implausible_events_are_held_shown_and_released_with_an_audit(strict: Se
         # and in `hailong rank`.
         deliver(producer, s.topics.kiosk, [(OFFICE.encode(), press(OFFICE, late, ids["B"]))])
         wait_until(lambda: counted() == 3, 60, "the late event counted")
-        wait_until(lambda: city_it.execute(
-            "SELECT period, late_events FROM stale_rankings") == [(month, 1)], 30,
-            "the published month marked stale")
-        flags = city_it.execute("SELECT DISTINCT stale, late_events FROM ranking_monthly "
-                                "WHERE period = %(p)s", {"p": month})
+        wait_until(
+            lambda: (
+                city_it.execute("SELECT period, late_events FROM stale_rankings") == [(month, 1)]
+            ),
+            30,
+            "the published month marked stale",
+        )
+        flags = city_it.execute(
+            "SELECT DISTINCT stale, late_events FROM ranking_monthly WHERE period = %(p)s",
+            {"p": month},
+        )
         assert flags == [(1, 1)]
         listed = hailong(s, "rank", "--stale")
         assert listed.returncode == 0, listed.stderr
-        assert f"  {month:<8} published" in listed.stdout and "1 late events of 1 offices" \
-            in listed.stdout
+        assert (
+            f"  {month:<8} published" in listed.stdout
+            and "1 late events of 1 offices" in listed.stdout
+        )
 
         # A person releases the key mismatch: audited, then counted (and late too).
-        out = hailong(s, "quarantine", "release", "--event-id", str(ids["key"]),
-                      "--by", "reviewer", "--why", "kiosk key misconfigured; checked on site")
+        out = hailong(
+            s,
+            "quarantine",
+            "release",
+            "--event-id",
+            str(ids["key"]),
+            "--by",
+            "reviewer",
+            "--why",
+            "kiosk key misconfigured; checked on site",
+        )
         assert out.returncode == 0, out.stderr
         assert f"released {ids['key']}" in out.stdout and ": counted" in out.stdout
         assert counted() == 4
@@ -139,21 +185,40 @@ def test_implausible_events_are_held_shown_and_released_with_an_audit(strict: Se
         assert row[1:] == (1, "reviewer", "kiosk key misconfigured; checked on site", "counted")
         assert city_it.execute("SELECT late_events FROM stale_rankings") == [(2,)]
         # Released again: a second audit row, no second count.
-        again = hailong(s, "quarantine", "release", "--event-id", str(ids["key"]),
-                        "--by", "reviewer2", "--why", "again")
+        again = hailong(
+            s,
+            "quarantine",
+            "release",
+            "--event-id",
+            str(ids["key"]),
+            "--by",
+            "reviewer2",
+            "--why",
+            "again",
+        )
         assert again.returncode == 0 and ": counted" in again.stdout
         assert counted() == 4
-        assert wh.execute("SELECT released_by FROM quarantine_releases WHERE event_id = "
-                          "%(e)s ORDER BY released_at_us", {"e": ids["key"]}) == \
-            [("reviewer",), ("reviewer2",)]
+        assert wh.execute(
+            "SELECT released_by FROM quarantine_releases WHERE event_id = "
+            "%(e)s ORDER BY released_at_us",
+            {"e": ids["key"]},
+        ) == [("reviewer",), ("reviewer2",)]
         # The held copy of an event that counts does not count twice.
-        copy = hailong(s, "quarantine", "release", "--event-id", str(ids["copy"]),
-                       "--by", "reviewer", "--why", "copy")
+        copy = hailong(
+            s,
+            "quarantine",
+            "release",
+            "--event-id",
+            str(ids["copy"]),
+            "--by",
+            "reviewer",
+            "--why",
+            "copy",
+        )
         assert copy.returncode == 0 and "a copy of an event that already counts" in copy.stdout
         assert counted() == 4
         # Refused: an id not in the quarantine, a release without a reason.
-        unknown = hailong(s, "quarantine", "release", "--event-id", str(ids["late"]),
-                          "--why", "x")
+        unknown = hailong(s, "quarantine", "release", "--event-id", str(ids["late"]), "--why", "x")
         assert unknown.returncode == 2 and "not in the quarantine" in unknown.stderr
         no_why = hailong(s, "quarantine", "release", "--event-id", str(ids["old"]))
         assert no_why.returncode == 2 and "why (--why)" in no_why.stderr
@@ -165,8 +230,10 @@ def test_implausible_events_are_held_shown_and_released_with_an_audit(strict: Se
         rerun = hailong(s, "rank", "--month", month)
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         assert "No published ranking is stale." in rerun.stdout
-        assert city_it.execute("SELECT DISTINCT stale FROM ranking_monthly "
-                               "WHERE period = %(p)s", {"p": month}) == [(0,)]
-        k_n = wh.execute("SELECT k_n FROM rankings WHERE period = %(p)s AND unit_code = 'T1'",
-                         {"p": month})
+        assert city_it.execute(
+            "SELECT DISTINCT stale FROM ranking_monthly WHERE period = %(p)s", {"p": month}
+        ) == [(0,)]
+        k_n = wh.execute(
+            "SELECT k_n FROM rankings WHERE period = %(p)s AND unit_code = 'T1'", {"p": month}
+        )
         assert k_n == [(4,)]

@@ -60,48 +60,84 @@ from warehouse.registry import (
 pytestmark = pytest.mark.integration
 
 MERGER = date(2025, 7, 1)
-OLD = [Unit(c, n, "Phường", "ward", "001", date(1970, 1, 1), date(2025, 6, 30))
-       for c, n in (("80001", "Phường Cũ Một"), ("80002", "Phường Cũ Hai"),
-                    ("80003", "Phường Cũ Ba"))]
-NEW = [Unit(c, n, "Phường", "commune", "01", MERGER, None)
-       for c, n in (("80001", "Phường Mới Một"), ("80003", "Xã Mới Ba"),
-                    ("80005", "Phường Năm"), ("80007", "Xã Bảy"), ("80009", "Phường Chín"))]
-DEPTS = [Unit(c, n, "Sở", "department", "01", date(1970, 1, 1), None)
-         for c, n in (("SO-A", "Sở A"), ("SO-B", "Sở B"))]
-LINEAGE = [Lineage("80001", "Phường Mới Một", "80001", "Phường Cũ Một", "full"),
-           Lineage("80001", "Phường Mới Một", "80002", "Phường Cũ Hai", "full"),
-           Lineage("80003", "Xã Mới Ba", "80003", "Phường Cũ Ba", "full")]
+OLD = [
+    Unit(c, n, "Phường", "ward", "001", date(1970, 1, 1), date(2025, 6, 30))
+    for c, n in (("80001", "Phường Cũ Một"), ("80002", "Phường Cũ Hai"), ("80003", "Phường Cũ Ba"))
+]
+NEW = [
+    Unit(c, n, "Phường", "commune", "01", MERGER, None)
+    for c, n in (
+        ("80001", "Phường Mới Một"),
+        ("80003", "Xã Mới Ba"),
+        ("80005", "Phường Năm"),
+        ("80007", "Xã Bảy"),
+        ("80009", "Phường Chín"),
+    )
+]
+DEPTS = [
+    Unit(c, n, "Sở", "department", "01", date(1970, 1, 1), None)
+    for c, n in (("SO-A", "Sở A"), ("SO-B", "Sở B"))
+]
+LINEAGE = [
+    Lineage("80001", "Phường Mới Một", "80001", "Phường Cũ Một", "full"),
+    Lineage("80001", "Phường Mới Một", "80002", "Phường Cũ Hai", "full"),
+    Lineage("80003", "Xã Mới Ba", "80003", "Phường Cũ Ba", "full"),
+]
 
 
 def registry() -> tuple[list[Unit], list[Office]]:
-    offices = merged_offices(OLD, NEW, LINEAGE) + \
-        [Office(f"HN-{u.code}", f"Một cửa {u.name}", u) for u in DEPTS]
+    offices = merged_offices(OLD, NEW, LINEAGE) + [
+        Office(f"HN-{u.code}", f"Một cửa {u.name}", u) for u in DEPTS
+    ]
     return OLD + NEW + DEPTS, offices
 
 
-def presses(office: str, day: date, n: int, satisfied: int, staff: str | None = None,
-            device: str = "K1", first_minute: int = 0) -> list[KioskRating]:
+def presses(
+    office: str,
+    day: date,
+    n: int,
+    satisfied: int,
+    staff: str | None = None,
+    device: str = "K1",
+    first_minute: int = 0,
+) -> list[KioskRating]:
     """n presses one minute apart from 09:00 local; the first ``satisfied`` are 5s."""
     kiosk = KioskDevice(office, f"{office}-{device}", 5, "Q1", staff)
     start = datetime(day.year, day.month, day.day, 9, tzinfo=LOCAL_TZ)
-    return [kiosk.press(5 if i < satisfied else 2,
-                        at=start + timedelta(minutes=first_minute + i),
-                        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{office}/{day}/{device}/{i}"))
-            for i in range(n)]
+    return [
+        kiosk.press(
+            5 if i < satisfied else 2,
+            at=start + timedelta(minutes=first_minute + i),
+            event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"{office}/{day}/{device}/{i}"),
+        )
+        for i in range(n)
+    ]
 
 
 def events() -> list[KioskRating]:
     june, july = date(2025, 6, 10), date(2025, 7, 15)
-    out = [*presses("HN-80001", june, 40, 20), *presses("HN-80002", june, 40, 40),
-           *presses("HN-80003", june, 40, 36), *presses("HN-SO-A", june, 10, 10)]
+    out = [
+        *presses("HN-80001", june, 40, 20),
+        *presses("HN-80002", june, 40, 40),
+        *presses("HN-80003", june, 40, 36),
+        *presses("HN-SO-A", june, 10, 10),
+    ]
     s1 = presses("HN-80001", july, 30, 24, staff="S1")
     out += [*s1, *presses("HN-80001", july, 10, 6, staff="S2", device="K2")]
     # a misuse press: 2 s after S1's first, on the same kiosk → flagged, counts nowhere
-    out.append(KioskDevice("HN-80001", "HN-80001-K1", 5, "Q1", "S1").press(
-        1, at=s1[0].occurred_at + timedelta(seconds=2), event_id=uuid.UUID(int=1)))
-    out += [*presses("HN-80003", july, 40, 30), *presses("HN-80005-2025", july, 32, 32),
-            *presses("HN-80009-2025", july, 50, 20), *presses("HN-80007-2025", july, 10, 10),
-            *presses("HN-SO-A", july, 30, 15), *presses("HN-SO-B", july, 30, 27)]
+    out.append(
+        KioskDevice("HN-80001", "HN-80001-K1", 5, "Q1", "S1").press(
+            1, at=s1[0].occurred_at + timedelta(seconds=2), event_id=uuid.UUID(int=1)
+        )
+    )
+    out += [
+        *presses("HN-80003", july, 40, 30),
+        *presses("HN-80005-2025", july, 32, 32),
+        *presses("HN-80009-2025", july, 50, 20),
+        *presses("HN-80007-2025", july, 10, 10),
+        *presses("HN-SO-A", july, 30, 15),
+        *presses("HN-SO-B", july, 30, 27),
+    ]
     return out
 
 
@@ -111,18 +147,23 @@ def city(settings: Settings, tmp_path: Path) -> ClickHouseResource:
         units, offices = registry()
         load_registry(wh, units, offices, LINEAGE)
         land(wh, events(), random.Random(5))
-    return ClickHouseResource(database=settings.clickhouse_database,
-                              report_dir=str(tmp_path / "reports"))
+    return ClickHouseResource(
+        database=settings.clickhouse_database, report_dir=str(tmp_path / "reports")
+    )
 
 
-COLUMNS = ("peer_group, unit_code, unit_name, offices, k_n, k_sat, score, eligible, reason, "
-           "rank, n_ranked, prev_score, trend, score_lo, score_hi, rank_lo, rank_hi, "
-           "registry_version, input_checksum")
+COLUMNS = (
+    "peer_group, unit_code, unit_name, offices, k_n, k_sat, score, eligible, reason, "
+    "rank, n_ranked, prev_score, trend, score_lo, score_hi, rank_lo, rank_hi, "
+    "registry_version, input_checksum"
+)
 
 
 def ranking(wh: Warehouse, period: str) -> list[tuple[Any, ...]]:
-    return wh.execute(f"SELECT {COLUMNS} FROM rankings WHERE period = %(p)s "
-                      "ORDER BY peer_group, unit_code", {"p": period})
+    return wh.execute(
+        f"SELECT {COLUMNS} FROM rankings WHERE period = %(p)s ORDER BY peer_group, unit_code",
+        {"p": period},
+    )
 
 
 def run(resource: ClickHouseResource, period: str) -> None:
@@ -130,29 +171,40 @@ def run(resource: ClickHouseResource, period: str) -> None:
     assert result.success, failed_checks(result)
 
 
-def test_monthly_and_annual_rankings_by_hand(settings: Settings, city: ClickHouseResource,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_monthly_and_annual_rankings_by_hand(
+    settings: Settings, city: ClickHouseResource, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run(city, "2025-07")
     wh = Warehouse(settings)
     rows = ranking(wh, "2025-07")
     table = {r[1]: r for r in rows}
     # (group, code, offices, K_n, K_sat, score, eligible, reason, rank, n_ranked)
-    assert [(r[0], r[1], r[3], r[4], r[5], pytest.approx(r[6]) if r[6] is not None else None,
-             r[7], r[8], r[9], r[10]) for r in rows] == [
+    assert [
+        (
+            r[0],
+            r[1],
+            r[3],
+            r[4],
+            r[5],
+            pytest.approx(r[6]) if r[6] is not None else None,
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+        )
+        for r in rows
+    ] == [
         ("commune", "80001", 1, 40, 30, 75.0, 1, "", 2, 4),
         ("commune", "80003", 1, 40, 30, 75.0, 1, "", 2, 4),
         ("commune", "80005", 1, 32, 32, 100.0, 1, "", 1, 4),
-        ("commune", "80007", 1, 10, 10, 100.0, 0, "sample too small: K_n + Q_n = 10 < 30",
-         None, 4),
+        ("commune", "80007", 1, 10, 10, 100.0, 0, "sample too small: K_n + Q_n = 10 < 30", None, 4),
         ("commune", "80009", 1, 50, 20, 40.0, 1, "", 4, 4),
         ("department", "SO-A", 1, 30, 15, 50.0, 1, "", 2, 2),
         ("department", "SO-B", 1, 30, 27, 90.0, 1, "", 1, 2),
     ]
     # Trends over the current offices (the merger's communes have a history).
-    assert table["80001"][11] == pytest.approx(50.0) and table["80001"][12] == \
-        pytest.approx(25.0)
-    assert table["80003"][11] == pytest.approx(90.0) and table["80003"][12] == \
-        pytest.approx(-15.0)
+    assert table["80001"][11] == pytest.approx(50.0) and table["80001"][12] == pytest.approx(25.0)
+    assert table["80003"][11] == pytest.approx(90.0) and table["80003"][12] == pytest.approx(-15.0)
     assert table["80005"][11:13] == (None, None)  # born in 2025, no office before
     assert table["SO-A"][11] == pytest.approx(100.0) and table["SO-A"][12] is None  # K_n 10
     assert table["SO-B"][11:13] == (None, None)
@@ -167,11 +219,22 @@ def test_monthly_and_annual_rankings_by_hand(settings: Settings, city: ClickHous
     assert {r[17] for r in rows} == {1}  # registry version recorded
 
     # Per-staff kiosk scores: S1 24/30 = 80 (the misuse press excluded), S2 10 < 30.
-    assert wh.execute("SELECT office_id, unit_code, staff_id, k_n, k_sat, score, eligible, "
-                      "reason FROM staff_scores WHERE period = '2025-07' ORDER BY staff_id") == [
+    assert wh.execute(
+        "SELECT office_id, unit_code, staff_id, k_n, k_sat, score, eligible, "
+        "reason FROM staff_scores WHERE period = '2025-07' ORDER BY staff_id"
+    ) == [
         ("HN-80001", "80001", "S1", 30, 24, pytest.approx(80.0), 1, ""),
-        ("HN-80001", "80001", "S2", 10, 6, pytest.approx(60.0), 0,
-         "sample too small: K_n = 10 < 30")]
+        (
+            "HN-80001",
+            "80001",
+            "S2",
+            10,
+            6,
+            pytest.approx(60.0),
+            0,
+            "sample too small: K_n = 10 < 30",
+        ),
+    ]
 
     # Re-running the partition: identical rows and checksum, intervals included (seed).
     run(city, "2025-07")
@@ -197,16 +260,19 @@ def test_monthly_and_annual_rankings_by_hand(settings: Settings, city: ClickHous
     # The views city IT reads: months and years apart, the same rows as published.
     assert wh.execute("SELECT DISTINCT period FROM ranking_monthly") == [("2025-07",)]
     assert wh.execute("SELECT DISTINCT period FROM ranking_annual") == [("2025",)]
-    assert wh.execute("SELECT unit_code, rank, rank_lo, rank_hi, trend FROM ranking_monthly "
-                      "ORDER BY unit_code") == [(r[1], r[9], r[15], r[16], r[12]) for r in
-                                                sorted(rows, key=lambda r: r[1])]
-    assert wh.execute("SELECT staff_id, score FROM staff_scores_monthly ORDER BY staff_id") \
-        == [("S1", pytest.approx(80.0)), ("S2", pytest.approx(60.0))]
+    assert wh.execute(
+        "SELECT unit_code, rank, rank_lo, rank_hi, trend FROM ranking_monthly ORDER BY unit_code"
+    ) == [(r[1], r[9], r[15], r[16], r[12]) for r in sorted(rows, key=lambda r: r[1])]
+    assert wh.execute("SELECT staff_id, score FROM staff_scores_monthly ORDER BY staff_id") == [
+        ("S1", pytest.approx(80.0)),
+        ("S2", pytest.approx(60.0)),
+    ]
     wh.close()
 
 
 def test_checks_block_publishing_until_inputs_are_complete(
-        settings: Settings, city: ClickHouseResource) -> None:
+    settings: Settings, city: ClickHouseResource
+) -> None:
     wh = Warehouse(settings)
     run(city, "2025-07")
     published = ranking(wh, "2025-07")
@@ -218,8 +284,10 @@ def test_checks_block_publishing_until_inputs_are_complete(
     landing.insert_raw(wh, plan)
     result = materialize_period("2025-07", city, DagsterInstance.ephemeral())
     assert not result.success
-    assert any(f.startswith("counts_reconcile_with_raw: hourly counts differ from raw")
-               for f in failed_checks(result))
+    assert any(
+        f.startswith("counts_reconcile_with_raw: hourly counts differ from raw")
+        for f in failed_checks(result)
+    )
     assert ranking(wh, "2025-07") == published  # nothing was replaced
     start, end = datetime(2025, 6, 30, 17, tzinfo=UTC), datetime(2025, 7, 31, 17, tzinfo=UTC)
     repair(wh, reconcile(wh, start, end))
@@ -232,7 +300,8 @@ def test_checks_block_publishing_until_inputs_are_complete(
     assert not result.success
     assert failed_checks(result) == [
         "no_silent_office: 6 office(s) sent nothing in 2025-08: close them in the registry "
-        "or find out why their devices are silent"]
+        "or find out why their devices are silent"
+    ]
     assert ranking(wh, "2025-08") == []
     wh.close()
 
@@ -243,19 +312,24 @@ def test_registry_versions_keep_history_and_reload_idempotently(settings: Settin
         first = load_registry(wh, units, offices, LINEAGE)
         again = load_registry(wh, units, offices, LINEAGE)
         assert (first.version, first.created, again.version, again.created) == (1, True, 1, False)
-        renamed = [u if u.code != "80005" else Unit("80005", "Phường Năm Mới", u.type, u.level,
-                                                     u.parent_code, u.valid_from, None)
-                   for u in units]
+        renamed = [
+            u
+            if u.code != "80005"
+            else Unit("80005", "Phường Năm Mới", u.type, u.level, u.parent_code, u.valid_from, None)
+            for u in units
+        ]
         second = load_registry(wh, renamed, offices, LINEAGE)
         assert (second.version, second.created) == (2, True)
-        assert wh.execute("SELECT registry_version, name FROM unit_versions "
-                          "WHERE code = '80005' ORDER BY registry_version") == [
-            (1, "Phường Năm"), (2, "Phường Năm Mới")]  # history kept, not overwritten
+        assert wh.execute(
+            "SELECT registry_version, name FROM unit_versions "
+            "WHERE code = '80005' ORDER BY registry_version"
+        ) == [(1, "Phường Năm"), (2, "Phường Năm Mới")]  # history kept, not overwritten
         assert wh.execute("SELECT name FROM units WHERE code = '80005'") == [("Phường Năm Mới",)]
         # An office carried across the merger: one unit per interval.
-        assert wh.execute("SELECT unit_code, valid_from, valid_to FROM offices "
-                          "WHERE office_id = 'HN-80001' ORDER BY valid_from") == [
-            ("80001", date(1970, 1, 1), date(2025, 6, 30)), ("80001", MERGER, None)]
+        assert wh.execute(
+            "SELECT unit_code, valid_from, valid_to FROM offices "
+            "WHERE office_id = 'HN-80001' ORDER BY valid_from"
+        ) == [("80001", date(1970, 1, 1), date(2025, 6, 30)), ("80001", MERGER, None)]
         assert wh.execute("SELECT count() FROM unit_lineage") == [(3,)]
         # Hanoi's own files: 126 communes, each continuing the office of the old unit
         # whose code it kept; every office is in one unit at a time.
@@ -267,8 +341,9 @@ def test_registry_versions_keep_history_and_reload_idempotently(settings: Settin
         load_registry(None, units, [*offices, Office("HN-80001", "x", NEW[1])])  # type: ignore[arg-type]
 
 
-def test_report_of_a_partition_renders_in_chromium(settings: Settings, city: ClickHouseResource,
-                                                   tmp_path: Path) -> None:
+def test_report_of_a_partition_renders_in_chromium(
+    settings: Settings, city: ClickHouseResource, tmp_path: Path
+) -> None:
     from playwright.sync_api import sync_playwright
 
     run(city, "2025-07")
@@ -293,7 +368,8 @@ def test_report_of_a_partition_renders_in_chromium(settings: Settings, city: Cli
 
 
 def test_ranking_inputs_are_the_same_on_the_current_engine(
-        settings: Settings, city: ClickHouseResource, chdb_schema: Any) -> None:
+    settings: Settings, city: ClickHouseResource, chdb_schema: Any
+) -> None:
     from dataclasses import replace
 
     from pipelines.assets import read_inputs
@@ -307,25 +383,38 @@ def test_ranking_inputs_are_the_same_on_the_current_engine(
             on_server = read_inputs(wh, period, 30)
             on_chdb = read_inputs(chdb_schema, period, 30)
             at = on_server.computed_at
-            assert replace(on_chdb, computed_at=at,
-                           staff=[replace(s, computed_at=at) for s in on_chdb.staff]) == \
-                replace(on_server, staff=[replace(s, computed_at=at) for s in on_server.staff])
-            p = {"start_s": period.start_s, "end_s": period.end_s,
-                 "last_day": period.last_day.isoformat()}
-            assert wh.execute(sql("silent_offices"), p) == \
-                chdb_schema.execute(sql("silent_offices"), p)
+            assert replace(
+                on_chdb, computed_at=at, staff=[replace(s, computed_at=at) for s in on_chdb.staff]
+            ) == replace(on_server, staff=[replace(s, computed_at=at) for s in on_server.staff])
+            p = {
+                "start_s": period.start_s,
+                "end_s": period.end_s,
+                "last_day": period.last_day.isoformat(),
+            }
+            assert wh.execute(sql("silent_offices"), p) == chdb_schema.execute(
+                sql("silent_offices"), p
+            )
         assert len(read_inputs(wh, Period.parse("2025-07"), 30).staff) == 2
         # The published rows through the city views, on both engines.
         run(city, "2025-07")
         period = Period.parse("2025-07")
         published = ranking(wh, "2025-07")
         inputs = read_inputs(chdb_schema, period, 30)
-        rows = build_ranking(period, inputs.counts, Weights(), 30, inputs.computed_at,
-                             previous=inputs.previous, registry_version=1)
+        rows = build_ranking(
+            period,
+            inputs.counts,
+            Weights(),
+            30,
+            inputs.computed_at,
+            previous=inputs.previous,
+            registry_version=1,
+        )
         publish(chdb_schema, period, rows)
         publish_staff(chdb_schema, period, inputs.staff)
-        query = ("SELECT unit_code, rank, n_ranked, score, trend, reason FROM ranking_monthly "
-                 "ORDER BY unit_code")
+        query = (
+            "SELECT unit_code, rank, n_ranked, score, trend, reason FROM ranking_monthly "
+            "ORDER BY unit_code"
+        )
         assert chdb_schema.execute(query) == wh.execute(query)
         assert [r[1] for r in published] == [r[0] for r in wh.execute(query)]
         query = "SELECT staff_id, k_n, k_sat, score, reason FROM staff_scores_monthly ORDER BY 1"

@@ -17,12 +17,30 @@ pytestmark = pytest.mark.integration
 
 CHROMIUM = "/usr/bin/chromium"
 
-COMMUNES = ["Phường Ba Đình", "Phường Ngọc Hà", "Phường Giảng Võ", "Phường Hoàn Kiếm",
-            "Phường Cửa Nam", "Phường Văn Miếu - Quốc Tử Giám", "Phường Ô Chợ Dừa",
-            "Xã Sóc Sơn", "Xã Đa Phúc", "Phường Hồng Hà", "Xã Minh Châu", "Phường Tây Hồ",
-            "Xã Bất Bạt"]
-DEPARTMENTS = ["Sở Tư pháp", "Sở Xây dựng", "Sở Nông nghiệp và Môi trường", "Sở Tài chính",
-               "Sở Y tế", "Sở Giáo dục và Đào tạo", "Sở <Thử> & \"Kiểm tra\""]
+COMMUNES = [
+    "Phường Ba Đình",
+    "Phường Ngọc Hà",
+    "Phường Giảng Võ",
+    "Phường Hoàn Kiếm",
+    "Phường Cửa Nam",
+    "Phường Văn Miếu - Quốc Tử Giám",
+    "Phường Ô Chợ Dừa",
+    "Xã Sóc Sơn",
+    "Xã Đa Phúc",
+    "Phường Hồng Hà",
+    "Xã Minh Châu",
+    "Phường Tây Hồ",
+    "Xã Bất Bạt",
+]
+DEPARTMENTS = [
+    "Sở Tư pháp",
+    "Sở Xây dựng",
+    "Sở Nông nghiệp và Môi trường",
+    "Sở Tài chính",
+    "Sở Y tế",
+    "Sở Giáo dục và Đào tạo",
+    'Sở <Thử> & "Kiểm tra"',
+]
 
 
 def sample_rows() -> list[ReportRow]:
@@ -32,35 +50,123 @@ def sample_rows() -> list[ReportRow]:
     scores = [91.2, 88.75, 82.35, 82.35, 79.1, 75.04, 70.6, 66.3, 61.85, 55.5, 48.2, 35.0]
     ranks = [1, 2, 3, 3, 5, 6, 7, 8, 9, 10, 11, 12]
     for i, (name, s, rank) in enumerate(zip(COMMUNES, scores, ranks, strict=False)):
-        rows.append(ReportRow("commune", f"{i:05d}", name, rank, 12, s, s - 4.5 - i / 4,
-                              min(100.0, s + 3.9 + i / 5), max(1, rank - 2), min(12, rank + 3),
-                              120 + 7 * i, 60 + 3 * i, 15 * i, (i - 5) * 0.83 if i else None,
-                              ""))
-    rows.append(ReportRow("commune", "00099", COMMUNES[-1], None, 12, 64.0, None, None, None,
-                          None, 12, 9, 4, None, "sample too small: K_n + Q_n = 21 < 30"))
+        rows.append(
+            ReportRow(
+                "commune",
+                f"{i:05d}",
+                name,
+                rank,
+                12,
+                s,
+                s - 4.5 - i / 4,
+                min(100.0, s + 3.9 + i / 5),
+                max(1, rank - 2),
+                min(12, rank + 3),
+                120 + 7 * i,
+                60 + 3 * i,
+                15 * i,
+                (i - 5) * 0.83 if i else None,
+                "",
+            )
+        )
+    rows.append(
+        ReportRow(
+            "commune",
+            "00099",
+            COMMUNES[-1],
+            None,
+            12,
+            64.0,
+            None,
+            None,
+            None,
+            None,
+            12,
+            9,
+            4,
+            None,
+            "sample too small: K_n + Q_n = 21 < 30",
+        )
+    )
     dept_scores = [86.4, 78.9, 72.15, 69.0, 58.45]
     for i, (name, s) in enumerate(zip(DEPARTMENTS, dept_scores, strict=False)):
         no_interval = i == 2
-        rows.append(ReportRow("department", f"SO-{i}", name, i + 1, 6, s,
-                              None if no_interval else s - 6, None if no_interval else s + 5,
-                              None if no_interval else max(1, i), None if no_interval else i + 2,
-                              300 + i, 150 + i, 0, 1.5 - i, ""))
-    rows.append(ReportRow("department", "SO-9", DEPARTMENTS[-1], 6, 6, 44.0, 38.0, 51.0, 5, 6,
-                          80, 40, 0, -2.25, ""))
-    rows.append(ReportRow("department", "SO-X", "Sở Du lịch", None, 6, None, None, None, None,
-                          None, 0, 0, 0, None, "no channel present"))
+        rows.append(
+            ReportRow(
+                "department",
+                f"SO-{i}",
+                name,
+                i + 1,
+                6,
+                s,
+                None if no_interval else s - 6,
+                None if no_interval else s + 5,
+                None if no_interval else max(1, i),
+                None if no_interval else i + 2,
+                300 + i,
+                150 + i,
+                0,
+                1.5 - i,
+                "",
+            )
+        )
+    rows.append(
+        ReportRow(
+            "department",
+            "SO-9",
+            DEPARTMENTS[-1],
+            6,
+            6,
+            44.0,
+            38.0,
+            51.0,
+            5,
+            6,
+            80,
+            40,
+            0,
+            -2.25,
+            "",
+        )
+    )
+    rows.append(
+        ReportRow(
+            "department",
+            "SO-X",
+            "Sở Du lịch",
+            None,
+            6,
+            None,
+            None,
+            None,
+            None,
+            None,
+            0,
+            0,
+            0,
+            None,
+            "no channel present",
+        )
+    )
     return rows
 
 
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     rows = sample_rows()
-    report = Report(period="2026-10", title=report_title("2026-10"), methodology_version="1",
-                    weights="QR 0.50 · kiosk 0.35 · camera 0.15", min_sample=30,
-                    input_checksum="ab" * 32,
-                    generated_at=datetime(2026, 10, 31, 19, 0, tzinfo=UTC))
+    report = Report(
+        period="2026-10",
+        title=report_title("2026-10"),
+        methodology_version="1",
+        weights="QR 0.50 · kiosk 0.35 · camera 0.15",
+        min_sample=30,
+        input_checksum="ab" * 32,
+        generated_at=datetime(2026, 10, 31, 19, 0, tzinfo=UTC),
+    )
     _csv, html_path = write_report(report, rows, tmp_path / "out")
-    ranked = {g: [r for r in rows if r.peer_group == g and r.rank is not None]
-              for g in ("commune", "department")}
+    ranked = {
+        g: [r for r in rows if r.peer_group == g and r.rank is not None]
+        for g in ("commune", "department")
+    }
     shot = tmp_path / "ranking-2026-10.png"
 
     with sync_playwright() as p:
@@ -107,10 +213,13 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
 
             # the unit name with markup characters is shown as text, not parsed as tags
             odd = 'Sở <Thử> & "Kiểm tra"'
-            assert page.locator('table.ranking tr[data-unit="SO-9"] td').nth(1).inner_text() \
+            assert (
+                page.locator('table.ranking tr[data-unit="SO-9"] td').nth(1).inner_text()
                 == f"{odd} SO-9"
-            assert page.locator('svg.chart g.unit[data-unit="SO-9"] text.name').text_content() \
-                == odd
+            )
+            assert (
+                page.locator('svg.chart g.unit[data-unit="SO-9"] text.name').text_content() == odd
+            )
             assert "Chưa đủ số phiếu tối thiểu" in page.locator("table.unranked").first.inner_text()
         finally:
             browser.close()

@@ -28,28 +28,42 @@ from warehouse.private import prepare_private
 pytestmark = pytest.mark.integration
 
 
-def test_the_published_report_is_mailed_with_its_csv(settings: Settings,
-                                                     city: ClickHouseResource,  # noqa: F811
-                                                     monkeypatch: pytest.MonkeyPatch,
-                                                     tmp_path: Path) -> None:
+def test_the_published_report_is_mailed_with_its_csv(
+    settings: Settings,
+    city: ClickHouseResource,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     prepare_private(settings)
     with Accounts(settings, SYSTEM) as accounts:
-        accounts.add(Account("chair.80005", "unit", "80005", email="chair@80005.example"),
-                     "a long test password", "test")
-        accounts.add(Account("chair.80007", "unit", "80007", email="chair@80007.example"),
-                     "a long test password", "test")
-        accounts.add(Account("dxs", "city", email="dxs@hanoi.example"), "a long test password",
-                     "test")
+        accounts.add(
+            Account("chair.80005", "unit", "80005", email="chair@80005.example"),
+            "a long test password",
+            "test",
+        )
+        accounts.add(
+            Account("chair.80007", "unit", "80007", email="chair@80007.example"),
+            "a long test password",
+            "test",
+        )
+        accounts.add(
+            Account("dxs", "city", email="dxs@hanoi.example"), "a long test password", "test"
+        )
         accounts.add(Account("quiet", "unit", "80009"), "a long test password", "test")
     with smtp_server() as (port, received):
         monkeypatch.setenv("HAILONG_SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("HAILONG_SMTP_PORT", str(port))
         result = materialize_period("2025-07", city, DagsterInstance.ephemeral())
         assert result.success, failed_checks(result)
-        mails = {m["To"]: m for m in (message_from_bytes(e.content, policy=policy.default)
-                                      for e in received)}
-        assert set(mails) == {"chair@80005.example", "chair@80007.example",
-                              "dxs@hanoi.example"}  # the unit without an address: none
+        mails = {
+            m["To"]: m
+            for m in (message_from_bytes(e.content, policy=policy.default) for e in received)
+        }
+        assert set(mails) == {
+            "chair@80005.example",
+            "chair@80007.example",
+            "dxs@hanoi.example",
+        }  # the unit without an address: none
         mine = mails["chair@80005.example"]
         assert "2025-07" in mine["Subject"] and "Phường Năm" in mine["Subject"]
         plain = mine.get_body(preferencelist=("plain",))
@@ -67,14 +81,27 @@ def test_the_published_report_is_mailed_with_its_csv(settings: Settings,
         assert again.success and len(received) == 3
         # A month in progress is a preview: never mailed; the same call for an ended
         # period, with inputs not mailed yet, is.
-        row = SimpleNamespace(unit_code="80005", unit_name="Phường Năm", peer_group="commune",
-                              rank=1, n_ranked=3, rank_lo=1, rank_hi=2, score=90.0, reason="",
-                              input_checksum="f" * 64)
+        row = SimpleNamespace(
+            unit_code="80005",
+            unit_name="Phường Năm",
+            peer_group="commune",
+            rank=1,
+            n_ranked=3,
+            rank_lo=1,
+            rank_hi=2,
+            score=90.0,
+            reason="",
+            input_checksum="f" * 64,
+        )
         csv_path = tmp_path / "preview.csv"
         csv_path.write_text("period,unit_code\n2999-01,80005\n")
         now = datetime.now(UTC)
-        assert mail_report(city.settings(), "2999-01", now + timedelta(days=9), [row],
-                           csv_path, now) == 0
+        assert (
+            mail_report(city.settings(), "2999-01", now + timedelta(days=9), [row], csv_path, now)
+            == 0
+        )
         assert len(received) == 3
-        assert mail_report(city.settings(), "2999-01", now - timedelta(days=1), [row],
-                           csv_path, now) == 2  # the unit's chair and the city
+        assert (
+            mail_report(city.settings(), "2999-01", now - timedelta(days=1), [row], csv_path, now)
+            == 2
+        )  # the unit's chair and the city

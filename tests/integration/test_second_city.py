@@ -29,21 +29,44 @@ PRESSES = 40  # per office, above the minimum sample of 30
 
 def hailong(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "hailong.cli", *args], env=settings_env(s),
-        capture_output=True, text=True, timeout=300, check=False)
+        [sys.executable, "-m", "hailong.cli", *args],
+        env=settings_env(s),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_a_second_city_from_csv_files(settings: Settings, tmp_path: Path) -> None:
     # The office rule on: only the second city's registry makes its events count. The
     # events are of a fixed month (October 2026): no horizon.
-    s = load_settings(**{**{n: getattr(settings, n) for n in settings.model_fields_set},
-                         "quarantine_unregistered": True})
-    loaded = hailong(s, "registry", "load", "--units", str(CITY / "units.csv"),
-                     "--offices", str(CITY / "offices.csv"))
+    s = load_settings(
+        **{
+            **{n: getattr(settings, n) for n in settings.model_fields_set},
+            "quarantine_unregistered": True,
+        }
+    )
+    loaded = hailong(
+        s,
+        "registry",
+        "load",
+        "--units",
+        str(CITY / "units.csv"),
+        "--offices",
+        str(CITY / "offices.csv"),
+    )
     assert loaded.returncode == 0, loaded.stderr
     assert "new version 1: 5 units, 4 office intervals" in loaded.stdout
-    again = hailong(s, "registry", "load", "--units", str(CITY / "units.csv"),
-                    "--offices", str(CITY / "offices.csv"))
+    again = hailong(
+        s,
+        "registry",
+        "load",
+        "--units",
+        str(CITY / "units.csv"),
+        "--offices",
+        str(CITY / "offices.csv"),
+    )
     assert "unchanged, still version 1" in again.stdout
 
     start = datetime(2026, 10, 5, 8, 0, tzinfo=LOCAL_TZ)
@@ -51,15 +74,39 @@ def test_a_second_city_from_csv_files(settings: Settings, tmp_path: Path) -> Non
     for office, share in SATISFIED.items():
         for i in range(PRESSES):
             value = 5 if i < round(share * PRESSES) else 1
-            messages.append((office.encode(), json.dumps({
-                "schema": "kiosk_rating/1", "event_id": str(uuid.uuid4()),
-                "office_id": office, "device_id": f"{office}-K{i % 4}",
-                "occurred_at": (start + timedelta(minutes=10 * i)).isoformat(),
-                "scale": 5, "value": value}).encode()))
+            messages.append(
+                (
+                    office.encode(),
+                    json.dumps(
+                        {
+                            "schema": "kiosk_rating/1",
+                            "event_id": str(uuid.uuid4()),
+                            "office_id": office,
+                            "device_id": f"{office}-K{i % 4}",
+                            "occurred_at": (start + timedelta(minutes=10 * i)).isoformat(),
+                            "scale": 5,
+                            "value": value,
+                        }
+                    ).encode(),
+                )
+            )
     # and one press of an office the city does not have: held, never counted
-    messages.append((b"MAU-99999", json.dumps({
-        "schema": "kiosk_rating/1", "event_id": str(uuid.uuid4()), "office_id": "MAU-99999",
-        "device_id": "K", "occurred_at": start.isoformat(), "scale": 5, "value": 5}).encode()))
+    messages.append(
+        (
+            b"MAU-99999",
+            json.dumps(
+                {
+                    "schema": "kiosk_rating/1",
+                    "event_id": str(uuid.uuid4()),
+                    "office_id": "MAU-99999",
+                    "device_id": "K",
+                    "occurred_at": start.isoformat(),
+                    "scale": 5,
+                    "value": 5,
+                }
+            ).encode(),
+        )
+    )
 
     with running_worker(s, tmp_path / "worker.log") as worker, Warehouse(s) as wh:
         deliver(make_producer(s, SIMULATOR), s.topics.kiosk, messages)
@@ -68,17 +115,23 @@ def test_a_second_city_from_csv_files(settings: Settings, tmp_path: Path) -> Non
             n = wh.execute("SELECT sum(k_n) FROM kiosk_hourly FINAL")[0][0] or 0
             return int(n), int(wh.execute("SELECT count() FROM quarantine FINAL")[0][0])
 
-        wait_until(lambda: landed() == (PRESSES * len(SATISFIED), 1), 60,
-                   "the city's presses counted and the stranger held")
+        wait_until(
+            lambda: landed() == (PRESSES * len(SATISFIED), 1),
+            60,
+            "the city's presses counted and the stranger held",
+        )
         assert worker.poll() is None
         reason = wh.execute("SELECT reason FROM quarantine FINAL")[0][0]
         assert "office 'MAU-99999' is not in the registry (version 1)" in reason
 
         ranked = hailong(s, "rank", "--month", "2026-10")
         assert ranked.returncode == 0, ranked.stderr[-3000:]
-        rows = wh.execute("SELECT unit_code, rank, n_ranked, k_n FROM rankings "
-                          "WHERE period = '2026-10' AND peer_group = 'commune' ORDER BY rank")
+        rows = wh.execute(
+            "SELECT unit_code, rank, n_ranked, k_n FROM rankings "
+            "WHERE period = '2026-10' AND peer_group = 'commune' ORDER BY rank"
+        )
     assert [(code, rank, n) for code, rank, n, _ in rows] == [
-        (office.removeprefix("MAU-"), i + 1, 4) for i, office in enumerate(SATISFIED)]
+        (office.removeprefix("MAU-"), i + 1, 4) for i, office in enumerate(SATISFIED)
+    ]
     assert all(k_n == PRESSES for *_, k_n in rows)
     assert "Phường Cẩm Lệ" in ranked.stdout and "1/4" in ranked.stdout

@@ -23,12 +23,38 @@ UNTIL = "2026-11-20T17:00:00+07:00"
 
 
 def test_simulate_sends_exactly_the_injected_counts(settings: Settings) -> None:
-    args = ["--per-office", "40", "--days", "6", "--until", UNTIL, "--seed", "31",
-            "--invalid", "9", "--duplicates", "14", "--reused-tokens", "6",
-            "--misuse-bursts", "5", "--late", "8", "--skewed-devices", "2", "--skew", "720"]
-    run = subprocess.run([sys.executable, "-m", "hailong.cli", "simulate", *args],  # noqa: S603
-                         env=settings_env(settings), capture_output=True, text=True,
-                         timeout=300, check=False)
+    args = [
+        "--per-office",
+        "40",
+        "--days",
+        "6",
+        "--until",
+        UNTIL,
+        "--seed",
+        "31",
+        "--invalid",
+        "9",
+        "--duplicates",
+        "14",
+        "--reused-tokens",
+        "6",
+        "--misuse-bursts",
+        "5",
+        "--late",
+        "8",
+        "--skewed-devices",
+        "2",
+        "--skew",
+        "720",
+    ]
+    run = subprocess.run(  # noqa: S603 - our own command line
+        [sys.executable, "-m", "hailong.cli", "simulate", *args],
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "sent " in run.stdout and "events/s" in run.stdout  # progress
     assert "invalid                      9" in run.stdout  # the closing summary
@@ -45,19 +71,39 @@ def test_simulate_sends_exactly_the_injected_counts(settings: Settings) -> None:
             event = None
         published.append((m.value(), event))
     seen = observe(published)
-    assert (seen.invalid, seen.duplicates, seen.reused_tokens, seen.late, seen.misuse) == \
-        (9, 14, 6, 8, 5 * 4)
+    assert (seen.invalid, seen.duplicates, seen.reused_tokens, seen.late, seen.misuse) == (
+        9,
+        14,
+        6,
+        8,
+        5 * 4,
+    )
 
     # Clock skew: the same run without skew differs exactly in two kiosks' timestamps.
     until = datetime.fromisoformat(UNTIL)
-    plain = city_traffic(hanoi_offices(seed=31), 40 * 132, until - timedelta(days=6), until,
-                         seed=31, invalid=9, resent=14, reused_tokens=6, misuse_bursts=5,
-                         late=8)
-    truth = {e.event_id: e.occurred_at for e in [*plain.events, *plain.late]
-             if isinstance(e, KioskRating)}
+    plain = city_traffic(
+        hanoi_offices(seed=31),
+        40 * 132,
+        until - timedelta(days=6),
+        until,
+        seed=31,
+        invalid=9,
+        resent=14,
+        reused_tokens=6,
+        misuse_bursts=5,
+        late=8,
+    )
+    truth = {
+        e.event_id: e.occurred_at
+        for e in [*plain.events, *plain.late]
+        if isinstance(e, KioskRating)
+    }
     kiosk = {e.event_id: e for _, e in published if isinstance(e, KioskRating)}
     assert set(kiosk) == set(truth)
     moved = {e.device_id for e in kiosk.values() if e.occurred_at != truth[e.event_id]}
     assert len(moved) == 2
-    assert all(e.occurred_at - truth[e.event_id] == timedelta(seconds=720)
-               for e in kiosk.values() if e.device_id in moved)
+    assert all(
+        e.occurred_at - truth[e.event_id] == timedelta(seconds=720)
+        for e in kiosk.values()
+        if e.device_id in moved
+    )

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 
 def normalise(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Server (Python types) and chdb (JSON) results in one comparable form."""
+
     def one(v: Any) -> Any:
         if isinstance(v, datetime):
             return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -35,22 +36,27 @@ def normalise(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         if isinstance(v, float):
             return round(v, 9)
         return v
+
     return [tuple(one(v) for v in row) for row in rows]
-
-
 
 
 def run_everything(wh: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Schema, registry, raw rows, bucket refresh, ranking: all through the product's code."""
     applied = migrate(wh, progress=lambda _m: None)
     assert migrate(wh, progress=lambda _m: None) == []  # idempotent
-    units = [Unit(c, n, "Phường", "commune", "01", JULY_2025, None)
-             for c, n in (("90001", "Phường Một"), ("90002", "Xã Hai"), ("90003", "Phường Ba"))]
-    load_registry(wh, units, [Office(o, f"Một cửa {u.name}", u)
-                              for o, u in zip(("OA", "OB", "OC"), units, strict=True)])
+    units = [
+        Unit(c, n, "Phường", "commune", "01", JULY_2025, None)
+        for c, n in (("90001", "Phường Một"), ("90002", "Xã Hai"), ("90003", "Phường Ba"))
+    ]
+    load_registry(
+        wh,
+        units,
+        [Office(o, f"Một cửa {u.name}", u) for o, u in zip(("OA", "OB", "OC"), units, strict=True)],
+    )
     events, named = known_ratings()
-    late = KioskDevice("OA", "A1", 4).press(1, local(2026, 10, 15, 8, 59, 58),
-                                            event_id=uuid.UUID(int=7))
+    late = KioskDevice("OA", "A1", 4).press(
+        1, local(2026, 10, 15, 8, 59, 58), event_id=uuid.UUID(int=7)
+    )
     # two batches, landed as the worker does: all events, then a resent copy (later
     # offset) and a late press
     land(wh, [Message(KIOSK, e, 0, i) for i, e in enumerate(events)])
@@ -59,26 +65,33 @@ def run_everything(wh: Any) -> dict[str, list[tuple[Any, ...]]]:
     counts = unit_counts(wh, period)
     at = datetime(2026, 11, 1, 2, tzinfo=UTC)
     from hailong.methodology import Weights
+
     ranking = build_ranking(period, counts, Weights(), 30, at)
     publish(wh, period, ranking)
     publish(wh, period, ranking)  # a re-run replaces, never duplicates
     return {
         "applied": [(name,) for name in applied],
-        "tables": wh.execute("SELECT name FROM system.tables WHERE database = currentDatabase() "
-                             "ORDER BY name"),
-        "raw": wh.execute("SELECT event_id, office_id, device_id, occurred_at, occurred_at_us, "
-                          "scale, value, kafka_offset FROM kiosk_ratings_raw FINAL "
-                          "ORDER BY occurred_at_us, event_id"),
-        "hourly": wh.execute("SELECT office_id, hour, k_n, k_sat, k_misuse, version "
-                             "FROM kiosk_hourly FINAL ORDER BY office_id, hour"),
+        "tables": wh.execute(
+            "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name"
+        ),
+        "raw": wh.execute(
+            "SELECT event_id, office_id, device_id, occurred_at, occurred_at_us, "
+            "scale, value, kafka_offset FROM kiosk_ratings_raw FINAL "
+            "ORDER BY occurred_at_us, event_id"
+        ),
+        "hourly": wh.execute(
+            "SELECT office_id, hour, k_n, k_sat, k_misuse, version "
+            "FROM kiosk_hourly FINAL ORDER BY office_id, hour"
+        ),
         "unit_counts": [astuple(c) for c in counts],
         "rankings": wh.execute("SELECT * FROM rankings ORDER BY peer_group, unit_code"),
         "ranks": wh.execute("SELECT unit_code, rank, eligible FROM rankings ORDER BY unit_code"),
     }
 
 
-def test_same_results_on_debian_server_and_current_engine(settings: Settings,
-                                                           chdb_wh: ChdbWarehouse) -> None:
+def test_same_results_on_debian_server_and_current_engine(
+    settings: Settings, chdb_wh: ChdbWarehouse
+) -> None:
     with Warehouse(settings) as server:
         # the settings fixture already migrated this database; start from an empty one
         server.execute(f"DROP DATABASE {settings.clickhouse_database}")
@@ -94,6 +107,7 @@ def test_same_results_on_debian_server_and_current_engine(settings: Settings,
     a1 = known_ratings()[1]["a1"].event_id
     assert [(r[0], r[7]) for r in on_server["raw"] if r[0] == a1] == [(a1, 0)]  # first copy won
     assert [r[:5] for r in normalise(on_server["hourly"])][:2] == [
-        ("OA", "2026-10-15 01:00:00", 1, 0, 0), ("OA", "2026-10-15 02:00:00", 1, 0, 2)]
-    assert on_server["ranks"] == [
-        ("90001", 1, 1), ("90002", 2, 1), ("90003", None, 0)]
+        ("OA", "2026-10-15 01:00:00", 1, 0, 0),
+        ("OA", "2026-10-15 02:00:00", 1, 0, 2),
+    ]
+    assert on_server["ranks"] == [("90001", 1, 1), ("90002", 2, 1), ("90003", None, 0)]

@@ -64,10 +64,15 @@ def test_restart_keeps_data_and_reset_wipes_it(stack: Settings, tmp_path: Path) 
 def test_existing_cluster_is_used_not_started(stack: Settings, tmp_path: Path) -> None:
     # Point at the running shared stack as if it were a city's existing cluster.
     # An existing cluster takes its account and CA from the settings.
-    s = load_settings(stack_dir=tmp_path, kafka_bootstrap=stack.bootstrap_servers,
-                      kafka_user="hailong.admin", kafka_ca_file=stack.kafka_ca,
-                      kafka_password=account_password(stack, "admin"),
-                      clickhouse_host="127.0.0.1", clickhouse_port=stack.ch_port)
+    s = load_settings(
+        stack_dir=tmp_path,
+        kafka_bootstrap=stack.bootstrap_servers,
+        kafka_user="hailong.admin",
+        kafka_ca_file=stack.kafka_ca,
+        kafka_password=account_password(stack, "admin"),
+        clickhouse_host="127.0.0.1",
+        clickhouse_port=stack.ch_port,
+    )
     st = Stack(s)
     log: list[str] = []
     st.start(log.append)
@@ -76,7 +81,9 @@ def test_existing_cluster_is_used_not_started(stack: Settings, tmp_path: Path) -
     assert not (tmp_path / "kafka" / "pid").exists()
     assert not (tmp_path / "clickhouse" / "pid").exists()
     assert [(x.name, x.mode, x.running) for x in st.status()] == [
-        ("kafka", "external", True), ("clickhouse", "external", True)]
+        ("kafka", "external", True),
+        ("clickhouse", "external", True),
+    ]
     st.stop(log.append)  # leaves the external services alone
     assert all(x.running for x in st.status())
 
@@ -85,8 +92,12 @@ def test_failed_start_reports_the_log_tail(stack: Settings, tmp_path: Path) -> N
     from hailong.errors import ServiceNotReady
 
     # The shared Kafka broker holds its port: a ClickHouse told to listen there cannot.
-    s = load_settings(stack_dir=tmp_path, clickhouse_local_port=stack.kafka_port,
-                      clickhouse_http_port=28124, service_timeout_s=30)
+    s = load_settings(
+        stack_dir=tmp_path,
+        clickhouse_local_port=stack.kafka_port,
+        clickhouse_http_port=28124,
+        service_timeout_s=30,
+    )
     st = Stack(s)
     with pytest.raises(ServiceNotReady) as info:
         st.clickhouse.start(lambda _m: None)

@@ -47,9 +47,10 @@ SCENARIOS: dict[str, tuple[Callable[[int], Hour | None], dict[str, dict[str, obj
     "volume_surge": (lambda h: Hour(h, 120, 110, 20, 16), {}),
     # The kiosk says all is well while the anonymous answers say otherwise; judged over
     # two days here (rules are data), two hours in a row.
-    "kiosk_gap": (lambda h: Hour(h, 20, 20, 20, 6),
-                  {"kiosk_gap": {"days": 1, "min_hours": 2, "min_kiosk": 60,
-                                 "min_anonymous": 60}}),
+    "kiosk_gap": (
+        lambda h: Hour(h, 20, 20, 20, 6),
+        {"kiosk_gap": {"days": 1, "min_hours": 2, "min_kiosk": 60, "min_anonymous": 60}},
+    ),
 }
 
 
@@ -104,17 +105,30 @@ def test_nothing_fires_on_an_ordinary_city() -> None:
 
 LIVE: dict[str, tuple[Callable[[bool], Finding | None], str]] = {
     # 95 minutes silent where 20 presses an hour are usual; 10 minutes is a pause
-    "silent_device": (lambda bad: silent_device("O", "K-1", 95.0 if bad else 10.0, 20.0,
-                                                False, SilentDevice()), "silent_device/K-1"),
-    "misuse_surge": (lambda bad: misuse_surge("O", "K-1", 25 if bad else 5, 60,
-                                              MisuseSurge()), "misuse_surge/K-1"),
-    "held_surge": (lambda bad: held_surge("O", "K-1", 40 if bad else 3, HeldSurge()),
-                   "held_surge/K-1"),
-    "new_devices": (lambda bad: new_devices("O", 45 if bad else 5, 60, NewDevices()),
-                    "new_devices"),
-    "negative_share": (lambda bad: negative_share(
-        "O", [False] * 10 + [True] * (20 if bad else 5) + [False] * (0 if bad else 15),
-        NegativeShare()), "negative_share"),
+    "silent_device": (
+        lambda bad: silent_device("O", "K-1", 95.0 if bad else 10.0, 20.0, False, SilentDevice()),
+        "silent_device/K-1",
+    ),
+    "misuse_surge": (
+        lambda bad: misuse_surge("O", "K-1", 25 if bad else 5, 60, MisuseSurge()),
+        "misuse_surge/K-1",
+    ),
+    "held_surge": (
+        lambda bad: held_surge("O", "K-1", 40 if bad else 3, HeldSurge()),
+        "held_surge/K-1",
+    ),
+    "new_devices": (
+        lambda bad: new_devices("O", 45 if bad else 5, 60, NewDevices()),
+        "new_devices",
+    ),
+    "negative_share": (
+        lambda bad: negative_share(
+            "O",
+            [False] * 10 + [True] * (20 if bad else 5) + [False] * (0 if bad else 15),
+            NegativeShare(),
+        ),
+        "negative_share",
+    ),
 }
 
 
@@ -153,8 +167,7 @@ def test_reminders_follow_the_rule_books_repeat(repeat: int, reminders: int | No
     """Nobody acknowledges the drop: it is sent again every ``repeat_hours`` hours (of
     evaluation) while it holds; 0 never."""
     hours = city(SCENARIOS["credible_drop"][0])
-    book = RuleBook.model_validate({"offices": {"O": {"credible_drop": {
-        "repeat_hours": repeat}}}})
+    book = RuleBook.model_validate({"offices": {"O": {"credible_drop": {"repeat_hours": repeat}}}})
     tracks: dict[tuple[str, str], Track] = {}
     sent: list[tuple[int, str]] = []
     for h in range(START - DAY, END + 3 * DAY):
@@ -180,9 +193,14 @@ def test_a_silent_kiosk_is_flagged_after_the_configured_time() -> None:
     opening = datetime(2026, 3, 4, 0, 30, tzinfo=UTC)  # 07:30 in Hanoi
     for minutes in (60, 30, 120):
         rule = SilentDevice(minutes=minutes)
-        flagged = [step for step in range(0, 9 * 60, 5)
-                   if silent_device("O", "K-1", silent_minutes(0, opening + timedelta(
-                       minutes=step)), 20.0, True, rule) is not None]
+        flagged = [
+            step
+            for step in range(0, 9 * 60, 5)
+            if silent_device(
+                "O", "K-1", silent_minutes(0, opening + timedelta(minutes=step)), 20.0, True, rule
+            )
+            is not None
+        ]
         assert flagged[0] == minutes + 5, (minutes, flagged[:3])  # the first check past it
     busy = SilentDevice()
     seen_us = int((opening + timedelta(hours=2)).timestamp() * 1e6)  # its last press, 09:30

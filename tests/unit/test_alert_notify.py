@@ -46,12 +46,17 @@ def test_a_message_carries_the_alert_and_its_numbers() -> None:
     _, ack = acknowledge(track, "chair@HN-1", "more staff at noon", NOW + 1)
     m2 = message(ack, "U-1", NOW + 1)
     assert (m2.kind, m2.state, m2.by, m2.comment) == (
-        "acknowledged", "acknowledged", "chair@HN-1", "more staff at noon")
+        "acknowledged",
+        "acknowledged",
+        "chair@HN-1",
+        "more staff at noon",
+    )
 
 
 @given(st.binary(max_size=2000), st.text(min_size=1, max_size=40), st.integers(0, 2**33))
-def test_a_signed_webhook_verifies_and_any_change_breaks_it(body: bytes, secret: str,
-                                                            at: int) -> None:
+def test_a_signed_webhook_verifies_and_any_change_breaks_it(
+    body: bytes, secret: str, at: int
+) -> None:
     header = signature(body, secret, at)
     assert verify(body, header, secret, at + 10)
     assert not verify(body + b" ", header, secret, at)
@@ -62,24 +67,37 @@ def test_a_signed_webhook_verifies_and_any_change_breaks_it(body: bytes, secret:
 
 
 def test_routes_by_office_unit_city_and_rule() -> None:
-    table = RoutingTable.model_validate({"routes": [
-        {"match": "*", "email": ["city@hanoi.example"], "mode": "digest"},
-        {"match": "U-1", "email": ["chair@u1.example"]},
-        {"match": "HN-1", "webhook": "http://127.0.0.1:9/hook", "secret": "s" * 16,
-         "rules": ["credible_drop", "silent_device"]},
-    ]})
+    table = RoutingTable.model_validate(
+        {
+            "routes": [
+                {"match": "*", "email": ["city@hanoi.example"], "mode": "digest"},
+                {"match": "U-1", "email": ["chair@u1.example"]},
+                {
+                    "match": "HN-1",
+                    "webhook": "http://127.0.0.1:9/hook",
+                    "secret": "s" * 16,
+                    "rules": ["credible_drop", "silent_device"],
+                },
+            ]
+        }
+    )
     got = table.routes_for("HN-1", "U-1", "credible_drop")
     assert [r.match for r in got] == ["*", "U-1", "HN-1"]
     assert [r.match for r in table.routes_for("HN-1", "U-1", "volume_drop")] == ["*", "U-1"]
     assert [r.match for r in table.routes_for("HN-9", "U-2", "volume_drop")] == ["*"]
     # A device's rule is routed by its rule's name.
-    assert [r.match for r in table.routes_for("HN-1", "U-1", "silent_device/K-1")] == \
-        ["*", "U-1", "HN-1"]
-    for bad in ({"match": "*", "email": ["a@b.example"], "mode": "weekly"},
-                {"match": "*"},  # sends nowhere
-                {"match": "*", "webhook": "http://127.0.0.1:9/hook"},  # nothing to sign with
-                {"match": "*", "webhook": "http://127.0.0.1:9/hook", "secret": "short"},
-                {"match": "*", "webhook": "file:///etc/passwd", "secret": "s" * 16}):
+    assert [r.match for r in table.routes_for("HN-1", "U-1", "silent_device/K-1")] == [
+        "*",
+        "U-1",
+        "HN-1",
+    ]
+    for bad in (
+        {"match": "*", "email": ["a@b.example"], "mode": "weekly"},
+        {"match": "*"},  # sends nowhere
+        {"match": "*", "webhook": "http://127.0.0.1:9/hook"},  # nothing to sign with
+        {"match": "*", "webhook": "http://127.0.0.1:9/hook", "secret": "short"},
+        {"match": "*", "webhook": "file:///etc/passwd", "secret": "s" * 16},
+    ):
         with pytest.raises(ValidationError):
             Route.model_validate(bad)
 
@@ -102,7 +120,8 @@ def test_the_published_json_schema_is_the_models() -> None:
     path = Path(__file__).parents[2] / "streams" / "alert-1.schema.json"
     published = json.loads(path.read_text())
     generated = AlertMessage.model_json_schema(by_alias=True, mode="serialization")
-    assert {k: v for k, v in published.items() if k not in ("$id", "title")} == \
-        {k: v for k, v in generated.items() if k != "title"}
+    assert {k: v for k, v in published.items() if k not in ("$id", "title")} == {
+        k: v for k, v in generated.items() if k != "title"
+    }
     _, m = raised()
     jsonschema.validate(json.loads(m.to_json()), published)

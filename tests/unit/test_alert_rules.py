@@ -41,8 +41,9 @@ DAY = 24
 NOW = 480_009  # an hour number (16:00 in Hanoi); nothing here depends on the date
 
 
-def office_hours(first: int, last: int, per_hour: int, share: float,
-                 rng: random.Random) -> list[Hour]:
+def office_hours(
+    first: int, last: int, per_hour: int, share: float, rng: random.Random
+) -> list[Hour]:
     """Ratings from 8:00 to 16:00 of each day, each satisfied with probability ``share``."""
     out = []
     for h in range(first, last + 1):
@@ -112,11 +113,16 @@ def test_negative_share_index_below_and_volume_drop() -> None:
 
 
 def test_rules_are_data_with_overrides_per_unit_and_office() -> None:
-    book = RuleBook.model_validate({
-        "defaults": {"index_below": {"threshold": 0.6}},
-        "units": {"U1": {"index_below": {"threshold": 0.7, "min_hours": 2}}},
-        "offices": {"O1": {"index_below": {"threshold": 0.8}},
-                    "O2": {"credible_drop": {"enabled": False}}}})
+    book = RuleBook.model_validate(
+        {
+            "defaults": {"index_below": {"threshold": 0.6}},
+            "units": {"U1": {"index_below": {"threshold": 0.7, "min_hours": 2}}},
+            "offices": {
+                "O1": {"index_below": {"threshold": 0.8}},
+                "O2": {"credible_drop": {"enabled": False}},
+            },
+        }
+    )
     assert book.for_office("O0").index_below.threshold == 0.6
     assert book.for_office("O0", "U1").index_below.threshold == 0.7
     o1 = book.for_office("O1", "U1").index_below
@@ -192,6 +198,5 @@ def test_every_rule_and_setting_is_documented() -> None:
         row = next((line for line in doc.splitlines() if line.startswith(f"| `{rule}")), None)
         assert row is not None, f"{rule} has no row in streams/ALERTS.md"
         for setting in model.annotation.model_fields:  # type: ignore[union-attr]
-            assert setting in ("enabled", "repeat_hours") or f"`{setting}`" in row, \
-                (rule, setting)
+            assert setting in ("enabled", "repeat_hours") or f"`{setting}`" in row, (rule, setting)
     assert "`repeat_hours`" in doc and "`enabled`" in doc

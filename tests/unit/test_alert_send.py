@@ -32,8 +32,14 @@ def receiver() -> Iterator[tuple[str, list[tuple[bytes, str, bool]]]]:
 
 
 def alert() -> Any:
-    _, changes = step(Track(), Finding("credible_drop", "HN-1", {"window_share": 0.55}),
-                      480_009, Policy(), "credible_drop", "HN-1")
+    _, changes = step(
+        Track(),
+        Finding("credible_drop", "HN-1", {"window_share": 0.55}),
+        480_009,
+        Policy(),
+        "credible_drop",
+        "HN-1",
+    )
     return message(changes[0], "U-1", 480_009)
 
 
@@ -41,7 +47,8 @@ def test_an_email_arrives_at_a_real_smtp_server(smtp: tuple[int, list[Any]]) -> 
     port, received = smtp
     m = alert()
     Mailer("127.0.0.1", port, "hailong@hanoi.example").send(
-        ["chair@u1.example"], f"Alert: {m.rule} at {m.office_id}", "Sự hài lòng giảm\n")
+        ["chair@u1.example"], f"Alert: {m.rule} at {m.office_id}", "Sự hài lòng giảm\n"
+    )
     (envelope,) = received
     assert envelope.mail_from == "hailong@hanoi.example"
     assert envelope.rcpt_tos == ["chair@u1.example"]
@@ -54,7 +61,8 @@ def test_an_email_arrives_at_a_real_smtp_server(smtp: tuple[int, list[Any]]) -> 
 
 
 def test_a_signed_webhook_arrives_and_a_forged_one_is_refused(
-        receiver: tuple[str, list[tuple[bytes, str, bool]]]) -> None:
+    receiver: tuple[str, list[tuple[bytes, str, bool]]],
+) -> None:
     url, got = receiver
     body = alert().to_json()
     assert post_webhook(url, body, SECRET, int(time.time())) == 204

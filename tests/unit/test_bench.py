@@ -16,14 +16,24 @@ def _run(_lab: object) -> dict[str, float]:
 
 def test_medians_spreads_and_ratios() -> None:
     limit = Figure("1-limit", "limit", (Value("events_per_s", "events/s"),), _run)
-    mine = Figure("3-mine", "mine", (Value("events_per_s", "events/s",
-                                           reference="1-limit.events_per_s"),
-                                     Value("missing", "s")), _run)
-    runs = {"1-limit": {"events_per_s": [100.0, 80.0, 90.0]},
-            "3-mine": {"events_per_s": [9.0, 3.0, 4.5]}}
+    mine = Figure(
+        "3-mine",
+        "mine",
+        (
+            Value("events_per_s", "events/s", reference="1-limit.events_per_s"),
+            Value("missing", "s"),
+        ),
+        _run,
+    )
+    runs = {
+        "1-limit": {"events_per_s": [100.0, 80.0, 90.0]},
+        "3-mine": {"events_per_s": [9.0, 3.0, 4.5]},
+    }
     results = summarise([limit, mine], runs)
-    assert [(r.figure, r.value) for r in results] == [("1-limit", "events_per_s"),
-                                                      ("3-mine", "events_per_s")]
+    assert [(r.figure, r.value) for r in results] == [
+        ("1-limit", "events_per_s"),
+        ("3-mine", "events_per_s"),
+    ]
     ref, got = results
     assert (ref.median, ref.low, ref.high, ref.ratio) == (90.0, 80.0, 100.0, None)
     assert (got.median, got.low, got.high) == (4.5, 3.0, 9.0)
@@ -32,8 +42,10 @@ def test_medians_spreads_and_ratios() -> None:
 
 def test_profile_steps_waits_and_the_event_loop(tmp_path: Path) -> None:
     p = 'process 1:"python -m hailong.cli stream"'
-    pool = "Thread.run (threading.py:982);_worker (concurrent/futures/thread.py:83);" \
-           "_WorkItem.run (concurrent/futures/thread.py:58)"
+    pool = (
+        "Thread.run (threading.py:982);_worker (concurrent/futures/thread.py:83);"
+        "_WorkItem.run (concurrent/futures/thread.py:58)"
+    )
     lines = [
         # the event loop: 10 ticks, 4 of them validating, 6 idle
         f"{p};thread (1): MainThread;run_forever (asyncio/base_events.py:607);"
@@ -71,7 +83,14 @@ def test_the_validation_figure_parses_the_same_events_both_ways() -> None:
     # the same work on both sides: equal models from the same bytes
     assert all(_reference_parse(raw, MODELS) == parse_event(raw, topic) for raw, topic in events)
     got = validation(Lab(load_settings(), True, lambda _m: None))
-    assert set(got) == {"hardened_per_s", "reference_per_s", "checked_per_s", "hardened_us",
-                        "reference_us", "checked_us", "signature_us"}
+    assert set(got) == {
+        "hardened_per_s",
+        "reference_per_s",
+        "checked_per_s",
+        "hardened_us",
+        "reference_us",
+        "checked_us",
+        "signature_us",
+    }
     # (the checking side raises if a simulated event breaks a rule: none may)
     assert got["checked_us"] > 0 and got["hardened_us"] > 0

@@ -28,12 +28,16 @@ from pipelines.bootstrap import (
 from pipelines.ranking import Period, UnitCounts, build_ranking
 
 W = Weights()
-CRITERIA = [(a, f"sipas-5/1:{a}{i}") for a, n in (("A", 4), ("P", 5), ("S", 5), ("R", 4),
-                                                   ("F", 4)) for i in range(1, n + 1)]
+CRITERIA = [
+    (a, f"sipas-5/1:{a}{i}")
+    for a, n in (("A", 4), ("P", 5), ("S", 5), ("R", 4), ("F", 4))
+    for i in range(1, n + 1)
+]
 
 
-def random_unit(code: str, rng: random.Random, group: str = "commune", n_qr: int = 200,
-                p: float | None = None) -> UnitSample:
+def random_unit(
+    code: str, rng: random.Random, group: str = "commune", n_qr: int = 200, p: float | None = None
+) -> UnitSample:
     """A unit with all three channels, satisfaction around ``p``."""
     p = rng.uniform(0.4, 0.9) if p is None else p
     subs = []
@@ -41,14 +45,14 @@ def random_unit(code: str, rng: random.Random, group: str = "commune", n_qr: int
         chosen = rng.sample(CRITERIA, rng.randint(1, 10))
         subs.append({key: rng.random() < p for key in chosen})
     k_n, c_n = rng.randint(50, 400), rng.randint(10, 100)
-    return UnitSample.build(code, group, k_n=k_n, k_sat=round(k_n * p), c_n=c_n,
-                            c_pos=round(c_n * p), submissions=subs)
+    return UnitSample.build(
+        code, group, k_n=k_n, k_sat=round(k_n * p), c_n=c_n, c_pos=round(c_n * p), submissions=subs
+    )
 
 
 def some_units(seed: int = 7, n: int = 12) -> list[UnitSample]:
     rng = random.Random(seed)
-    return [random_unit(f"9{i:04d}", rng, "commune" if i % 3 else "department")
-            for i in range(n)]
+    return [random_unit(f"9{i:04d}", rng, "commune" if i % 3 else "department") for i in range(n)]
 
 
 def test_same_seed_gives_identical_intervals_and_another_seed_others() -> None:
@@ -73,29 +77,48 @@ def test_a_units_intervals_do_not_depend_on_other_units_or_their_order() -> None
     for u in units:
         # the score interval is the unit's own; so is the rank interval of a group not
         # joined by the newcomer
-        assert (after[u.unit_code].score_lo, after[u.unit_code].score_hi) == \
-            (before[u.unit_code].score_lo, before[u.unit_code].score_hi)
+        assert (after[u.unit_code].score_lo, after[u.unit_code].score_hi) == (
+            before[u.unit_code].score_lo,
+            before[u.unit_code].score_hi,
+        )
         if u.peer_group == "department":
             assert after[u.unit_code] == before[u.unit_code]
     assert replicate_scores(units[0], W, 1) is not None
-    np.testing.assert_array_equal(replicate_scores(units[0], W, 1),
-                                  replicate_scores(units[0], W, 1))
+    np.testing.assert_array_equal(
+        replicate_scores(units[0], W, 1), replicate_scores(units[0], W, 1)
+    )
     # submission order is irrelevant: rows are resampled in a canonical order
     shuffled = list(units[0].submissions)
     random.Random(3).shuffle(shuffled)
-    same = UnitSample(units[0].unit_code, units[0].peer_group, units[0].k_n, units[0].k_sat,
-                      units[0].c_n, units[0].c_pos, units[0].criteria, tuple(shuffled))
+    same = UnitSample(
+        units[0].unit_code,
+        units[0].peer_group,
+        units[0].k_n,
+        units[0].k_sat,
+        units[0].c_n,
+        units[0].c_pos,
+        units[0].criteria,
+        tuple(shuffled),
+    )
     np.testing.assert_array_equal(replicate_scores(same, W, 1), replicate_scores(units[0], W, 1))
 
 
 def test_all_satisfied_gives_100_and_none_satisfied_gives_0() -> None:
-    happy = UnitSample.build("1", "g", k_n=50, k_sat=50, c_n=7, c_pos=7, submissions=[
-        {CRITERIA[0]: True, CRITERIA[9]: True}, {CRITERIA[0]: True}] * 20)
+    happy = UnitSample.build(
+        "1",
+        "g",
+        k_n=50,
+        k_sat=50,
+        c_n=7,
+        c_pos=7,
+        submissions=[{CRITERIA[0]: True, CRITERIA[9]: True}, {CRITERIA[0]: True}] * 20,
+    )
     kiosk_zero = UnitSample.build("2", "g", k_n=40, k_sat=0)
     camera_zero = UnitSample.build("3", "g", c_n=12, c_pos=0)
     qr_zero = UnitSample.build("4", "g", submissions=[{CRITERIA[3]: False}] * 31)
-    out = bootstrap_intervals([happy, kiosk_zero, camera_zero, qr_zero], {"1", "2", "3", "4"},
-                              W, seed=5)
+    out = bootstrap_intervals(
+        [happy, kiosk_zero, camera_zero, qr_zero], {"1", "2", "3", "4"}, W, seed=5
+    )
     assert out["1"] == Interval(100.0, 100.0, 1, 1)
     # three units at 0.00 in every replicate: all tie at rank 2
     assert out["2"] == Interval(0.0, 0.0, 2, 2)
@@ -126,11 +149,32 @@ def test_intervals_contain_the_point_score_and_rank() -> None:
     units = some_units(seed=11, n=30)
     eligible = {u.unit_code for u in units}
     out = bootstrap_intervals(units, eligible, W, seed=42)
-    rows = build_ranking(Period.parse("2026-10"), [UnitCounts(
-        u.peer_group, u.unit_code, u.unit_code, 1, u.k_n, u.k_sat, u.q_n, u.c_n, u.c_pos,
-        tuple(sorted((q.split(":")[0], a, q.split(":")[1], n, s)
-                     for (a, q), (n, s) in u.counts().criteria.items()))) for u in units],
-        W, 30, datetime(2026, 11, 1, tzinfo=UTC))
+    rows = build_ranking(
+        Period.parse("2026-10"),
+        [
+            UnitCounts(
+                u.peer_group,
+                u.unit_code,
+                u.unit_code,
+                1,
+                u.k_n,
+                u.k_sat,
+                u.q_n,
+                u.c_n,
+                u.c_pos,
+                tuple(
+                    sorted(
+                        (q.split(":")[0], a, q.split(":")[1], n, s)
+                        for (a, q), (n, s) in u.counts().criteria.items()
+                    )
+                ),
+            )
+            for u in units
+        ],
+        W,
+        30,
+        datetime(2026, 11, 1, tzinfo=UTC),
+    )
     for r in rows:
         iv = out[r.unit_code]
         point = score(next(u for u in units if u.unit_code == r.unit_code).counts(), W).osi
@@ -145,8 +189,13 @@ def test_intervals_contain_the_point_score_and_rank() -> None:
 def test_replicates_use_the_methodology_formulas_bit_for_bit() -> None:
     # One QR submission: every replicate is that submission, and kiosk all satisfied:
     # every replicate's OSI is exactly the point score of methodology.score.
-    sub = {CRITERIA[0]: True, CRITERIA[1]: False, CRITERIA[2]: True, CRITERIA[5]: False,
-           CRITERIA[14]: True}
+    sub = {
+        CRITERIA[0]: True,
+        CRITERIA[1]: False,
+        CRITERIA[2]: True,
+        CRITERIA[5]: False,
+        CRITERIA[14]: True,
+    }
     unit = UnitSample.build("7", "g", k_n=3, k_sat=3, submissions=[sub])
     point = score(unit.counts(), W).osi
     reps = replicate_scores(unit, W, 1)
@@ -164,8 +213,13 @@ def test_qr_scores_equal_methodology_qr_score_exactly() -> None:
     satisfied = np.floor(answered * rng.random(answered.shape))
     got = qr_scores(answered, satisfied, CRITERIA)
     for i in range(answered.shape[0]):
-        c = Counts(q_n=1, criteria={key: (int(a), int(s)) for key, a, s in
-                                    zip(CRITERIA, answered[i], satisfied[i], strict=True)})
+        c = Counts(
+            q_n=1,
+            criteria={
+                key: (int(a), int(s))
+                for key, a, s in zip(CRITERIA, answered[i], satisfied[i], strict=True)
+            },
+        )
         expected = qr_score(c)
         if expected is None:
             assert np.isnan(got[i])
@@ -174,13 +228,26 @@ def test_qr_scores_equal_methodology_qr_score_exactly() -> None:
 
 
 def test_counts_of_a_sample() -> None:
-    unit = UnitSample.build("8", "g", k_n=10, k_sat=4, c_n=3, c_pos=2, submissions=[
-        {("A", "q:A1"): True, ("S", "q:S2"): False}, {("A", "q:A1"): False}])
+    unit = UnitSample.build(
+        "8",
+        "g",
+        k_n=10,
+        k_sat=4,
+        c_n=3,
+        c_pos=2,
+        submissions=[{("A", "q:A1"): True, ("S", "q:S2"): False}, {("A", "q:A1"): False}],
+    )
     assert unit.criteria == (("A", "q:A1"), ("S", "q:S2"))
     # rows sorted: the sample is canonical
     assert unit.submissions == (bytes([UNSATISFIED, NOT_ANSWERED]), bytes([SATISFIED, UNSATISFIED]))
-    assert unit.counts() == Counts(k_n=10, k_sat=4, q_n=2, c_n=3, c_pos=2,
-                                   criteria={("A", "q:A1"): (2, 1), ("S", "q:S2"): (1, 0)})
+    assert unit.counts() == Counts(
+        k_n=10,
+        k_sat=4,
+        q_n=2,
+        c_n=3,
+        c_pos=2,
+        criteria={("A", "q:A1"): (2, 1), ("S", "q:S2"): (1, 0)},
+    )
 
 
 def test_percentile_bounds_are_the_pinned_order_statistics() -> None:
@@ -198,7 +265,9 @@ def test_percentile_bounds_are_the_pinned_order_statistics() -> None:
     ranks = np.column_stack([np.arange(1000)[::-1] % 9 + 1, np.arange(1000) // 100 + 1])
     lows, highs = percentile_bounds(ranks)
     assert lows.tolist() == [np.sort(ranks[:, 0])[24], 1] and highs.tolist() == [
-        np.sort(ranks[:, 0])[974], 10]
+        np.sort(ranks[:, 0])[974],
+        10,
+    ]
 
 
 def test_a_dominant_unit_ranks_first_in_every_replicate() -> None:
@@ -226,19 +295,18 @@ def half_cent_heavy(rng: np.random.Generator, size: int) -> np.ndarray:
     """Scores with many exact .xx5 decimals (as floats), their float neighbours, random
     values, and exact ties."""
     thousandths = rng.integers(0, 100001, size)
-    thousandths = np.where(rng.random(size) < 0.6, thousandths - thousandths % 10 + 5,
-                           thousandths)
+    thousandths = np.where(rng.random(size) < 0.6, thousandths - thousandths % 10 + 5, thousandths)
     exact = np.array([float(f"{k // 1000}.{k % 1000:03d}") for k in thousandths])
     neighbours = np.nextafter(exact, np.where(rng.random(size) < 0.5, np.inf, -np.inf))
     pick = rng.random(size)
-    return np.where(pick < 0.2, neighbours,
-                    np.where(pick < 0.3, rng.uniform(0, 100, size), exact))
+    return np.where(pick < 0.2, neighbours, np.where(pick < 0.3, rng.uniform(0, 100, size), exact))
 
 
 def test_cents_are_two_decimals_half_up_exactly() -> None:
     rng = np.random.default_rng(12)
-    values = np.concatenate([half_cent_heavy(rng, 20000),
-                             [1.005, 0.125, 2.675, 99.995, 100.0, 0.0, 33.335, 57.845]])
+    values = np.concatenate(
+        [half_cent_heavy(rng, 20000), [1.005, 0.125, 2.675, 99.995, 100.0, 0.0, 33.335, 57.845]]
+    )
     expected = [int(two_decimals(float(v)).scaleb(2)) for v in values]
     assert cents(values).tolist() == expected
     assert cents([1.005, 2.675, 0.125]).tolist() == [101, 268, 13]  # half up on the repr
@@ -273,11 +341,32 @@ def test_bad_input_is_refused() -> None:
 
 
 def test_samples_that_do_not_add_up_to_the_rankings_counts_are_named() -> None:
-    unit = UnitSample.build("8", "g", k_n=10, k_sat=4, submissions=[
-        {("A", "sipas-5/1:A1"): True}, {("A", "sipas-5/1:A1"): False, ("S", "sipas-5/1:S2"): True}])
-    same = UnitCounts("g", "8", "x", 1, 10, 4, 2, 0, 0, (
-        ("sipas-5/1", "A", "A1", 2, 1), ("sipas-5/1", "F", "F1", 0, 0),  # a zero row: same
-        ("sipas-5/1", "S", "S2", 1, 1)))
+    unit = UnitSample.build(
+        "8",
+        "g",
+        k_n=10,
+        k_sat=4,
+        submissions=[
+            {("A", "sipas-5/1:A1"): True},
+            {("A", "sipas-5/1:A1"): False, ("S", "sipas-5/1:S2"): True},
+        ],
+    )
+    same = UnitCounts(
+        "g",
+        "8",
+        "x",
+        1,
+        10,
+        4,
+        2,
+        0,
+        0,
+        (
+            ("sipas-5/1", "A", "A1", 2, 1),
+            ("sipas-5/1", "F", "F1", 0, 0),  # a zero row: same
+            ("sipas-5/1", "S", "S2", 1, 1),
+        ),
+    )
     behind = UnitCounts("g", "8", "x", 1, 10, 4, 1, 0, 0, (("sipas-5/1", "A", "A1", 1, 1),))
     assert inconsistent_units([unit], [same]) == []
     assert inconsistent_units([unit], [behind]) == ["8"]
@@ -294,11 +383,23 @@ def test_streamed_submissions_are_encoded_as_build_encodes_them() -> None:
     for _ in range(300):
         questionnaire = rng.choice(["sipas-5/1", "other/2"])
         answered = rng.sample(criteria, rng.randint(1, len(criteria)))
-        rows.append(("U1", questionnaire, [a for a, _ in answered], [c for _, c in answered],
-                     [rng.randint(0, 1) for _ in answered]))
-    expected = UnitSample.build("U1", "ward", submissions=[
-        {(a, f"{q}:{c}"): bool(s) for a, c, s in zip(asp, codes, sat, strict=True)}
-        for _, q, asp, codes, sat in rows])
+        rows.append(
+            (
+                "U1",
+                questionnaire,
+                [a for a, _ in answered],
+                [c for _, c in answered],
+                [rng.randint(0, 1) for _ in answered],
+            )
+        )
+    expected = UnitSample.build(
+        "U1",
+        "ward",
+        submissions=[
+            {(a, f"{q}:{c}"): bool(s) for a, c, s in zip(asp, codes, sat, strict=True)}
+            for _, q, asp, codes, sat in rows
+        ],
+    )
     columns, submissions = _encode_unit(iter(rows))
     assert (columns, submissions) == (expected.criteria, expected.submissions)
     assert len(columns) == 44 and len(submissions) == 300

@@ -23,12 +23,23 @@ from producers.camera import (
 MARK = "MARK-7f3a9c-never-echo"
 
 EMOTION: dict[str, Any] = {
-    "camera_id": "cam-3", "office_id": "HN-00004", "timestamp": "2026-11-24T09:15:02+07:00",
-    "event_type": "emotion", "emotion": "happy", "score": 0.91, "track_id": "t-1",
-    "observation_id": "obs-1"}
+    "camera_id": "cam-3",
+    "office_id": "HN-00004",
+    "timestamp": "2026-11-24T09:15:02+07:00",
+    "event_type": "emotion",
+    "emotion": "happy",
+    "score": 0.91,
+    "track_id": "t-1",
+    "observation_id": "obs-1",
+}
 QUEUE: dict[str, Any] = {
-    "camera_id": "cam-1", "office_id": "HN-00004", "timestamp": "2026-11-24T02:15:00Z",
-    "event_type": "queue", "people_waiting": 7, "estimated_wait_s": 420}
+    "camera_id": "cam-1",
+    "office_id": "HN-00004",
+    "timestamp": "2026-11-24T02:15:00Z",
+    "event_type": "queue",
+    "people_waiting": 7,
+    "estimated_wait_s": 420,
+}
 
 
 def body(obj: Any) -> bytes:
@@ -45,11 +56,24 @@ def echoed(exc: Refused) -> str:
     return json.dumps({"detail": exc.detail, **exc.extra}, ensure_ascii=False)
 
 
-@pytest.mark.parametrize(("label", "sentiment"), [
-    ("happy", "positive"), ("Happy", "positive"), (" JOY ", "positive"),
-    ("neutral", "neutral"), ("surprised", "neutral"), ("calm", "neutral"),
-    ("sad", "negative"), ("ANGRY", "negative"), ("disgust", "negative"), ("fear", "negative"),
-    ("contempt", "negative"), ("confused", None), ("", None)])
+@pytest.mark.parametrize(
+    ("label", "sentiment"),
+    [
+        ("happy", "positive"),
+        ("Happy", "positive"),
+        (" JOY ", "positive"),
+        ("neutral", "neutral"),
+        ("surprised", "neutral"),
+        ("calm", "neutral"),
+        ("sad", "negative"),
+        ("ANGRY", "negative"),
+        ("disgust", "negative"),
+        ("fear", "negative"),
+        ("contempt", "negative"),
+        ("confused", None),
+        ("", None),
+    ],
+)
 def test_emotion_labels(label: str, sentiment: str | None) -> None:
     assert sentiment_of(label) == sentiment
 
@@ -81,8 +105,19 @@ def test_observation_id_makes_resends_idempotent() -> None:
     assert a.event_id != b.event_id
 
 
-@pytest.mark.parametrize("field", ["image", "face_crop", "embedding", "snapshot_url",
-                                   "faceEmbedding", "gender", "age", "vendor_debug"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "image",
+        "face_crop",
+        "embedding",
+        "snapshot_url",
+        "faceEmbedding",
+        "gender",
+        "age",
+        "vendor_debug",
+    ],
+)
 def test_fields_outside_the_allowlist_fail_the_whole_request(field: str) -> None:
     bad = {**EMOTION, field: MARK}
     exc = refused(body([QUEUE, bad]))  # the valid one goes down with it
@@ -107,14 +142,25 @@ def test_field_names_are_sanitized_and_truncated() -> None:
     assert exc.extra["fields"] == ["bad?name?", "y" * 40 + "…"]
 
 
-@pytest.mark.parametrize("change", [
-    {"camera_id": MARK + " with spaces"}, {"office_id": MARK + "/x"},
-    {"timestamp": MARK}, {"timestamp": "2026-11-24T09:15:02"},
-    {"timestamp": "2026-13-24T09:15:02+07:00"}, {"event_type": MARK},
-    {"emotion": MARK}, {"score": MARK}, {"score": 1.5}, {"score": True},
-    {"track_id": {"face": MARK}}, {"observation_id": [MARK]},
-    {"people_waiting": 3}, {"emotion": None},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"camera_id": MARK + " with spaces"},
+        {"office_id": MARK + "/x"},
+        {"timestamp": MARK},
+        {"timestamp": "2026-11-24T09:15:02"},
+        {"timestamp": "2026-13-24T09:15:02+07:00"},
+        {"event_type": MARK},
+        {"emotion": MARK},
+        {"score": MARK},
+        {"score": 1.5},
+        {"score": True},
+        {"track_id": {"face": MARK}},
+        {"observation_id": [MARK]},
+        {"people_waiting": 3},
+        {"emotion": None},
+    ],
+)
 def test_invalid_values_are_refused_without_echo(change: dict[str, Any]) -> None:
     obj = {k: v for k, v in {**EMOTION, **change}.items() if v is not None}
     exc = refused(body(obj))
@@ -126,16 +172,21 @@ def test_invalid_values_are_refused_without_echo(change: dict[str, Any]) -> None
 
 
 def test_queue_needs_its_fields_and_refuses_emotion_ones() -> None:
-    exc = refused(body({**{k: v for k, v in QUEUE.items() if k != "people_waiting"},
-                        "score": 0.5}))
+    exc = refused(body({**{k: v for k, v in QUEUE.items() if k != "people_waiting"}, "score": 0.5}))
     assert {e["field"] for e in exc.extra["errors"]} == {"[0].people_waiting", "[0].score"}
 
 
-@pytest.mark.parametrize(("raw", "status"), [
-    (b"not json " + MARK.encode(), 400), (b'{"camera_id": "a", "camera_id": "' +
-                                          MARK.encode() + b'"}', 400),
-    (b"[]", 422), (body([1, MARK]), 422), (body([QUEUE] * 501), 422), (b"\xff\xfe", 400),
-])
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (b"not json " + MARK.encode(), 400),
+        (b'{"camera_id": "a", "camera_id": "' + MARK.encode() + b'"}', 400),
+        (b"[]", 422),
+        (body([1, MARK]), 422),
+        (body([QUEUE] * 501), 422),
+        (b"\xff\xfe", 400),
+    ],
+)
 def test_bodies_that_are_not_observations(raw: bytes, status: int) -> None:
     exc = refused(raw)
     assert exc.status == status and MARK not in echoed(exc)
@@ -146,8 +197,12 @@ def test_hostile_bodies_are_4xx_never_500() -> None:
     assert deep.status == 400 and "nested too deeply" in deep.detail
     long_number = refused(body({**QUEUE, "people_waiting": 0}).replace(b": 0", b": " + b"9" * 5000))
     assert long_number.status == 400
-    for ts in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+00:01", "1969-07-20T20:17:40Z",
-               "2107-01-01T00:00:00Z"):
+    for ts in (
+        "9999-12-31T23:59:59-23:59",
+        "0001-01-01T00:00:00+00:01",
+        "1969-07-20T20:17:40Z",
+        "2107-01-01T00:00:00Z",
+    ):
         exc = refused(body({**QUEUE, "timestamp": ts}))
         assert exc.status == 422, ts
     assert refused(body({**QUEUE, "people_waiting": 2**32 + 7})).status == 422

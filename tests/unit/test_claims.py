@@ -69,18 +69,25 @@ def test_two_workers_at_once_both_land_and_the_least_owns() -> None:
     assert owner([*both[E], again]) == A and contested({E: [*both[E], again]})
 
 
-messages = st.lists(st.tuples(st.integers(0, 3), st.sampled_from(["kiosk", "qr"]),
-                              st.integers(0, 2), st.integers(0, 5)), min_size=1, max_size=12)
+messages = st.lists(
+    st.tuples(
+        st.integers(0, 3), st.sampled_from(["kiosk", "qr"]), st.integers(0, 2), st.integers(0, 5)
+    ),
+    min_size=1,
+    max_size=12,
+)
 
 
 @settings(max_examples=300, deadline=None)
 @given(messages, st.randoms(use_true_random=False))
 def test_any_split_into_batches_and_replays_counts_each_event_once(
-        msgs: list[tuple[int, str, int, int]], rnd: object) -> None:
+    msgs: list[tuple[int, str, int, int]], rnd: object
+) -> None:
     """One worker, messages split into batches in any order, each batch possibly run
     twice (a kill after its claims, before its ack): every event_id that reached the
     worker has exactly one owner, and the owner's message was landed."""
     import random
+
     assert isinstance(rnd, random.Random)
     items = [(uuid.UUID(int=e), Position(ch, off, p), HERE) for e, ch, p, off in msgs]
     rnd.shuffle(items)
@@ -89,7 +96,7 @@ def test_any_split_into_batches_and_replays_counts_each_event_once(
     i = 0
     while i < len(items):
         n = rnd.randint(1, 4)
-        batch = items[i:i + n]
+        batch = items[i : i + n]
         for _ in range(rnd.randint(1, 2)):  # a replay, in another order
             rnd.shuffle(batch)
             new, land = decide(batch, claims)
@@ -117,8 +124,10 @@ def test_bisecting_a_refused_insert_finds_every_refused_row_and_lands_the_rest()
         landed.extend(items)
 
     refused = refused_rows(list(range(16)), insert)  # type: ignore[arg-type]
-    assert [(m, r) for m, r in refused] == [(3, "[ClickHouse 53] row 3 does not fit"),
-                                           (4, "[ClickHouse 53] row 4 does not fit"),
-                                           (11, "[ClickHouse 53] row 11 does not fit")]
+    assert [(m, r) for m, r in refused] == [
+        (3, "[ClickHouse 53] row 3 does not fit"),
+        (4, "[ClickHouse 53] row 4 does not fit"),
+        (11, "[ClickHouse 53] row 11 does not fit"),
+    ]
     assert sorted(landed) == sorted(set(range(16)) - poison)
     assert refused_rows([], insert) == []  # type: ignore[arg-type]

@@ -22,25 +22,49 @@ from hailong.errors import InvalidEvent
 EID = "123e4567-e89b-12d3-a456-426614174000"
 
 KIOSK: dict[str, Any] = {
-    "schema": "kiosk_rating/1", "event_id": EID, "office_id": "HN-00004",
-    "device_id": "K-1", "counter_id": "Q1", "staff_id": "cb.0042",
-    "procedure_code": "1.001234", "dossier_id": "H01.2026.000123",
-    "occurred_at": "2026-11-24T09:15:02+07:00", "scale": 4, "value": 3,
+    "schema": "kiosk_rating/1",
+    "event_id": EID,
+    "office_id": "HN-00004",
+    "device_id": "K-1",
+    "counter_id": "Q1",
+    "staff_id": "cb.0042",
+    "procedure_code": "1.001234",
+    "dossier_id": "H01.2026.000123",
+    "occurred_at": "2026-11-24T09:15:02+07:00",
+    "scale": 4,
+    "value": 3,
 }
 QR: dict[str, Any] = {
-    "schema": "qr_survey/1", "event_id": EID, "token_id": "tok_9f8e", "office_id": "HN-00004",
-    "submitted_at": "2026-11-24T02:15:02Z", "questionnaire": "sipas-5/1",
-    "answers": {"A1": 5, "P2": 4, "S1": 1}, "overall": 4, "comment": "Cán bộ nhiệt tình",
+    "schema": "qr_survey/1",
+    "event_id": EID,
+    "token_id": "tok_9f8e",
+    "office_id": "HN-00004",
+    "submitted_at": "2026-11-24T02:15:02Z",
+    "questionnaire": "sipas-5/1",
+    "answers": {"A1": 5, "P2": 4, "S1": 1},
+    "overall": 4,
+    "comment": "Cán bộ nhiệt tình",
 }
 CAMERA_SENTIMENT: dict[str, Any] = {
-    "schema": "camera_observation/1", "event_id": EID, "office_id": "HN-00004",
-    "camera_id": "cam-1", "observed_at": "2026-11-24T09:15:02.5+07:00", "kind": "sentiment",
-    "sentiment": "positive", "confidence": 0.8, "track_id": "t-77",
+    "schema": "camera_observation/1",
+    "event_id": EID,
+    "office_id": "HN-00004",
+    "camera_id": "cam-1",
+    "observed_at": "2026-11-24T09:15:02.5+07:00",
+    "kind": "sentiment",
+    "sentiment": "positive",
+    "confidence": 0.8,
+    "track_id": "t-77",
 }
 CAMERA_QUEUE: dict[str, Any] = {
-    "schema": "camera_observation/1", "event_id": EID, "office_id": "HN-00004",
-    "camera_id": "cam-1", "observed_at": "2026-11-24T09:15:02Z", "kind": "queue",
-    "queue_length": 7, "wait_seconds": 420.5,
+    "schema": "camera_observation/1",
+    "event_id": EID,
+    "office_id": "HN-00004",
+    "camera_id": "cam-1",
+    "observed_at": "2026-11-24T09:15:02Z",
+    "kind": "queue",
+    "queue_length": 7,
+    "wait_seconds": 420.5,
 }
 
 
@@ -67,6 +91,7 @@ def without(base: dict[str, Any], *keys: str) -> dict[str, Any]:
 
 # --- valid events ----------------------------------------------------------------------
 
+
 def test_valid_kiosk_rating_is_parsed_and_stored_in_utc() -> None:
     e = parse_event(raw(KIOSK), "satisfaction.kiosk.v1")
     assert isinstance(e, KioskRating)
@@ -80,11 +105,20 @@ def test_kiosk_optional_fields_may_be_absent() -> None:
     assert isinstance(e, KioskRating) and e.counter_id is None and e.dossier_id is None
 
 
-@pytest.mark.parametrize(("scale", "value", "satisfied"), [
-    (3, 1, False), (3, 2, True), (3, 3, True),
-    (4, 2, False), (4, 3, True), (4, 4, True),
-    (5, 3, False), (5, 4, True), (5, 5, True),
-])
+@pytest.mark.parametrize(
+    ("scale", "value", "satisfied"),
+    [
+        (3, 1, False),
+        (3, 2, True),
+        (3, 3, True),
+        (4, 2, False),
+        (4, 3, True),
+        (4, 4, True),
+        (5, 3, False),
+        (5, 4, True),
+        (5, 5, True),
+    ],
+)
 def test_top_two_levels_of_any_scale_are_satisfied(scale: int, value: int, satisfied: bool) -> None:
     e = parse_event(raw(with_(KIOSK, scale=scale, value=value)))
     assert isinstance(e, KioskRating) and e.satisfied is satisfied
@@ -117,30 +151,37 @@ def test_wire_form_round_trips() -> None:
 
 # --- timestamps -------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2026-11-24T09:15:02+07:00", datetime(2026, 11, 24, 2, 15, 2, tzinfo=UTC)),
-    ("2026-11-24T02:15:02Z", datetime(2026, 11, 24, 2, 15, 2, tzinfo=UTC)),
-    ("2026-11-24t02:15:02z", datetime(2026, 11, 24, 2, 15, 2, tzinfo=UTC)),
-    ("2026-11-23T21:15:02-05:00", datetime(2026, 11, 24, 2, 15, 2, tzinfo=UTC)),
-    ("2026-11-24T02:15:02.123456789Z", datetime(2026, 11, 24, 2, 15, 2, 123456, tzinfo=UTC)),
-    ("2026-07-01T00:00:00+07:00", datetime(2026, 6, 30, 17, 0, 0, tzinfo=UTC)),
-])
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-24T09:15:02+07:00", datetime(2026, 11, 24, 2, 15, 2, tzinfo=UTC)),
+        ("2026-11-24T02:15:02Z", datetime(2026, 11, 24, 2, 15, 2, tzinfo=UTC)),
+        ("2026-11-24t02:15:02z", datetime(2026, 11, 24, 2, 15, 2, tzinfo=UTC)),
+        ("2026-11-23T21:15:02-05:00", datetime(2026, 11, 24, 2, 15, 2, tzinfo=UTC)),
+        ("2026-11-24T02:15:02.123456789Z", datetime(2026, 11, 24, 2, 15, 2, 123456, tzinfo=UTC)),
+        ("2026-07-01T00:00:00+07:00", datetime(2026, 6, 30, 17, 0, 0, tzinfo=UTC)),
+    ],
+)
 def test_timestamps_with_an_offset_are_stored_in_utc(text: str, expected: datetime) -> None:
     e = parse_event(raw(with_(KIOSK, occurred_at=text)))
     assert isinstance(e, KioskRating) and e.occurred_at == expected
 
 
-@pytest.mark.parametrize(("value", "fragment"), [
-    ("2026-11-24T09:15:02", "no offset"),
-    ("2026-11-24T09:15:02.5", "no offset"),
-    ("2026-11-24 09:15:02", "no offset"),
-    ("2026-11-24", "RFC 3339"),
-    ("24/11/2026 09:15", "RFC 3339"),
-    ("2026-02-30T09:15:02Z", "not a valid date-time"),
-    ("2026-11-24T25:00:00Z", "not a valid date-time"),
-    (1795489107, "RFC 3339 timestamp string"),
-    (None, "RFC 3339 timestamp string"),
-])
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("2026-11-24T09:15:02", "no offset"),
+        ("2026-11-24T09:15:02.5", "no offset"),
+        ("2026-11-24 09:15:02", "no offset"),
+        ("2026-11-24", "RFC 3339"),
+        ("24/11/2026 09:15", "RFC 3339"),
+        ("2026-02-30T09:15:02Z", "not a valid date-time"),
+        ("2026-11-24T25:00:00Z", "not a valid date-time"),
+        (1795489107, "RFC 3339 timestamp string"),
+        (None, "RFC 3339 timestamp string"),
+    ],
+)
 def test_bad_timestamps_are_rejected(value: Any, fragment: str) -> None:
     reject(with_(KIOSK, occurred_at=value), "occurred_at", fragment)
     reject(with_(QR, submitted_at=value), "submitted_at", fragment)
@@ -148,6 +189,7 @@ def test_bad_timestamps_are_rejected(value: Any, fragment: str) -> None:
 
 
 # --- identifiers and event_id -------------------------------------------------------------
+
 
 @pytest.mark.parametrize("field", ["office_id", "device_id", "counter_id", "staff_id"])
 @pytest.mark.parametrize("value", ["", "a" * 65, "có dấu", "a b", "a/b", "x\n", 42, None])
@@ -157,19 +199,31 @@ def test_kiosk_identifiers_follow_the_id_rule(field: str, value: Any) -> None:
     reject(with_(KIOSK, **{field: value}), field)
 
 
-@pytest.mark.parametrize(("base", "field"), [
-    (QR, "token_id"), (CAMERA_SENTIMENT, "camera_id"), (CAMERA_SENTIMENT, "track_id"),
-])
+@pytest.mark.parametrize(
+    ("base", "field"),
+    [
+        (QR, "token_id"),
+        (CAMERA_SENTIMENT, "camera_id"),
+        (CAMERA_SENTIMENT, "track_id"),
+    ],
+)
 def test_other_identifiers_follow_the_id_rule(base: dict[str, Any], field: str) -> None:
     reject(with_(base, **{field: "bad id!"}), field, "1-64 characters")
     e = parse_event(raw(with_(base, **{field: "A-z_0.9" + "x" * 57})))  # 64 characters
     assert getattr(e, field) == "A-z_0.9" + "x" * 57
 
 
-@pytest.mark.parametrize("value", [
-    "123e4567e89b12d3a456426614174000", "{123e4567-e89b-12d3-a456-426614174000}",
-    "123e4567-e89b-12d3-a456-42661417400", "not-a-uuid", 12345, "",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "123e4567e89b12d3a456426614174000",
+        "{123e4567-e89b-12d3-a456-426614174000}",
+        "123e4567-e89b-12d3-a456-42661417400",
+        "not-a-uuid",
+        12345,
+        "",
+    ],
+)
 def test_event_id_must_be_a_uuid_string(value: Any) -> None:
     reject(with_(KIOSK, event_id=value), "event_id", "UUID")
 
@@ -184,6 +238,7 @@ def test_missing_required_fields_are_named() -> None:
 
 
 # --- kiosk rules --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("scale", [2, 6, 0, 4.0, "4", True, None])
 def test_scale_is_3_4_or_5(scale: Any) -> None:
@@ -208,6 +263,7 @@ def test_procedure_code_and_dossier_id_lengths() -> None:
 
 
 # --- QR rules -------------------------------------------------------------------------------
+
 
 def test_answers_need_at_least_one_entry() -> None:
     reject(with_(QR, answers={}), "answers")
@@ -237,6 +293,7 @@ def test_comment_length_and_utf8() -> None:
 
 
 # --- camera rules ---------------------------------------------------------------------------
+
 
 def test_sentiment_needs_sentiment_and_confidence() -> None:
     reject(without(CAMERA_SENTIMENT, "sentiment"), "requires sentiment")
@@ -280,6 +337,7 @@ def test_unknown_fields_are_rejected(base: dict[str, Any]) -> None:
 
 # --- transport --------------------------------------------------------------------------------
 
+
 def test_transport_level_rejections() -> None:
     reject(b"\xef\xbb\xbf" + raw(KIOSK), "byte order mark")
     reject(raw(KIOSK).replace(b"K-1", b"K-\xff"), "not valid UTF-8")
@@ -302,13 +360,24 @@ def test_schema_must_be_known_and_match_the_topic() -> None:
 def test_dead_letter_keeps_original_bytes_and_reason() -> None:
     original = b"\xff not even utf-8"
     at = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
-    d = DeadLetter.for_message(topic="satisfaction.kiosk.v1", partition=3, offset=42,
-                               key=b"HN-1", value=original, error="value is not valid UTF-8",
-                               rejected_at=at)
+    d = DeadLetter.for_message(
+        topic="satisfaction.kiosk.v1",
+        partition=3,
+        offset=42,
+        key=b"HN-1",
+        value=original,
+        error="value is not valid UTF-8",
+        rejected_at=at,
+    )
     wire = json.loads(d.to_json())
     assert wire == {
-        "schema": "dead_letter/1", "source_topic": "satisfaction.kiosk.v1", "partition": 3,
-        "offset": 42, "key": "HN-1", "raw": base64.b64encode(original).decode(),
-        "error": "value is not valid UTF-8", "rejected_at": "2026-11-24T02:00:00Z",
+        "schema": "dead_letter/1",
+        "source_topic": "satisfaction.kiosk.v1",
+        "partition": 3,
+        "offset": 42,
+        "key": "HN-1",
+        "raw": base64.b64encode(original).decode(),
+        "error": "value is not valid UTF-8",
+        "rejected_at": "2026-11-24T02:00:00Z",
     }
     assert base64.b64decode(wire["raw"]) == original

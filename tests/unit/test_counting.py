@@ -28,9 +28,9 @@ def press(n: int, t_us: int, value: int = 4, device: str = "D1", scale: int = 4)
 
 
 def test_misuse_is_strictly_under_4_seconds() -> None:
-    a, b = press(1, T0), press(2, T0 + 3_900_000)           # 3.9 s → misuse
-    c = press(3, b.t_us + 4 * S)                             # 4.0 s after b → counts
-    d = press(4, c.t_us + 4 * S - 1)                         # 3.999999 s → misuse
+    a, b = press(1, T0), press(2, T0 + 3_900_000)  # 3.9 s → misuse
+    c = press(3, b.t_us + 4 * S)  # 4.0 s after b → counts
+    d = press(4, c.t_us + 4 * S - 1)  # 3.999999 s → misuse
     assert misuse([a, b, c, d]) == {b.event_id, d.event_id}
 
 
@@ -41,14 +41,19 @@ def test_misuse_counts_from_the_previous_press_counted_or_not() -> None:
 
 
 def test_misuse_is_per_device_and_ties_order_by_event_id() -> None:
-    other = press(9, T0 + 1 * S, device="D2")                # another device: independent
-    tie_a, tie_b = press(5, T0), press(6, T0)                # same instant: the later id
+    other = press(9, T0 + 1 * S, device="D2")  # another device: independent
+    tie_a, tie_b = press(5, T0), press(6, T0)  # same instant: the later id
     assert misuse([tie_b, tie_a, other]) == {tie_b.event_id}
 
 
 def test_kiosk_buckets_exclude_misuse_and_use_the_top_two_levels() -> None:
-    ps = [press(1, T0, 4), press(2, T0 + 2 * S, 4), press(3, T0 + 10 * S, 2),
-          press(4, T0 + 20 * S, 3, scale=4), press(5, T0 + 30 * S, 2, device="D2", scale=3)]
+    ps = [
+        press(1, T0, 4),
+        press(2, T0 + 2 * S, 4),
+        press(3, T0 + 10 * S, 2),
+        press(4, T0 + 20 * S, 3, scale=4),
+        press(5, T0 + 30 * S, 2, device="D2", scale=3),
+    ]
     # 1 sat; 2 misuse; 3 unsat (2 of 4); 4 sat (3 of 4); 5 sat (2 of 3)
     assert kiosk_buckets(ps) == {("O1", T0): (4, 3, 1)}
 
@@ -58,7 +63,9 @@ def test_a_press_belongs_to_the_hour_of_its_own_timestamp() -> None:
     assert hour_of(late_in_hour.t_us) == T0
     # 3 s apart across the hour line: the second is misuse, in the next hour's bucket
     assert kiosk_buckets([late_in_hour, early_next]) == {
-        ("O1", T0): (1, 1, 0), ("O1", T0 + HOUR_US): (0, 0, 1)}
+        ("O1", T0): (1, 1, 0),
+        ("O1", T0 + HOUR_US): (0, 0, 1),
+    }
 
 
 def sub(n: int, token: str, t_us: int, answers: tuple[tuple[str, str, int], ...]) -> Submission:
@@ -85,7 +92,7 @@ def test_qr_buckets_count_criteria_of_counted_submissions_only() -> None:
         ("O1", T0, "sipas-5/1", "A", "A1"): (1, 1),
         ("O1", T0, "sipas-5/1", "A", "A2"): (1, 0),
         ("O1", T0, "sipas-5/1", "S", "S1"): (1, 1),
-        ("O1", T0, "sipas-5/1", "P", "P1"): (0, 0),   # answered only by the duplicate
+        ("O1", T0, "sipas-5/1", "P", "P1"): (0, 0),  # answered only by the duplicate
         ("O1", T0 + HOUR_US, "sipas-5/1", "A", "A1"): (1, 1),
     }
 
@@ -94,17 +101,25 @@ def test_camera_sentiment_counts_from_confidence_0_6() -> None:
     def sentiment(n: int, s: str, c: float) -> Observation:
         return Observation(UUID(int=n), "O1", T0, "sentiment", s, c)
 
-    obs = [sentiment(1, "positive", 0.6), sentiment(2, "positive", 0.5999),
-           sentiment(3, "negative", 0.61), sentiment(4, "neutral", 1.0),
-           Observation(UUID(int=5), "O1", T0, "queue", queue_length=7, wait_seconds=60.0),
-           Observation(UUID(int=6), "O1", T0, "queue", queue_length=3)]
+    obs = [
+        sentiment(1, "positive", 0.6),
+        sentiment(2, "positive", 0.5999),
+        sentiment(3, "negative", 0.61),
+        sentiment(4, "neutral", 1.0),
+        Observation(UUID(int=5), "O1", T0, "queue", queue_length=7, wait_seconds=60.0),
+        Observation(UUID(int=6), "O1", T0, "queue", queue_length=3),
+    ]
     # counted: 1 (pos), 3, 4 → C_n 3, C_pos 1; 2 is under the threshold; queues apart
     assert camera_buckets(obs) == {("O1", T0): (3, 1, 1, 2, 10, 7, 1, 60.0)}
 
 
 def test_comments_lose_personal_identifiers_but_keep_their_meaning() -> None:
-    text = ("Cán bộ nhiệt tình. Gọi tôi 0912 345 678 hoặc +84912345678, "
-            "email an.nguyen@example.vn, CCCD 001203004567, hộ chiếu B1234567.")
-    assert scrub(text) == (f"Cán bộ nhiệt tình. Gọi tôi {PLACEHOLDER} hoặc {PLACEHOLDER}, "
-                           f"email {PLACEHOLDER}, CCCD {PLACEHOLDER}, hộ chiếu {PLACEHOLDER}.")
+    text = (
+        "Cán bộ nhiệt tình. Gọi tôi 0912 345 678 hoặc +84912345678, "
+        "email an.nguyen@example.vn, CCCD 001203004567, hộ chiếu B1234567."
+    )
+    assert scrub(text) == (
+        f"Cán bộ nhiệt tình. Gọi tôi {PLACEHOLDER} hoặc {PLACEHOLDER}, "
+        f"email {PLACEHOLDER}, CCCD {PLACEHOLDER}, hộ chiếu {PLACEHOLDER}."
+    )
     assert scrub("Chờ 45 phút, quầy số 3") == "Chờ 45 phút, quầy số 3"

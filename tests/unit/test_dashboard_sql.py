@@ -18,24 +18,45 @@ ROOT = Path(__file__).parents[2]
 def test_the_per_office_query_is_the_view_with_a_filter() -> None:
     view = (ROOT / "warehouse" / "migrations" / "0003_views.sql").read_text()
     start = view.index("CREATE VIEW IF NOT EXISTS office_index_current AS\n")
-    body = view[start:view.index(") AS scored;", start) + len(") AS scored")]
+    body = view[start : view.index(") AS scored;", start) + len(") AS scored")]
     body = body.split("\n", 1)[1]
-    ours = [line.replace(" WHERE office_id IN %(offices)s", "")
-            for line in sql("office_index").splitlines()
-            if not line.startswith("--") and line.strip() != "AND office_id IN %(offices)s"]
+    ours = [
+        line.replace(" WHERE office_id IN %(offices)s", "")
+        for line in sql("office_index").splitlines()
+        if not line.startswith("--") and line.strip() != "AND office_id IN %(offices)s"
+    ]
     assert "\n".join(ours).strip() == body.strip()
 
 
 def test_the_same_rows_as_the_view_on_the_current_engine(chdb_schema: Any) -> None:
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     cols = ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version")
-    chdb_schema.insert("kiosk_hourly", cols, [
-        (office, now - timedelta(hours=h), 10 + h, 5 + h, 0, 1)
-        for office in ("X", "Y") for h in (0, 3, 30, 200)])
-    chdb_schema.insert("camera_hourly", (
-        "office_id", "hour", "c_n", "c_pos", "c_low_confidence", "queue_obs",
-        "queue_length_sum", "queue_length_max", "wait_obs", "wait_seconds_sum", "version"),
-        [("X", now - timedelta(hours=2), 4, 3, 0, 2, 9, 6, 1, 120.0, 1)])
+    chdb_schema.insert(
+        "kiosk_hourly",
+        cols,
+        [
+            (office, now - timedelta(hours=h), 10 + h, 5 + h, 0, 1)
+            for office in ("X", "Y")
+            for h in (0, 3, 30, 200)
+        ],
+    )
+    chdb_schema.insert(
+        "camera_hourly",
+        (
+            "office_id",
+            "hour",
+            "c_n",
+            "c_pos",
+            "c_low_confidence",
+            "queue_obs",
+            "queue_length_sum",
+            "queue_length_max",
+            "wait_obs",
+            "wait_seconds_sum",
+            "version",
+        ),
+        [("X", now - timedelta(hours=2), 4, 3, 0, 2, 9, 6, 1, 120.0, 1)],
+    )
     mine = data.live_index(chdb_schema, ["X"])
     everyone = [r for r in data.live_index(chdb_schema) if r["office_id"] == "X"]
     assert mine == everyone and [r["window"] for r in mine] == list(data.WINDOWS)
@@ -46,10 +67,12 @@ def test_the_same_rows_as_the_view_on_the_current_engine(chdb_schema: Any) -> No
     view = chdb_schema.execute(
         "SELECT toUInt32(hour), k_n, k_sat, q_n, c_n, c_pos FROM office_hourly "
         "WHERE office_id = 'X' AND hour >= toDateTime(%(s)s, 'UTC') ORDER BY hour",
-        {"s": int(since.timestamp())})
+        {"s": int(since.timestamp())},
+    )
     got = data.hourly(chdb_schema, "X", since)
-    assert [tuple(int(v) for v in r.values()) for r in got] == \
-        [tuple(int(v) for v in r) for r in view]
+    assert [tuple(int(v) for v in r.values()) for r in got] == [
+        tuple(int(v) for v in r) for r in view
+    ]
     assert len(got) == 4  # hours 0, 2 (camera), 3 and 30; 200 is older than 48 h
     city = {r["window"]: r for r in data.city_live(chdb_schema)}
     assert city["24h"]["k_n"] == 2 * (10 + 13) and city["24h"]["c_n"] == 4

@@ -17,10 +17,15 @@ def test_a_row_keeps_the_exact_bytes_and_the_source_message() -> None:
     dead = split([Received(T, 2, 41, b"OA", raw)], "test.x.", at).dead[0]
     row = dict(zip(DEAD_LETTER_COLUMNS, dead_letter_row(dead), strict=True))
     assert row == {
-        "source_topic": T, "kafka_partition": 2, "kafka_offset": 41, "key": "OA",
-        "raw": raw, "error": "value is not valid UTF-8 (byte 0)",
+        "source_topic": T,
+        "kafka_partition": 2,
+        "kafka_offset": 41,
+        "key": "OA",
+        "raw": raw,
+        "error": "value is not valid UTF-8 (byte 0)",
         "rejected_at": datetime(2026, 11, 24, 16, 59, 59, tzinfo=UTC),
-        "rejected_at_us": 1795539599250000, "version": 2**64 - 1 - 1795539599250000,
+        "rejected_at_us": 1795539599250000,
+        "version": 2**64 - 1 - 1795539599250000,
     }
 
 
@@ -51,7 +56,10 @@ def test_a_dead_letter_too_large_for_the_topic_is_cut_with_its_size_and_digest()
             continue
         digest = hashlib.sha256(big).hexdigest()
         assert base64.b64decode(letter["raw"]) == big[:DEAD_LETTER_RAW_MAX]
-        assert dict(headers) == {"hailong-raw-bytes": b"900018", "hailong-raw-truncated": b"1",
-                                 "hailong-raw-sha256": digest.encode()}
+        assert dict(headers) == {
+            "hailong-raw-bytes": b"900018",
+            "hailong-raw-truncated": b"1",
+            "hailong-raw-sha256": digest.encode(),
+        }
         assert letter["error"].startswith(dead.error) and digest in letter["error"]
         assert base64.b64decode(dead.raw) == big  # the table keeps the whole value

@@ -22,26 +22,29 @@ def us(text: str) -> int:
 
 def test_silent_only_in_office_hours_and_counted_from_the_opening() -> None:
     # Tuesday 2026-11-24
-    assert not silent(0, at("2026-11-24T07:29:00"), 60)          # before opening
-    assert not silent(0, at("2026-11-24T08:30:00"), 60)          # 60 min since opening
-    assert silent(0, at("2026-11-24T08:31:00"), 60)              # never seen: > 60 min
+    assert not silent(0, at("2026-11-24T07:29:00"), 60)  # before opening
+    assert not silent(0, at("2026-11-24T08:30:00"), 60)  # 60 min since opening
+    assert silent(0, at("2026-11-24T08:31:00"), 60)  # never seen: > 60 min
     assert not silent(us("2026-11-24T09:00:00"), at("2026-11-24T09:59:00"), 60)
     assert silent(us("2026-11-24T09:00:00"), at("2026-11-24T10:01:00"), 60)
     # seen yesterday: counted from today's opening, not from yesterday
     assert not silent(us("2026-11-23T16:00:00"), at("2026-11-24T08:00:00"), 60)
-    assert not silent(0, at("2026-11-24T17:00:00"), 60)          # closed at 17:00
+    assert not silent(0, at("2026-11-24T17:00:00"), 60)  # closed at 17:00
     assert silent(0, at("2026-11-24T16:59:00"), 60)
-    assert not silent(0, at("2026-11-28T10:00:00"), 60)          # Saturday
-    assert not silent(0, at("2026-11-29T10:00:00"), 60)          # Sunday
+    assert not silent(0, at("2026-11-28T10:00:00"), 60)  # Saturday
+    assert not silent(0, at("2026-11-29T10:00:00"), 60)  # Sunday
 
 
 def test_seen_rows_keep_each_devices_latest_message_and_its_clock() -> None:
     now = us("2026-11-24T10:00:00")
-    rows = seen_rows([
-        ("K1", "HN-1", "kiosk", us("2026-11-24T09:00:00"), us("2026-11-24T09:00:30")),
-        ("K1", "HN-1", "kiosk", us("2026-11-24T09:05:00"), us("2026-11-24T08:00:00")),
-        ("C1", "HN-1", "camera", None, us("2026-11-24T09:59:00")),
-    ], now)
+    rows = seen_rows(
+        [
+            ("K1", "HN-1", "kiosk", us("2026-11-24T09:00:00"), us("2026-11-24T09:00:30")),
+            ("K1", "HN-1", "kiosk", us("2026-11-24T09:05:00"), us("2026-11-24T08:00:00")),
+            ("C1", "HN-1", "camera", None, us("2026-11-24T09:59:00")),
+        ],
+        now,
+    )
     assert rows == [
         ("C1", "HN-1", "camera", now, us("2026-11-24T09:59:00"), -60.0),
         # latest by the broker; skew: the most ahead of its messages (+30 s, live)

@@ -50,8 +50,10 @@ def test_expired_token_is_refused_at_its_expiry() -> None:
         tokens.verify(KEY, tok.text, now=NOW + timedelta(hours=1))
     assert info.value.status == 410
     # the thank-you page may still read an expired token
-    assert tokens.verify(KEY, tok.text, now=NOW + timedelta(days=9),
-                         check_expiry=False).token_id == tok.token_id
+    assert (
+        tokens.verify(KEY, tok.text, now=NOW + timedelta(days=9), check_expiry=False).token_id
+        == tok.token_id
+    )
 
 
 def test_every_single_character_change_is_refused() -> None:
@@ -59,7 +61,7 @@ def test_every_single_character_change_is_refused() -> None:
     alphabet = string.ascii_letters + string.digits + "._-~"
     for i, ch in enumerate(tok.text):
         for other in {alphabet[(alphabet.index(ch) + 1) % len(alphabet)], "A", "9"} - {ch}:
-            forged = tok.text[:i] + other + tok.text[i + 1:]
+            forged = tok.text[:i] + other + tok.text[i + 1 :]
             with pytest.raises(tokens.TokenError):
                 tokens.verify(KEY, forged, now=NOW)
 
@@ -69,7 +71,7 @@ def test_tampered_fields_are_forged_not_expired() -> None:
     parts = tok.text.split("~")
     # another office, a later expiry: the signature no longer matches → 403
     for i, value in ((1, "HN-00005"), (4, str(int(parts[4]) + 86400 * 365))):
-        changed = "~".join([*parts[:i], value, *parts[i + 1:]])
+        changed = "~".join([*parts[:i], value, *parts[i + 1 :]])
         with pytest.raises(tokens.ForgedToken) as info:
             tokens.verify(KEY, changed, now=NOW + timedelta(hours=2))
         assert info.value.status == 403
@@ -78,10 +80,18 @@ def test_tampered_fields_are_forged_not_expired() -> None:
         tokens.verify("another key", tok.text, now=NOW)
 
 
-@pytest.mark.parametrize("text", [
-    "", "hello", "v2~HN-1~qr-1~1~2~" + "A" * 43, "v1~HN 1~qr-1~1~2~" + "A" * 43,
-    "v1~HN-1~qr-1~1~2~" + "A" * 42, "v1~HN-1~qr-1~1~2~" + "A" * 43 + "~x", "v1~" * 100,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "hello",
+        "v2~HN-1~qr-1~1~2~" + "A" * 43,
+        "v1~HN 1~qr-1~1~2~" + "A" * 43,
+        "v1~HN-1~qr-1~1~2~" + "A" * 42,
+        "v1~HN-1~qr-1~1~2~" + "A" * 43 + "~x",
+        "v1~" * 100,
+    ],
+)
 def test_malformed_tokens(text: str) -> None:
     with pytest.raises(tokens.MalformedToken) as info:
         tokens.verify(KEY, text, now=NOW)
@@ -99,8 +109,15 @@ def test_access_logs_lose_token_signatures() -> None:
     import logging
 
     tok = issued()
-    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s "%s %s"',
-                               ("1.2.3.4", "GET", f"/s/{tok.text}?lang=en"), None)
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        "",
+        0,
+        '%s "%s %s"',
+        ("1.2.3.4", "GET", f"/s/{tok.text}?lang=en"),
+        None,
+    )
     RedactTokens().filter(record)
     line = record.getMessage()
     assert tok.text.rsplit("~", 1)[1] not in line and tok.token_id in line
@@ -154,10 +171,18 @@ def test_store_purges_rows_of_long_expired_tokens_by_its_own_clock(tmp_path: Pat
     store.close()
     # Opening purges too, by the store's clock, not the wall clock: the token expired at
     # NOW + 1 h is kept until a day after that, and gone after.
-    assert TokenStore(tmp_path / "t.sqlite", clock=TestingClock(
-        NOW + timedelta(hours=24, minutes=59))).state("qr-new") == "reserved"
-    assert TokenStore(tmp_path / "t.sqlite", clock=TestingClock(
-        NOW + timedelta(hours=25, minutes=1))).state("qr-new") is None
+    assert (
+        TokenStore(
+            tmp_path / "t.sqlite", clock=TestingClock(NOW + timedelta(hours=24, minutes=59))
+        ).state("qr-new")
+        == "reserved"
+    )
+    assert (
+        TokenStore(
+            tmp_path / "t.sqlite", clock=TestingClock(NOW + timedelta(hours=25, minutes=1))
+        ).state("qr-new")
+        is None
+    )
 
 
 # --- rate limit, bearer, JSON --------------------------------------------------------------
@@ -183,8 +208,12 @@ def test_bearer_check() -> None:
 
 
 def test_strict_json_never_quotes_the_input() -> None:
-    for raw in (b'{"a": 1, "a": "SECRET-VALUE"}', b'{"a": SECRET-VALUE}', b"\xff SECRET-VALUE",
-                b'{"a": NaN}'):
+    for raw in (
+        b'{"a": 1, "a": "SECRET-VALUE"}',
+        b'{"a": SECRET-VALUE}',
+        b"\xff SECRET-VALUE",
+        b'{"a": NaN}',
+    ):
         with pytest.raises(ValueError) as info:
             json_loads_strict(raw)
         assert "SECRET" not in str(info.value)
@@ -203,13 +232,20 @@ def test_parse_form_reads_every_field() -> None:
     assert got.comment == comment.replace("\r\n", "\n") and len(got.comment) <= 1000
 
 
-@pytest.mark.parametrize(("items", "field"), [
-    ([("A1", "6")], "A1"), ([("A1", "0")], "A1"), ([("A1", "")], "A1"), ([("A1", "4.0")], "A1"),
-    ([("A1", "4"), ("A1", "5")], "A1"), ([("A1", "4"), ("X9", "4")], "X9"),
-    ([("A1", "4"), ("overall", "9")], "overall"), ([("A1", "4"), ("comment", "x" * 1001)],
-                                                   "comment"),
-    ([("office_id", "HN-4")], "answers"),
-])
+@pytest.mark.parametrize(
+    ("items", "field"),
+    [
+        ([("A1", "6")], "A1"),
+        ([("A1", "0")], "A1"),
+        ([("A1", "")], "A1"),
+        ([("A1", "4.0")], "A1"),
+        ([("A1", "4"), ("A1", "5")], "A1"),
+        ([("A1", "4"), ("X9", "4")], "X9"),
+        ([("A1", "4"), ("overall", "9")], "overall"),
+        ([("A1", "4"), ("comment", "x" * 1001)], "comment"),
+        ([("office_id", "HN-4")], "answers"),
+    ],
+)
 def test_parse_form_errors(items: list[tuple[str, str]], field: str) -> None:
     assert field in [e["field"] for e in parse_form(items, Q).errors]
 
@@ -230,8 +266,17 @@ def test_survey_page_is_complete_and_self_contained() -> None:
 
 
 def test_english_page_and_prefilled_answers() -> None:
-    html = page.survey_page(Q, "T", "HN-1", "en", "N", values={"A1": 3}, overall=5,
-                            comment="<b>hi</b>", banner=("unavailable_banner", {}))
+    html = page.survey_page(
+        Q,
+        "T",
+        "HN-1",
+        "en",
+        "N",
+        values={"A1": 3},
+        overall=5,
+        comment="<b>hi</b>",
+        banner=("unavailable_banner", {}),
+    )
     assert '<html lang="en">' in html and "There are enough seats in the waiting area" in html
     assert 'name="A1" value="3" checked required' in html
     assert 'name="overall" value="5" checked>' in html
@@ -239,12 +284,15 @@ def test_english_page_and_prefilled_answers() -> None:
     assert "please press “Submit” again" in html
 
 
-@pytest.mark.parametrize(("kind", "vi", "en"), [
-    ("expired", "Mã QR đã hết hạn", "This QR code has expired"),
-    ("used", "Phiếu khảo sát đã được gửi", "This survey was already submitted"),
-    ("forged", "Mã QR không hợp lệ", "Invalid QR code"),
-    ("thanks", "Cảm ơn ông/bà!", "Thank you!"),
-])
+@pytest.mark.parametrize(
+    ("kind", "vi", "en"),
+    [
+        ("expired", "Mã QR đã hết hạn", "This QR code has expired"),
+        ("used", "Phiếu khảo sát đã được gửi", "This survey was already submitted"),
+        ("forged", "Mã QR không hợp lệ", "Invalid QR code"),
+        ("thanks", "Cảm ơn ông/bà!", "Thank you!"),
+    ],
+)
 def test_message_pages_in_both_languages(kind: str, vi: str, en: str) -> None:
     assert f">{vi}</h1>" in page.message_page(kind, "vi", "N")
     assert f">{en}</h1>" in page.message_page(kind, "en", "N")

@@ -51,10 +51,13 @@ def test_timestamps_whose_offset_leaves_the_calendar_are_rejections() -> None:
 
 
 def test_times_outside_what_clickhouse_stores_are_rejections() -> None:
-    for ts in ("1969-12-31T23:59:59Z", "1900-01-01T00:00:00+07:00", "2106-02-07T06:28:16Z",
-               "9999-12-31T23:59:59Z"):
-        assert "outside the times the platform stores" in reason(
-            with_(KIOSK, occurred_at=ts)), ts
+    for ts in (
+        "1969-12-31T23:59:59Z",
+        "1900-01-01T00:00:00+07:00",
+        "2106-02-07T06:28:16Z",
+        "9999-12-31T23:59:59Z",
+    ):
+        assert "outside the times the platform stores" in reason(with_(KIOSK, occurred_at=ts)), ts
     for ts in ("1970-01-01T00:00:00Z", "2106-02-07T06:28:15Z"):
         assert parse_event(with_(KIOSK, occurred_at=ts))
     assert "outside the times" in reason(with_(CAMERA_QUEUE, observed_at="2200-01-01T00:00:00Z"))
@@ -75,8 +78,11 @@ def test_a_huge_unknown_schema_is_not_echoed_in_full() -> None:
 
 
 def test_http_bodies_get_the_same_limits_without_quoting_the_input() -> None:
-    for body in (b"[" * 5_000 + b"]" * 5_000, b'{"n": ' + b"7" * 5_000 + b"}",
-                 b'{"secret-key": 1, "secret-key": 2}'):
+    for body in (
+        b"[" * 5_000 + b"]" * 5_000,
+        b'{"n": ' + b"7" * 5_000 + b"}",
+        b'{"secret-key": 1, "secret-key": 2}',
+    ):
         with pytest.raises(ValueError) as info:
             json_loads_strict(body)
         assert "secret" not in str(info.value) and "777" not in str(info.value)
@@ -101,25 +107,27 @@ def test_any_bytes_give_an_event_or_a_rejection(raw: bytes) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
-                                                                 max_size=4),
-    max_leaves=20)
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(VALID), st.sampled_from(sorted({k for v in VALID for k in v})),
-       json_values)
+@given(st.sampled_from(VALID), st.sampled_from(sorted({k for v in VALID for k in v})), json_values)
 def test_any_field_set_to_any_json_value_gives_an_event_or_a_rejection(
-        base: dict[str, Any], field: str, value: Any) -> None:
+    base: dict[str, Any], field: str, value: Any
+) -> None:
     _never_crashes(json.dumps({**base, field: value}).encode())
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(VALID), st.data())
 def test_random_byte_mutations_of_valid_events_give_an_event_or_a_rejection(
-        base: dict[str, Any], data: st.DataObject) -> None:
+    base: dict[str, Any], data: st.DataObject
+) -> None:
     raw = bytearray(json.dumps(base).encode())
     for _ in range(data.draw(st.integers(1, 8))):
         i = data.draw(st.integers(0, len(raw) - 1))

@@ -19,19 +19,27 @@ NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
 def rating(second: float, eid: int = 1, office: str = "O1") -> bytes:
     at = datetime(2026, 11, 24, 2, 59, 0, tzinfo=UTC).timestamp() + second
-    return json.dumps({
-        "schema": "kiosk_rating/1", "event_id": str(uuid.UUID(int=eid)), "office_id": office,
-        "device_id": "D1", "occurred_at": datetime.fromtimestamp(at, UTC).isoformat(),
-        "scale": 5, "value": 4,
-    }).encode()
+    return json.dumps(
+        {
+            "schema": "kiosk_rating/1",
+            "event_id": str(uuid.UUID(int=eid)),
+            "office_id": office,
+            "device_id": "D1",
+            "occurred_at": datetime.fromtimestamp(at, UTC).isoformat(),
+            "scale": 5,
+            "value": 4,
+        }
+    ).encode()
 
 
 def test_split_routes_valid_and_invalid_and_keeps_every_copy() -> None:
     now = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
-    msgs = [Received(T, 0, 10, b"O1", rating(0, 1)),
-            Received(T, 0, 11, b"O1", b'{"schema": "kiosk_rating/1"}'),
-            Received(T, 0, 12, b"O1", rating(0, 1)),  # resent: same event_id
-            Received(T, 1, 5, None, rating(1, 2, "O2"))]
+    msgs = [
+        Received(T, 0, 10, b"O1", rating(0, 1)),
+        Received(T, 0, 11, b"O1", b'{"schema": "kiosk_rating/1"}'),
+        Received(T, 0, 12, b"O1", rating(0, 1)),  # resent: same event_id
+        Received(T, 1, 5, None, rating(1, 2, "O2")),
+    ]
     batch = split(msgs, "test.x.", now)
     # Copies are not decided here (by batch order) but by the claims.
     assert [(e.event_id.int, m.offset) for e, m in batch.kiosk] == [(1, 10), (1, 12), (2, 5)]
@@ -50,8 +58,7 @@ def test_a_null_value_is_a_dead_letter_not_a_crash() -> None:
 
 
 def test_split_rejects_a_schema_on_the_wrong_topic() -> None:
-    batch = split([Received("test.x.satisfaction.qr.v1", 0, 1, b"O1", rating(0))], "test.x.",
-                  NOW)
+    batch = split([Received("test.x.satisfaction.qr.v1", 0, 1, b"O1", rating(0))], "test.x.", NOW)
     assert batch.kiosk == [] and "not accepted on topic satisfaction.qr.v1" in batch.dead[0].error
 
 
@@ -67,9 +74,8 @@ def test_raw_row_keeps_microseconds_and_prefers_the_earliest_offset() -> None:
 def test_a_press_in_the_last_4_seconds_also_touches_the_next_hour() -> None:
     h2 = epoch_us(datetime(2026, 11, 24, 2, tzinfo=UTC))
     h3, h4 = h2 + HOUR_US, h2 + 2 * HOUR_US
-    early = KioskRating.model_validate_json(rating(55))      # 02:59:55 → 02:59:59
-    late = KioskRating.model_validate_json(rating(56.5))     # 02:59:56.5 → 03:00:00.5
+    early = KioskRating.model_validate_json(rating(55))  # 02:59:55 → 02:59:59
+    late = KioskRating.model_validate_json(rating(56.5))  # 02:59:56.5 → 03:00:00.5
     assert affected([early]) == {"O1": (h2, h3)}
     assert affected([late]) == {"O1": (h2, h4)}
-    assert affected([early, KioskRating.model_validate_json(rating(61, 3))]) == \
-        {"O1": (h2, h4)}
+    assert affected([early, KioskRating.model_validate_json(rating(61, 3))]) == {"O1": (h2, h4)}

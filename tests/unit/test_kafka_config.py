@@ -45,9 +45,13 @@ def test_local_roles_have_their_own_accounts_and_passwords(tmp_path: Path) -> No
 
 
 def test_an_existing_cluster_takes_the_processs_account(tmp_path: Path) -> None:
-    s = load_settings(stack_dir=tmp_path, kafka_bootstrap="k1:9093",
-                      kafka_user="hanoi-worker", kafka_password="s3cret",  # noqa: S106
-                      kafka_ca_file=tmp_path / "ca.pem")
+    s = load_settings(
+        stack_dir=tmp_path,
+        kafka_bootstrap="k1:9093",
+        kafka_user="hanoi-worker",
+        kafka_password="s3cret",  # noqa: S106
+        kafka_ca_file=tmp_path / "ca.pem",
+    )
     for role in (ADMIN, WORKER):
         config = client_config(s, role)
         assert (config["sasl.username"], config["sasl.password"]) == ("hanoi-worker", "s3cret")
@@ -55,12 +59,16 @@ def test_an_existing_cluster_takes_the_processs_account(tmp_path: Path) -> None:
     without = load_settings(stack_dir=tmp_path, kafka_bootstrap="k1:9093")
     with pytest.raises(ConfigError, match="HAILONG_KAFKA_USER"):
         client_config(without, WORKER)
-    assert "ssl.ca.location" not in client_config(without.model_copy(
-        update={"kafka_user": "u"}), WORKER)  # the system's CAs
-    plain = load_settings(stack_dir=tmp_path, kafka_bootstrap="k1:9092",
-                          kafka_security_protocol="PLAINTEXT")
-    assert client_config(plain, WORKER) == {"bootstrap.servers": "k1:9092",
-                                            "security.protocol": "PLAINTEXT"}
+    assert "ssl.ca.location" not in client_config(
+        without.model_copy(update={"kafka_user": "u"}), WORKER
+    )  # the system's CAs
+    plain = load_settings(
+        stack_dir=tmp_path, kafka_bootstrap="k1:9092", kafka_security_protocol="PLAINTEXT"
+    )
+    assert client_config(plain, WORKER) == {
+        "bootstrap.servers": "k1:9092",
+        "security.protocol": "PLAINTEXT",
+    }
 
 
 def test_a_device_config_carries_everything_to_connect(tmp_path: Path) -> None:

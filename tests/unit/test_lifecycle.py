@@ -48,7 +48,8 @@ def test_a_dead_agent_ends_the_process_with_its_own_status() -> None:
 
 
 def test_the_health_file_says_when_the_worker_last_landed_and_how_far_behind_it_is(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     clock = TestingClock(datetime(2026, 10, 14, 2, tzinfo=UTC))
     health = Health(tmp_path / "health" / "g-1.json", clock)
     ends = {("t.kiosk", 0): 100, ("t.kiosk", 3): 40}

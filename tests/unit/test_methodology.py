@@ -31,15 +31,24 @@ def test_kiosk_score_is_share_satisfied() -> None:
 def test_qr_score_averages_criteria_then_aspects() -> None:
     # A: A1 3/4 = .75, A2 1/2 = .5 → A = .625; P: P1 0/1 = 0 → P = 0; S: S5 2/2 = 1 → S = 1
     # R, F unanswered → absent. S_qr = 100 · (.625 + 0 + 1) / 3 = 54.1666…
-    c = Counts(q_n=4, criteria={("A", "A1"): (4, 3), ("A", "A2"): (2, 1), ("P", "P1"): (1, 0),
-                                ("S", "S5"): (2, 2), ("R", "R1"): (0, 0)})
+    c = Counts(
+        q_n=4,
+        criteria={
+            ("A", "A1"): (4, 3),
+            ("A", "A2"): (2, 1),
+            ("P", "P1"): (1, 0),
+            ("S", "S5"): (2, 2),
+            ("R", "R1"): (0, 0),
+        },
+    )
     assert qr_score(c) == pytest.approx(100 * (0.625 + 0 + 1) / 3)
     assert qr_score(Counts()) is None
 
 
 def test_osi_renormalises_weights_over_present_channels() -> None:
     assert osi({"qr": 80.0, "kiosk": 60.0, "camera": 40.0}, W) == pytest.approx(
-        (0.5 * 80 + 0.35 * 60 + 0.15 * 40) / 1.0)
+        (0.5 * 80 + 0.35 * 60 + 0.15 * 40) / 1.0
+    )
     # camera absent: (0.5·80 + 0.35·60) / 0.85
     assert osi({"qr": 80.0, "kiosk": 60.0, "camera": None}, W) == pytest.approx(61 / 0.85)
     # kiosk alone: its own score, whatever its weight
@@ -56,9 +65,9 @@ def test_score_of_counts_combines_channels() -> None:
 def test_counts_add_up() -> None:
     a = Counts(k_n=1, k_sat=1, q_n=1, criteria={("A", "A1"): (1, 1)}, c_n=2, c_pos=1)
     b = Counts(k_n=2, k_sat=0, q_n=2, criteria={("A", "A1"): (2, 0), ("P", "P1"): (1, 1)}, c_n=1)
-    assert a + b == Counts(k_n=3, k_sat=1, q_n=3,
-                           criteria={("A", "A1"): (3, 1), ("P", "P1"): (1, 1)},
-                           c_n=3, c_pos=1)
+    assert a + b == Counts(
+        k_n=3, k_sat=1, q_n=3, criteria={("A", "A1"): (3, 1), ("P", "P1"): (1, 1)}, c_n=3, c_pos=1
+    )
 
 
 def test_competition_ranking_ties_at_two_decimals() -> None:
@@ -89,11 +98,11 @@ def test_periods_are_local_calendar_months_and_years() -> None:
 
 def test_build_ranking_by_hand() -> None:
     counts = [
-        UnitCounts("commune", "001", "A", 1, 40, 30),   # 75.00
-        UnitCounts("commune", "002", "B", 2, 60, 45),   # 75.00 → ties with A
-        UnitCounts("commune", "003", "C", 1, 50, 40),   # 80.00 → 1st
-        UnitCounts("commune", "004", "D", 1, 29, 29),   # 100, but 29 < 30 → unranked
-        UnitCounts("commune", "005", "E", 1, 30, 20),   # 66.67 → 4th
+        UnitCounts("commune", "001", "A", 1, 40, 30),  # 75.00
+        UnitCounts("commune", "002", "B", 2, 60, 45),  # 75.00 → ties with A
+        UnitCounts("commune", "003", "C", 1, 50, 40),  # 80.00 → 1st
+        UnitCounts("commune", "004", "D", 1, 29, 29),  # 100, but 29 < 30 → unranked
+        UnitCounts("commune", "005", "E", 1, 30, 20),  # 66.67 → 4th
         UnitCounts("department", "S1", "Sở X", 1, 30, 3),  # own peer group: 1st of 1
     ]
     at = datetime(2026, 12, 1, tzinfo=UTC)

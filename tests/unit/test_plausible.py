@@ -14,8 +14,9 @@ from warehouse.registry import OfficeCalendar
 from warehouse.staleness import periods_of
 
 T = epoch_us(datetime(2026, 3, 10, 2, 0, tzinfo=UTC))
-CAL = OfficeCalendar(3, {"HN-1": ((date(2025, 7, 1), None),),
-                         "HN-OLD": ((date(1970, 1, 1), date(2025, 6, 30)),)})
+CAL = OfficeCalendar(
+    3, {"HN-1": ((date(2025, 7, 1), None),), "HN-OLD": ((date(1970, 1, 1), date(2025, 6, 30)),)}
+)
 RULES = Rules(max_skew_us=600_000_000, horizon_us=45 * DAY_US, calendar=CAL)
 
 
@@ -79,25 +80,30 @@ def test_rules_from_settings() -> None:
     assert (r.horizon_us, r.calendar) == (2 * DAY_US, None)
 
 
-@given(office=st.text(max_size=60), at=st.integers(0, 2**32 * 1_000_000),
-       key=st.none() | st.binary(max_size=100),
-       broker=st.none() | st.integers(-(2**63), 2**63 - 1))
-def test_any_input_gives_a_list_of_reasons(office: str, at: int, key: bytes | None,
-                                           broker: int | None) -> None:
+@given(
+    office=st.text(max_size=60),
+    at=st.integers(0, 2**32 * 1_000_000),
+    key=st.none() | st.binary(max_size=100),
+    broker=st.none() | st.integers(-(2**63), 2**63 - 1),
+)
+def test_any_input_gives_a_list_of_reasons(
+    office: str, at: int, key: bytes | None, broker: int | None
+) -> None:
     found = doubts(office, at, key, broker, RULES)
     assert all(isinstance(w, str) and w for w in found)
     assert (key == office.encode()) == (not any("Kafka key" in w for w in found))
 
 
 def test_the_periods_of_an_event_are_hanoi_calendar_periods() -> None:
-    assert periods_of(epoch_us(datetime(2026, 10, 31, 16, 59, 59, tzinfo=UTC))) == \
-        ("2026-10", "2026")
-    assert periods_of(epoch_us(datetime(2026, 10, 31, 17, 0, tzinfo=UTC))) == \
-        ("2026-11", "2026")
-    assert periods_of(epoch_us(datetime(2026, 12, 31, 17, 0, tzinfo=UTC))) == \
-        ("2027-01", "2027")
-    assert periods_of(epoch_us(datetime(2026, 12, 31, 17, 0, tzinfo=UTC) -
-                               timedelta(microseconds=1))) == ("2026-12", "2026")
+    assert periods_of(epoch_us(datetime(2026, 10, 31, 16, 59, 59, tzinfo=UTC))) == (
+        "2026-10",
+        "2026",
+    )
+    assert periods_of(epoch_us(datetime(2026, 10, 31, 17, 0, tzinfo=UTC))) == ("2026-11", "2026")
+    assert periods_of(epoch_us(datetime(2026, 12, 31, 17, 0, tzinfo=UTC))) == ("2027-01", "2027")
+    assert periods_of(
+        epoch_us(datetime(2026, 12, 31, 17, 0, tzinfo=UTC) - timedelta(microseconds=1))
+    ) == ("2026-12", "2026")
 
 
 @given(at=st.integers(0, 2**32 * 1_000_000 - 1))

@@ -21,29 +21,97 @@ from pipelines.report import (
     write_report,
 )
 
-REPORT = Report(period="2026-10", title=report_title("2026-10"), methodology_version="1",
-                weights="QR 0.50 · kiosk 0.35 · camera 0.15", min_sample=30,
-                input_checksum="0123abcd" * 8,
-                generated_at=datetime(2026, 10, 31, 19, 0, tzinfo=UTC))
+REPORT = Report(
+    period="2026-10",
+    title=report_title("2026-10"),
+    methodology_version="1",
+    weights="QR 0.50 · kiosk 0.35 · camera 0.15",
+    min_sample=30,
+    input_checksum="0123abcd" * 8,
+    generated_at=datetime(2026, 10, 31, 19, 0, tzinfo=UTC),
+)
 
 
-def row(group: str, code: str, name: str, rank: int | None, n_ranked: int,
-        score: float | None, lo: float | None = None, hi: float | None = None,
-        rank_lo: int | None = None, rank_hi: int | None = None, trend: float | None = None,
-        reason: str = "", k_n: int = 40, q_n: int = 20, c_n: int = 5) -> ReportRow:
-    return ReportRow(group, code, name, rank, n_ranked, score, lo, hi, rank_lo, rank_hi,
-                     k_n, q_n, c_n, trend, reason)
+def row(
+    group: str,
+    code: str,
+    name: str,
+    rank: int | None,
+    n_ranked: int,
+    score: float | None,
+    lo: float | None = None,
+    hi: float | None = None,
+    rank_lo: int | None = None,
+    rank_hi: int | None = None,
+    trend: float | None = None,
+    reason: str = "",
+    k_n: int = 40,
+    q_n: int = 20,
+    c_n: int = 5,
+) -> ReportRow:
+    return ReportRow(
+        group,
+        code,
+        name,
+        rank,
+        n_ranked,
+        score,
+        lo,
+        hi,
+        rank_lo,
+        rank_hi,
+        k_n,
+        q_n,
+        c_n,
+        trend,
+        reason,
+    )
 
 
 # Given out of order on purpose: the report orders them.
 ROWS = [
     row("department", "SO-TP", "Sở Tư pháp", 1, 1, 77.0, 70.5, 82.25, 1, 1),
-    row("commune", "00099", "Xã Hòa Xá", None, 3, 64.0, k_n=8, q_n=4, c_n=0,
-        reason="sample too small: K_n + Q_n = 12 < 30"),
-    row("commune", "00008", "Phường <A&B> \"Ngọc Hà\"", 2, 3, 82.345, None, None, None, None,
-        trend=-0.004),
-    row("commune", "00004", "Phường Ba Đình", 1, 3, 85.27, 70.0, 90.0, 1, 2, trend=1.2,
-        k_n=120, q_n=60, c_n=33),
+    row(
+        "commune",
+        "00099",
+        "Xã Hòa Xá",
+        None,
+        3,
+        64.0,
+        k_n=8,
+        q_n=4,
+        c_n=0,
+        reason="sample too small: K_n + Q_n = 12 < 30",
+    ),
+    row(
+        "commune",
+        "00008",
+        'Phường <A&B> "Ngọc Hà"',
+        2,
+        3,
+        82.345,
+        None,
+        None,
+        None,
+        None,
+        trend=-0.004,
+    ),
+    row(
+        "commune",
+        "00004",
+        "Phường Ba Đình",
+        1,
+        3,
+        85.27,
+        70.0,
+        90.0,
+        1,
+        2,
+        trend=1.2,
+        k_n=120,
+        q_n=60,
+        c_n=33,
+    ),
     row("commune", "00025", "Phường Giảng Võ", 2, 3, 82.35, 75.0, 88.5, 1, 3, trend=-0.5),
 ]
 
@@ -69,16 +137,101 @@ def test_csv_round_trip(files: tuple[Path, Path]) -> None:
     tail = ["1", "0123abcd" * 8]
     # by peer group, rank order, ties by unit code, unranked last; 2 decimals half up
     assert body == [
-        ["2026-10", "Xã, phường", "1", "3", "1", "2", "00004", "Phường Ba Đình", "85.27",
-         "70.00", "90.00", "1.20", "120", "60", "33", "", *tail],
-        ["2026-10", "Xã, phường", "2", "3", "", "", "00008", "Phường <A&B> \"Ngọc Hà\"",
-         "82.35", "", "", "0.00", "40", "20", "5", "", *tail],
-        ["2026-10", "Xã, phường", "2", "3", "1", "3", "00025", "Phường Giảng Võ", "82.35",
-         "75.00", "88.50", "-0.50", "40", "20", "5", "", *tail],
-        ["2026-10", "Xã, phường", "", "3", "", "", "00099", "Xã Hòa Xá", "64.00", "", "",
-         "", "8", "4", "0", "Chưa đủ số phiếu tối thiểu: K_n + Q_n = 12 < 30", *tail],
-        ["2026-10", "Sở, ban, ngành", "1", "1", "1", "1", "SO-TP", "Sở Tư pháp", "77.00",
-         "70.50", "82.25", "", "40", "20", "5", "", *tail],
+        [
+            "2026-10",
+            "Xã, phường",
+            "1",
+            "3",
+            "1",
+            "2",
+            "00004",
+            "Phường Ba Đình",
+            "85.27",
+            "70.00",
+            "90.00",
+            "1.20",
+            "120",
+            "60",
+            "33",
+            "",
+            *tail,
+        ],
+        [
+            "2026-10",
+            "Xã, phường",
+            "2",
+            "3",
+            "",
+            "",
+            "00008",
+            'Phường <A&B> "Ngọc Hà"',
+            "82.35",
+            "",
+            "",
+            "0.00",
+            "40",
+            "20",
+            "5",
+            "",
+            *tail,
+        ],
+        [
+            "2026-10",
+            "Xã, phường",
+            "2",
+            "3",
+            "1",
+            "3",
+            "00025",
+            "Phường Giảng Võ",
+            "82.35",
+            "75.00",
+            "88.50",
+            "-0.50",
+            "40",
+            "20",
+            "5",
+            "",
+            *tail,
+        ],
+        [
+            "2026-10",
+            "Xã, phường",
+            "",
+            "3",
+            "",
+            "",
+            "00099",
+            "Xã Hòa Xá",
+            "64.00",
+            "",
+            "",
+            "",
+            "8",
+            "4",
+            "0",
+            "Chưa đủ số phiếu tối thiểu: K_n + Q_n = 12 < 30",
+            *tail,
+        ],
+        [
+            "2026-10",
+            "Sở, ban, ngành",
+            "1",
+            "1",
+            "1",
+            "1",
+            "SO-TP",
+            "Sở Tư pháp",
+            "77.00",
+            "70.50",
+            "82.25",
+            "",
+            "40",
+            "20",
+            "5",
+            "",
+            *tail,
+        ],
     ]
 
 
@@ -101,8 +254,9 @@ class Elements(HTMLParser):
             self.group = None
 
     def find(self, tag: str, cls: str) -> list[tuple[dict[str, str | None], str | None]]:
-        return [(a, g) for t, a, g in self.tags
-                if t == tag and cls in (a.get("class") or "").split()]
+        return [
+            (a, g) for t, a, g in self.tags if t == tag and cls in (a.get("class") or "").split()
+        ]
 
 
 def parsed(html_path: Path) -> Elements:
@@ -115,8 +269,12 @@ def test_one_bar_per_ranked_unit_per_group(files: tuple[Path, Path]) -> None:
     p = parsed(files[1])
     assert [a["data-group"] for a, _ in p.find("svg", "chart")] == ["commune", "department"]
     bars = [(g, a["data-unit"]) for a, g in p.find("rect", "bar")]
-    assert bars == [("commune", "00004"), ("commune", "00008"), ("commune", "00025"),
-                    ("department", "SO-TP")]  # the unranked 00099 has no bar
+    assert bars == [
+        ("commune", "00004"),
+        ("commune", "00008"),
+        ("commune", "00025"),
+        ("department", "SO-TP"),
+    ]  # the unranked 00099 has no bar
 
 
 def test_bar_and_whisker_coordinates(files: tuple[Path, Path]) -> None:
@@ -143,10 +301,20 @@ def test_html_is_vietnamese_and_self_contained(files: tuple[Path, Path]) -> None
     raw = files[1].read_bytes()
     html = raw.decode("utf-8")
     assert '<html lang="vi">' in html and '<meta charset="utf-8">' in html
-    for text in ("Bảng xếp hạng chỉ số hài lòng về sự phục vụ hành chính — tháng 10/2026",
-                 "Phường Ba Đình", "Xã Hòa Xá", "Sở Tư pháp", "Khoảng tin cậy 95%",
-                 "Xu hướng", "Số phiếu", "Lý do không xếp hạng", "K_n + Q_n ≥ 30",
-                 "Chưa đủ số phiếu tối thiểu", "01/11/2026 02:00 (giờ Hà Nội)", "0123abcd" * 8):
+    for text in (
+        "Bảng xếp hạng chỉ số hài lòng về sự phục vụ hành chính — tháng 10/2026",
+        "Phường Ba Đình",
+        "Xã Hòa Xá",
+        "Sở Tư pháp",
+        "Khoảng tin cậy 95%",
+        "Xu hướng",
+        "Số phiếu",
+        "Lý do không xếp hạng",
+        "K_n + Q_n ≥ 30",
+        "Chưa đủ số phiếu tối thiểu",
+        "01/11/2026 02:00 (giờ Hà Nội)",
+        "0123abcd" * 8,
+    ):
         assert text in html, text
     assert "Phường Ba Đình".encode() in raw  # precomposed UTF-8, not entities
     assert "▲ +1.20" in html and "▼ \u22120.50" in html  # minus sign
@@ -158,7 +326,9 @@ def test_html_is_vietnamese_and_self_contained(files: tuple[Path, Path]) -> None
 def test_labels() -> None:
     assert period_label("2026-10") == "tháng 10/2026"
     assert period_label("2026") == "năm 2026"
-    assert weights_text('{"camera": 0.15, "kiosk": 0.35, "qr": 0.5}') \
+    assert (
+        weights_text('{"camera": 0.15, "kiosk": 0.35, "qr": 0.5}')
         == "QR 0.50 · kiosk 0.35 · camera 0.15"
+    )
     assert reason_text("no channel present") == "Không có dữ liệu từ kênh nào"
     assert reason_text("something new") == "something new"

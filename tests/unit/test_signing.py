@@ -32,25 +32,34 @@ T = epoch_us(datetime(2026, 3, 10, 2, 0, tzinfo=UTC))
 PRIVATE, PUBLIC = new_key()
 OTHER_PRIVATE, OTHER_PUBLIC = new_key()
 GATE_PRIVATE, GATE_PUBLIC = new_key()
-KEYS = DeviceKeys((3, T), {
-    ("K1", 1): Key("K1", 1, "kiosk", "HN-1", PUBLIC, 0, 0, 0),
-    ("K2", 1): Key("K2", 1, "kiosk", "HN-2", OTHER_PUBLIC, 0, 0, 0),
-    ("K3", 1): Key("K3", 1, "kiosk", "HN-1", OTHER_PUBLIC, 0, 0, T - 1),   # revoked
-    ("K4", 1): Key("K4", 1, "kiosk", "HN-1", OTHER_PUBLIC, 0, T - 100, 0),  # ended
-    ("C1", 1): Key("C1", 1, "camera", "HN-1", OTHER_PUBLIC, 0, 0, 0),
-    ("GW", 1): Key("GW", 1, "gateway", "", GATE_PUBLIC, 0, 0, 0),
-})
+KEYS = DeviceKeys(
+    (3, T),
+    {
+        ("K1", 1): Key("K1", 1, "kiosk", "HN-1", PUBLIC, 0, 0, 0),
+        ("K2", 1): Key("K2", 1, "kiosk", "HN-2", OTHER_PUBLIC, 0, 0, 0),
+        ("K3", 1): Key("K3", 1, "kiosk", "HN-1", OTHER_PUBLIC, 0, 0, T - 1),  # revoked
+        ("K4", 1): Key("K4", 1, "kiosk", "HN-1", OTHER_PUBLIC, 0, T - 100, 0),  # ended
+        ("C1", 1): Key("C1", 1, "camera", "HN-1", OTHER_PUBLIC, 0, 0, 0),
+        ("GW", 1): Key("GW", 1, "gateway", "", GATE_PUBLIC, 0, 0, 0),
+    },
+)
 
 
 def press(device: str = "K1", office: str = "HN-1", event_id: uuid.UUID | None = None) -> bytes:
-    return json.dumps({
-        "schema": "kiosk_rating/1", "event_id": str(event_id or uuid.uuid4()),
-        "office_id": office, "device_id": device, "occurred_at": "2026-03-10T09:00:00+07:00",
-        "scale": 5, "value": 5}).encode()
+    return json.dumps(
+        {
+            "schema": "kiosk_rating/1",
+            "event_id": str(event_id or uuid.uuid4()),
+            "office_id": office,
+            "device_id": device,
+            "occurred_at": "2026-03-10T09:00:00+07:00",
+            "scale": 5,
+            "value": 5,
+        }
+    ).encode()
 
 
-def doubt(value: bytes, headers: Any,
-          broker: int | None = T) -> str | None:
+def doubt(value: bytes, headers: Any, broker: int | None = T) -> str | None:
     event = parse_event(value, "satisfaction.kiosk.v1")
     return signature_doubt("kiosk", event, value, headers, T, broker, KEYS)
 
@@ -71,22 +80,46 @@ def test_each_attack_has_its_reason() -> None:
     replayed = press(event_id=uuid.uuid4())  # the same press under a new event_id
     cases = {
         "unsigned": (value, None, "unsigned"),
-        "unknown device": (press("K9"), Signer("K9", 1, PRIVATE).headers(press("K9")),
-                           "device 'K9' key 1 is not registered"),
-        "registered id, wrong key": (value, Signer("K1", 1, OTHER_PRIVATE).headers(value),
-                                     "does not match the message's value"),
-        "replayed under a new event_id": (replayed, sig.headers(value),
-                                          "does not match the message's value"),
-        "A's device for B": (press(office="HN-2"), sig.headers(press(office="HN-2")),
-                             "bound to office 'HN-1', not 'HN-2'"),
-        "revoked": (press("K3"), Signer("K3", 1, OTHER_PRIVATE).headers(press("K3")),
-                    "was revoked at"),
-        "ended key": (press("K4"), Signer("K4", 1, OTHER_PRIVATE).headers(press("K4")),
-                      "not at the event's time"),
-        "signed by another kiosk": (value, Signer("K2", 1, OTHER_PRIVATE).headers(value),
-                                    "signed an event of device_id 'K1'"),
-        "a camera signs a press": (press("C1"), Signer("C1", 1, OTHER_PRIVATE).headers(
-            press("C1")), "is a camera, which does not sign kiosk events"),
+        "unknown device": (
+            press("K9"),
+            Signer("K9", 1, PRIVATE).headers(press("K9")),
+            "device 'K9' key 1 is not registered",
+        ),
+        "registered id, wrong key": (
+            value,
+            Signer("K1", 1, OTHER_PRIVATE).headers(value),
+            "does not match the message's value",
+        ),
+        "replayed under a new event_id": (
+            replayed,
+            sig.headers(value),
+            "does not match the message's value",
+        ),
+        "A's device for B": (
+            press(office="HN-2"),
+            sig.headers(press(office="HN-2")),
+            "bound to office 'HN-1', not 'HN-2'",
+        ),
+        "revoked": (
+            press("K3"),
+            Signer("K3", 1, OTHER_PRIVATE).headers(press("K3")),
+            "was revoked at",
+        ),
+        "ended key": (
+            press("K4"),
+            Signer("K4", 1, OTHER_PRIVATE).headers(press("K4")),
+            "not at the event's time",
+        ),
+        "signed by another kiosk": (
+            value,
+            Signer("K2", 1, OTHER_PRIVATE).headers(value),
+            "signed an event of device_id 'K1'",
+        ),
+        "a camera signs a press": (
+            press("C1"),
+            Signer("C1", 1, OTHER_PRIVATE).headers(press("C1")),
+            "is a camera, which does not sign kiosk events",
+        ),
     }
     for name, (v, headers, reason) in cases.items():
         got = doubt(v, list(headers) if headers is not None else None)
@@ -112,18 +145,30 @@ def test_malformed_headers_are_refused_never_raised() -> None:
         ([(DEVICE_HEADER, b"\xff"), (KEY_HEADER, b"1"), (SIGNATURE_HEADER, sig)], "not UTF-8"),
         ([(DEVICE_HEADER, b"K1"), (KEY_HEADER, b"-1"), (SIGNATURE_HEADER, sig)], "hailong-key"),
         ([(DEVICE_HEADER, b"K1"), (KEY_HEADER, b"1"), (SIGNATURE_HEADER, b"!!")], "not base64"),
-        ([(DEVICE_HEADER, b"K1"), (KEY_HEADER, b"1"),
-          (SIGNATURE_HEADER, base64.b64encode(b"x" * 10))], "10 bytes"),
+        (
+            [
+                (DEVICE_HEADER, b"K1"),
+                (KEY_HEADER, b"1"),
+                (SIGNATURE_HEADER, base64.b64encode(b"x" * 10)),
+            ],
+            "10 bytes",
+        ),
         ([(DEVICE_HEADER, None), (KEY_HEADER, b"1"), (SIGNATURE_HEADER, sig)], "1-128"),
     ]:
         got = doubt(value, headers)
         assert got is not None and reason in got, (reason, got)
 
 
-@given(st.lists(st.tuples(st.sampled_from([DEVICE_HEADER, KEY_HEADER, SIGNATURE_HEADER, "x"]),
-                          st.none() | st.binary(max_size=120)), max_size=6))
-def test_any_headers_give_a_signature_or_a_refusal(headers: list[tuple[str, bytes | None]]
-                                                   ) -> None:
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([DEVICE_HEADER, KEY_HEADER, SIGNATURE_HEADER, "x"]),
+            st.none() | st.binary(max_size=120),
+        ),
+        max_size=6,
+    )
+)
+def test_any_headers_give_a_signature_or_a_refusal(headers: list[tuple[str, bytes | None]]) -> None:
     try:
         read_headers(headers)
     except SignatureRefused as exc:
@@ -141,7 +186,8 @@ def test_a_qr_survey_is_signed_by_a_gateway_and_a_keyring_picks_the_signer() -> 
     assert signature_doubt("qr", event, value, ring.headers(event, value), T, T, KEYS) is None
     kiosk_signed = list(Signer("K1", 1, PRIVATE).headers(value))
     assert "is a kiosk, which does not sign qr events" in (
-        signature_doubt("qr", event, value, kiosk_signed, T, T, KEYS) or "")
+        signature_doubt("qr", event, value, kiosk_signed, T, T, KEYS) or ""
+    )
     press_event = parse_event(press(), "satisfaction.kiosk.v1")
     assert ring.signer_of(press_event).device_id == "K1"  # type: ignore[union-attr]
     assert Keyring().headers(press_event, press()) == []
@@ -163,9 +209,12 @@ def test_a_qr_survey_counts_only_with_the_gateways_token() -> None:
     assert qr_token_doubt(event, headers, secret, 600_000_000) is None  # type: ignore[arg-type]
     at = event.submitted_at  # type: ignore[union-attr]
 
-    def token(secret: str = secret, office: str = event.office_id,
-              token_id: str = event.token_id,  # type: ignore[union-attr]
-              expires: timedelta = timedelta(hours=1)) -> list[tuple[str, bytes | None]]:
+    def token(
+        secret: str = secret,
+        office: str = event.office_id,
+        token_id: str = event.token_id,  # type: ignore[union-attr]
+        expires: timedelta = timedelta(hours=1),
+    ) -> list[tuple[str, bytes | None]]:
         t = qrtoken.sign(secret, office, token_id, at - timedelta(hours=2), at + expires)
         return [(qrtoken.QR_TOKEN_HEADER, t.text.encode())]
 

@@ -19,8 +19,10 @@ START = END - timedelta(days=5)
 def published(traffic):  # type: ignore[no-untyped-def]
     """(raw, parsed) in the order ``send`` publishes them, parsed by the contract."""
     out = []
-    raws = [(e.to_json(), topic_of(e)) for e in
-            [*traffic.events, *traffic.late, *traffic.resent, *traffic.reused_tokens]]
+    raws = [
+        (e.to_json(), topic_of(e))
+        for e in [*traffic.events, *traffic.late, *traffic.resent, *traffic.reused_tokens]
+    ]
     raws += [(value, getattr(TOPICS, channel)) for channel, value in traffic.invalid]
     for raw, channel in raws:
         try:
@@ -31,8 +33,12 @@ def published(traffic):  # type: ignore[no-untyped-def]
 
 
 def topic_of(event) -> str:  # type: ignore[no-untyped-def]
-    return getattr(TOPICS, {"KioskRating": "kiosk", "QrSurvey": "qr",
-                            "CameraObservation": "camera"}[type(event).__name__])
+    return getattr(
+        TOPICS,
+        {"KioskRating": "kiosk", "QrSurvey": "qr", "CameraObservation": "camera"}[
+            type(event).__name__
+        ],
+    )
 
 
 def test_offices_are_the_126_communes_and_the_departments_with_counters_and_staff() -> None:
@@ -48,20 +54,43 @@ def test_offices_are_the_126_communes_and_the_departments_with_counters_and_staf
 
 
 def test_injections_come_out_exactly_as_asked() -> None:
-    traffic = city_traffic(hanoi_offices(), 20_000, START, END, seed=5, invalid=13,
-                           resent=17, reused_tokens=11, misuse_bursts=7, late=19,
-                           skewed_devices=3, skew_s=-900)
+    traffic = city_traffic(
+        hanoi_offices(),
+        20_000,
+        START,
+        END,
+        seed=5,
+        invalid=13,
+        resent=17,
+        reused_tokens=11,
+        misuse_bursts=7,
+        late=19,
+        skewed_devices=3,
+        skew_s=-900,
+    )
     seen = observe(published(traffic))
     assert (seen.invalid, seen.duplicates, seen.reused_tokens, seen.late) == (13, 17, 11, 19)
     assert seen.misuse == 7 * 4  # 5 presses per burst, 4 of them < 4 s after the previous
 
-    plain = city_traffic(hanoi_offices(), 20_000, START, END, seed=5, invalid=13, resent=17,
-                         reused_tokens=11, misuse_bursts=7, late=19)
-    before = {e.event_id: e for e in [*plain.events, *plain.late]
-              if isinstance(e, KioskRating)}
-    shifted = {e.device_id for e in [*traffic.events, *traffic.late]
-               if isinstance(e, KioskRating)
-               and e.occurred_at == before[e.event_id].occurred_at - timedelta(seconds=900)}
+    plain = city_traffic(
+        hanoi_offices(),
+        20_000,
+        START,
+        END,
+        seed=5,
+        invalid=13,
+        resent=17,
+        reused_tokens=11,
+        misuse_bursts=7,
+        late=19,
+    )
+    before = {e.event_id: e for e in [*plain.events, *plain.late] if isinstance(e, KioskRating)}
+    shifted = {
+        e.device_id
+        for e in [*traffic.events, *traffic.late]
+        if isinstance(e, KioskRating)
+        and e.occurred_at == before[e.event_id].occurred_at - timedelta(seconds=900)
+    }
     assert len(shifted) == 3
     assert {e.device_id for e in traffic.skewed} == shifted
 
@@ -69,14 +98,24 @@ def test_injections_come_out_exactly_as_asked() -> None:
 def test_clean_traffic_is_valid_in_office_hours_and_reproducible() -> None:
     traffic = city_traffic(hanoi_offices(), 5_000, START, END, seed=9)
     seen = observe(published(traffic))
-    assert (seen.invalid, seen.duplicates, seen.reused_tokens, seen.late, seen.misuse) == \
-        (0, 0, 0, 0, 0)
-    stamps = [getattr(e, "occurred_at", None) or getattr(e, "submitted_at", None)
-              or e.observed_at for e in traffic.events]
+    assert (seen.invalid, seen.duplicates, seen.reused_tokens, seen.late, seen.misuse) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+    stamps = [
+        getattr(e, "occurred_at", None) or getattr(e, "submitted_at", None) or e.observed_at
+        for e in traffic.events
+    ]
     assert stamps == sorted(stamps)
     # Kiosk presses are pushed >= 60 s after the previous one; that may cross 17:00.
-    outside = [t for t in stamps if not _in_office_hours(t)
-               and not _in_office_hours(t - timedelta(minutes=10))]
+    outside = [
+        t
+        for t in stamps
+        if not _in_office_hours(t) and not _in_office_hours(t - timedelta(minutes=10))
+    ]
     assert not outside
     again = city_traffic(hanoi_offices(), 5_000, START, END, seed=9)
     assert [e.to_json() for e in again.events] == [e.to_json() for e in traffic.events]

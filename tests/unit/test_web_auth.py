@@ -57,11 +57,20 @@ def test_each_role_sees_its_scope_and_nothing_more() -> None:
     assert not Account("x", "unit", "A").sees_office("HN-X", UNIT_OF)  # unknown office
 
 
-@pytest.mark.parametrize(("name", "role", "scope", "office"), [
-    ("Bad Name", "city", "", ""), ("ok", "king", "", ""), ("ok", "city", "A", ""),
-    ("ok", "unit", "", ""), ("ok", "staff", "S-1", ""), ("ok", "viewer", "A", "")])
-def test_accounts_that_would_see_wrongly_are_refused(name: str, role: str, scope: str,
-                                                      office: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "role", "scope", "office"),
+    [
+        ("Bad Name", "city", "", ""),
+        ("ok", "king", "", ""),
+        ("ok", "city", "A", ""),
+        ("ok", "unit", "", ""),
+        ("ok", "staff", "S-1", ""),
+        ("ok", "viewer", "A", ""),
+    ],
+)
+def test_accounts_that_would_see_wrongly_are_refused(
+    name: str, role: str, scope: str, office: str
+) -> None:
     with pytest.raises(AuthError):
         check_account(name, role, scope, office)
 
@@ -89,8 +98,9 @@ def test_passwords_csrf_lockout_and_redirects() -> None:
 
 def test_every_word_the_templates_use_is_translated() -> None:
     folder = Path(__file__).parents[2] / "pipelines" / "web" / "templates"
-    used = {m for f in folder.glob("*.html")
-            for m in re.findall(r"t\('([a-z_]+)'\)", f.read_text())}
+    used = {
+        m for f in folder.glob("*.html") for m in re.findall(r"t\('([a-z_]+)'\)", f.read_text())
+    }
     assert used and used <= set(WORDS), used - set(WORDS)
     assert all(vi and en for vi, en in WORDS.values())
 
@@ -100,8 +110,7 @@ def test_the_accounts_store_on_the_current_engine(chdb_wh: Any) -> None:
         chdb_wh.execute(statement)
     clock = TestingClock(NOW)
     store = Accounts(load_settings(), clock, wh=chdb_wh)
-    store.add(Account("chair.a", "unit", "A", email="chair@a.example"), "a long password 1",
-              "test")
+    store.add(Account("chair.a", "unit", "A", email="chair@a.example"), "a long password 1", "test")
     with pytest.raises(AuthError, match="exists"):
         store.add(Account("chair.a", "city"), "another long one", "test")
     token = store.login("chair.a", "a long password 1")
