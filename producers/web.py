@@ -270,16 +270,12 @@ class OfficeNames:
         """'<name> (<office_id>)', or the id alone when the name is not known."""
         from hailong.errors import WarehouseError
         from warehouse.client import Warehouse
+        from warehouse.registry import office_names
 
         if self._loaded_at is None or self.clock() - self._loaded_at >= self.refresh_s:
             try:
                 with Warehouse(self.settings) as wh:
-                    self._names = dict(
-                        wh.execute(
-                            "SELECT office_id, argMax(name, valid_from) FROM offices "
-                            "GROUP BY office_id"
-                        )
-                    )
+                    self._names = office_names(wh)
                 self._loaded_at = self.clock()
             except WarehouseError as exc:
                 log.warning("office names unavailable (the id stands in): %s", exc)

@@ -68,6 +68,7 @@ from streams.alerting import LOCAL, REPLAY_HOURS, evaluate, office_hour, office_
 from warehouse import devices
 from warehouse.alerts import ChangeRow, record
 from warehouse.client import Warehouse
+from warehouse.registry import office_units
 
 log = logging.getLogger(__name__)
 
@@ -195,13 +196,7 @@ class AlertEngine:
 
     @staticmethod
     def units(wh: Warehouse) -> dict[str, str]:
-        return {
-            o: u
-            for o, u in wh.execute(
-                "SELECT office_id, argMax(unit_code, valid_from) FROM offices FINAL "
-                "GROUP BY office_id"
-            )
-        }
+        return office_units(wh)
 
     @staticmethod
     def actions(wh: Warehouse, since_hour: int) -> list[Action]:
@@ -440,12 +435,6 @@ class AlertEngine:
     ) -> None:
         """Send every change of the last 2 days not yet sent to each of its channels."""
         table = load_routes(self.settings.alert_routes_path)
-        rows = wh.execute(
-            "SELECT alert_id, office_id, rule, kind, state, toUInt32(hour), "
-            "toUInt32(raised_hour), by, comment, numbers FROM alert_changes FINAL "
-            "WHERE hour >= toDateTime(%(s)s, 'UTC') ORDER BY hour, alert_id, kind",
-            {"s": _ts(now, 48)},
-        )
         sent = {
             (k, c)
             for k, c in wh.execute(
@@ -455,23 +444,7 @@ class AlertEngine:
             )
         }
         done: list[tuple[str, str, datetime]] = []
-        pending: list[tuple[str, AlertMessage]] = []
-        for a, o, r, kind, state, h, raised, by, comment, numbers in rows:
-            key = change_key(a, kind, int(h) // 3600, by)
-            m = AlertMessage(
-                alert_id=a,
-                office_id=o,
-                unit_code=unit_of.get(o, ""),
-                rule=r,
-                kind=kind,
-                state=state,
-                hour=datetime.fromtimestamp(int(h), UTC),
-                raised_at=datetime.fromtimestamp(int(raised), UTC),
-                by=by,
-                comment=comment,
-                numbers=json.loads(numbers),
-            )
-            pending.append((key, m))
+        pending = stored_messages(wh, unit_of, _ts(now, 48), int(now.timestamp()) + 3600)
         to_kafka = [(k, m) for k, m in pending if (k, "kafka") not in sent]
         if to_kafka:
             confirmed: list[str] = []
@@ -569,27 +542,11 @@ class AlertEngine:
         routes = [r for r in routes if (key, r.channel) not in sent]
         if not routes:
             return
-        rows = wh.execute(
-            "SELECT alert_id, office_id, rule, kind, state, toUInt32(hour), "
-            "toUInt32(raised_hour), by, comment, numbers FROM alert_changes FINAL "
-            "WHERE hour >= toDateTime(%(a)s, 'UTC') AND hour < toDateTime(%(b)s, 'UTC')",
-            {"a": int(start.timestamp()), "b": int(start.timestamp()) + 86_400},
-        )
         messages = [
-            AlertMessage(
-                alert_id=a,
-                office_id=o,
-                unit_code=unit_of.get(o, ""),
-                rule=r,
-                kind=k,
-                state=s,
-                hour=datetime.fromtimestamp(int(h), UTC),
-                raised_at=datetime.fromtimestamp(int(rh), UTC),
-                by=by,
-                comment=c,
-                numbers=json.loads(n),
+            m
+            for _, m in stored_messages(
+                wh, unit_of, int(start.timestamp()), int(start.timestamp()) + 86_400
             )
-            for a, o, r, k, s, h, rh, by, c, n in rows
         ]
         for route in routes:
             mine = [
@@ -619,22 +576,48 @@ class AlertEngine:
             report.delivered[route.channel] = report.delivered.get(route.channel, 0) + 1
 
 
+def stored_messages(
+    wh: Warehouse, unit_of: Mapping[str, str], first_s: int, end_s: int
+) -> list[tuple[str, AlertMessage]]:
+    """Each change recorded in ``alert_changes`` with its hour in [first_s, end_s), as
+    its ``alert/1`` message with its delivery key, oldest first."""
+    rows = wh.execute(
+        "SELECT alert_id, office_id, rule, kind, state, toUInt32(hour), "
+        "toUInt32(raised_hour), by, comment, numbers FROM alert_changes FINAL "
+        "WHERE hour >= toDateTime(%(a)s, 'UTC') AND hour < toDateTime(%(b)s, 'UTC') "
+        "ORDER BY hour, alert_id, kind",
+        {"a": first_s, "b": end_s},
+    )
+    return [
+        (
+            change_key(a, kind, int(h) // 3600, by),
+            AlertMessage(
+                alert_id=a,
+                office_id=o,
+                unit_code=unit_of.get(o, ""),
+                rule=r,
+                kind=kind,
+                state=state,
+                hour=datetime.fromtimestamp(int(h), UTC),
+                raised_at=datetime.fromtimestamp(int(raised), UTC),
+                by=by,
+                comment=comment,
+                numbers=json.loads(numbers),
+            ),
+        )
+        for a, o, r, kind, state, h, raised, by, comment, numbers in rows
+    ]
+
+
 def _ts(now: datetime, hours_back: int) -> int:
     return int(now.timestamp()) - hours_back * 3600
 
 
 def silent_minutes(last_seen_us: int, now: datetime) -> float | None:
-    """Minutes a device has been silent in office hours now (None: not office hours):
-    since the later of its last message and today's opening (warehouse/devices.py)."""
-    local = now.astimezone(devices.LOCAL_TZ)
-    minute = local.hour * 60 + local.minute
-    if local.isoweekday() > 5 or not devices.OPENS_MINUTE <= minute < devices.CLOSES_MINUTE:
-        return None
-    opened = local.replace(
-        hour=devices.OPENS_MINUTE // 60, minute=devices.OPENS_MINUTE % 60, second=0, microsecond=0
-    )
-    since = max(last_seen_us / 1e6, opened.timestamp())
-    return (now.timestamp() - since) / 60
+    """Minutes a device has been silent in office hours now (None: not office hours);
+    ``warehouse/devices.py`` ``silent_seconds``."""
+    seconds = devices.silent_seconds(last_seen_us, now)
+    return None if seconds is None else seconds / 60
 
 
 def subject(m: AlertMessage) -> str:

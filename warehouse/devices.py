@@ -391,17 +391,27 @@ def record_seen(wh: Warehouse, rows: Sequence[tuple[Any, ...]]) -> int:
     return len(rows)
 
 
+def silent_seconds(last_seen_us: int, now: datetime) -> int | None:
+    """How long a device has been silent in office hours now, in whole seconds: since
+    the later of ``last_seen_us`` (0: never) and today's opening; None out of office
+    hours (the view ``device_health`` and the alert rule ``silent_device`` both)."""
+    local = now.astimezone(LOCAL_TZ)
+    minute = local.hour * 60 + local.minute
+    if local.isoweekday() > 5 or not OPENS_MINUTE <= minute < CLOSES_MINUTE:
+        return None
+    opened = local.replace(
+        hour=OPENS_MINUTE // 60, minute=OPENS_MINUTE % 60, second=0, microsecond=0
+    )
+    since = max(last_seen_us // 1_000_000, int(opened.timestamp()))
+    return int(now.timestamp()) - since
+
+
 def silent(last_seen_us: int, now: datetime, minutes: int) -> bool:
     """The rule of the view ``device_health``, for people and tests: in office hours
     now, and nothing for more than ``minutes`` since the later of ``last_seen_us`` (0:
     never) and today's opening."""
-    local = now.astimezone(LOCAL_TZ)
-    minute = local.hour * 60 + local.minute
-    if local.isoweekday() > 5 or not OPENS_MINUTE <= minute < CLOSES_MINUTE:
-        return False
-    opened = local.replace(hour=7, minute=30, second=0, microsecond=0)
-    since = max(last_seen_us // 1_000_000, int(opened.timestamp()))
-    return int(now.timestamp()) - since > minutes * 60
+    seconds = silent_seconds(last_seen_us, now)
+    return seconds is not None and seconds > minutes * 60
 
 
 def record_silent_minutes(wh: Warehouse, minutes: int) -> bool:

@@ -415,3 +415,19 @@ def office_calendar(wh: Warehouse) -> OfficeCalendar:
     ):
         spans.setdefault(office_id, []).append((start, end))
     return OfficeCalendar(version, {o: tuple(s) for o, s in spans.items()})
+
+
+def office_units(wh: Warehouse) -> dict[str, str]:
+    """Each office's unit: its latest validity interval in the registry's latest version."""
+    return dict(
+        wh.execute(
+            "SELECT office_id, argMax(unit_code, valid_from) FROM offices GROUP BY office_id"
+        )
+    )
+
+
+def office_names(wh: Warehouse) -> dict[str, str]:
+    """Each office's name, as above (for pages that name the office)."""
+    return dict(
+        wh.execute("SELECT office_id, argMax(name, valid_from) FROM offices GROUP BY office_id")
+    )

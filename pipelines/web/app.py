@@ -90,7 +90,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         with Warehouse(settings) as wh:
             yield wh
 
-    registry = Registry(clock)
+    registry = Cached(clock, read_registry, REGISTRY_TTL_S)
     city_live = Cached(clock, data.city_live, CITY_LIVE_TTL_S)
 
     def lang_of(request: Request) -> str:
@@ -241,7 +241,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             periods = data.ranking_periods(wh, clock, published_only=False)
             period = periods[0] if periods else None
             rows = data.ranking(wh, period) if period else []
-            names = registry.get(wh).names
+            names = registry.get(wh)[0].names
             live, live_at = city_live.get(wh)
             alerts = data.open_alerts(wh)
             landed = data.latest_landed(wh)
@@ -269,7 +269,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         if not account.sees_unit(code):
             raise Denied(403)
         with warehouse() as wh:
-            reg = registry.get(wh)
+            reg = registry.get(wh)[0]
             unit_map = reg.unit_of
             offices = sorted(o for o, u in unit_map.items() if u == code)
             known = reg.units
@@ -298,13 +298,13 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         )
 
     def office_context(wh: Warehouse, office_id: str, account: Account) -> dict[str, Any]:
-        unit_map = registry.get(wh).unit_of
+        unit_map = registry.get(wh)[0].unit_of
         now = clock.now()
         staff_ok = account.role != "viewer"
         return {
             "office_id": office_id,
             "unit_code": unit_map.get(office_id, ""),
-            "name": registry.get(wh).names.get(office_id, office_id),
+            "name": registry.get(wh)[0].names.get(office_id, office_id),
             "live": data.live_index(wh, [office_id]),
             "hourly": data.hourly(wh, office_id, now - timedelta(hours=48)),
             "chart_from": int(now.timestamp()) - 48 * 3600,
@@ -322,7 +322,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         request: Request, office_id: str, account: Annotated[Account, Depends(need)]
     ) -> HTMLResponse:
         with warehouse() as wh:
-            unit_map = registry.get(wh).unit_of
+            unit_map = registry.get(wh)[0].unit_of
             if not account.sees_office(office_id, unit_map):
                 raise Denied(403)
             if office_id not in unit_map:
@@ -333,7 +333,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
     @app.get("/office/{office_id}/live.json", include_in_schema=False)
     def office_live(office_id: str, account: Annotated[Account, Depends(need)]) -> JSONResponse:
         with warehouse() as wh:
-            if not account.sees_office(office_id, registry.get(wh).unit_of):
+            if not account.sees_office(office_id, registry.get(wh)[0].unit_of):
                 raise Denied(403)
             live = data.live_index(wh, [office_id])
             landed = data.latest_landed(wh)
@@ -356,7 +356,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
     ) -> HTMLResponse:
         office_id = office or (account.office_id if account.role == "staff" else "")
         with warehouse() as wh:
-            unit_map = registry.get(wh).unit_of
+            unit_map = registry.get(wh)[0].unit_of
             if not office_id or not account.sees_staff(staff_id, office_id, unit_map):
                 raise Denied(403)
             scores = data.staff_scores(wh, office_id, staff_id)
@@ -369,11 +369,11 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         if account.role == "staff":
             raise Denied(403)
         with warehouse() as wh:
-            unit_map = registry.get(wh).unit_of
+            unit_map = registry.get(wh)[0].unit_of
             mine = [
                 a for a in data.open_alerts(wh) if account.sees_office(a["office_id"], unit_map)
             ]
-            names = registry.get(wh).names
+            names = registry.get(wh)[0].names
         return page(request, "alerts.html", account, alerts=mine, names=names)
 
     @app.post("/alerts/{alert_id}/ack", include_in_schema=False)
@@ -394,7 +394,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
             rows = wh.execute(
                 "SELECT office_id FROM alerts WHERE alert_id = %(a)s", {"a": alert_id}
             )
-            if not rows or not account.sees_office(rows[0][0], registry.get(wh).unit_of):
+            if not rows or not account.sees_office(rows[0][0], registry.get(wh)[0].unit_of):
                 raise Denied(403)
             try:
                 act(wh, alert_id, "acknowledged", account.name, comment[:500], clock.now())
@@ -523,7 +523,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         """The live index (24 h) of every office in the caller's scope."""
         account = api_account(request)
         with warehouse() as wh:
-            unit_map = registry.get(wh).unit_of
+            unit_map = registry.get(wh)[0].unit_of
             offices = sorted(o for o in unit_map if account.sees_office(o, unit_map))
             page_of = offices[offset : offset + limit]  # the index of this page's offices only
             rows = [
@@ -537,7 +537,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         """One office's live index, every window."""
         account = api_account(request)
         with warehouse() as wh:
-            unit_map = registry.get(wh).unit_of
+            unit_map = registry.get(wh)[0].unit_of
             if office_id not in unit_map:
                 raise Denied(404)
             if not account.sees_office(office_id, unit_map):
@@ -562,7 +562,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         """A period's ranking: the rows of the units the caller may see."""
         account = api_account(request)
         with warehouse() as wh:
-            rows = data.ranking(wh, period, unit_rows(account, registry.get(wh).unit_of))
+            rows = data.ranking(wh, period, unit_rows(account, registry.get(wh)[0].unit_of))
         return paged(rows, offset, limit, format)
 
     @app.get("/api/v1/alerts", tags=["alerts"])
@@ -572,7 +572,7 @@ def create_app(settings: Settings, clock: Clock = SYSTEM, live_poll_s: float = 5
         """Open alerts in the caller's scope."""
         account = api_account(request)
         with warehouse() as wh:
-            unit_map = registry.get(wh).unit_of
+            unit_map = registry.get(wh)[0].unit_of
             rows = [
                 {**a, "numbers": json.dumps(a["numbers"])}
                 for a in data.open_alerts(wh)
@@ -601,26 +601,13 @@ class RegistryView:
     units: dict[str, dict[str, str]]
 
 
-class Registry:
-    """The registry's maps (each office's unit and name, each unit's name), read once a
-    minute: every page needs them, and a city's registry changes a few times a year."""
-
-    TTL_S = 60.0
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self._view: RegistryView | None = None
-        self._read_at = 0.0
-        self._lock = threading.Lock()
-
-    def get(self, wh: Warehouse) -> RegistryView:
-        with self._lock:
-            if self._view is None or self.clock.monotonic() - self._read_at > self.TTL_S:
-                self._view = RegistryView(data.unit_of(wh), data.office_names(wh), data.units(wh))
-                self._read_at = self.clock.monotonic()
-            return self._view
+def read_registry(wh: Warehouse) -> RegistryView:
+    """The registry's maps every page needs (read once a minute: ``REGISTRY_TTL_S``; a
+    city's registry changes a few times a year)."""
+    return RegistryView(data.unit_of(wh), data.office_names(wh), data.units(wh))
 
 
+REGISTRY_TTL_S = 60.0
 CITY_LIVE_TTL_S = 10.0  # the whole city's sums, shared by everyone who opens the overview
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from hailong.clock import Clock
 from warehouse.client import Warehouse, sql
+from warehouse.registry import office_names as registry_office_names
+from warehouse.registry import office_units
 
 WINDOWS = ("1h", "24h", "7d", "30d")
 # ClickHouse 18.16 filters a view's rows after computing it, unless told to push the
@@ -68,13 +70,8 @@ def _dicts(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[dict[s
 
 
 def unit_of(wh: Warehouse) -> dict[str, str]:
-    """Each office's unit (the registry's latest version, latest interval)."""
-    return {
-        o: u
-        for o, u in wh.execute(
-            "SELECT office_id, argMax(unit_code, valid_from) FROM offices GROUP BY office_id"
-        )
-    }
+    """Each office's unit (``warehouse/registry.py``)."""
+    return office_units(wh)
 
 
 def units(wh: Warehouse) -> dict[str, dict[str, str]]:
@@ -89,12 +86,7 @@ def units(wh: Warehouse) -> dict[str, dict[str, str]]:
 
 
 def office_names(wh: Warehouse) -> dict[str, str]:
-    return {
-        o: n
-        for o, n in wh.execute(
-            "SELECT office_id, argMax(name, valid_from) FROM offices GROUP BY office_id"
-        )
-    }
+    return registry_office_names(wh)
 
 
 def live_index(

@@ -29,7 +29,9 @@ from pipelines.web.store import Accounts
 from tests.serving import free_port, serve
 from warehouse.alerts import ChangeRow, record
 from warehouse.client import Warehouse
+from warehouse.kiosk import HOURLY_COLUMNS as KIOSK_HOURLY
 from warehouse.private import prepare_private
+from warehouse.qr import RAW_COLUMNS as QR_RAW
 from warehouse.registry import Office, Unit, load_registry
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -76,7 +78,7 @@ def populate(wh: Warehouse, now: datetime) -> tuple[str, str, str]:
         ],
     )
     last, this = months(now)
-    cols = ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version")
+    cols = KIOSK_HOURLY
     in_last = datetime.fromtimestamp(last.start_s + 10 * 86400 + 3 * 3600, UTC)
     recent = (now - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     wh.insert(
@@ -139,24 +141,7 @@ def populate(wh: Warehouse, now: datetime) -> tuple[str, str, str]:
     )
     wh.insert(
         "qr_surveys_raw",
-        (
-            "event_id",
-            "token_id",
-            "office_id",
-            "submitted_at",
-            "submitted_at_us",
-            "questionnaire",
-            "answer_codes",
-            "answer_aspects",
-            "answer_values",
-            "overall",
-            "comment",
-            "procedure_code",
-            "dossier_id",
-            "kafka_partition",
-            "kafka_offset",
-            "version",
-        ),
+        QR_RAW,
         [
             (
                 uuid.uuid4(),

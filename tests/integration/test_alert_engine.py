@@ -32,6 +32,7 @@ from tests.serving import smtp_server, webhook_receiver
 from warehouse import devices
 from warehouse.alerts import current
 from warehouse.client import Warehouse
+from warehouse.kiosk import HOURLY_COLUMNS as KIOSK_HOURLY
 from warehouse.registry import Office, Unit, load_registry
 
 pytestmark = pytest.mark.integration
@@ -63,7 +64,7 @@ def city(wh: Warehouse, now_hour: int) -> None:
     load_registry(
         wh, units, [Office("HN-A", "Office A", units[0]), Office("HN-B", "Office B", units[1])]
     )
-    cols = ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version")
+    cols = KIOSK_HOURLY
     wh.insert("kiosk_hourly", cols, hourly("HN-A", now_hour - 30 * 24, now_hour - 8, 20, 17))
     wh.insert("kiosk_hourly", cols, hourly("HN-A", now_hour - 7, now_hour, 20, 8))
     wh.insert("kiosk_hourly", cols, hourly("HN-B", now_hour - 30 * 24, now_hour, 20, 17))
@@ -188,7 +189,7 @@ def check_engine(
         assert report.changes[0].comment == "the numbers recovered"
 
         # Good hours come back: the drop and the low index resolve themselves.
-        cols = ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version")
+        cols = KIOSK_HOURLY
         for office in ("HN-A", "HN-B"):
             wh.insert(
                 "kiosk_hourly", cols, hourly(office, last_complete + 1, last_complete + 12, 20, 18)

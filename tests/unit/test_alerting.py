@@ -11,6 +11,11 @@ from typing import Any
 from streams.alert_life import RESOLVED, Track
 from streams.alert_rules import Hour, RuleBook
 from streams.alerting import catch_up, evaluate, office_hours
+from warehouse.camera import HOURLY_COLUMNS as CAMERA_HOURLY
+from warehouse.kiosk import HOURLY_COLUMNS as KIOSK_HOURLY
+from warehouse.kiosk import MISUSE_COLUMNS as KIOSK_MISUSE
+from warehouse.qr import CRITERIA_COLUMNS as QR_CRITERIA
+from warehouse.quarantine import COLUMNS as QUARANTINE
 
 DAY = 24
 NOW = 480_009  # 16:00 in Hanoi on some weekday; no test depends on the date
@@ -26,7 +31,7 @@ def check_office_hours(wh: Any) -> None:
 
     wh.insert(
         "kiosk_hourly",
-        ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version"),
+        KIOSK_HOURLY,
         [
             ("HN-1", at(NOW - 2), 10, 7, 0, 1),
             ("HN-1", at(NOW - 2), 12, 9, 0, 2),
@@ -37,33 +42,12 @@ def check_office_hours(wh: Any) -> None:
     )
     wh.insert(
         "qr_criteria_hourly",
-        (
-            "office_id",
-            "hour",
-            "questionnaire",
-            "aspect",
-            "criterion",
-            "answered",
-            "satisfied",
-            "version",
-        ),
+        QR_CRITERIA,
         [("HN-1", at(NOW), "Q", "A", "A1", 3, 1, 1), ("HN-1", at(NOW), "Q", "A", "A2", 3, 2, 1)],
     )
     wh.insert(
         "camera_hourly",
-        (
-            "office_id",
-            "hour",
-            "c_n",
-            "c_pos",
-            "c_low_confidence",
-            "queue_obs",
-            "queue_length_sum",
-            "queue_length_max",
-            "wait_obs",
-            "wait_seconds_sum",
-            "version",
-        ),
+        CAMERA_HOURLY,
         [("HN-1", at(NOW), 4, 4, 0, 0, 0, 0, 0, 0.0, 1)],
     )
     got = office_hours(wh, NOW - 10, NOW)
@@ -298,23 +282,7 @@ def check_live_reads(wh: Any) -> None:
     )
     wh.insert(
         "quarantine",
-        (
-            "source_topic",
-            "kafka_partition",
-            "kafka_offset",
-            "channel",
-            "event_id",
-            "office_id",
-            "at",
-            "at_us",
-            "broker_at_us",
-            "key",
-            "raw",
-            "reason",
-            "quarantined_at",
-            "quarantined_at_us",
-            "version",
-        ),
+        QUARANTINE,
         [
             (
                 "k",
@@ -382,7 +350,7 @@ def check_live_reads(wh: Any) -> None:
     # K-1: 25 of its presses of the last 8 hours flagged misuse.
     wh.insert(
         "kiosk_misuse_flags",
-        ("event_id", "office_id", "device_id", "occurred_at_us", "misuse", "version"),
+        KIOSK_MISUSE,
         [(uuid.uuid4(), "HN-1", "K-1", us - i * 60_000_000, 1, 1) for i in range(25)],
     )
     engine = AlertEngine(load_settings())

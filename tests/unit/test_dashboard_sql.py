@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.web import data
+from warehouse.camera import HOURLY_COLUMNS as CAMERA_HOURLY
 from warehouse.client import sql
+from warehouse.kiosk import HOURLY_COLUMNS as KIOSK_HOURLY
 
 ROOT = Path(__file__).parents[2]
 
@@ -33,7 +35,7 @@ def test_the_same_rows_as_the_view_on_the_current_engine(chdb_schema: Any) -> No
     # and the engine's differ, and no test may depend on either's date).
     ((epoch,),) = chdb_schema.execute("SELECT toUInt32(toStartOfHour(now()))")
     now = datetime.fromtimestamp(int(epoch), UTC)
-    cols = ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version")
+    cols = KIOSK_HOURLY
     chdb_schema.insert(
         "kiosk_hourly",
         cols,
@@ -45,19 +47,7 @@ def test_the_same_rows_as_the_view_on_the_current_engine(chdb_schema: Any) -> No
     )
     chdb_schema.insert(
         "camera_hourly",
-        (
-            "office_id",
-            "hour",
-            "c_n",
-            "c_pos",
-            "c_low_confidence",
-            "queue_obs",
-            "queue_length_sum",
-            "queue_length_max",
-            "wait_obs",
-            "wait_seconds_sum",
-            "version",
-        ),
+        CAMERA_HOURLY,
         [("X", now - timedelta(hours=2), 4, 3, 0, 2, 9, 6, 1, 120.0, 1)],
     )
     mine = data.live_index(chdb_schema, ["X"])
