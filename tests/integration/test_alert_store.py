@@ -26,3 +26,12 @@ def test_alert_store_on_the_server(settings: Settings) -> None:
 def test_live_rules_read_on_the_server(settings: Settings) -> None:
     with Warehouse(settings) as wh:
         check_live_reads(wh)
+
+
+def test_the_dashboards_per_office_reads_equal_the_views_on_the_server(
+    settings: Settings,
+) -> None:
+    from tests.unit.test_dashboard_sql import check_same_rows
+
+    with Warehouse(settings) as wh:
+        check_same_rows(wh)

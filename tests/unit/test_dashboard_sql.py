@@ -31,12 +31,17 @@ def test_the_per_office_query_is_the_view_with_a_filter() -> None:
 
 
 def test_the_same_rows_as_the_view_on_the_current_engine(chdb_schema: Any) -> None:
+    check_same_rows(chdb_schema)
+
+
+def check_same_rows(wh: Any) -> None:
+    """On either engine (the server: tests/integration/test_alert_store.py)."""
     # The engine's own hour (the view reads now() there; under faketime Python's clock
     # and the engine's differ, and no test may depend on either's date).
-    ((epoch,),) = chdb_schema.execute("SELECT toUInt32(toStartOfHour(now()))")
+    ((epoch,),) = wh.execute("SELECT toUInt32(toStartOfHour(now()))")
     now = datetime.fromtimestamp(int(epoch), UTC)
     cols = KIOSK_HOURLY
-    chdb_schema.insert(
+    wh.insert(
         "kiosk_hourly",
         cols,
         [
@@ -45,27 +50,27 @@ def test_the_same_rows_as_the_view_on_the_current_engine(chdb_schema: Any) -> No
             for h in (0, 3, 30, 200)
         ],
     )
-    chdb_schema.insert(
+    wh.insert(
         "camera_hourly",
         CAMERA_HOURLY,
         [("X", now - timedelta(hours=2), 4, 3, 0, 2, 9, 6, 1, 120.0, 1)],
     )
-    mine = data.live_index(chdb_schema, ["X"])
-    everyone = [r for r in data.live_index(chdb_schema) if r["office_id"] == "X"]
+    mine = data.live_index(wh, ["X"])
+    everyone = [r for r in data.live_index(wh) if r["office_id"] == "X"]
     assert mine == everyone and [r["window"] for r in mine] == list(data.WINDOWS)
     assert mine[1]["k_n"] == 10 + 13 and mine[1]["c_n"] == 4  # 24h: hours 0 and 3
-    assert data.live_index(chdb_schema, []) == []
+    assert data.live_index(wh, []) == []
     # One office's hours: what the view office_hourly says of it.
     since = now - timedelta(hours=48)
-    view = chdb_schema.execute(
+    view = wh.execute(
         "SELECT toUInt32(hour), k_n, k_sat, q_n, c_n, c_pos FROM office_hourly "
         "WHERE office_id = 'X' AND hour >= toDateTime(%(s)s, 'UTC') ORDER BY hour",
         {"s": int(since.timestamp())},
     )
-    got = data.hourly(chdb_schema, "X", since)
+    got = data.hourly(wh, "X", since)
     assert [tuple(int(v) for v in r.values()) for r in got] == [
         tuple(int(v) for v in r) for r in view
     ]
     assert len(got) == 4  # hours 0, 2 (camera), 3 and 30; 200 is older than 48 h
-    city = {r["window"]: r for r in data.city_live(chdb_schema)}
+    city = {r["window"]: r for r in data.city_live(wh)}
     assert city["24h"]["k_n"] == 2 * (10 + 13) and city["24h"]["c_n"] == 4
