@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from hailong.clock import SYSTEM
-from hailong.settings import Settings, load_settings
+from hailong.settings import Settings
 
 Progress = Callable[[str], None]
 
@@ -88,39 +88,21 @@ class Report:
 
 @contextmanager
 def lab(quick: bool, progress: Progress, repeat: int = 1) -> Iterator[Lab]:
-    """Fresh topics and database for one run; both removed afterwards."""
-    from hailong.kafka import admin_client
-    from infra.topics import ensure_topics
+    """Fresh topics and database for one run; both removed afterwards (the tests' own
+    :func:`tests.scratch.scratch`)."""
+    from tests.scratch import scratch
     from warehouse.client import Warehouse
-    from warehouse.migrate import prepare
     from warehouse.registry import load_hanoi
 
-    tag = uuid.uuid4().hex[:8]
     # The events are of a fixed past month (bench/preload.py): no horizon. The office
     # check runs, against the Hanoi registry, as in production. Unsigned events, no
     # signature check: figure 3s measures the worker with signed events and the check.
-    s = load_settings(
-        clickhouse_database=f"bench_{tag}",
-        topic_prefix=f"bench.{tag}.",
-        consumer_group=f"bench-{tag}",
-        late_horizon_days=0,
-        require_signatures=False,
-    )
-    ensure_topics(s, progress=lambda _m: None)
-    prepare(s, progress=lambda _m: None)
-    with Warehouse(s) as wh:
-        load_hanoi(wh)
-    try:
+    with scratch(
+        f"bench_{uuid.uuid4().hex[:8]}", late_horizon_days=0, require_signatures=False
+    ) as s:
+        with Warehouse(s) as wh:
+            load_hanoi(wh)
         yield Lab(s, quick, progress, repeat)
-    finally:
-        with Warehouse(s, database="default") as wh:
-            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
-            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}_private")
-        admin = admin_client(s)
-        topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(s.topic_prefix)]
-        if topics:
-            for fut in admin.delete_topics(topics).values():
-                fut.result()
 
 
 def machine() -> dict[str, str]:

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -116,29 +114,6 @@ def preload(
     return msgs
 
 
-def worker_env(s: Settings) -> dict[str, str]:
-    """The environment that gives a child process these settings (as the tests do)."""
-    env = os.environ.copy()
-    env.update(s.environment())
-    env.update(
-        {
-            # `faust worker` starts its web server whatever the app's web_enabled says (its
-            # --with-web default wins), on 0.0.0.0:6066: give each worker a free local port so
-            # that workers of concurrent runs do not collide.
-            "WEB_BIND": "127.0.0.1",
-            "WEB_HOST": "127.0.0.1",
-            "WEB_PORT": str(_free_port()),
-        }
-    )
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class Worker:
     """A running ``hailong stream`` child process and its log file."""
@@ -158,29 +133,12 @@ class Worker:
 def worker(s: Settings) -> Iterator[Worker]:
     """Hailong's stream worker (``hailong stream``) on the lab's topics and database;
     terminated afterwards (its log's tail is printed if it did not end cleanly)."""
-    from infra.stack import default_signals
+    from infra.worker import running_worker
 
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as tmp:
         log_path = Path(tmp) / "worker.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "hailong.cli", "stream"],
-                env=worker_env(s),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=default_signals,
-            )
-            try:
-                yield Worker(proc, log_path)
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(60)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-                if proc.returncode not in (0, -15):
-                    print(log_path.read_text("utf-8", errors="replace")[-3000:], file=sys.stderr)
+        with running_worker(s, log_path, timeout_s=60) as proc:
+            yield Worker(proc, log_path)
 
 
 def wait_for_group(

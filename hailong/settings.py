@@ -11,6 +11,7 @@ platform at an existing cluster, and the stack commands leave that service alone
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -309,6 +310,12 @@ class Settings(BaseSettings):
                 value = value.model_dump_json()
             env[f"HAILONG_{name.upper()}"] = str(value)
         return env
+
+    def child_environment(self) -> dict[str, str]:
+        """The environment of a child process that should run with these settings: this
+        process's environment with :meth:`environment` on top (the one map from settings
+        to variables; the worker launcher, the tests and the benchmarks use it)."""
+        return {**os.environ, **self.environment()}
 
     @cached_property
     def topics(self) -> Topics:

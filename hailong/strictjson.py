@@ -1,7 +1,7 @@
 """Strict, bounded JSON: the one parser for bytes that come from devices and the network.
 
 Both the stream worker (``hailong.contract.parse_event``) and the HTTP services
-(``producers.web``) read untrusted JSON through :func:`loads`. Whatever the bytes, it
+(``hailong.http``) read untrusted JSON through :func:`loads`. Whatever the bytes, it
 returns a value or raises :class:`JsonRefused` (a ``ValueError``) with a reason that
 never quotes the input: no ``RecursionError`` from deep nesting, no ``ValueError`` from
 Python's 4,300-digit integer limit, no float overflow, no unbounded memory.

@@ -1,5 +1,8 @@
 """The local stack: one Kafka broker and one ClickHouse server under ``.stack/``.
 
+Over 400 lines on purpose: the lifecycle of the two local services (config, start, wait,
+status, stop, reset) and their shared process handling, one class each.
+
 ``hailong stack install|start|stop|status|reset`` call into this module. Every
 command is idempotent: starting a running service does nothing, stopping a stopped
 one does nothing. Data stays in ``.stack/`` across restarts until ``reset``.

@@ -11,14 +11,20 @@ Each period goes through two assets:
     from the raw events). A failed check stops the run before anything is published.
 ``<period>_ranking``
     Scores, ranks and bootstraps the units (seeded: ``bootstrap_seed``), replaces the
-    period's rows in ``rankings`` and ``staff_scores``, and writes the report (CSV and
-    HTML) under the report folder.
+    period's rows in ``rankings`` and ``staff_scores``, writes the report (CSV and
+    HTML) under the report folder and mails it (``pipelines/delivery.py``).
+
+The ranking itself is pure code (``pipelines/ranking.py``, ``pipelines/bootstrap.py``);
+its reads and writes in ClickHouse are ``pipelines/ranking_store.py``'s; the settings
+come from the ``clickhouse`` resource (``pipelines/resources.py``).
 """
 
 # No `from __future__ import annotations` here: Dagster inspects the real annotations.
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -41,33 +47,31 @@ from dagster import (
 )
 
 from hailong.clock import SYSTEM, Clock
-from hailong.methodology import LOCAL_TZ_NAME as LOCAL_TZ
-from pipelines.bootstrap import UnitSample, bootstrap_intervals, inconsistent_units, unit_samples
-from pipelines.ranking import (
-    Interval,
-    Period,
-    RankingRow,
-    StaffRow,
-    UnitCounts,
-    build_ranking,
+from hailong.methodology import LOCAL_TZ_NAME
+from pipelines.bootstrap import UnitSample, bootstrap_intervals, inconsistent_units
+from pipelines.ranking import Interval, Period, RankingRow, StaffRow, UnitCounts, build_ranking
+from pipelines.ranking_store import (
     publish,
     publish_staff,
+    registry_version,
+    silent_offices,
     staff_scores,
     unit_counts,
-    write_ranking_report,
+    unit_samples,
 )
+from pipelines.report import Report, ReportRow, report_title, weights_text, write_report
 from pipelines.resources import ClickHouseResource
-from warehouse.client import Warehouse, sql
+from warehouse.client import Warehouse
 from warehouse.reconcile import reconcile
 
 # Rankings of the communes/wards start with the units born on 2025-07-01.
 # end_offset=1 includes the period in progress, for a provisional ranking; the
 # schedules (pipelines/schedules.py) rank only periods that have ended.
 monthly_partitions = MonthlyPartitionsDefinition(
-    start_date="2025-07-01", timezone=LOCAL_TZ, end_offset=1
+    start_date="2025-07-01", timezone=LOCAL_TZ_NAME, end_offset=1
 )
 annual_partitions = TimeWindowPartitionsDefinition(
-    cron_schedule="0 0 1 1 *", start="2025", fmt="%Y", timezone=LOCAL_TZ, end_offset=1
+    cron_schedule="0 0 1 1 *", start="2025", fmt="%Y", timezone=LOCAL_TZ_NAME, end_offset=1
 )
 
 SILENT = "no_silent_office"
@@ -90,8 +94,9 @@ class RankingInputs:
 def read_inputs(
     wh: Warehouse, period: Period, min_sample: int, clock: Clock = SYSTEM
 ) -> RankingInputs:
+    """Read one period's inputs from ClickHouse (``pipelines/ranking_store.py``)."""
     computed_at = clock.now().replace(microsecond=0)
-    version = wh.execute("SELECT max(version) FROM registry_versions")[0][0]
+    version = registry_version(wh)
     counts = unit_counts(wh, period)
     return RankingInputs(
         period=period,
@@ -99,15 +104,14 @@ def read_inputs(
         previous=unit_counts(wh, period.previous(), offices_of=period),
         staff=staff_scores(wh, period, min_sample, computed_at),
         samples=unit_samples(wh, period, counts),
-        registry_version=int(version or 0),
+        registry_version=version,
         computed_at=computed_at,
     )
 
 
 def check_inputs(wh: Warehouse, period: Period) -> list[AssetCheckResult]:
     """The two blocking checks of a period's inputs."""
-    p = {"start_s": period.start_s, "end_s": period.end_s, "last_day": period.last_day.isoformat()}
-    silent = wh.execute(sql("silent_offices"), p)
+    silent = silent_offices(wh, period)
     start = datetime.fromtimestamp(period.start_s, UTC)
     end = datetime.fromtimestamp(period.end_s, UTC)
     report = reconcile(wh, start, end)
@@ -147,7 +151,9 @@ def check_inputs(wh: Warehouse, period: Period) -> list[AssetCheckResult]:
     ]
 
 
-def _inputs(context: AssetExecutionContext, clickhouse: ClickHouseResource) -> Any:
+def _inputs(
+    context: AssetExecutionContext, clickhouse: ClickHouseResource
+) -> Iterator[Output[RankingInputs] | AssetCheckResult]:
     period = Period.parse(context.partition_key)
     settings = clickhouse.settings()
     with clickhouse.warehouse() as wh:
@@ -167,7 +173,7 @@ def _inputs(context: AssetExecutionContext, clickhouse: ClickHouseResource) -> A
 
 def _rank(
     context: AssetExecutionContext, clickhouse: ClickHouseResource, inputs: RankingInputs
-) -> MaterializeResult:
+) -> MaterializeResult[None]:
     """Rank one period and replace its rows in ``rankings`` and ``staff_scores``."""
     settings = clickhouse.settings()
     period = inputs.period
@@ -231,6 +237,46 @@ def _rank(
     )
 
 
+def write_ranking_report(rows: Sequence[RankingRow], out_dir: Path) -> tuple[Path, Path]:
+    """The period's report files (CSV and HTML with a chart), from its ranking rows."""
+    if not rows:
+        raise ValueError("no ranking rows to report")
+    first = rows[0]
+    report = Report(
+        period=first.period,
+        title=report_title(first.period),
+        methodology_version=first.methodology_version,
+        weights=weights_text(first.weights),
+        min_sample=first.min_sample,
+        input_checksum=first.input_checksum,
+        generated_at=first.computed_at,
+    )
+    return write_report(
+        report,
+        [
+            ReportRow(
+                peer_group=r.peer_group,
+                unit_code=r.unit_code,
+                unit_name=r.unit_name,
+                rank=r.rank,
+                n_ranked=r.n_ranked,
+                score=r.score,
+                score_lo=r.score_lo,
+                score_hi=r.score_hi,
+                rank_lo=r.rank_lo,
+                rank_hi=r.rank_hi,
+                k_n=r.k_n,
+                q_n=r.q_n,
+                c_n=r.c_n,
+                trend=r.trend,
+                reason=r.reason,
+            )
+            for r in rows
+        ],
+        out_dir,
+    )
+
+
 def _specs(name: str) -> list[AssetCheckSpec]:
     return [
         AssetCheckSpec(
@@ -271,7 +317,7 @@ def _assets(prefix: str, partitions: PartitionsDefinition, what: str) -> tuple[A
     )
     def ranking_asset(
         context: AssetExecutionContext, clickhouse: ClickHouseResource, inputs: RankingInputs
-    ) -> MaterializeResult:
+    ) -> MaterializeResult[None]:
         return _rank(context, clickhouse, inputs)
 
     return inputs_asset, ranking_asset

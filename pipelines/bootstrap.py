@@ -28,7 +28,8 @@ and the numpy version (numpy does not promise identical streams across versions)
 on the other units or their order. Its rank interval depends on the replicates of its
 peer group's eligible units, each of which is reproducible the same way.
 
-Use (the ranking asset)::
+The samples are read from ClickHouse by :func:`pipelines.ranking_store.unit_samples`
+(everything here is pure). Use (the ranking asset)::
 
     samples = unit_samples(wh, period, counts)          # counts: unit_counts(wh, period)
     if inconsistent_units(samples, counts): ...          # buckets behind raw: stop
@@ -42,26 +43,21 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from itertools import groupby
-from operator import itemgetter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from hailong.methodology import Counts, Weights, osi, two_decimals
-from pipelines.ranking import Interval, Period, UnitCounts, unit_counts
-from warehouse.client import Warehouse, sql
+from pipelines.ranking import Interval, UnitCounts
 
 RESAMPLES = 1000
 # Interval: order statistics v[ceil(LO·B) - 1] and v[ceil(HI·B) - 1] of the B sorted
 # replicate values; as fractions of 1000 so the index is exact integer arithmetic.
 LO_PER_MILLE = 25
 HI_PER_MILLE = 975
-# The QR submissions are read this many (about) at a time: a few units per query.
-QR_CHUNK = 200_000
 # QR resampling draws at most this many submission indices at a time (memory bound).
 CHUNK_DRAWS = 1 << 21
 
@@ -82,8 +78,8 @@ class UnitSample:
     ``Counts.criteria`` — (aspect, "questionnaire:criterion") —, sorted, each once.
     ``submissions``: one row per counted submission, one byte per criterion column:
     NOT_ANSWERED, UNSATISFIED (1-3) or SATISFIED (4-5) (bytes: a year of a city's
-    submissions stays small). Build from answer sets with :meth:`build`; rows are kept
-    sorted there, so equal event sets give equal samples.
+    submissions stays small). Build from answer sets with :meth:`with_submissions`; rows
+    are kept sorted there, so equal event sets give equal samples.
     """
 
     unit_code: str
@@ -101,19 +97,9 @@ class UnitSample:
         if list(self.criteria) != sorted(set(self.criteria)):
             raise ValueError(f"{self.unit_code}: criteria must be sorted and distinct")
 
-    @classmethod
-    def build(
-        cls,
-        unit_code: str,
-        peer_group: str,
-        *,
-        k_n: int = 0,
-        k_sat: int = 0,
-        c_n: int = 0,
-        c_pos: int = 0,
-        submissions: Iterable[Mapping[tuple[str, str], bool]] = (),
-    ) -> UnitSample:
-        """From each counted submission's answers: criterion key → satisfied (4 or 5)."""
+    def with_submissions(self, submissions: Iterable[Mapping[tuple[str, str], bool]]) -> UnitSample:
+        """This unit with these counted submissions, each given by its answers:
+        criterion key → satisfied (4 or 5)."""
         subs = [dict(s) for s in submissions]
         columns = tuple(sorted({key for s in subs for key in s}))
         index = {key: i for i, key in enumerate(columns)}
@@ -123,23 +109,21 @@ class UnitSample:
             for key, satisfied in s.items():
                 row[index[key]] = SATISFIED if satisfied else UNSATISFIED
             rows.append(bytes(row))
-        return cls(unit_code, peer_group, k_n, k_sat, c_n, c_pos, columns, tuple(sorted(rows)))
+        return replace(self, criteria=columns, submissions=tuple(sorted(rows)))
 
     @property
     def q_n(self) -> int:
         return len(self.submissions)
 
     def counts(self) -> Counts:
-        """The unit's counts (same as the ranking's, so the point score is the same)."""
+        """The unit's counts (same as the ranking's, so the point score is the same): its
+        kiosk and camera totals plus its QR submissions' counts."""
         codes = self._codes()
         answered = (codes != NOT_ANSWERED).sum(axis=0)
         satisfied = (codes == SATISFIED).sum(axis=0)
-        return Counts(
-            k_n=self.k_n,
-            k_sat=self.k_sat,
+        kiosk_and_camera = Counts(k_n=self.k_n, k_sat=self.k_sat, c_n=self.c_n, c_pos=self.c_pos)
+        return kiosk_and_camera + Counts(
             q_n=self.q_n,
-            c_n=self.c_n,
-            c_pos=self.c_pos,
             criteria={
                 key: (int(a), int(s))
                 for key, a, s in zip(self.criteria, answered, satisfied, strict=True)
@@ -342,68 +326,14 @@ def bootstrap_intervals(
     return out
 
 
-def unit_samples(
-    wh: Warehouse, period: Period, counts: Sequence[UnitCounts] | None = None
-) -> list[UnitSample]:
-    """Every unit's counted events in the period, from ClickHouse: K_n, K_sat, C_n, C_pos
-    of ``counts`` (read with :func:`pipelines.ranking.unit_counts` when not given) and
-    the counted QR submissions (``warehouse/sql/unit_qr_submissions.sql``).
-
-    The submissions stream in unit by unit and each is kept as a few bytes at once (not
-    as Python lists of answers): a month of millions of submissions fits in memory
-    (bench figure 6). The samples are those of :meth:`UnitSample.build`."""
-    if counts is None:
-        counts = unit_counts(wh, period)
-    params = {
-        "start_s": period.start_s,
-        "end_s": period.end_s,
-        "last_day": period.last_day.isoformat(),
-    }
-    offices_of: dict[str, list[str]] = {}
-    for office, unit, _ in wh.execute(sql("office_units"), params):
-        offices_of.setdefault(unit, []).append(office)
-    q_n = {c.unit_code: c.q_n for c in counts}
-    qr: dict[str, tuple[tuple[tuple[str, str], ...], tuple[bytes, ...]]] = {}
-    for units in _chunks(sorted(offices_of), lambda u: 1 + q_n.get(u, 0), QR_CHUNK):
-        offices = tuple(o for u in units for o in offices_of[u])
-        rows = wh.iterate(sql("unit_qr_submissions"), {**params, "offices": offices})
-        for unit, unit_rows in groupby(rows, key=itemgetter(0)):
-            qr[unit] = _encode_unit(unit_rows)
-    return [
-        UnitSample(
-            c.unit_code,
-            c.peer_group,
-            c.k_n,
-            c.k_sat,
-            c.c_n,
-            c.c_pos,
-            *qr.get(c.unit_code, ((), ())),
-        )
-        for c in counts
-    ]
-
-
-def _chunks(items: Sequence[str], weight: Callable[[str], int], limit: int) -> list[list[str]]:
-    """``items`` in order, in runs whose weights add up to at most ``limit`` (an item
-    heavier than that is a run of its own)."""
-    out: list[list[str]] = []
-    total = 0
-    for item in items:
-        if not out or total + weight(item) > limit:
-            out.append([])
-            total = 0
-        out[-1].append(item)
-        total += weight(item)
-    return out
-
-
-def _encode_unit(
+def encode_unit(
     rows: Iterable[tuple[Any, ...]],
 ) -> tuple[tuple[tuple[str, str], ...], tuple[bytes, ...]]:
-    """One unit's (criteria, submissions) as :meth:`UnitSample.build` makes them, from
-    rows (unit, questionnaire, aspects, criteria, satisfied): each submission is first
-    kept as 16-bit (key number · 2 + satisfied) codes, then laid out on the sorted
-    criterion columns."""
+    """One unit's (criteria, submissions) as :meth:`UnitSample.with_submissions` makes
+    them, from rows (unit, questionnaire, aspects, criteria, satisfied) as they stream in
+    (:func:`pipelines.ranking_store.unit_samples`): each submission is first kept as
+    16-bit (key number · 2 + satisfied) codes, then laid out on the sorted criterion
+    columns."""
     keys: dict[tuple[str, str], int] = {}
     packed: list[bytes] = []
     for _unit, questionnaire, aspects, criteria, satisfied in rows:

@@ -17,10 +17,10 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from hailong.mail import Mailer, SendError
 from hailong.settings import Settings
+from pipelines.ranking import RankingRow
 from warehouse.client import Warehouse
 from warehouse.private import private_database
 
@@ -38,7 +38,7 @@ def recipients(wh: Warehouse) -> list[tuple[str, str]]:
     ]
 
 
-def text_for(period: str, unit_code: str, rows: Sequence[Any]) -> tuple[str, str]:
+def text_for(period: str, unit_code: str, rows: Sequence[RankingRow]) -> tuple[str, str]:
     """The mail's subject and text: the unit's line (or the city's summary)."""
     if unit_code:
         mine = [r for r in rows if r.unit_code == unit_code]
@@ -74,7 +74,7 @@ def mail_report(
     settings: Settings,
     period: str,
     period_end: datetime,
-    rows: Sequence[Any],
+    rows: Sequence[RankingRow],
     csv_path: Path,
     now: datetime,
 ) -> int:

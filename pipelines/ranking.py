@@ -1,18 +1,21 @@
-"""Monthly and annual rankings of units (methodology v1, "Rankings"), as pure code.
+"""Monthly and annual rankings of units (methodology v1, "Rankings"), as pure code:
+data in, data out; no ClickHouse client, no clock.
 
-:func:`build_ranking` turns the unit counts of one period (``warehouse/sql/
-unit_counts.sql``) into ranking rows; :func:`publish` replaces the period's rows in
-ClickHouse. The Dagster assets in ``pipelines/assets.py`` call both.
+:func:`build_ranking` turns the unit counts of one period (:class:`UnitCounts`, read by
+``pipelines/ranking_store.py`` from ``warehouse/sql/unit_counts.sql``) into ranking rows
+(:class:`RankingRow`, one per row of the ``rankings`` table): scores, eligibility, ranks
+with ties, trends. :func:`staff_rows` does the same for the civil servants' kiosk scores.
+Reading the counts and publishing the rows is ``pipelines/ranking_store.py``'s; the
+Dagster assets in ``pipelines/assets.py`` call both.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 
 from hailong.methodology import (
     LOCAL_TZ,
@@ -23,7 +26,6 @@ from hailong.methodology import (
     ineligibility,
     score,
 )
-from warehouse.client import Warehouse, sql
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,10 @@ class Period:
 
 
 @dataclass(frozen=True)
-class UnitCounts:
+class UnitTotals:
+    """A unit of a period's ranking and its counted events per channel: what the
+    ranking's input (:class:`UnitCounts`) and its rows (:class:`RankingRow`) share."""
+
     peer_group: str
     unit_code: str
     unit_name: str
@@ -86,6 +91,13 @@ class UnitCounts:
     q_n: int = 0
     c_n: int = 0
     c_pos: int = 0
+
+
+@dataclass(frozen=True)
+class UnitCounts(UnitTotals):
+    """A unit's counts in one period (a row of ``warehouse/sql/unit_counts.sql`` with
+    its criteria); field order is the checksum's (:func:`checksum`)."""
+
     # ((questionnaire, aspect, criterion, a_c, s_c), ...), sorted
     criteria: tuple[tuple[str, str, str, int, int], ...] = ()
 
@@ -102,20 +114,12 @@ class UnitCounts:
         )
 
 
-@dataclass(frozen=True)
-class RankingRow:
-    """One row of the ``rankings`` table (same column order)."""
+@dataclass(frozen=True, kw_only=True)
+class RankingRow(UnitTotals):
+    """One row of the ``rankings`` table (its columns: :data:`RANKING_COLUMNS`): the
+    unit's totals, then its scores, rank and how they were computed."""
 
     period: str
-    peer_group: str
-    unit_code: str
-    unit_name: str
-    offices: int
-    k_n: int
-    k_sat: int
-    q_n: int
-    c_n: int
-    c_pos: int
     s_kiosk: float | None
     s_qr: float | None
     s_camera: float | None
@@ -139,39 +143,6 @@ class RankingRow:
 
 
 RANKING_COLUMNS = tuple(f.name for f in fields(RankingRow))
-
-
-def unit_counts(
-    wh: Warehouse, period: Period, offices_of: Period | None = None
-) -> list[UnitCounts]:
-    """Every unit's counts in the period (all channels), from ClickHouse: the sums over
-    the offices that belong to the unit on the last day of ``offices_of`` (default: the
-    period itself; the previous period's counts over today's offices give the trend)."""
-    p = {
-        "start_s": period.start_s,
-        "end_s": period.end_s,
-        "last_day": (offices_of or period).last_day.isoformat(),
-    }
-    criteria: dict[str, list[tuple[str, str, str, int, int]]] = {}
-    for unit, q, aspect, criterion, a, s in wh.execute(sql("unit_criteria"), p):
-        criteria.setdefault(unit, []).append((q, aspect, criterion, int(a), int(s)))
-    return [
-        UnitCounts(
-            group,
-            code,
-            name,
-            int(offices),
-            int(k_n),
-            int(k_sat),
-            int(q_n),
-            int(c_n),
-            int(c_pos),
-            tuple(criteria.get(code, ())),
-        )
-        for group, code, name, offices, k_n, k_sat, q_n, c_n, c_pos in wh.execute(
-            sql("unit_counts"), p
-        )
-    ]
 
 
 def checksum(counts: Sequence[UnitCounts]) -> str:
@@ -279,12 +250,6 @@ def build_ranking(
     return rows
 
 
-def publish(wh: Warehouse, period: Period, rows: Sequence[RankingRow]) -> None:
-    """Replace the period's rows: drop its partition, insert the new rows."""
-    wh.execute("ALTER TABLE rankings DROP PARTITION %(period)s", {"period": period.key})
-    wh.insert("rankings", RANKING_COLUMNS, [astuple(r) for r in rows])
-
-
 @dataclass(frozen=True)
 class StaffRow:
     """One row of the ``staff_scores`` table (same column names)."""
@@ -303,20 +268,20 @@ class StaffRow:
     computed_at: datetime
 
 
-def staff_scores(
-    wh: Warehouse, period: Period, min_sample: int, computed_at: datetime
+STAFF_COLUMNS = tuple(f.name for f in fields(StaffRow))
+
+
+def staff_rows(
+    period: Period,
+    counts: Iterable[tuple[str, str | None, str, int, int]],
+    min_sample: int,
+    computed_at: datetime,
 ) -> list[StaffRow]:
-    """Each civil servant's kiosk score in the period, with the units' minimum sample
-    (on K_n alone: kiosks are the only channel that names a civil servant)."""
-    p = {
-        "start_s": period.start_s,
-        "end_s": period.end_s,
-        "start_us": period.start_s * 1_000_000,
-        "end_us": period.end_s * 1_000_000,
-        "last_day": period.last_day.isoformat(),
-    }
+    """Each civil servant's kiosk score in the period from their counts (office_id,
+    unit_code, staff_id, K_n, K_sat), with the units' minimum sample (on K_n alone:
+    kiosks are the only channel that names a civil servant)."""
     rows = []
-    for office_id, unit_code, staff_id, k_n, k_sat in wh.execute(sql("staff_counts"), p):
+    for office_id, unit_code, staff_id, k_n, k_sat in counts:
         c = Counts(k_n=int(k_n), k_sat=int(k_sat))
         reason = "" if c.k_n >= min_sample else f"sample too small: K_n = {c.k_n} < {min_sample}"
         rows.append(
@@ -336,62 +301,3 @@ def staff_scores(
             )
         )
     return rows
-
-
-def publish_staff(wh: Warehouse, period: Period, rows: Sequence[StaffRow]) -> None:
-    """Replace the period's staff scores."""
-    wh.execute("ALTER TABLE staff_scores DROP PARTITION %(period)s", {"period": period.key})
-    wh.insert("staff_scores", tuple(f.name for f in fields(StaffRow)), [astuple(r) for r in rows])
-
-
-def write_ranking_report(rows: Sequence[RankingRow], out_dir: Path) -> tuple[Path, Path]:
-    """The period's report files (CSV and HTML with a chart), from its ranking rows."""
-    from pipelines.report import Report, ReportRow, report_title, weights_text, write_report
-
-    if not rows:
-        raise ValueError("no ranking rows to report")
-    first = rows[0]
-    report = Report(
-        period=first.period,
-        title=report_title(first.period),
-        methodology_version=first.methodology_version,
-        weights=weights_text(first.weights),
-        min_sample=first.min_sample,
-        input_checksum=first.input_checksum,
-        generated_at=first.computed_at,
-    )
-    return write_report(
-        report,
-        [
-            ReportRow(
-                peer_group=r.peer_group,
-                unit_code=r.unit_code,
-                unit_name=r.unit_name,
-                rank=r.rank,
-                n_ranked=r.n_ranked,
-                score=r.score,
-                score_lo=r.score_lo,
-                score_hi=r.score_hi,
-                rank_lo=r.rank_lo,
-                rank_hi=r.rank_hi,
-                k_n=r.k_n,
-                q_n=r.q_n,
-                c_n=r.c_n,
-                trend=r.trend,
-                reason=r.reason,
-            )
-            for r in rows
-        ],
-        out_dir,
-    )
-
-
-def read_ranking(wh: Warehouse, period: Period) -> list[tuple[object, ...]]:
-    """The published rows of a period, ranked first."""
-    return wh.execute(
-        "SELECT peer_group, rank, n_ranked, unit_code, unit_name, score, k_n, q_n, reason, "
-        "score_lo, score_hi, rank_lo, rank_hi, trend "
-        "FROM rankings WHERE period = %(period)s "
-        "ORDER BY peer_group, isNull(rank), rank, unit_code",
-        {"period": period.key},
-    )

@@ -18,8 +18,8 @@ from dagster import (
     schedule,
 )
 
+from hailong.methodology import LOCAL_TZ_NAME
 from pipelines.assets import (
-    LOCAL_TZ,
     annual_ranking,
     annual_ranking_inputs,
     monthly_ranking,
@@ -45,13 +45,13 @@ def previous_year(at: datetime) -> str:
     return f"{at.year - 1:04d}"
 
 
-@schedule(job=monthly_job, cron_schedule="0 2 1 * *", execution_timezone=LOCAL_TZ)
+@schedule(job=monthly_job, cron_schedule="0 2 1 * *", execution_timezone=LOCAL_TZ_NAME)
 def monthly_ranking_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     key = previous_month(context.scheduled_execution_time)
     return RunRequest(run_key=f"monthly-{key}", partition_key=key)
 
 
-@schedule(job=annual_job, cron_schedule="0 2 1 1 *", execution_timezone=LOCAL_TZ)
+@schedule(job=annual_job, cron_schedule="0 2 1 1 *", execution_timezone=LOCAL_TZ_NAME)
 def annual_ranking_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     key = previous_year(context.scheduled_execution_time)
     return RunRequest(run_key=f"annual-{key}", partition_key=key)

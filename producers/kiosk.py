@@ -1,6 +1,9 @@
 """A rating device at a counter: each press becomes a ``kiosk_rating/1`` event, stored
 durably on the device first and forwarded to Kafka when Kafka can take it.
 
+Over 400 lines on purpose: the device's spool and its forwarder belong together: the
+forwarder's guarantees (nothing lost, nothing twice) are the spool's states.
+
 Store and forward, so that no press is lost and none lands twice:
 
 1. :meth:`KioskClient.press` builds the event and commits it to the device's spool, a

@@ -1,5 +1,9 @@
 """Simulated city traffic (``hailong simulate``, the demo, the benchmarks).
 
+Over 400 lines on purpose: a city's traffic (offices, devices, every channel's events and
+each injected fault) from one seed; split, the seeded draws would have to be threaded through
+modules.
+
 Every office of a registry (default: Hanoi's 126 communes/wards of 2025 and the city's
 departments) gets seeded traits: a true satisfaction level (the probability that a
 rating is in the top two levels, that a QR answer is 4 or 5, that a camera sees a
@@ -38,10 +42,10 @@ from datetime import datetime, timedelta
 from hailong.contract import CameraObservation, Event, KioskRating, QrSurvey
 from hailong.methodology import LOCAL_TZ
 from hailong.questionnaire import questionnaires
+from hailong.registry import HANOI_2025, HANOI_DEPARTMENTS, Office, default_offices, read_units
 from hailong.settings import Settings
 from hailong.signing import Keyring
 from producers.kiosk import KioskDevice
-from warehouse.registry import HANOI_2025, HANOI_DEPARTMENTS, Office, default_offices, read_units
 
 OPEN_MINUTES = (7 * 60 + 30, 17 * 60)  # 07:30-17:00 local
 MIN_PRESS_GAP = timedelta(seconds=60)  # one citizen at a time at a counter

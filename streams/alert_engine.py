@@ -1,6 +1,10 @@
 """The alert engine (issue 14): what the stream worker runs on a timer to turn what it
 landed into alerts, and to send them.
 
+Over 400 lines on purpose: one run of the engine (replay, people's actions, record,
+deliver, digest) is one sequence with one state; split, its steps would pass that state
+around. The live rules are in ``alert_live.py``, the rule book in ``alert_book.py``.
+
 One :meth:`AlertEngine.run_once`:
 
 1. **Reads** the rule book (the latest loaded by ``hailong alerts rules load``, else the
@@ -29,7 +33,6 @@ one: a restart neither loses nor duplicates an open alert.
 
 from __future__ import annotations
 
-import bisect
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -41,48 +44,28 @@ from typing import Any
 from hailong.clock import SYSTEM, Clock
 from hailong.kafka import WORKER, make_producer
 from hailong.settings import Settings
+from streams.alert_book import RuleBook
 from streams.alert_life import (
-    RESOLVED,
     Alert,
-    AlertError,
     Change,
-    Policy,
     Track,
     acknowledge,
     resolve,
     snooze,
-    step,
 )
+from streams.alert_live import LIVE_RULES, base_rule, live_findings, seconds_ago, step_live
 from streams.alert_notify import AlertMessage, Route, RoutingTable, digest
-from streams.alert_rules import (
-    Finding,
-    RuleBook,
-    held_surge,
-    misuse_surge,
-    negative_share,
-    new_devices,
-    silent_device,
-)
 from streams.alert_send import Mailer, SendError, post_webhook
-from streams.alerting import LOCAL, REPLAY_HOURS, evaluate, office_hour, office_hours
-from warehouse import devices
-from warehouse.alerts import ChangeRow, record
+from streams.alerting import LOCAL, REPLAY_HOURS, evaluate, office_hours
+from warehouse.alerts import AlertError, ChangeRow, hour_of, record
 from warehouse.client import Warehouse
 from warehouse.registry import office_units
 
 log = logging.getLogger(__name__)
 
-LIVE_RULES = ("silent_device", "misuse_surge", "held_surge", "new_devices", "negative_share")
-# Days over which a device's usual pace (events per office hour) is measured.
-RATE_DAYS = 28
 # Hours of counts the hourly rules look back over, beyond the hour evaluated: the longest
 # baseline (30 days) and window (120 h) of the default rules, with room to spare.
 LOOKBACK_HOURS = 24 * 36
-
-
-def base_rule(rule: str) -> str:
-    """A device's rule carries its device after a slash: ``silent_device/K-1``."""
-    return rule.split("/", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -117,10 +100,6 @@ class RunReport:
             f"recorded, delivered {sent}"
             + (f"; {len(self.failed)} failed: {self.failed[0]}" if self.failed else "")
         )
-
-
-def _hour(at: datetime) -> int:
-    return int(at.timestamp()) // 3600
 
 
 def change_key(alert_id: str, kind: str, hour: int, by: str) -> str:
@@ -245,7 +224,7 @@ class AlertEngine:
         """Evaluate, record, deliver (see the module's docstring)."""
         report = RunReport()
         now = self.clock.now()
-        last_complete = _hour(now) - 1
+        last_complete = hour_of(now) - 1
         with Warehouse(self.settings) as wh:
             book, unit_of = self.rulebook(wh), self.units(wh)
             first = self.tracks is None
@@ -271,7 +250,7 @@ class AlertEngine:
                 report.evaluated_hours += 1
             tracks = apply_all(tracks, actions, applied)
             tracks, changed = self._live(wh, book, unit_of, tracks, now)
-            made += [(_hour(now), c) for c in changed]
+            made += [(hour_of(now), c) for c in changed]
             rows = [self._row(h, c) for h, c in made if h > done]
             record(wh, rows, now)
             report.changes = rows
@@ -299,8 +278,6 @@ class AlertEngine:
             numbers,
         )
 
-    # --- the live rules ----------------------------------------------------------------
-
     def _live(
         self,
         wh: Warehouse,
@@ -309,119 +286,16 @@ class AlertEngine:
         tracks: dict[tuple[str, str], Track],
         now: datetime,
     ) -> tuple[dict[tuple[str, str], Track], list[Change]]:
-        """Evaluate the live rules now; a live rule's track steps once per run, and
-        resolves as soon as a run finds it no longer holding."""
-        found: list[Finding] = []
-        now_us = int(now.timestamp() * 1_000_000)
-        keys = devices.keys(wh)
-        first_us: dict[str, int] = {}
-        for k in keys:
-            first_us[k.device_id] = min(first_us.get(k.device_id, k.valid_from_us), k.valid_from_us)
-        active = [k for k in keys if not k.revoked_at_us and k.valid_at(now_us)]
-        seen = dict(
-            wh.execute("SELECT device_id, max(last_seen_us) FROM device_seen GROUP BY device_id")
-        )
-        registered = {k.device_id: k for k in active}
-        # Each device's events over the rate's days (its usual pace) and in the misuse
-        # window; the office hours of those days, to turn a count into a pace.
-        ms = book.defaults.misuse_surge
-        sent = {
-            d: (int(total), int(recent))
-            for d, total, recent in wh.execute(
-                DEVICE_EVENTS_SQL,
-                {"since": _ts(now, 24 * RATE_DAYS), "window": _ts(now, ms.window_hours)},
-            )
-        }
-        hours = [h for h in range(_hour(now) - 24 * RATE_DAYS, _hour(now)) if office_hour(h)]
-        for k in active:
-            if k.kind in ("kiosk", "camera") and k.office_id:
-                rules = book.for_office(k.office_id, unit_of.get(k.office_id, ""))
-                since_h = max(_hour(now) - 24 * RATE_DAYS, first_us[k.device_id] // 3_600_000_000)
-                office_hours_known = len(hours) - bisect.bisect_left(hours, since_h)
-                pace = sent.get(k.device_id, (0, 0))[0] / max(office_hours_known, 1)
-                f = silent_device(
-                    k.office_id,
-                    k.device_id,
-                    silent_minutes(int(seen.get(k.device_id, 0)), now),
-                    pace,
-                    k.device_id not in seen,
-                    rules.silent_device,
-                )
-                found += [f] if f else []
-        for device, office, misuse in wh.execute(
-            MISUSE_SQL, {"since_us": now_us - ms.window_hours * 3_600_000_000}
-        ):
-            rules = book.for_office(office, unit_of.get(office, ""))
-            f = misuse_surge(
-                office, device, int(misuse), sent.get(device, (0, 0))[1], rules.misuse_surge
-            )
-            found += [f] if f else []
-        window = book.defaults.held_surge.window_hours
-        held: dict[tuple[str, str], int] = {}
-        for device, office, n in wh.execute(HELD_SQL, {"since": _ts(now, window)}):
-            # Ids the registry does not know are one subject, whatever an attacker makes up.
-            key = registered.get(device)
-            name = device if key is not None else "unregistered"
-            office_id = key.office_id if key is not None and key.office_id else office
-            if office_id not in unit_of:  # bytes may name anything: only known offices
-                office_id = "unregistered"
-            held[(office_id, name)] = held.get((office_id, name), 0) + int(n)
-        for (office_id, name), n in held.items():
-            rules = book.for_office(office_id, unit_of.get(office_id, ""))
-            f = held_surge(office_id, name, n, rules.held_surge)
-            found += [f] if f else []
-        nd = book.defaults.new_devices
-        for office, from_new, total in wh.execute(
-            NEW_DEVICES_SQL,
-            {"since": _ts(now, nd.window_hours), "new_us": now_us - nd.new_days * 86_400_000_000},
-        ):
-            rules = book.for_office(office, unit_of.get(office, ""))
-            f = new_devices(office, int(from_new), int(total), rules.new_devices)
-            found += [f] if f else []
-        ns = book.defaults.negative_share
-        latest: dict[str, list[bool]] = {}
-        for office, value, scale in wh.execute(
-            NEGATIVE_SQL.format(n=int(ns.last_n)), {"since": _ts(now, 24 * 7)}
-        ):
-            latest.setdefault(office, []).append(int(value) * 2 < int(scale) + 1)
-        for office, newest_first in latest.items():
-            rules = book.for_office(office, unit_of.get(office, ""))
-            f = negative_share(office, newest_first[::-1], rules.negative_share)
-            found += [f] if f else []
-        return self._step_live(
+        """Evaluate the live rules now (``streams/alert_live.py``); a live rule's track
+        steps once per run, and resolves as soon as a run finds it no longer holding."""
+        return step_live(
             tracks,
-            found,
-            _hour(now),
+            live_findings(wh, book, unit_of, now),
+            hour_of(now),
             lambda office, rule: (
                 getattr(book.for_office(office, unit_of.get(office, "")), rule).repeat_hours
             ),
         )
-
-    @staticmethod
-    def _step_live(
-        tracks: dict[tuple[str, str], Track],
-        found: list[Finding],
-        now_hour: int,
-        repeat_hours: Callable[[str, str], int] = lambda _o, _r: 24,
-    ) -> tuple[dict[tuple[str, str], Track], list[Change]]:
-        """Step each live rule's track once: raised at once, resolved by the first run
-        that finds it no longer holding, reminded every ``repeat_hours(office, rule)``."""
-        holding = {(f.office_id, f.rule): f for f in found}
-        keys = set(holding) | {k for k, t in tracks.items() if base_rule(k[1]) in LIVE_RULES}
-        changes: list[Change] = []
-        for key in sorted(keys):
-            live = Policy(
-                min_hours=1, recover_hours=1, repeat_hours=repeat_hours(key[0], base_rule(key[1]))
-            )
-            track = tracks.get(key, Track())
-            finding = holding.get(key)
-            if finding is None and (track.alert is None or track.alert.state == RESOLVED):
-                continue
-            # a raised live alert is not raised again within its hour
-            track, changed = step(track, finding, now_hour, live, key[1], key[0])
-            tracks[key] = track
-            changes += changed
-        return tracks, changes
 
     # --- delivery ----------------------------------------------------------------------
 
@@ -440,11 +314,11 @@ class AlertEngine:
             for k, c in wh.execute(
                 "SELECT change_key, channel FROM alert_deliveries WHERE sent_at >= "
                 "toDateTime(%(s)s, 'UTC')",
-                {"s": _ts(now, 24 * 7)},
+                {"s": seconds_ago(now, 24 * 7)},
             )
         }
         done: list[tuple[str, str, datetime]] = []
-        pending = stored_messages(wh, unit_of, _ts(now, 48), int(now.timestamp()) + 3600)
+        pending = stored_messages(wh, unit_of, seconds_ago(now, 48), int(now.timestamp()) + 3600)
         to_kafka = [(k, m) for k, m in pending if (k, "kafka") not in sent]
         if to_kafka:
             confirmed: list[str] = []
@@ -609,17 +483,6 @@ def stored_messages(
     ]
 
 
-def _ts(now: datetime, hours_back: int) -> int:
-    return int(now.timestamp()) - hours_back * 3600
-
-
-def silent_minutes(last_seen_us: int, now: datetime) -> float | None:
-    """Minutes a device has been silent in office hours now (None: not office hours);
-    ``warehouse/devices.py`` ``silent_seconds``."""
-    seconds = devices.silent_seconds(last_seen_us, now)
-    return None if seconds is None else seconds / 60
-
-
 def subject(m: AlertMessage) -> str:
     return f"[Hailong] {m.office_id}: {m.rule} {m.kind}"
 
@@ -639,103 +502,3 @@ def text(m: AlertMessage) -> str:
 # A device's events held in the window: quarantined (with the office the worker read) or
 # dead-lettered (the office the bytes name, if any), by the device id the bytes name
 # (a regular expression: ClickHouse 18.16 has no JSON parser that allows spaces).
-HELD_SQL = r"""
-SELECT device, office, count() AS held
-FROM
-(
-    SELECT extract(raw, '"device_id"\\s*:\\s*"([^"]{1,64})"') AS device,
-           office_id AS office
-    FROM quarantine FINAL WHERE quarantined_at >= toDateTime(%(since)s, 'UTC')
-    UNION ALL
-    SELECT extract(raw, '"device_id"\\s*:\\s*"([^"]{1,64})"') AS device,
-           extract(raw, '"office_id"\\s*:\\s*"([^"]{1,64})"') AS office
-    FROM dead_letters FINAL WHERE rejected_at >= toDateTime(%(since)s, 'UTC')
-) AS held_events
-GROUP BY device, office
-ORDER BY held DESC
-LIMIT 1000
-"""
-# Each kiosk's and camera's events since `since` (raw rows, no FINAL: a pace, where a
-# copy not merged yet barely matters), and since `window`.
-DEVICE_EVENTS_SQL = """
-SELECT device, count(), countIf(at >= toDateTime(%(window)s, 'UTC'))
-FROM
-(
-    SELECT device_id AS device, occurred_at AS at FROM kiosk_ratings_raw
-    WHERE occurred_at >= toDateTime(%(since)s, 'UTC')
-    UNION ALL
-    SELECT camera_id AS device, observed_at AS at FROM camera_observations_raw
-    WHERE observed_at >= toDateTime(%(since)s, 'UTC')
-) AS sent
-GROUP BY device
-"""
-# Each kiosk's presses flagged misuse since `since_us`.
-MISUSE_SQL = """
-SELECT device_id, any(office_id), countIf(misuse = 1) AS flagged
-FROM kiosk_misuse_flags FINAL
-WHERE occurred_at_us >= %(since_us)s
-GROUP BY device_id
-HAVING flagged > 0
-"""
-# Each office's counted kiosk ratings in the window, and how many came from a device whose
-# first key is newer than new_us.
-NEW_DEVICES_SQL = """
-SELECT office_id, countIf(first_us >= %(new_us)s AND first_us > 0), count()
-FROM
-(
-    SELECT office_id, device_id FROM kiosk_ratings_raw FINAL
-    WHERE occurred_at >= toDateTime(%(since)s, 'UTC')
-) AS rated
-ANY LEFT JOIN
-(
-    SELECT device_id, min(valid_from_us) AS first_us FROM devices GROUP BY device_id
-) AS registered USING (device_id)
-GROUP BY office_id
-"""
-# Each office's latest ratings of the last week, newest first ({n} of them).
-NEGATIVE_SQL = """
-SELECT office_id, value, scale FROM kiosk_ratings_raw FINAL
-WHERE occurred_at >= toDateTime(%(since)s, 'UTC')
-ORDER BY office_id, occurred_at_us DESC
-LIMIT {n} BY office_id
-"""
-
-
-def act(
-    wh: Warehouse,
-    alert_id: str,
-    kind: str,
-    by: str,
-    comment: str,
-    now: datetime,
-    until: datetime | None = None,
-) -> ChangeRow:
-    """A person acknowledges, resolves or snoozes an alert (``hailong alerts``): checked
-    against the alert as it stands, recorded in ``alert_changes``; the engine applies it
-    on its next run and delivers it (topic, routes) like its own changes."""
-    rows = wh.execute(
-        "SELECT office_id, rule, current_state, toUInt32(raised_at), latest_numbers "
-        "FROM alerts WHERE alert_id = %(a)s",
-        {"a": alert_id},
-    )
-    if not rows:
-        raise AlertError(f"no alert {alert_id}")
-    office_id, rule, state, raised, numbers = rows[0]
-    if not by.strip():
-        raise AlertError("say who you are (--by)")
-    if kind == "acknowledged" and state != "raised":
-        raise AlertError(f"only a raised alert can be acknowledged; {alert_id} is {state}")
-    if kind in ("resolved", "snoozed") and state == RESOLVED:
-        raise AlertError(f"{alert_id} is already resolved")
-    hour = _hour(now)
-    values = json.loads(numbers)
-    if kind == "snoozed":
-        if until is None or _hour(until) <= hour:
-            raise AlertError("snooze until a later hour (--until)")
-        values["until_hour"] = float(_hour(until))
-    new_state = {"acknowledged": "acknowledged", "resolved": RESOLVED}.get(kind, state)
-    row = ChangeRow(
-        alert_id, office_id, rule, kind, new_state, hour, int(raised) // 3600, by, comment, values
-    )
-    record(wh, [row], now)
-    return row

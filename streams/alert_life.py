@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from streams.alert_rules import Finding
+from warehouse.alerts import AlertError
 
 RAISED, ACKNOWLEDGED, RESOLVED = "raised", "acknowledged", "resolved"
 
@@ -112,10 +113,6 @@ def step(
         track = replace(track, alert=resolved)
         changes.append(Change("resolved", resolved, "hailong", {"why": "the numbers recovered"}))
     return track, changes
-
-
-class AlertError(ValueError):
-    """A person's action that does not apply to the alert as it is."""
 
 
 def acknowledge(track: Track, by: str, comment: str, now_hour: int) -> tuple[Track, Change]:

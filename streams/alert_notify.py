@@ -61,8 +61,8 @@ def message(change: Change, unit_code: str, hour: int) -> AlertMessage:
         office_id=a.office_id,
         unit_code=unit_code,
         rule=a.rule,
-        kind=change.kind,  # type: ignore[arg-type]
-        state=a.state,  # type: ignore[arg-type]
+        kind=change.kind,
+        state=a.state,
         hour=_hour(hour),
         raised_at=_hour(a.raised_hour),
         by=change.by,

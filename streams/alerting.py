@@ -22,13 +22,12 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from streams.alert_book import RuleBook, RuleSet
 from streams.alert_life import Change, Policy, Track, step
 from streams.alert_rules import (
     UNKNOWN,
     Finding,
     Hour,
-    RuleBook,
-    RuleSet,
     credible_drop,
     index_below,
     kiosk_gap,

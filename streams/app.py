@@ -128,7 +128,7 @@ async def ingest(stream: StreamT[bytes]) -> None:
     # faust's StreamT interface lacks noack_take (Stream has it), and it yields events
     # (with their Kafka message), not values.
     batches = cast(
-        AsyncIterator[Sequence[EventT]],
+        AsyncIterator[Sequence[EventT[bytes]]],
         stream.noack_take(  # type: ignore[attr-defined]
             settings.batch_max_events, within=settings.batch_within_s
         ),
@@ -175,7 +175,7 @@ def alert_engine() -> AlertEngine:
 
 if settings.alerts_enabled:
 
-    @app.timer(interval=settings.alert_interval_s)
+    @app.timer(interval=settings.alert_interval_s)  # type: ignore[untyped-decorator]
     async def alerts() -> None:
         """Every ``alert_interval_s``: the alert engine's run (streams/alert_engine.py),
         in a thread, as it reads and writes ClickHouse and sends mail. A failed run is

@@ -1,5 +1,8 @@
 """What the stream worker does with one batch of Kafka messages.
 
+Over 400 lines on purpose: the batch's steps (validate, dead-letter, verify, land, count,
+acknowledge) in the order that makes a crash at any point safe, read top to bottom.
+
 1. Validate every message against contract v1 (:func:`split`, pure).
 2. Publish the invalid ones to the dead-letter topic, and wait for Kafka's ack; then
    land them in ClickHouse (``dead_letters``, one row per source message).
@@ -49,15 +52,16 @@ from hailong.contract import (
 )
 from hailong.errors import DeliveryError, InvalidEvent, WarehouseError
 from hailong.kafka import WORKER, Headers, deliver, make_producer
+from hailong.registry import OfficeCalendar
 from hailong.settings import Settings
 from infra.topics import ensure_topics
 from streams.plausible import Rules, doubts, qr_token_doubt, signature_doubt
-from warehouse import devices, evidence, landing, quarantine
+from warehouse import device_health, devices, evidence, landing, quarantine
 from warehouse.buckets import VERSION_TOP, epoch_us
 from warehouse.channels import CAMERA, KIOSK, QR, Channel
 from warehouse.client import Warehouse
 from warehouse.devices import DeviceKeys
-from warehouse.registry import OfficeCalendar, office_calendar, registry_version
+from warehouse.registry import office_calendar, registry_version
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,6 +96,19 @@ class Batch:
         return len(self.kiosk) + len(self.qr) + len(self.camera)
 
 
+def dead_letter(msg: Received, error: str, now: datetime) -> DeadLetter:
+    """The dead letter of a message refused for ``error``."""
+    return DeadLetter.for_message(
+        topic=msg.topic,
+        partition=msg.partition,
+        offset=msg.offset,
+        key=msg.key,
+        value=msg.value or b"",
+        error=error,
+        rejected_at=now,
+    )
+
+
 def split(messages: Sequence[Received], topic_prefix: str, now: datetime) -> Batch:
     """Validate each message; sort valid events by channel, invalid ones to dead letters.
 
@@ -106,17 +123,7 @@ def split(messages: Sequence[Received], topic_prefix: str, now: datetime) -> Bat
                 raise InvalidEvent("value is null (a tombstone), not an event")
             event = parse_event(msg.value, msg.topic.removeprefix(topic_prefix))
         except InvalidEvent as exc:
-            batch.dead.append(
-                DeadLetter.for_message(
-                    topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    key=msg.key,
-                    value=msg.value or b"",
-                    error=exc.reason,
-                    rejected_at=now,
-                )
-            )
+            batch.dead.append(dead_letter(msg, exc.reason, now))
             continue
         if isinstance(event, KioskRating):
             batch.kiosk.append((event, msg))
@@ -260,7 +267,7 @@ class Ingestor:
             await self._dead_letter_refused(messages, refused, batch)
         await self._retry("buckets", landing.refresh, self.warehouse, plan)
         await self._retry("stale rankings", landing.note_late, self.warehouse, plan, self.clock)
-        seen = devices.seen_rows(
+        seen = device_health.seen_rows(
             (
                 (
                     getattr(e, "device_id", None) or e.camera_id,
@@ -276,7 +283,7 @@ class Ingestor:
             epoch_us(self.clock.now()),
         )
         if seen:
-            await self._retry("device health", devices.record_seen, self.warehouse, seen)
+            await self._retry("device health", device_health.record_seen, self.warehouse, seen)
         return batch
 
     async def _rules(self) -> Rules:
@@ -383,17 +390,7 @@ class Ingestor:
                 msg.offset,
                 reason,
             )
-            dead.append(
-                DeadLetter.for_message(
-                    topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    key=msg.key,
-                    value=msg.value or b"",
-                    error=why,
-                    rejected_at=now,
-                )
-            )
+            dead.append(dead_letter(msg, why, now))
         await self._send_dead_letters(dead)
         self._only(batch, [m for m, _ in refused], keep=False)
         batch.dead += dead

@@ -118,7 +118,7 @@ def worker_class(session_timeout_s: float) -> type[faust.Worker]:
     """faust's Worker, with a watchdog armed by SIGTERM and SIGINT."""
     seconds = grace_s(session_timeout_s)
 
-    class Worker(faust.Worker):  # type: ignore[misc]  # faust's classes are untyped
+    class Worker(faust.Worker):
         _watchdog: threading.Timer | None = None
 
         def _arm(self) -> None:

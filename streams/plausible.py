@@ -24,10 +24,10 @@ from functools import lru_cache
 from hailong import qrtoken
 from hailong.contract import QrSurvey
 from hailong.methodology import LOCAL_TZ
+from hailong.registry import OfficeCalendar
 from hailong.settings import Settings
 from hailong.signing import Headers, SignatureRefused, read_headers, verify
 from warehouse.devices import DeviceKeys
-from warehouse.registry import OfficeCalendar
 
 DAY_US = 86_400 * 1_000_000
 

@@ -17,6 +17,8 @@ from chdb import session
 from clickhouse_driver import Client
 
 _escaper = Client(host="127.0.0.1")  # never connects: used for its escaping only
+Params = dict[str, Any] | None  # a query's parameters, or ClickHouse settings
+Rows = list[tuple[Any, ...]]
 
 
 def _plain(value: Any) -> Any:
@@ -33,18 +35,13 @@ class ChdbWarehouse:
         self.session.query(f"CREATE DATABASE IF NOT EXISTS {database}")
         self.session.query(f"USE {database}")
 
-    def _sql(self, query: str, params: dict[str, Any] | None) -> str:
+    def _sql(self, query: str, params: Params) -> str:
         if not params:
             return query
         plain = {k: _plain(v) for k, v in params.items()}
         return str(_escaper.substitute_params(query, plain, _escaper.connection.context))
 
-    def execute(
-        self,
-        query: str,
-        params: dict[str, Any] | None = None,
-        settings: dict[str, Any] | None = None,
-    ) -> list[tuple[Any, ...]]:
+    def execute(self, query: str, params: Params = None, settings: Params = None) -> Rows:
         """``settings``: accepted for the server's interface; the current engine needs none
         of those the code passes (it pushes predicates into views by itself)."""
         text = self._sql(query, params)
@@ -58,7 +55,7 @@ class ChdbWarehouse:
         return []
 
     def iterate(
-        self, query: str, params: dict[str, Any] | None = None, block_rows: int = 20_000
+        self, query: str, params: Params = None, block_rows: int = 20_000
     ) -> Iterator[tuple[Any, ...]]:
         """As Warehouse.iterate (in-process: the rows are already here)."""
         yield from self.execute(query, params)

@@ -11,13 +11,13 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hailong.settings import Settings, load_settings
+from infra.worker import running_worker
 
 
 @pytest.fixture(scope="session")
@@ -44,17 +44,10 @@ def stack(stack_settings: Settings) -> Iterator[Settings]:
 @pytest.fixture
 def settings(stack: Settings) -> Iterator[Settings]:
     """Settings with a fresh database (migrated) and a fresh topic prefix, both removed after."""
-    from hailong.kafka import admin_client
-    from infra.access import drop_topic_grants
-    from infra.topics import ensure_topics
-    from warehouse.client import Warehouse
-    from warehouse.migrate import prepare
+    from tests.scratch import scratch
 
-    tag = uuid.uuid4().hex[:10]
-    s = load_settings(
-        clickhouse_database=f"test_{tag}",
-        topic_prefix=f"test.{tag}.",
-        consumer_group=f"test-{tag}",
+    with scratch(
+        f"test_{uuid.uuid4().hex[:10]}",
         batch_within_s=0.2,
         session_timeout_s=8,
         retry_backoff_max_s=1,
@@ -65,21 +58,28 @@ def settings(stack: Settings) -> Iterator[Settings]:
         quarantine_unregistered=False,
         # unsigned test events: signatures are checked in test_devices.py
         require_signatures=False,
-    )
-    ensure_topics(s, progress=lambda _m: None)
-    try:
-        prepare(s, progress=lambda _m: None)
+    ) as s:
         yield s
-    finally:
-        with Warehouse(s, database="default") as wh:
-            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
-            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}_private")
-        admin = admin_client(s)
-        for fut in admin.delete_topics(
-            [*s.topics.events, s.topics.deadletter, s.topics.alerts]
-        ).values():
-            fut.result()
-        drop_topic_grants(s)
+
+
+def reconfigured(settings: Settings, **changes: Any) -> Settings:
+    """``settings`` (a test's database, topics and group) with ``changes``, loaded anew:
+    a model_copy would keep the cached topics of the original."""
+    given = {n: getattr(settings, n) for n in settings.model_fields_set}
+    return load_settings(**{**given, **changes})
+
+
+def hailong(s: Settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``hailong ARGS`` as a child process with ``s``'s environment (5 minutes at most)."""
+    return subprocess.run(  # noqa: S603 - our own command line
+        [sys.executable, "-m", "hailong.cli", *args],
+        env=s.child_environment(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def own_stack(tmp_path: Path, shared: Settings, port: int = 29092) -> Settings:
@@ -106,38 +106,15 @@ def own_stack(tmp_path: Path, shared: Settings, port: int = 29092) -> Settings:
     )
 
 
-def settings_env(s: Settings) -> dict[str, str]:
-    """The environment that gives a child process these settings."""
-    env = os.environ.copy()
-    env.update(s.environment())
-    return env
-
-
-@contextmanager
-def running_worker(settings: Settings, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A real stream worker process (``hailong stream``) with these settings; stopped
-    (SIGTERM, then SIGKILL after 30 s) at the end, its log printed if it failed."""
-    from infra.stack import default_signals
-
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hailong.cli", "stream"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=settings_env(settings),
-        preexec_fn=default_signals,
-    )
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        if proc.returncode not in (0, -15):
-            print(log_path.read_text()[-5000:])
+def register_device(
+    s: Settings, device: str, kind: str, office: str, out: Path, *more: str
+) -> None:
+    """``hailong devices register`` of ``device`` (a ``kind``, of ``office`` unless that
+    is empty), its config written to ``out``; ``more``: further options."""
+    office_option = ["--office", office] if office else []
+    options = ["--device", device, "--kind", kind, *office_option, "--out", str(out), *more]
+    done = hailong(s, "devices", "register", *options)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture

@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import NamedTuple
+from uuid import UUID
 
 from hailong.contract import CameraObservation
 from warehouse.buckets import Ranges, epoch_us, hour_spans, raw_version, refresh
 from warehouse.client import Warehouse
 
 RAW_TABLE = "camera_observations_raw"
-RAW_COLUMNS = (
-    "event_id",
-    "office_id",
-    "camera_id",
-    "observed_at",
-    "observed_at_us",
-    "kind",
-    "sentiment",
-    "confidence",
-    "track_id",
-    "queue_length",
-    "wait_seconds",
-    "kafka_partition",
-    "kafka_offset",
-    "version",
-)
+
+
+class CameraRaw(NamedTuple):
+    """A row of ``camera_observations_raw``: one observation, where Kafka had it."""
+
+    event_id: UUID
+    office_id: str
+    camera_id: str
+    observed_at: datetime
+    observed_at_us: int
+    kind: str
+    sentiment: str | None
+    confidence: float | None
+    track_id: str | None
+    queue_length: int | None
+    wait_seconds: float | None
+    kafka_partition: int
+    kafka_offset: int
+    version: int
+
+
+RAW_COLUMNS = CameraRaw._fields
 HOURLY_COLUMNS = (
     "office_id",
     "hour",
@@ -41,24 +49,24 @@ HOURLY_COLUMNS = (
 )
 
 
-def raw_row(event: CameraObservation, partition: int, offset: int) -> tuple[Any, ...]:
-    """The raw row of one observation, in RAW_COLUMNS order."""
+def raw_row(event: CameraObservation, partition: int, offset: int) -> CameraRaw:
+    """The raw row of one observation."""
     ts = event.observed_at
-    return (
-        event.event_id,
-        event.office_id,
-        event.camera_id,
-        ts.replace(microsecond=0),
-        epoch_us(ts),
-        event.kind,
-        event.sentiment,
-        event.confidence,
-        event.track_id,
-        event.queue_length,
-        event.wait_seconds,
-        partition,
-        offset,
-        raw_version(partition, offset),
+    return CameraRaw(
+        event_id=event.event_id,
+        office_id=event.office_id,
+        camera_id=event.camera_id,
+        observed_at=ts.replace(microsecond=0),
+        observed_at_us=epoch_us(ts),
+        kind=event.kind,
+        sentiment=event.sentiment,
+        confidence=event.confidence,
+        track_id=event.track_id,
+        queue_length=event.queue_length,
+        wait_seconds=event.wait_seconds,
+        kafka_partition=partition,
+        kafka_offset=offset,
+        version=raw_version(partition, offset),
     )
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
@@ -25,6 +26,10 @@ def _error(exc: DriverError) -> WarehouseError:
     code = getattr(exc, "code", None)
     kind = DataRefused if code in DATA_ERROR_CODES else WarehouseError
     return kind(message, code)
+
+
+# A NamedTuple type whose fields are a query's columns (Warehouse.records).
+Row = TypeVar("Row", bound=tuple[Any, ...])
 
 
 def sql(name: str, **words: str) -> str:
@@ -80,6 +85,17 @@ class Warehouse:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """The driver's errors as WarehouseError (DataRefused where the data is at fault)."""
+        try:
+            yield
+        except DriverError as exc:
+            raise _error(exc) from exc
+        except (OSError, EOFError) as exc:
+            where = f"{self.settings.ch_host}:{self.settings.ch_port}"
+            raise WarehouseError(f"ClickHouse unreachable at {where}: {exc}") from exc
+
     def execute(
         self,
         query: str,
@@ -87,49 +103,46 @@ class Warehouse:
         settings: dict[str, Any] | None = None,
     ) -> list[tuple[Any, ...]]:
         """Run a query; return its rows. ``settings``: ClickHouse settings of this query."""
-        try:
-            return self._client.execute(
-                query,
-                params,  # type: ignore[no-any-return]
-                settings=settings,
-            )
-        except DriverError as exc:
-            raise _error(exc) from exc
-        except (OSError, EOFError) as exc:
-            raise WarehouseError(
-                f"ClickHouse unreachable at {self.settings.ch_host}:{self.settings.ch_port}: {exc}"
-            ) from exc
+        with self._errors():
+            rows: list[tuple[Any, ...]] = self._client.execute(query, params, settings=settings)
+        return rows
+
+    def records(
+        self, row: type[Row], query: str, params: dict[str, Any] | None = None
+    ) -> list[Row]:
+        """Run a query; return its rows as ``row``, a NamedTuple whose fields are the
+        query's column names in their order. The names are checked, so a query and the
+        type its rows are read into cannot drift apart (no matching by position)."""
+        with self._errors():
+            rows, columns = self._client.execute(query, params, with_column_types=True)
+        names = tuple(name for name, _type in columns)
+        fields = tuple(getattr(row, "_fields", ()))
+        if names != fields:
+            raise WarehouseError(f"{row.__name__} has fields {fields}; the query gives {names}")
+        make = getattr(row, "_make")  # noqa: B009 - NamedTuple's constructor from a row
+        return [make(r) for r in rows]
 
     def iterate(
         self, query: str, params: dict[str, Any] | None = None, block_rows: int = 20_000
     ) -> Iterator[tuple[Any, ...]]:
         """Run a query; yield its rows as they stream in, ``block_rows`` at a time (for
         results too big to hold as one list)."""
-        try:
+        with self._errors():
             yield from self._client.execute_iter(
                 query, params, settings={"max_block_size": block_rows}
             )
-        except DriverError as exc:
-            raise _error(exc) from exc
-        except (OSError, EOFError) as exc:
-            raise WarehouseError(
-                f"ClickHouse unreachable at {self.settings.ch_host}:{self.settings.ch_port}: {exc}"
-            ) from exc
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
         """Insert rows (one native block); return how many were sent."""
         if not rows:
             return 0
         query = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
-        try:
-            self._client.execute(query, list(rows), types_check=True)
-        except DriverError as exc:
-            raise _error(exc) from exc
-        except (TypeError, ValueError, OverflowError, struct.error) as exc:
-            # The driver could not encode a value for its column: the data's fault.
-            raise DataRefused(f"a value does not fit its column in {table}: {exc}") from exc
-        except (OSError, EOFError) as exc:
-            raise WarehouseError(f"ClickHouse unreachable: {exc}") from exc
+        with self._errors():
+            try:
+                self._client.execute(query, list(rows), types_check=True)
+            except (TypeError, ValueError, OverflowError, struct.error) as exc:
+                # The driver could not encode a value for its column: the data's fault.
+                raise DataRefused(f"a value does not fit its column in {table}: {exc}") from exc
         return len(rows)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from datetime import datetime
+from typing import NamedTuple
+from uuid import UUID
 
 from hailong.contract import KioskRating
 from hailong.counting import HOUR_US, MISUSE_GAP_US, hour_of
@@ -11,44 +13,50 @@ from warehouse.buckets import Ranges, epoch_us, ranges_of, raw_version, refresh
 from warehouse.client import Warehouse
 
 RAW_TABLE = "kiosk_ratings_raw"
-RAW_COLUMNS = (
-    "event_id",
-    "office_id",
-    "device_id",
-    "counter_id",
-    "staff_id",
-    "procedure_code",
-    "dossier_id",
-    "occurred_at",
-    "occurred_at_us",
-    "scale",
-    "value",
-    "kafka_partition",
-    "kafka_offset",
-    "version",
-)
+
+
+class KioskRaw(NamedTuple):
+    """A row of ``kiosk_ratings_raw``: one rating, where Kafka had it."""
+
+    event_id: UUID
+    office_id: str
+    device_id: str
+    counter_id: str | None
+    staff_id: str | None
+    procedure_code: str | None
+    dossier_id: str | None
+    occurred_at: datetime
+    occurred_at_us: int
+    scale: int
+    value: int
+    kafka_partition: int
+    kafka_offset: int
+    version: int
+
+
+RAW_COLUMNS = KioskRaw._fields
 HOURLY_COLUMNS = ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version")
 MISUSE_COLUMNS = ("event_id", "office_id", "device_id", "occurred_at_us", "misuse", "version")
 
 
-def raw_row(event: KioskRating, partition: int, offset: int) -> tuple[Any, ...]:
-    """The raw row of one rating, in RAW_COLUMNS order."""
+def raw_row(event: KioskRating, partition: int, offset: int) -> KioskRaw:
+    """The raw row of one rating."""
     ts = event.occurred_at
-    return (
-        event.event_id,
-        event.office_id,
-        event.device_id,
-        event.counter_id,
-        event.staff_id,
-        event.procedure_code,
-        event.dossier_id,
-        ts.replace(microsecond=0),
-        epoch_us(ts),
-        event.scale,
-        event.value,
-        partition,
-        offset,
-        raw_version(partition, offset),
+    return KioskRaw(
+        event_id=event.event_id,
+        office_id=event.office_id,
+        device_id=event.device_id,
+        counter_id=event.counter_id,
+        staff_id=event.staff_id,
+        procedure_code=event.procedure_code,
+        dossier_id=event.dossier_id,
+        occurred_at=ts.replace(microsecond=0),
+        occurred_at_us=epoch_us(ts),
+        scale=event.scale,
+        value=event.value,
+        kafka_partition=partition,
+        kafka_offset=offset,
+        version=raw_version(partition, offset),
     )
 
 

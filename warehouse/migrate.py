@@ -19,7 +19,7 @@ from hailong.errors import MigrationError
 from hailong.methodology import Weights
 from hailong.settings import Settings
 from warehouse.client import Warehouse, create_database
-from warehouse.devices import record_silent_minutes
+from warehouse.device_health import record_silent_minutes
 
 _NAME_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import NamedTuple
+from uuid import UUID
 
 from hailong.contract import QrSurvey
 from hailong.privacy import scrub
@@ -12,24 +14,30 @@ from warehouse.buckets import Ranges, epoch_us, hour_spans, raw_version, refresh
 from warehouse.client import Warehouse
 
 RAW_TABLE = "qr_surveys_raw"
-RAW_COLUMNS = (
-    "event_id",
-    "token_id",
-    "office_id",
-    "submitted_at",
-    "submitted_at_us",
-    "questionnaire",
-    "answer_codes",
-    "answer_aspects",
-    "answer_values",
-    "overall",
-    "comment",
-    "procedure_code",
-    "dossier_id",
-    "kafka_partition",
-    "kafka_offset",
-    "version",
-)
+
+
+class QrRaw(NamedTuple):
+    """A row of ``qr_surveys_raw``: one submission (comment scrubbed), where Kafka had it."""
+
+    event_id: UUID
+    token_id: str
+    office_id: str
+    submitted_at: datetime
+    submitted_at_us: int
+    questionnaire: str
+    answer_codes: list[str]
+    answer_aspects: list[str]
+    answer_values: list[int]
+    overall: int | None
+    comment: str | None
+    procedure_code: str | None
+    dossier_id: str | None
+    kafka_partition: int
+    kafka_offset: int
+    version: int
+
+
+RAW_COLUMNS = QrRaw._fields
 HOURLY_COLUMNS = ("office_id", "hour", "q_n", "q_duplicates", "version")
 CRITERIA_COLUMNS = (
     "office_id",
@@ -43,28 +51,28 @@ CRITERIA_COLUMNS = (
 )
 
 
-def raw_row(event: QrSurvey, partition: int, offset: int) -> tuple[Any, ...]:
-    """The raw row of one submission (comment scrubbed), in RAW_COLUMNS order."""
+def raw_row(event: QrSurvey, partition: int, offset: int) -> QrRaw:
+    """The raw row of one submission (comment scrubbed)."""
     q = questionnaires()[event.questionnaire]
     codes = sorted(event.answers)
     ts = event.submitted_at
-    return (
-        event.event_id,
-        event.token_id,
-        event.office_id,
-        ts.replace(microsecond=0),
-        epoch_us(ts),
-        event.questionnaire,
-        codes,
-        [q.aspect_of(c) for c in codes],
-        [event.answers[c] for c in codes],
-        event.overall,
-        scrub(event.comment) if event.comment is not None else None,
-        event.procedure_code,
-        event.dossier_id,
-        partition,
-        offset,
-        raw_version(partition, offset),
+    return QrRaw(
+        event_id=event.event_id,
+        token_id=event.token_id,
+        office_id=event.office_id,
+        submitted_at=ts.replace(microsecond=0),
+        submitted_at_us=epoch_us(ts),
+        questionnaire=event.questionnaire,
+        answer_codes=codes,
+        answer_aspects=[q.aspect_of(c) for c in codes],
+        answer_values=[event.answers[c] for c in codes],
+        overall=event.overall,
+        comment=scrub(event.comment) if event.comment is not None else None,
+        procedure_code=event.procedure_code,
+        dossier_id=event.dossier_id,
+        kafka_partition=partition,
+        kafka_offset=offset,
+        version=raw_version(partition, offset),
     )
 
 

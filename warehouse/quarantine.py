@@ -22,7 +22,8 @@ to close the record). The other rules depend on the message alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import NamedTuple
 from uuid import UUID
 
 from hailong.clock import SYSTEM, Clock
@@ -90,11 +91,24 @@ def hold(wh: Warehouse, rows: Sequence[tuple[object, ...]]) -> int:
     return len(rows)
 
 
-def held(wh: Warehouse, limit: int = 100, *, released: bool = False) -> list[tuple[Any, ...]]:
+class Held(NamedTuple):
+    """A row of the view ``quarantined_events``."""
+
+    event_id: UUID
+    channel: str
+    office_id: str
+    at: datetime
+    quarantined_at: datetime
+    reason: str
+    released_by: str
+    release_why: str
+
+
+def held(wh: Warehouse, limit: int = 100, *, released: bool = False) -> list[Held]:
     """Quarantined messages (not yet released, or released), newest first."""
-    return wh.execute(
-        "SELECT event_id, channel, office_id, at, quarantined_at, reason, released_by, "
-        "release_why FROM quarantined_events WHERE released = %(r)s "
+    return wh.records(
+        Held,
+        f"SELECT {', '.join(Held._fields)} FROM quarantined_events WHERE released = %(r)s "
         "ORDER BY quarantined_at DESC, event_id LIMIT %(n)s",
         {"r": int(released), "n": limit},
     )

@@ -306,7 +306,10 @@ def repair(wh: Warehouse, report: Report) -> None:
 
 def describe(report: Report, out: Callable[[str], None] = print, examples: int = 5) -> None:
     """Print a report for people."""
-    fmt = lambda us: datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+
+    def fmt(us: int) -> str:
+        return datetime.fromtimestamp(us / 1e6, UTC).strftime("%Y-%m-%d %H:%M")
+
     out(
         f"reconcile {fmt(report.start_us)} .. {fmt(report.end_us)} UTC: "
         f"{report.raw_events} raw events"

@@ -37,16 +37,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bench.core import Figure, Lab, Value
-from streams.alert_engine import AlertEngine
+from streams.alert_book import RuleBook
 from streams.alert_life import Policy, Track, step
-from streams.alert_rules import (
-    Finding,
-    Hour,
-    RuleBook,
-    misuse_surge,
-    negative_share,
-    silent_device,
-)
+from streams.alert_live import step_live
+from streams.alert_rules import Finding, Hour, misuse_surge, negative_share, silent_device
 from streams.alerting import LOCAL, evaluate, office_hour
 
 OFFICES = 126
@@ -159,7 +153,7 @@ def _live(
                     )
                     if f is not None
                 ]
-                tracks, changes = AlertEngine._step_live(tracks, found, h)
+                tracks, changes = step_live(tracks, found, h)
                 raised += [
                     (office, c.alert.rule.split("/")[0], h) for c in changes if c.kind == "raised"
                 ]

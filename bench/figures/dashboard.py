@@ -25,7 +25,9 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.core import Figure, Lab, Value
@@ -33,7 +35,9 @@ from bench.preload import wait_for_group, worker
 from hailong.clock import SYSTEM
 from hailong.kafka import SIMULATOR, deliver, make_producer
 from hailong.methodology import Weights
-from pipelines.ranking import Period, build_ranking, publish, unit_counts
+from hailong.registry import Office, Unit
+from pipelines.ranking import Period, build_ranking
+from pipelines.ranking_store import publish, unit_counts
 from pipelines.web import data
 from pipelines.web.app import create_app
 from pipelines.web.auth import Account
@@ -41,7 +45,7 @@ from pipelines.web.store import Accounts
 from tests.serving import free_port, request, serve  # the tests' small HTTP server/client
 from warehouse.client import Warehouse
 from warehouse.private import prepare_private
-from warehouse.registry import Office, Unit, load_registry
+from warehouse.registry import load_registry
 
 OFFICES = 10_000
 UNITS = 3_300
@@ -110,7 +114,7 @@ def run(lab: Lab) -> dict[str, float]:
     n = 10 if lab.quick else 40
     out: dict[str, float] = {}
     with serve(create_app(s, SYSTEM), free_port()) as base:
-        cases = {
+        cases: dict[str, Callable[[], Any]] = {
             "city": lambda: request("GET", f"{base}/city", headers=cookie),
             "office": lambda: request(
                 "GET", f"{base}/office/{rng.choice(office_ids)}", headers=cookie

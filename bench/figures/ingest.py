@@ -1,5 +1,8 @@
 """Figures 1-3 of issue 6: the ingest limits and Hailong's stream worker against them.
 
+Over 400 lines on purpose: figures 1-3 measure the same pre-loaded topics three ways
+(raw loops, ClickHouse's Kafka engine, the worker) and must be read side by side.
+
 All three read the same pre-loaded topics (:mod:`bench.preload`: the simulator's mix of
 kiosk ratings, QR surveys and camera observations, >= 1M events, 50k with ``--quick``)
 and land them in the lab's raw tables (``kiosk_ratings_raw``, ``qr_surveys_raw``,

@@ -24,10 +24,9 @@ from datetime import date
 from bench.core import Figure, Lab, Value
 from bench.preload import preload, worker
 from hailong.kafka import ADMIN, client_config
-from hailong.settings import Settings, load_settings
+from hailong.registry import Office, Unit
+from hailong.settings import Settings
 from producers.simulator import SimOffice, city_offices, hanoi_offices
-from warehouse.client import Warehouse
-from warehouse.registry import Office, Unit
 
 EVENTS = (300_000, 20_000)  # (full, quick)
 STALL_S = 180.0  # no offset committed for this long: the worker is stuck
@@ -72,29 +71,18 @@ def committed_and_end(s: Settings) -> tuple[int, int]:
 
 @contextmanager
 def corner(lab: Lab, tag: str) -> Iterator[Settings]:
-    """Topics (under the lab's prefix, so removed with the lab's), a consumer group and
-    a database of their own; the database is dropped afterwards."""
-    from infra.topics import ensure_topics
-    from warehouse.migrate import prepare
+    """Topics (under the lab's prefix), a consumer group and a database of their own;
+    the topics and the database are removed afterwards (:func:`tests.scratch.scratch`)."""
+    from tests.scratch import scratch
 
-    base = lab.settings
-    # load_settings, not model_copy: a copy keeps the cached `topics` of the original
-    s = load_settings(
-        topic_prefix=f"{base.topic_prefix}{tag}.",
-        consumer_group=f"{base.consumer_group}-{tag}",
-        clickhouse_database=f"{base.clickhouse_database}_{tag}",
-        # made-up offices of a fixed past month: no registry, no horizon
+    # the lab's names and the tag: topic prefix bench.<id>.<tag>., group bench-<id>-<tag>;
+    # made-up offices of a fixed past month: no registry, no horizon
+    with scratch(
+        f"{lab.settings.clickhouse_database}_{tag}",
         late_horizon_days=0,
         quarantine_unregistered=False,
-    )
-    ensure_topics(s, progress=lambda _m: None)
-    prepare(s, progress=lambda _m: None)
-    try:
+    ) as s:
         yield s
-    finally:
-        with Warehouse(s, database="default") as wh:
-            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
-            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}_private")
 
 
 def peak_rss_mb(lab: Lab, s: Settings, offices: list[SimOffice], total: int) -> float:

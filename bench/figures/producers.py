@@ -30,15 +30,11 @@ from __future__ import annotations
 import http.client
 import json
 import random
-import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -50,6 +46,7 @@ from hailong.questionnaire import questionnaires
 from hailong.settings import Settings
 from producers.kiosk import KioskClient, KioskDevice
 from producers.simulator import hanoi_offices
+from tests.serving import free_port, serve  # the tests' uvicorn-in-a-thread
 
 # (full, quick) sizes
 BARE_EVENTS = (300_000, 30_000)
@@ -125,34 +122,6 @@ def kiosk_client(s: Settings, n: int, spool_dir: Path) -> tuple[float, float]:
 
 
 # --- QR gateway --------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serve(app: Any, port: int) -> Iterator[None]:
-    """Serve ``app`` with uvicorn on 127.0.0.1:``port`` in a thread (lifespan included)."""
-    import uvicorn
-
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the gateway did not start")
-        time.sleep(0.05)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(60)
-
-
 def survey_bodies(s: Settings, n: int) -> list[bytes]:
     """n JSON submissions, each with its own freshly signed token (as the issuing API
     signs them), answering 5-22 criteria of sipas-5/1 like the simulator's citizens."""

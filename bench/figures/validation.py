@@ -132,9 +132,9 @@ def _signature_us(events: list[tuple[bytes, str]]) -> float:
 def _checking_parser() -> Any:
     """parse_event, then the plausibility rules as the worker applies them."""
     from hailong.contract import parse_event
+    from hailong.registry import OfficeCalendar, hanoi_registry
     from streams.plausible import DAY_US, Rules, doubts
     from warehouse.channels import BY_NAME
-    from warehouse.registry import OfficeCalendar, hanoi_registry
 
     spans: dict[str, list[Any]] = {}
     for o in hanoi_registry()[1]:

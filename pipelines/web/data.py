@@ -1,7 +1,7 @@
 """What the dashboard, the portal and the read API read, from the city views
 (warehouse/README.md): one function per thing a page shows, each returning plain rows
-as dicts. Scope checks are the caller's (``pipelines/web/app.py``); these functions
-read what they are asked.
+as dicts. Scope checks are the caller's (``pipelines/web/pages.py``, ``api.py``); these
+functions read what they are asked.
 
 "Published" rankings are those of a period that has ended and was computed after its
 end (the scheduled run on the 1st, or a re-run); a ranking of the month in progress is
@@ -304,4 +304,7 @@ def weights_json(wh: Warehouse) -> dict[str, float]:
         "SELECT argMax(qr, valid_from), argMax(kiosk, valid_from), "
         "argMax(camera, valid_from) FROM index_weights"
     )
-    return json.loads(json.dumps(dict(zip(("qr", "kiosk", "camera"), rows[0], strict=True))))
+    weights: dict[str, float] = json.loads(
+        json.dumps(dict(zip(("qr", "kiosk", "camera"), rows[0], strict=True)))
+    )
+    return weights

@@ -167,27 +167,33 @@ class Accounts:
         )
         return token
 
-    def session(self, token: str | None) -> Account | None:
-        """The account of a live session (None: none, expired, ended, or disabled)."""
+    def _of_token(self, sql: str, token: str | None) -> tuple[Any, ...] | None:
+        """The row ``sql`` selects for a token's digest (``%(d)s``); None: no token, or
+        no row."""
         if not token:
             return None
-        rows = self.wh.execute(
+        rows = self.wh.execute(sql, {"d": digest(token)})
+        return rows[0] if rows else None
+
+    def session(self, token: str | None) -> Account | None:
+        """The account of a live session (None: none, expired, ended, or disabled)."""
+        row = self._of_token(
             "SELECT name, toUInt32(expires_at), revoked FROM sessions FINAL WHERE digest = %(d)s",
-            {"d": digest(token)},
+            token,
         )
-        if not rows or rows[0][2] or rows[0][1] <= self.clock.time():
+        if row is None or row[2] or row[1] <= self.clock.time():
             return None
-        return self.get(rows[0][0])
+        return self.get(row[0])
 
     def logout(self, token: str) -> None:
-        rows = self.wh.execute(
+        row = self._of_token(
             "SELECT name, toUInt32(created_at), toUInt32(expires_at) "
             "FROM sessions FINAL WHERE digest = %(d)s",
-            {"d": digest(token)},
+            token,
         )
-        if rows:
+        if row is not None:
             _, version = self._version()
-            name, created, expires = rows[0]
+            name, created, expires = row
             self.wh.insert(
                 "sessions",
                 ("digest", "name", "created_at", "expires_at", "revoked", "version"),
@@ -224,15 +230,12 @@ class Accounts:
         return token
 
     def api_token(self, token: str | None) -> ApiToken | None:
-        if not token:
-            return None
-        rows = self.wh.execute(
-            "SELECT label, unit_code, revoked FROM api_tokens FINAL WHERE digest = %(d)s",
-            {"d": digest(token)},
+        row = self._of_token(
+            "SELECT label, unit_code, revoked FROM api_tokens FINAL WHERE digest = %(d)s", token
         )
-        if not rows or rows[0][2]:
+        if row is None or row[2]:
             return None
-        return ApiToken(rows[0][0], rows[0][1])
+        return ApiToken(row[0], row[1])
 
     def api_tokens(self) -> list[tuple[str, str, str, datetime, bool]]:
         return [

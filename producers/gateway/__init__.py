@@ -3,8 +3,14 @@ phones, the survey page, and ``qr_survey/1`` events published only once Kafka ha
 
 - :mod:`hailong.qrtoken`: the signed token format (HMAC-SHA256; the stream worker checks it too);
 - :mod:`~producers.gateway.store`: single use, durably (SQLite, WAL);
+- :mod:`~producers.gateway.service`: the gateway's state and submission logic;
+- :mod:`~producers.gateway.models`: the API's models, the survey form as read;
 - :mod:`~producers.gateway.page`: the survey page and the other pages citizens see;
-- :mod:`~producers.gateway.app`: the HTTP service (FastAPI, OpenAPI at ``/docs``).
+- :mod:`~producers.gateway.answers`: HTML answers (CSP), refusals as pages, QR images;
+- :mod:`~producers.gateway.api` (issuing, survey API) and
+  :mod:`~producers.gateway.citizens` (the pages): the routes;
+- :mod:`~producers.gateway.app`: the HTTP service (FastAPI, OpenAPI at ``/docs``);
+- :func:`run_cli`: ``hailong gateway`` (served by :func:`hailong.http.serve`).
 """
 
 from __future__ import annotations
@@ -32,40 +38,25 @@ class RedactTokens(logging.Filter):
 
 def run_cli(settings: Settings, args: argparse.Namespace) -> None:
     """``hailong gateway``: serve the gateway with uvicorn until interrupted."""
-    import uvicorn
-
     from producers.gateway.app import create_app
+    from producers.service import run_service
 
-    updates = {
-        k: v for k, v in (("gateway_host", args.host), ("gateway_port", args.port)) if v is not None
-    }
-    if updates:
-        settings = settings.model_copy(update=updates)
-    app = create_app(settings)
-    print(
-        f"gateway: http://{settings.gateway_host}:{settings.gateway_port} (surveys at "
-        f"{settings.gateway_url}/s/<token>, API docs at /docs); issuers authenticate with "
-        f"their own tokens (hailong devices register --kind issuer); publishing to "
-        f"{settings.topics.qr}",
-        flush=True,
-    )
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s gateway %(levelname)s %(message)s"
-    )
-    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     # X-Forwarded-For is believed only from the trusted proxies (default: none, so the
     # rate limit keys on the connecting address and no client can choose its own).
-    proxies = (
-        args.forwarded_allow_ips
-        if args.forwarded_allow_ips is not None
-        else settings.gateway_trusted_proxies
-    ).strip()
-    uvicorn.run(
-        app,
-        host=settings.gateway_host,
-        port=settings.gateway_port,
-        log_level=args.log_level,
-        proxy_headers=bool(proxies),
-        forwarded_allow_ips=proxies or None,
-        server_header=False,
+    proxies = args.forwarded_allow_ips
+    if proxies is None:
+        proxies = settings.gateway_trusted_proxies
+    run_service(
+        settings,
+        args,
+        "gateway",
+        create_app,
+        lambda s: (
+            f"gateway: http://{s.gateway_host}:{s.gateway_port} (surveys at "
+            f"{s.gateway_url}/s/<token>, API docs at /docs); issuers authenticate with "
+            f"their own tokens (hailong devices register --kind issuer); publishing to "
+            f"{s.topics.qr}"
+        ),
+        trusted_proxies=proxies.strip(),
+        access_filters=[RedactTokens()],
     )

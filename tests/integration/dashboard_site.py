@@ -14,15 +14,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hailong.clock import SYSTEM
+from hailong.registry import Office, Unit
 from hailong.settings import Settings
-from pipelines.ranking import (
-    Period,
-    StaffRow,
-    build_ranking,
-    publish,
-    publish_staff,
-    unit_counts,
-)
+from pipelines.ranking import Period, StaffRow, build_ranking
+from pipelines.ranking_store import publish, publish_staff, unit_counts
 from pipelines.web.app import create_app
 from pipelines.web.auth import Account
 from pipelines.web.store import Accounts
@@ -32,7 +27,7 @@ from warehouse.client import Warehouse
 from warehouse.kiosk import HOURLY_COLUMNS as KIOSK_HOURLY
 from warehouse.private import prepare_private
 from warehouse.qr import RAW_COLUMNS as QR_RAW
-from warehouse.registry import Office, Unit, load_registry
+from warehouse.registry import load_registry
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 PASSWORD = "a long test password"  # noqa: S105 - a test's

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hailong.settings import Settings, load_settings
+from hailong.settings import Settings
 from streams.alert_engine import AlertEngine
+from tests.conftest import reconfigured
 from tests.integration.test_alert_engine import city
 from tests.integration.test_devices import hailong
 from warehouse.client import Warehouse
@@ -21,12 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_alerts_from_the_command_line(settings: Settings, tmp_path: Path) -> None:
-    s = load_settings(
-        **{
-            **{n: getattr(settings, n) for n in settings.model_fields_set},
-            "alert_routes_file": tmp_path / "routes" / "routes.json",
-        }
-    )
+    s = reconfigured(settings, alert_routes_file=tmp_path / "routes" / "routes.json")
     now = datetime.now(UTC)
     with Warehouse(s) as wh:
         city(wh, int(now.timestamp()) // 3600 - 1)

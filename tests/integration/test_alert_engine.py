@@ -25,15 +25,17 @@ import pytest
 
 from hailong.clock import TestingClock
 from hailong.kafka import WORKER, make_producer
-from hailong.settings import Settings, load_settings
-from streams.alert_engine import AlertEngine, act
-from tests.conftest import read_topic, running_worker, wait_until
+from hailong.registry import Office, Unit
+from hailong.settings import Settings
+from infra.worker import running_worker
+from streams.alert_engine import AlertEngine
+from tests.conftest import read_topic, reconfigured, wait_until
 from tests.serving import smtp_server, webhook_receiver
-from warehouse import devices
-from warehouse.alerts import current
+from warehouse import device_health, devices
+from warehouse.alerts import act, current
 from warehouse.client import Warehouse
 from warehouse.kiosk import HOURLY_COLUMNS as KIOSK_HOURLY
-from warehouse.registry import Office, Unit, load_registry
+from warehouse.registry import load_registry
 
 pytestmark = pytest.mark.integration
 
@@ -113,13 +115,11 @@ def check_engine(
     def bodies() -> list[dict[str, Any]]:
         return [json.loads(b) for b, _, ok in posted if ok]
 
-    s = load_settings(
-        **{
-            **{n: getattr(settings, n) for n in settings.model_fields_set},
-            "smtp_host": "127.0.0.1",
-            "smtp_port": port,
-            "alert_routes_file": routes(tmp_path / "routes.json", hook),
-        }
+    s = reconfigured(
+        settings,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        alert_routes_file=routes(tmp_path / "routes.json", hook),
     )
     last_complete = int(NOW.timestamp()) // 3600 - 1
     with Warehouse(s) as wh:
@@ -179,7 +179,7 @@ def check_engine(
         clock.advance(300)
         wh.insert(
             "device_seen",
-            devices.SEEN_COLUMNS,
+            device_health.SEEN_COLUMNS,
             [("K-A", "HN-A", "kiosk", int(clock.time() * 1e6), int(clock.time() * 1e6), 0.0)],
         )
         report = engine.run_once()
@@ -216,9 +216,7 @@ def test_a_worker_killed_and_started_again_neither_loses_nor_duplicates_alerts(
 ) -> None:
     """The real worker's timer runs the engine; SIGKILL it, start another: the same open
     alerts, each raised once on the topic and in the store."""
-    s = load_settings(
-        **{**{n: getattr(settings, n) for n in settings.model_fields_set}, "alert_interval_s": 1.0}
-    )
+    s = reconfigured(settings, alert_interval_s=1.0)
     now = datetime.now(UTC)  # the worker's own clock; the data is placed relative to it
     last_complete = int(now.timestamp()) // 3600 - 1
     with Warehouse(s) as wh:

@@ -4,9 +4,6 @@ a raw row changed after landing is named, exactly."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,8 +12,10 @@ import pytest
 
 from hailong.kafka import SIMULATOR, deliver, make_producer
 from hailong.methodology import LOCAL_TZ
-from hailong.settings import Settings, load_settings
-from tests.conftest import running_worker, settings_env, wait_until
+from hailong.settings import Settings
+from infra.worker import running_worker
+from tests.conftest import hailong, reconfigured, register_device, wait_until
+from tests.events import kiosk_press
 from warehouse.client import Warehouse
 from warehouse.devices import signer_from_config
 from warehouse.kiosk import RAW_COLUMNS
@@ -24,59 +23,18 @@ from warehouse.kiosk import RAW_COLUMNS
 pytestmark = pytest.mark.integration
 
 
-def hailong(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "hailong.cli", *args],
-        env=settings_env(s),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_audit_verifies_every_event_and_names_a_tampered_one(
     settings: Settings, tmp_path: Path
 ) -> None:
-    s = load_settings(
-        **{
-            **{n: getattr(settings, n) for n in settings.model_fields_set},
-            "require_signatures": True,
-        }
-    )
+    s = reconfigured(settings, require_signatures=True)
     config = tmp_path / "K.json"
-    out = hailong(
-        s,
-        "devices",
-        "register",
-        "--device",
-        "K-A",
-        "--kind",
-        "kiosk",
-        "--office",
-        "HN-A",
-        "--from",
-        "2020-01-01T00:00:00+00:00",
-        "--out",
-        str(config),
-    )
-    assert out.returncode == 0, out.stderr
+    register_device(s, "K-A", "kiosk", "HN-A", config, "--from", "2020-01-01T00:00:00+00:00")
     signer = signer_from_config(config)
     at = datetime(2026, 10, 14, 9, 0, tzinfo=LOCAL_TZ)
     ids = [uuid.uuid4() for _ in range(4)]
 
     def press(i: int) -> bytes:
-        return json.dumps(
-            {
-                "schema": "kiosk_rating/1",
-                "event_id": str(ids[i]),
-                "office_id": "HN-A",
-                "device_id": "K-A",
-                "occurred_at": (at + timedelta(minutes=5 * i)).isoformat(),
-                "scale": 5,
-                "value": 5,
-            }
-        ).encode()
+        return kiosk_press("HN-A", "K-A", at + timedelta(minutes=5 * i), event_id=ids[i])
 
     messages = [(b"HN-A", press(i), [*signer.headers(press(i))]) for i in range(3)]
     messages.append((b"HN-A", press(3), []))  # unsigned: held, then released by a person

@@ -1,6 +1,7 @@
-"""The bootstrap's samples (pipelines/bootstrap.py, warehouse/sql/unit_qr_submissions.sql)
-are the ranking's events, on the Debian 18.16 server and on the current engine (chdb):
-landed through the platform's own writers and bucket refreshes, hand-checked."""
+"""The bootstrap's samples (pipelines/bootstrap.py, read by pipelines/ranking_store.py
+with warehouse/sql/unit_qr_submissions.sql) are the ranking's events, on the Debian
+18.16 server and on the current engine (chdb): landed through the platform's own
+writers and bucket refreshes, hand-checked."""
 
 from __future__ import annotations
 
@@ -13,20 +14,17 @@ import pytest
 from hailong.contract import CameraObservation, Event, KioskRating, QrSurvey
 from hailong.methodology import Weights
 from hailong.questionnaire import questionnaires
+from hailong.registry import Office, Unit
 from hailong.settings import Settings
-from pipelines import bootstrap
-from pipelines.bootstrap import (
-    UnitSample,
-    bootstrap_intervals,
-    inconsistent_units,
-    unit_samples,
-)
-from pipelines.ranking import Period, build_ranking, unit_counts
+from pipelines import ranking_store
+from pipelines.bootstrap import UnitSample, bootstrap_intervals, inconsistent_units
+from pipelines.ranking import Period, build_ranking
+from pipelines.ranking_store import unit_counts, unit_samples
 from tests.chdb_warehouse import ChdbWarehouse
 from warehouse import landing
 from warehouse.channels import CAMERA, KIOSK, QR, Channel
 from warehouse.client import Warehouse
-from warehouse.registry import Office, Unit, load_registry
+from warehouse.registry import load_registry
 
 pytestmark = pytest.mark.integration
 
@@ -150,17 +148,11 @@ def fill(wh: Any) -> None:
 
 
 def expected(unit: str, k_n: int, k_sat: int, c_n: int, c_pos: int) -> UnitSample:
-    return UnitSample.build(
-        unit,
-        "commune",
-        k_n=k_n,
-        k_sat=k_sat,
-        c_n=c_n,
-        c_pos=c_pos,
-        submissions=[
+    return UnitSample(unit, "commune", k_n=k_n, k_sat=k_sat, c_n=c_n, c_pos=c_pos).with_submissions(
+        [
             {(Q.aspect_of(c), f"sipas-5/1:{c}"): v >= 4 for c, v in s.answers.items()}
             for s in COUNTED[unit]
-        ],
+        ]
     )
 
 
@@ -170,8 +162,8 @@ def check(wh: Any) -> list[UnitSample]:
     assert samples == unit_samples(wh, OCTOBER, counts)
     # read a unit per query (as a big month is read): the same samples
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(bootstrap, "QR_CHUNK", 1)
-        assert bootstrap._chunks(["90001", "90002"], lambda u: 1, 1) == [["90001"], ["90002"]]
+        mp.setattr(ranking_store, "QR_CHUNK", 1)
+        assert ranking_store._chunks(["90001", "90002"], lambda u: 1, 1) == [["90001"], ["90002"]]
         assert unit_samples(wh, OCTOBER, counts) == samples
     # by hand: 90001 kiosk 201 (sat), 202; camera 301 (+), 302. 90002 kiosk 204 (sat).
     assert samples == [expected("90001", 2, 1, 2, 1), expected("90002", 1, 1, 0, 0)]

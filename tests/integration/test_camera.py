@@ -20,7 +20,7 @@ import pytest
 from hailong.contract import CameraObservation, parse_event
 from hailong.settings import Settings
 from infra.stack import default_signals
-from tests.conftest import read_topic, settings_env
+from tests.conftest import read_topic
 from tests.serving import Reply, free_port, request
 from warehouse.client import Warehouse
 from warehouse.devices import register, revoke
@@ -85,7 +85,7 @@ def adapter(settings: Settings, tmp_path: Path) -> Iterator[Adapter]:
         for camera, office in (("cam-3", OFFICE), ("cam-1", OFFICE), ("cam-9", "HN-00008")):
             tokens[camera] = register(wh, camera, "camera", office, by="test").webhook_token
     port = free_port()
-    env = {**settings_env(s), "HAILONG_CAMERA_PORT": str(port)}
+    env = {**s.child_environment(), "HAILONG_CAMERA_PORT": str(port)}
     log = tmp_path / "camera.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(

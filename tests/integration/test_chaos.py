@@ -10,7 +10,6 @@ import base64
 import json
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,10 +18,11 @@ import pytest
 
 from hailong.contract import CameraObservation, KioskRating, QrSurvey
 from hailong.settings import Settings
-from infra.stack import Stack, default_signals
+from infra.stack import Stack
+from infra.worker import start_worker as launch_worker
 from producers.publisher import Publisher
 from producers.simulator import city_traffic, hanoi_offices
-from tests.conftest import read_topic, settings_env, wait_until
+from tests.conftest import read_topic, wait_until
 from warehouse.client import Warehouse
 from warehouse.reconcile import describe, reconcile
 
@@ -72,16 +72,8 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
         publisher.publish_raw(topic[channel], [(b"HN-00004", value)])
     publisher.close()
 
-    log = (tmp_path / "worker.log").open("ab")
-
     def start_worker() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "hailong.cli", "stream"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=settings_env(settings),
-            preexec_fn=default_signals,
-        )
+        return launch_worker(settings, tmp_path / "worker.log")
 
     wh = Warehouse(settings)
 
@@ -121,7 +113,6 @@ def test_kills_and_outage_lose_nothing_and_count_nothing_twice(
     finally:
         worker.terminate()
         worker.wait(30)
-        log.close()
 
     # Every valid event in raw exactly once (after ReplacingMergeTree's FINAL).
     for channel, ids in expected.items():

@@ -16,6 +16,7 @@ from hailong.settings import Settings
 from streams.ingest import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE, Received, dead_letter_row, split
 from tests.chdb_warehouse import ChdbWarehouse
 from tests.integration.test_sql_engines import normalise
+from warehouse import camera, kiosk, qr
 from warehouse.client import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -68,29 +69,17 @@ H1, H2, H3 = (datetime(2026, 11, 24, h, tzinfo=UTC) for h in (2, 3, 9))
 BUCKETS: list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]] = [
     (
         "kiosk_hourly",
-        ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version"),
+        kiosk.HOURLY_COLUMNS,
         [("OA", H1, 2, 1, 0, 2), ("OA", H1, 3, 2, 1, 4), ("OB", H2, 1, 1, 0, 1)],
     ),
     (
         "qr_hourly",
-        ("office_id", "hour", "q_n", "q_duplicates", "version"),
+        qr.HOURLY_COLUMNS,
         [("OA", H1, 1, 0, 1), ("OA", H1, 2, 1, 3), ("OC", H3, 1, 0, 1)],
     ),
     (
         "camera_hourly",
-        (
-            "office_id",
-            "hour",
-            "c_n",
-            "c_pos",
-            "c_low_confidence",
-            "queue_obs",
-            "queue_length_sum",
-            "queue_length_max",
-            "wait_obs",
-            "wait_seconds_sum",
-            "version",
-        ),
+        camera.HOURLY_COLUMNS,
         [("OA", H1, 1, 1, 0, 1, 9, 9, 1, 30.0, 3), ("OA", H1, 4, 3, 1, 2, 7, 5, 1, 90.5, 7)],
     ),
 ]

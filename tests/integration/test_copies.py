@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import random
 import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,10 +27,11 @@ import pytest
 from hailong.contract import CameraObservation, Event, KioskRating, QrSurvey
 from hailong.kafka import SIMULATOR, make_producer
 from hailong.settings import Settings
-from infra.stack import default_signals
+from infra.worker import start_worker as launch_worker
 from producers.simulator import city_traffic, hanoi_offices
 from streams.ingest import Ingestor, Received
-from tests.conftest import settings_env, wait_until
+from tests.conftest import hailong, wait_until
+from tests.events import kiosk_press
 from warehouse import claims, landing
 from warehouse.channels import CAMERA, KIOSK, QR
 from warehouse.client import Warehouse
@@ -77,17 +76,7 @@ class Dying:
 
 
 def press(event_id: uuid.UUID, office: str, value: int = 5) -> bytes:
-    return json.dumps(
-        {
-            "schema": "kiosk_rating/1",
-            "event_id": str(event_id),
-            "office_id": office,
-            "device_id": f"{office}-K1",
-            "occurred_at": AT.isoformat(),
-            "scale": 5,
-            "value": value,
-        }
-    ).encode()
+    return kiosk_press(office, f"{office}-K1", AT, value=value, event_id=event_id)
 
 
 def counted(wh: Warehouse, offices: tuple[str, ...]) -> int:
@@ -191,16 +180,8 @@ def test_two_workers_killed_at_random_land_one_office_split_over_two_partitions_
             copies += 1
         sends.append(group)
 
-    log = (tmp_path / "workers.log").open("ab")
-
     def start_worker() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "hailong.cli", "stream"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=settings_env(settings),
-            preexec_fn=default_signals,
-        )
+        return launch_worker(settings, tmp_path / "workers.log")
 
     workers = [start_worker(), start_worker()]
     kills = 0
@@ -242,7 +223,6 @@ def test_two_workers_killed_at_random_land_one_office_split_over_two_partitions_
                 w.wait(30)
             except subprocess.TimeoutExpired:
                 w.kill()
-        log.close()
 
     # Each event_id once: exactly one owned raw row per event, none for anything else.
     owned_rows = 0
@@ -267,21 +247,8 @@ def test_two_workers_killed_at_random_land_one_office_split_over_two_partitions_
         owned_rows += len(owned)
     assert owned_rows == len(events)
     assert ties(wh) == []  # no two bucket rows with one version and different counts
-    result = subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "hailong.cli",
-            "reconcile",
-            "--since",
-            start.isoformat(),
-            "--until",
-            end.isoformat(),
-        ],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = hailong(
+        settings, "reconcile", "--since", start.isoformat(), "--until", end.isoformat()
     )
     assert result.returncode == 0, result.stdout + result.stderr
     checked = sum(int(m) for m in re.findall(r"(\d+) buckets checked, equal", result.stdout))

@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from hailong.kafka import SIMULATOR, deliver, make_producer
 from hailong.settings import Settings
-from tests.conftest import running_worker
+from infra.worker import running_worker
 from tests.integration.dashboard_site import COMMENT, PASSWORD, Site, site
 
 pytestmark = pytest.mark.integration

@@ -19,6 +19,7 @@ from hailong.kafka import SIMULATOR, deliver, make_producer
 from hailong.settings import Settings
 from streams.ingest import Ingestor, Received
 from tests.conftest import read_topic, wait_until
+from tests.events import kiosk_press
 from warehouse.client import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -56,17 +57,9 @@ def test_dead_letters_land_once_each_even_after_a_replay(
     settings: Settings, worker: subprocess.Popen[bytes]
 ) -> None:
     cases = invalid_events(settings)
-    valid = json.dumps(
-        {
-            "schema": "kiosk_rating/1",
-            "event_id": "00000000-0000-0000-0000-00000000d1e1",
-            "office_id": "OA",
-            "device_id": "K1",
-            "occurred_at": "2026-11-24T09:00:00+07:00",
-            "scale": 5,
-            "value": 5,
-        }
-    ).encode()
+    valid = kiosk_press(
+        "OA", "K1", "2026-11-24T09:00:00+07:00", event_id="00000000-0000-0000-0000-00000000d1e1"
+    )
     producer = make_producer(settings, SIMULATOR)
     for topic, key, value, _ in cases:
         deliver(producer, topic, [(key, value)])  # type: ignore[list-item]  # a tombstone too

@@ -1,11 +1,9 @@
 """The view device_health on the real server, fed by a real worker: registered kiosks
 and cameras (not revoked), when each was last heard from (the broker's clock), its clock
-skew, and `silent` by the rule of warehouse.devices.silent at the server's own time."""
+skew, and `silent` by the rule of warehouse.device_health.silent at the server's own time."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from subprocess import Popen
 
@@ -14,9 +12,11 @@ import pytest
 from hailong.kafka import SIMULATOR, deliver, make_producer
 from hailong.settings import Settings
 from tests.conftest import wait_until
+from tests.events import kiosk_press
 from warehouse.buckets import epoch_us
 from warehouse.client import Warehouse
-from warehouse.devices import register, revoke, silent
+from warehouse.device_health import silent
+from warehouse.devices import register, revoke
 
 pytestmark = pytest.mark.integration
 
@@ -36,17 +36,7 @@ def test_device_health_shows_last_seen_skew_and_silence(
         register(wh, "GW", "gateway", by="test")
         revoke(wh, "K4", by="test", why="stolen")
         sent_at = datetime.now(UTC)
-        press = json.dumps(
-            {
-                "schema": "kiosk_rating/1",
-                "event_id": str(uuid.uuid4()),
-                "office_id": "HN-A",
-                "device_id": "K1",
-                "occurred_at": (sent_at - timedelta(seconds=120)).isoformat(),
-                "scale": 5,
-                "value": 5,
-            }
-        ).encode()
+        press = kiosk_press("HN-A", "K1", sent_at - timedelta(seconds=120))
         deliver(make_producer(settings, SIMULATOR), settings.topics.kiosk, [(b"HN-A", press)])
         three_hours_ago = epoch_us(sent_at - timedelta(hours=3))
         wh.insert(

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from hailong.settings import Settings, load_settings
-from tests.conftest import running_worker, settings_env, wait_until
+from hailong.settings import Settings
+from infra.worker import running_worker
+from tests.conftest import reconfigured, register_device, wait_until
 from warehouse.client import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -32,36 +33,11 @@ def examples() -> tuple[str, str]:
 
 
 def test_the_readme_examples_publish_events_that_count(settings: Settings, tmp_path: Path) -> None:
-    s = load_settings(
-        **{
-            **{n: getattr(settings, n) for n in settings.model_fields_set},
-            "require_signatures": True,
-        }
+    s = reconfigured(settings, require_signatures=True)
+    config = tmp_path / "K-00004-1.json"
+    register_device(
+        s, "K-00004-1", "kiosk", "HN-00004", config, "--from", "2020-01-01T00:00:00+00:00"
     )
-    registered = subprocess.run(  # noqa: S603 - our own command line
-        [
-            sys.executable,
-            "-m",
-            "hailong.cli",
-            "devices",
-            "register",
-            "--device",
-            "K-00004-1",
-            "--kind",
-            "kiosk",
-            "--office",
-            "HN-00004",
-            "--out",
-            str(tmp_path / "K-00004-1.json"),
-            "--from",
-            "2020-01-01T00:00:00+00:00",
-        ],
-        env=settings_env(s),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert registered.returncode == 0, registered.stderr
     python, shell = examples()
     with running_worker(s, tmp_path / "worker.log") as worker, Warehouse(s) as wh:
         subprocess.run(  # noqa: S603 - the README's example
@@ -80,7 +56,7 @@ def test_the_readme_examples_publish_events_that_count(settings: Settings, tmp_p
             'org.apache.kafka.tools.ConsoleProducer "$@"\n'
         )
         script.chmod(0o755)
-        env = {**settings_env(s), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        env = {**s.child_environment(), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
         subprocess.run(  # noqa: S603 - the README's example
             ["bash", "-euo", "pipefail", "-c", shell],  # noqa: S607 - bash from PATH
             cwd=tmp_path,

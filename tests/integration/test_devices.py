@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,9 +16,11 @@ import pytest
 
 from hailong import qrtoken
 from hailong.kafka import SIMULATOR, Headers, deliver, make_producer
-from hailong.settings import Settings, load_settings
+from hailong.settings import Settings
 from hailong.signing import Signer, new_key
-from tests.conftest import running_worker, settings_env, wait_until
+from infra.worker import running_worker
+from tests.conftest import hailong, reconfigured, register_device, wait_until
+from tests.events import kiosk_press
 from tests.unit.test_contract import CAMERA_SENTIMENT, QR
 from warehouse.client import Warehouse
 from warehouse.devices import signer_from_config
@@ -30,27 +30,10 @@ pytestmark = pytest.mark.integration
 A, B = "HN-A", "HN-B"
 
 
-def hailong(s: Settings, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "hailong.cli", *args],
-        env=settings_env(s),
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 @pytest.fixture
 def signed(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     """The test's settings with signatures required, and a worker running."""
-    s = load_settings(
-        **{
-            **{n: getattr(settings, n) for n in settings.model_fields_set},
-            "require_signatures": True,
-        }
-    )
+    s = reconfigured(settings, require_signatures=True)
     with running_worker(s, tmp_path / "worker.log") as proc:
         yield s
         assert proc.poll() is None, "the worker must survive"
@@ -59,17 +42,9 @@ def signed(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
 def press(
     device: str, office: str, event_id: uuid.UUID | None = None, at: datetime | None = None
 ) -> bytes:
-    return json.dumps(
-        {
-            "schema": "kiosk_rating/1",
-            "event_id": str(event_id or uuid.uuid4()),
-            "office_id": office,
-            "device_id": device,
-            "occurred_at": (at or datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-            "scale": 5,
-            "value": 5,
-        }
-    ).encode()
+    return kiosk_press(
+        office, device, at or datetime.now(UTC) - timedelta(hours=1), event_id=event_id
+    )
 
 
 def test_only_registered_devices_of_the_office_count(signed: Settings, tmp_path: Path) -> None:
@@ -84,23 +59,9 @@ def test_only_registered_devices_of_the_office_count(signed: Settings, tmp_path:
         ("C-B", "camera", B),
         ("GW", "gateway", ""),
     ]:
-        out = hailong(
-            s,
-            "devices",
-            "register",
-            "--device",
-            device,
-            "--kind",
-            kind,
-            *(["--office", office] if office else []),
-            "--from",
-            since,
-            "--out",
-            str(devices / f"{device}.json"),
-            "--by",
-            "test",
+        register_device(
+            s, device, kind, office, devices / f"{device}.json", "--from", since, "--by", "test"
         )
-        assert out.returncode == 0, out.stderr
         assert (devices / f"{device}.json").stat().st_mode & 0o077 == 0  # owner only
     revoked = hailong(s, "devices", "revoke", "--device", "K-R", "--why", "stolen")
     assert revoked.returncode == 0 and "K-R: key 1 revoked" in revoked.stdout
@@ -115,84 +76,22 @@ def test_only_registered_devices_of_the_office_count(signed: Settings, tmp_path:
     k_a = signer_from_config(devices / "K-A.json")
     c_a = signer_from_config(devices / "C-A.json")
     k_r = signer_from_config(devices / "K-R.json")
-    legit = press("K-A", A)
-    attacks: dict[str, tuple[str, bytes, bytes, Headers, str]] = {}
-
-    def attack(
-        name: str, topic: str, key: bytes, value: bytes, headers: Headers, reason: str
-    ) -> None:
-        attacks[name] = (topic, key, value, headers, reason)
-
-    fake = press("FAKE-1", A)
-    attack("unregistered device, unsigned", s.topics.kiosk, A.encode(), fake, [], "unsigned")
+    gw = signer_from_config(devices / "GW.json")
     own_private, _ = new_key()
-    fake2 = press("FAKE-2", A)
-    attack(
-        "unregistered device, its own key",
-        s.topics.kiosk,
-        A.encode(),
-        fake2,
-        [*Signer("FAKE-2", 1, own_private).headers(fake2)],
-        "'FAKE-2' key 1 is not registered",
-    )
-    stolen_id = press("K-A", A)
-    attack(
-        "a registered id without its key",
-        s.topics.kiosk,
-        A.encode(),
-        stolen_id,
-        [*Signer("K-A", 1, own_private).headers(stolen_id)],
-        "does not match",
-    )
-    for_b = press("K-A", B)
-    attack(
-        "office A's device for office B",
-        s.topics.kiosk,
-        B.encode(),
-        for_b,
-        [*k_a.headers(for_b)],
-        "bound to office 'HN-A', not 'HN-B'",
+    fake_2, thief = Signer("FAKE-2", 1, own_private), Signer("K-A", 1, own_private)
+    legit = press("K-A", A)
+
+    def new_survey() -> bytes:
+        return json.dumps({**QR, "office_id": A, "event_id": str(uuid.uuid4())}).encode()
+
+    fake, fake2, stolen_id, for_b = (
+        press(device, office)
+        for device, office in (("FAKE-1", A), ("FAKE-2", A), ("K-A", A), ("K-A", B))
     )
     replay = legit.replace(json.loads(legit)["event_id"].encode(), str(uuid.uuid4()).encode())
-    attack(
-        "a signed event replayed under a new event_id",
-        s.topics.kiosk,
-        A.encode(),
-        replay,
-        [*k_a.headers(legit)],
-        "does not match",
-    )
     by_revoked = press("K-R", A, at=datetime.now(UTC) - timedelta(days=10))  # back-dated
-    attack(
-        "a revoked device",
-        s.topics.kiosk,
-        A.encode(),
-        by_revoked,
-        [*k_r.headers(by_revoked)],
-        "was revoked at",
-    )
     survey = json.dumps({**QR, "office_id": A}).encode()
-    attack("a QR survey straight to Kafka", s.topics.qr, A.encode(), survey, [], "unsigned")
-    survey2 = json.dumps({**QR, "office_id": A, "event_id": str(uuid.uuid4())}).encode()
-    attack(
-        "a QR survey signed by a kiosk",
-        s.topics.qr,
-        A.encode(),
-        survey2,
-        [*k_a.headers(survey2)],
-        "is a kiosk, which does not sign qr events",
-    )
-    gw = signer_from_config(devices / "GW.json")
-    gateway_no_token = json.dumps({**QR, "office_id": A, "event_id": str(uuid.uuid4())}).encode()
-    attack(
-        "a QR survey signed by a registered gateway, without a token",
-        s.topics.qr,
-        A.encode(),
-        gateway_no_token,
-        [*gw.headers(gateway_no_token)],
-        "no QR token",
-    )
-    made_up = json.dumps({**QR, "office_id": A, "event_id": str(uuid.uuid4())}).encode()
+    survey2, no_token, made_up = new_survey(), new_survey(), new_survey()
     forged = qrtoken.sign(
         "not-the-gateway-secret",
         A,
@@ -200,29 +99,43 @@ def test_only_registered_devices_of_the_office_count(signed: Settings, tmp_path:
         datetime.now(UTC),
         datetime.now(UTC) + timedelta(hours=1),
     )
-    attack(
-        "a QR survey with a made-up token",
-        s.topics.qr,
-        A.encode(),
-        made_up,
-        [(qrtoken.QR_TOKEN_HEADER, forged.text.encode()), *gw.headers(made_up)],
-        "the token's signature does not match",
-    )
-    other_camera = json.dumps(
+    fake_token = (qrtoken.QR_TOKEN_HEADER, forged.text.encode())
+    cam_b = json.dumps(
         {**CAMERA_SENTIMENT, "office_id": B, "camera_id": "C-B", "event_id": str(uuid.uuid4())}
     ).encode()
-    attack(
-        "a camera post with another camera's key",
-        s.topics.camera,
-        B.encode(),
-        other_camera,
-        [*c_a.headers(other_camera)],
-        "signed an event of camera_id 'C-B'",
-    )
+    kiosk, qr, camera = s.topics.kiosk, s.topics.qr, s.topics.camera
+    # name: (topic, office (the message's key), value, headers)
+    attacks: dict[str, tuple[str, str, bytes, Headers]] = {
+        "unregistered device, unsigned": (kiosk, A, fake, []),
+        "unregistered device, its own key": (kiosk, A, fake2, [*fake_2.headers(fake2)]),
+        "a registered id without its key": (kiosk, A, stolen_id, [*thief.headers(stolen_id)]),
+        "office A's device for office B": (kiosk, B, for_b, [*k_a.headers(for_b)]),
+        "a signed event replayed under a new event_id": (kiosk, A, replay, [*k_a.headers(legit)]),
+        "a revoked device": (kiosk, A, by_revoked, [*k_r.headers(by_revoked)]),
+        "a QR survey straight to Kafka": (qr, A, survey, []),
+        "a QR survey signed by a kiosk": (qr, A, survey2, [*k_a.headers(survey2)]),
+        "a gateway-signed QR survey without a token": (qr, A, no_token, [*gw.headers(no_token)]),
+        "a QR survey with a made-up token": (qr, A, made_up, [fake_token, *gw.headers(made_up)]),
+        "a camera post with another camera's key": (camera, B, cam_b, [*c_a.headers(cam_b)]),
+    }
+    # name: what the quarantine gives as the reason it is held
+    reasons = {
+        "unregistered device, unsigned": "unsigned",
+        "unregistered device, its own key": "'FAKE-2' key 1 is not registered",
+        "a registered id without its key": "does not match",
+        "office A's device for office B": "bound to office 'HN-A', not 'HN-B'",
+        "a signed event replayed under a new event_id": "does not match",
+        "a revoked device": "was revoked at",
+        "a QR survey straight to Kafka": "unsigned",
+        "a QR survey signed by a kiosk": "is a kiosk, which does not sign qr events",
+        "a gateway-signed QR survey without a token": "no QR token",
+        "a QR survey with a made-up token": "the token's signature does not match",
+        "a camera post with another camera's key": "signed an event of camera_id 'C-B'",
+    }
 
     producer = make_producer(s, SIMULATOR)
-    for topic, key, value, headers, _ in attacks.values():
-        deliver(producer, topic, [(key, value, headers)])
+    for topic, office, value, headers in attacks.values():
+        deliver(producer, topic, [(office.encode(), value, headers)])
     deliver(producer, s.topics.kiosk, [(A.encode(), legit, [*k_a.headers(legit)])])
     # a survey as the QR gateway sends it: its token (the gateway's secret), its signature
     survey_at = datetime.now(UTC) - timedelta(minutes=5)
@@ -273,9 +186,9 @@ def test_only_registered_devices_of_the_office_count(signed: Settings, tmp_path:
         )
         assert counted == [(A, "K-A"), (B, "K-B")]
         held = dict(wh.execute("SELECT raw, reason FROM quarantine FINAL"))
-    for name, (_, _, value, _, reason) in attacks.items():
+    for name, (_, _, value, _) in attacks.items():
         got = held[value.decode()]
-        assert reason in got, (name, got)
+        assert reasons[name] in got, (name, got)
 
 
 def test_a_survey_through_the_qr_gateway_counts_with_signatures_required(
@@ -287,30 +200,16 @@ def test_a_survey_through_the_qr_gateway_counts_with_signatures_required(
     from producers.gateway.app import create_app
     from tests.serving import free_port, request, serve
 
-    s = load_settings(
-        **{
-            **{n: getattr(settings, n) for n in settings.model_fields_set},
-            "require_signatures": True,
-            "stack_dir": tmp_path / "stack",
-            "kafka_home": settings.kafka_dir,
-            "gateway_port": free_port(),
-            "gateway_registry_refresh_s": 0,
-        }
+    s = reconfigured(
+        settings,
+        require_signatures=True,
+        stack_dir=tmp_path / "stack",
+        kafka_home=settings.kafka_dir,
+        gateway_port=free_port(),
+        gateway_registry_refresh_s=0,
     )
     for device, kind, office in (("qr-gateway", "gateway", ""), ("queue-A", "issuer", A)):
-        out = hailong(
-            s,
-            "devices",
-            "register",
-            "--device",
-            device,
-            "--kind",
-            kind,
-            *(["--office", office] if office else []),
-            "--out",
-            str(s.stack_dir / "devices" / f"{device}.json"),
-        )
-        assert out.returncode == 0, out.stderr
+        register_device(s, device, kind, office, s.stack_dir / "devices" / f"{device}.json")
     issuer = json.loads((s.stack_dir / "devices" / "queue-A.json").read_text())["issuer_token"]
     with (
         running_worker(s, tmp_path / "worker.log"),

@@ -20,9 +20,11 @@ import pytest
 from hailong.kafka import SIMULATOR, Headers, deliver, make_producer
 from hailong.settings import Settings, load_settings
 from hailong.signing import Signer, new_key
-from pipelines.ranking import Period, build_ranking, checksum, unit_counts
+from infra.worker import running_worker
+from pipelines.ranking import Period, build_ranking, checksum
+from pipelines.ranking_store import unit_counts
 from producers.kiosk import KioskDevice
-from tests.conftest import running_worker, wait_until
+from tests.conftest import wait_until
 from tests.integration.test_rankings import LINEAGE, registry
 from warehouse import devices
 from warehouse.client import Warehouse
@@ -61,25 +63,16 @@ def test_forged_presses_do_not_move_a_commune(settings: Settings, tmp_path: Path
                 groups.setdefault(c.peer_group, []).append(c.unit_code)
         group = next(g for g, members in sorted(groups.items()) if len(members) >= 3)
         third, second, first = (office_of[u] for u in sorted(groups[group])[:3])
+
+        def kiosk(device_id: str, office: str) -> devices.NewKey:
+            since = datetime(2025, 1, 1, tzinfo=UTC)
+            return devices.register(wh, device_id, "kiosk", office, by="test", valid_from=since)
+
         keys = {}
         for office in (third, second, first):
-            new = devices.register(
-                wh,
-                f"K-{office}",
-                "kiosk",
-                office,
-                by="test",
-                valid_from=datetime(2025, 1, 1, tzinfo=UTC),
-            )
+            new = kiosk(f"K-{office}", office)
             keys[office] = Signer(new.key.device_id, new.key.key_id, new.private_key)
-        revoked = devices.register(
-            wh,
-            f"K-{third}-old",
-            "kiosk",
-            third,
-            by="test",
-            valid_from=datetime(2025, 1, 1, tzinfo=UTC),
-        )
+        revoked = kiosk(f"K-{third}-old", third)
         devices.revoke(wh, f"K-{third}-old", by="test", why="stolen")
 
     def presses(office: str, n: int, satisfied: int, device: str = "") -> list[bytes]:

@@ -18,14 +18,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import (
-    AdminClient,
-    AlterConfigOpType,
-    ConfigEntry,
-    ConfigResource,
-    NewTopic,
-    ResourceType,
-)
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from hailong.kafka import ADMIN, GATEWAY, WORKER, admin_client, client_config, login
 from hailong.settings import Settings
@@ -109,6 +102,8 @@ def attempts(config: dict[str, Any], settings: Settings) -> dict[str, Callable[[
         admin.delete_topics([t.kiosk], request_timeout=6)[t.kiosk].result()
 
     def alter() -> None:
+        from confluent_kafka.admin import AlterConfigOpType, ConfigEntry
+
         resource = ConfigResource(
             ResourceType.TOPIC,
             t.kiosk,

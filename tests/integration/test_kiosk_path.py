@@ -15,6 +15,7 @@ import pytest
 from dagster import DagsterInstance
 
 from hailong.contract import KioskRating
+from hailong.registry import Office, Unit
 from hailong.settings import Settings
 from pipelines.assets import failed_checks, materialize_period
 from pipelines.resources import ClickHouseResource
@@ -22,7 +23,7 @@ from producers.kiosk import KioskDevice
 from producers.publisher import Publisher
 from tests.conftest import read_topic, wait_until
 from warehouse.client import Warehouse
-from warehouse.registry import Office, Unit, load_registry
+from warehouse.registry import load_registry
 
 pytestmark = pytest.mark.integration
 
@@ -189,7 +190,7 @@ def test_kiosk_ratings_travel_end_to_end(
     # The month's ranking, by Dagster against the real server.
     # OA: K_n = 1 + 1 + 30 = 32, K_sat = 27 → 84.375. OB October: 41, 31 → 75.609756…
     # OC: 5 < 30 → not ranked.
-    resource = ClickHouseResource(database=settings.clickhouse_database)
+    resource = ClickHouseResource.from_settings(settings)
 
     def run_ranking() -> list[tuple[Any, ...]]:
         result = materialize_period("2026-10", resource, DagsterInstance.ephemeral())

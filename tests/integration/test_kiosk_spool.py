@@ -22,7 +22,7 @@ from hailong.settings import Settings
 from infra.stack import Kafka, default_signals
 from infra.topics import ensure_topics
 from producers.kiosk import Forwarder, KioskClient, KioskDevice, Spool
-from tests.conftest import own_stack, read_topic, settings_env, wait_until
+from tests.conftest import own_stack, read_topic, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +64,7 @@ class KioskProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.log,
-            env=settings_env(s),
+            env=s.child_environment(),
             preexec_fn=default_signals,
             text=True,
             bufsize=1,

@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 
 from hailong.methodology import Weights
+from hailong.registry import Office, Unit
 from hailong.settings import Settings
 from tests.chdb_warehouse import ChdbWarehouse
+from warehouse import camera, kiosk, qr
 from warehouse.client import Warehouse
 from warehouse.migrate import record_weights
-from warehouse.registry import Office, Unit, load_registry
+from warehouse.registry import load_registry
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +31,7 @@ def fill(wh: Any) -> None:
     hours = lambda n: h - timedelta(hours=n)  # noqa: E731
     wh.insert(
         "kiosk_hourly",
-        ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version"),
+        kiosk.HOURLY_COLUMNS,
         [
             ("X", hours(0), 10, 8, 1, 1),
             ("X", hours(1), 10, 2, 0, 1),
@@ -41,21 +43,12 @@ def fill(wh: Any) -> None:
     )
     wh.insert(
         "qr_hourly",
-        ("office_id", "hour", "q_n", "q_duplicates", "version"),
+        qr.HOURLY_COLUMNS,
         [("X", hours(0), 2, 1, 3)],
     )
     wh.insert(
         "qr_criteria_hourly",
-        (
-            "office_id",
-            "hour",
-            "questionnaire",
-            "aspect",
-            "criterion",
-            "answered",
-            "satisfied",
-            "version",
-        ),
+        qr.CRITERIA_COLUMNS,
         [
             ("X", hours(0), "sipas-5/1", "A", "A1", 2, 1, 3),
             ("X", hours(0), "sipas-5/1", "A", "A2", 1, 1, 3),
@@ -65,19 +58,7 @@ def fill(wh: Any) -> None:
     )
     wh.insert(
         "camera_hourly",
-        (
-            "office_id",
-            "hour",
-            "c_n",
-            "c_pos",
-            "c_low_confidence",
-            "queue_obs",
-            "queue_length_sum",
-            "queue_length_max",
-            "wait_obs",
-            "wait_seconds_sum",
-            "version",
-        ),
+        camera.HOURLY_COLUMNS,
         [("X", hours(2), 4, 3, 1, 2, 9, 6, 1, 120.0, 7)],
     )
     unit = Unit("u", "u", "Phường", "commune", "01", h.date(), None)

@@ -16,6 +16,7 @@ import pytest
 from hailong.kafka import SIMULATOR, admin_client, deliver, make_producer
 from hailong.settings import Settings
 from tests.conftest import read_topic, wait_until
+from tests.events import kiosk_press
 from warehouse.client import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -24,18 +25,7 @@ HEAD = b'{"schema": "kiosk_rating/1", "event_id": "' + str(uuid.UUID(int=1)).enc
 
 
 def press(office: str, **fields: object) -> bytes:
-    return json.dumps(
-        {
-            "schema": "kiosk_rating/1",
-            "event_id": str(uuid.uuid4()),
-            "office_id": office,
-            "device_id": f"{office}-K1",
-            "occurred_at": "2026-10-14T09:00:00+07:00",
-            "scale": 5,
-            "value": 5,
-            **fields,
-        }
-    ).encode()
+    return kiosk_press(office, f"{office}-K1", "2026-10-14T09:00:00+07:00", **fields)
 
 
 def delete_dead_letter_topic(s: Settings) -> None:

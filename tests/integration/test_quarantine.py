@@ -8,9 +8,7 @@ and the events it sends."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -20,10 +18,13 @@ from typing import Any
 import pytest
 
 from hailong.kafka import SIMULATOR, deliver, make_producer
-from hailong.settings import Settings, load_settings
-from tests.conftest import running_worker, settings_env, wait_until
+from hailong.registry import Office, Unit
+from hailong.settings import Settings
+from infra.worker import running_worker
+from tests.conftest import hailong, reconfigured, wait_until
+from tests.events import kiosk_press
 from warehouse.client import Warehouse
-from warehouse.registry import Office, Unit, load_registry
+from warehouse.registry import load_registry
 from warehouse.staleness import periods_of
 
 pytestmark = pytest.mark.integration
@@ -37,13 +38,8 @@ COMMUNE = Unit("T1", "Xã Thử", "Xã", "commune", "00", date(2020, 1, 1), None
 def strict(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
     """The test's settings with every quarantine rule on, the defaults' horizon and
     skew, a one-office registry, and a worker running."""
-    s = load_settings(
-        **{
-            **{n: getattr(settings, n) for n in settings.model_fields_set},
-            "late_horizon_days": 45,
-            "max_clock_skew_s": 600,
-            "quarantine_unregistered": True,
-        }
+    s = reconfigured(
+        settings, late_horizon_days=45, max_clock_skew_s=600, quarantine_unregistered=True
     )
     with Warehouse(s) as wh:
         load_registry(wh, [CITY, COMMUNE], [Office(OFFICE, "Bộ phận Một cửa Xã Thử", COMMUNE)])
@@ -55,28 +51,8 @@ def strict(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
 
 def press(office: str, at: datetime, event_id: uuid.UUID) -> bytes:
     """A press on a kiosk of its own (presses of one kiosk seconds apart are misuse)."""
-    return json.dumps(
-        {
-            "schema": "kiosk_rating/1",
-            "event_id": str(event_id),
-            "office_id": office,
-            "device_id": f"{office}-K-{str(event_id)[:8]}",
-            "occurred_at": at.isoformat(timespec="seconds"),
-            "scale": 5,
-            "value": 5,
-        }
-    ).encode()
-
-
-def hailong(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "hailong.cli", *args],
-        env=settings_env(s),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    device = f"{office}-K-{str(event_id)[:8]}"
+    return kiosk_press(office, device, at.isoformat(timespec="seconds"), event_id=event_id)
 
 
 def test_implausible_events_are_held_shown_and_released_with_an_audit(strict: Settings) -> None:
@@ -166,18 +142,13 @@ def test_implausible_events_are_held_shown_and_released_with_an_audit(strict: Se
             and "1 late events of 1 offices" in listed.stdout
         )
 
+        def release(event: str, *options: str) -> subprocess.CompletedProcess[str]:
+            """``hailong quarantine release`` of the event ``ids[event]``."""
+            return hailong(s, "quarantine", "release", "--event-id", str(ids[event]), *options)
+
         # A person releases the key mismatch: audited, then counted (and late too).
-        out = hailong(
-            s,
-            "quarantine",
-            "release",
-            "--event-id",
-            str(ids["key"]),
-            "--by",
-            "reviewer",
-            "--why",
-            "kiosk key misconfigured; checked on site",
-        )
+        why = "kiosk key misconfigured; checked on site"
+        out = release("key", "--by", "reviewer", "--why", why)
         assert out.returncode == 0, out.stderr
         assert f"released {ids['key']}" in out.stdout and ": counted" in out.stdout
         assert counted() == 4
@@ -185,17 +156,7 @@ def test_implausible_events_are_held_shown_and_released_with_an_audit(strict: Se
         assert row[1:] == (1, "reviewer", "kiosk key misconfigured; checked on site", "counted")
         assert city_it.execute("SELECT late_events FROM stale_rankings") == [(2,)]
         # Released again: a second audit row, no second count.
-        again = hailong(
-            s,
-            "quarantine",
-            "release",
-            "--event-id",
-            str(ids["key"]),
-            "--by",
-            "reviewer2",
-            "--why",
-            "again",
-        )
+        again = release("key", "--by", "reviewer2", "--why", "again")
         assert again.returncode == 0 and ": counted" in again.stdout
         assert counted() == 4
         assert wh.execute(
@@ -204,23 +165,13 @@ def test_implausible_events_are_held_shown_and_released_with_an_audit(strict: Se
             {"e": ids["key"]},
         ) == [("reviewer",), ("reviewer2",)]
         # The held copy of an event that counts does not count twice.
-        copy = hailong(
-            s,
-            "quarantine",
-            "release",
-            "--event-id",
-            str(ids["copy"]),
-            "--by",
-            "reviewer",
-            "--why",
-            "copy",
-        )
+        copy = release("copy", "--by", "reviewer", "--why", "copy")
         assert copy.returncode == 0 and "a copy of an event that already counts" in copy.stdout
         assert counted() == 4
         # Refused: an id not in the quarantine, a release without a reason.
-        unknown = hailong(s, "quarantine", "release", "--event-id", str(ids["late"]), "--why", "x")
+        unknown = release("late", "--why", "x")
         assert unknown.returncode == 2 and "not in the quarantine" in unknown.stderr
-        no_why = hailong(s, "quarantine", "release", "--event-id", str(ids["old"]))
+        no_why = release("old")
         assert no_why.returncode == 2 and "why (--why)" in no_why.stderr
         assert counted() == 4
         listing = hailong(s, "quarantine", "list")

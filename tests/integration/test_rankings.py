@@ -37,25 +37,19 @@ from dagster import DagsterInstance
 
 from hailong.contract import KioskRating
 from hailong.methodology import LOCAL_TZ, Weights
+from hailong.registry import Lineage, Office, Unit, merged_offices
 from hailong.settings import Settings
 from pipelines.assets import failed_checks, materialize_period
-from pipelines.ranking import Period, build_ranking, publish, publish_staff
+from pipelines.ranking import Period, build_ranking
+from pipelines.ranking_store import publish, publish_staff, silent_offices
 from pipelines.resources import ClickHouseResource
 from producers.kiosk import KioskDevice
 from tests.integration.test_buckets_reference import land
 from warehouse import landing
 from warehouse.channels import KIOSK
-from warehouse.client import Warehouse, sql
+from warehouse.client import Warehouse
 from warehouse.reconcile import reconcile, repair
-from warehouse.registry import (
-    Lineage,
-    Office,
-    Unit,
-    hanoi_registry,
-    load_registry,
-    merged_offices,
-    read_lineage,
-)
+from warehouse.registry import load_registry
 
 pytestmark = pytest.mark.integration
 
@@ -147,8 +141,8 @@ def city(settings: Settings, tmp_path: Path) -> ClickHouseResource:
         units, offices = registry()
         load_registry(wh, units, offices, LINEAGE)
         land(wh, events(), random.Random(5))
-    return ClickHouseResource(
-        database=settings.clickhouse_database, report_dir=str(tmp_path / "reports")
+    return ClickHouseResource.from_settings(
+        settings.model_copy(update={"report_dir": tmp_path / "reports"})
     )
 
 
@@ -172,7 +166,7 @@ def run(resource: ClickHouseResource, period: str) -> None:
 
 
 def test_monthly_and_annual_rankings_by_hand(
-    settings: Settings, city: ClickHouseResource, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, city: ClickHouseResource, tmp_path: Path
 ) -> None:
     run(city, "2025-07")
     wh = Warehouse(settings)
@@ -241,13 +235,16 @@ def test_monthly_and_annual_rankings_by_hand(
     assert ranking(wh, "2025-07") == rows
     assert wh.execute("SELECT count() FROM staff_scores WHERE period = '2025-07'") == [(2,)]
     # Another seed moves the intervals of the non-degenerate units, not the ranks.
-    monkeypatch.setenv("HAILONG_BOOTSTRAP_SEED", "7")
-    run(city, "2025-07")
+    run(
+        ClickHouseResource.from_settings(
+            settings.model_copy(update={"bootstrap_seed": 7, "report_dir": tmp_path / "reports"})
+        ),
+        "2025-07",
+    )
     reseeded = {r[1]: r for r in ranking(wh, "2025-07")}
     assert [r[:13] for r in reseeded.values()] == [r[:13] for r in rows]
     assert reseeded["80005"][13:17] == (100.0, 100.0, 1, 1)
     assert any(reseeded[c][13:15] != table[c][13:15] for c in ("80001", "80003", "80009"))
-    monkeypatch.delenv("HAILONG_BOOTSTRAP_SEED")
 
     # The year, offices as on 31 December: June's presses of HN-80001/80003 count.
     run(city, "2025")
@@ -306,41 +303,6 @@ def test_checks_block_publishing_until_inputs_are_complete(
     wh.close()
 
 
-def test_registry_versions_keep_history_and_reload_idempotently(settings: Settings) -> None:
-    with Warehouse(settings) as wh:
-        units, offices = registry()
-        first = load_registry(wh, units, offices, LINEAGE)
-        again = load_registry(wh, units, offices, LINEAGE)
-        assert (first.version, first.created, again.version, again.created) == (1, True, 1, False)
-        renamed = [
-            u
-            if u.code != "80005"
-            else Unit("80005", "Phường Năm Mới", u.type, u.level, u.parent_code, u.valid_from, None)
-            for u in units
-        ]
-        second = load_registry(wh, renamed, offices, LINEAGE)
-        assert (second.version, second.created) == (2, True)
-        assert wh.execute(
-            "SELECT registry_version, name FROM unit_versions "
-            "WHERE code = '80005' ORDER BY registry_version"
-        ) == [(1, "Phường Năm"), (2, "Phường Năm Mới")]  # history kept, not overwritten
-        assert wh.execute("SELECT name FROM units WHERE code = '80005'") == [("Phường Năm Mới",)]
-        # An office carried across the merger: one unit per interval.
-        assert wh.execute(
-            "SELECT unit_code, valid_from, valid_to FROM offices "
-            "WHERE office_id = 'HN-80001' ORDER BY valid_from"
-        ) == [("80001", date(1970, 1, 1), date(2025, 6, 30)), ("80001", MERGER, None)]
-        assert wh.execute("SELECT count() FROM unit_lineage") == [(3,)]
-        # Hanoi's own files: 126 communes, each continuing the office of the old unit
-        # whose code it kept; every office is in one unit at a time.
-        _units, h_offices, h_lineage = hanoi_registry()
-        assert len([o for o in h_offices if o.unit.level == "commune"]) == 126
-        assert all(not o.office_id.endswith("-2025") for o in h_offices)
-        assert len(h_lineage) == len(read_lineage("hanoi_units_2025_lineage.csv"))
-    with pytest.raises(Exception, match="belongs to units"):
-        load_registry(None, units, [*offices, Office("HN-80001", "x", NEW[1])])  # type: ignore[arg-type]
-
-
 def test_report_of_a_partition_renders_in_chromium(
     settings: Settings, city: ClickHouseResource, tmp_path: Path
 ) -> None:
@@ -386,14 +348,7 @@ def test_ranking_inputs_are_the_same_on_the_current_engine(
             assert replace(
                 on_chdb, computed_at=at, staff=[replace(s, computed_at=at) for s in on_chdb.staff]
             ) == replace(on_server, staff=[replace(s, computed_at=at) for s in on_server.staff])
-            p = {
-                "start_s": period.start_s,
-                "end_s": period.end_s,
-                "last_day": period.last_day.isoformat(),
-            }
-            assert wh.execute(sql("silent_offices"), p) == chdb_schema.execute(
-                sql("silent_offices"), p
-            )
+            assert silent_offices(wh, period) == silent_offices(chdb_schema, period)
         assert len(read_inputs(wh, Period.parse("2025-07"), 30).staff) == 2
         # The published rows through the city views, on both engines.
         run(city, "2025-07")

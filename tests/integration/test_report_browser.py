@@ -5,13 +5,13 @@ or ClickHouse."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from pipelines.report import Report, ReportRow, report_title, write_report
+from pipelines.report import ReportRow, write_report
+from tests.unit.test_report import REPORT  # the report the unit tests render
 
 pytestmark = pytest.mark.integration
 
@@ -153,16 +153,7 @@ def sample_rows() -> list[ReportRow]:
 
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
     rows = sample_rows()
-    report = Report(
-        period="2026-10",
-        title=report_title("2026-10"),
-        methodology_version="1",
-        weights="QR 0.50 · kiosk 0.35 · camera 0.15",
-        min_sample=30,
-        input_checksum="ab" * 32,
-        generated_at=datetime(2026, 10, 31, 19, 0, tzinfo=UTC),
-    )
-    _csv, html_path = write_report(report, rows, tmp_path / "out")
+    _csv, html_path = write_report(REPORT, rows, tmp_path / "out")
     ranked = {
         g: [r for r in rows if r.peer_group == g and r.rank is not None]
         for g in ("commune", "department")

@@ -31,7 +31,6 @@ pytestmark = pytest.mark.integration
 def test_the_published_report_is_mailed_with_its_csv(
     settings: Settings,
     city: ClickHouseResource,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     prepare_private(settings)
@@ -51,9 +50,9 @@ def test_the_published_report_is_mailed_with_its_csv(
         )
         accounts.add(Account("quiet", "unit", "80009"), "a long test password", "test")
     with smtp_server() as (port, received):
-        monkeypatch.setenv("HAILONG_SMTP_HOST", "127.0.0.1")
-        monkeypatch.setenv("HAILONG_SMTP_PORT", str(port))
-        result = materialize_period("2025-07", city, DagsterInstance.ephemeral())
+        smtp = {"smtp_host": "127.0.0.1", "smtp_port": port, "report_dir": Path(city.report_dir)}
+        mailing = ClickHouseResource.from_settings(settings.model_copy(update=smtp))
+        result = materialize_period("2025-07", mailing, DagsterInstance.ephemeral())
         assert result.success, failed_checks(result)
         mails = {
             m["To"]: m
@@ -77,7 +76,7 @@ def test_the_published_report_is_mailed_with_its_csv(
         rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
         assert {"80005", "80007", "80009"} <= {r["Mã đơn vị"] for r in rows}
         # The same inputs again: nothing new is mailed.
-        again = materialize_period("2025-07", city, DagsterInstance.ephemeral())
+        again = materialize_period("2025-07", mailing, DagsterInstance.ephemeral())
         assert again.success and len(received) == 3
         # A month in progress is a preview: never mailed; the same call for an ended
         # period, with inputs not mailed yet, is.
@@ -97,11 +96,15 @@ def test_the_published_report_is_mailed_with_its_csv(
         csv_path.write_text("period,unit_code\n2999-01,80005\n")
         now = datetime.now(UTC)
         assert (
-            mail_report(city.settings(), "2999-01", now + timedelta(days=9), [row], csv_path, now)
+            mail_report(
+                mailing.settings(), "2999-01", now + timedelta(days=9), [row], csv_path, now
+            )
             == 0
         )
         assert len(received) == 3
         assert (
-            mail_report(city.settings(), "2999-01", now - timedelta(days=1), [row], csv_path, now)
+            mail_report(
+                mailing.settings(), "2999-01", now - timedelta(days=1), [row], csv_path, now
+            )
             == 2
         )  # the unit's chair and the city

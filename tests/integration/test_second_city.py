@@ -4,10 +4,6 @@ its ranking by `hailong rank`. No code knows the city."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,8 +11,10 @@ import pytest
 
 from hailong.kafka import SIMULATOR, deliver, make_producer
 from hailong.methodology import LOCAL_TZ
-from hailong.settings import Settings, load_settings
-from tests.conftest import running_worker, settings_env, wait_until
+from hailong.settings import Settings
+from infra.worker import running_worker
+from tests.conftest import hailong, reconfigured, wait_until
+from tests.events import kiosk_press
 from warehouse.client import Warehouse
 
 pytestmark = pytest.mark.integration
@@ -27,46 +25,15 @@ SATISFIED = {"MAU-90003": 0.9, "MAU-90001": 0.7, "MAU-90004": 0.5, "MAU-90002": 
 PRESSES = 40  # per office, above the minimum sample of 30
 
 
-def hailong(s: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "hailong.cli", *args],
-        env=settings_env(s),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_a_second_city_from_csv_files(settings: Settings, tmp_path: Path) -> None:
     # The office rule on: only the second city's registry makes its events count. The
     # events are of a fixed month (October 2026): no horizon.
-    s = load_settings(
-        **{
-            **{n: getattr(settings, n) for n in settings.model_fields_set},
-            "quarantine_unregistered": True,
-        }
-    )
-    loaded = hailong(
-        s,
-        "registry",
-        "load",
-        "--units",
-        str(CITY / "units.csv"),
-        "--offices",
-        str(CITY / "offices.csv"),
-    )
+    s = reconfigured(settings, quarantine_unregistered=True)
+    files = ("--units", str(CITY / "units.csv"), "--offices", str(CITY / "offices.csv"))
+    loaded = hailong(s, "registry", "load", *files)
     assert loaded.returncode == 0, loaded.stderr
     assert "new version 1: 5 units, 4 office intervals" in loaded.stdout
-    again = hailong(
-        s,
-        "registry",
-        "load",
-        "--units",
-        str(CITY / "units.csv"),
-        "--offices",
-        str(CITY / "offices.csv"),
-    )
+    again = hailong(s, "registry", "load", *files)
     assert "unchanged, still version 1" in again.stdout
 
     start = datetime(2026, 10, 5, 8, 0, tzinfo=LOCAL_TZ)
@@ -74,39 +41,12 @@ def test_a_second_city_from_csv_files(settings: Settings, tmp_path: Path) -> Non
     for office, share in SATISFIED.items():
         for i in range(PRESSES):
             value = 5 if i < round(share * PRESSES) else 1
+            at = start + timedelta(minutes=10 * i)
             messages.append(
-                (
-                    office.encode(),
-                    json.dumps(
-                        {
-                            "schema": "kiosk_rating/1",
-                            "event_id": str(uuid.uuid4()),
-                            "office_id": office,
-                            "device_id": f"{office}-K{i % 4}",
-                            "occurred_at": (start + timedelta(minutes=10 * i)).isoformat(),
-                            "scale": 5,
-                            "value": value,
-                        }
-                    ).encode(),
-                )
+                (office.encode(), kiosk_press(office, f"{office}-K{i % 4}", at, value=value))
             )
     # and one press of an office the city does not have: held, never counted
-    messages.append(
-        (
-            b"MAU-99999",
-            json.dumps(
-                {
-                    "schema": "kiosk_rating/1",
-                    "event_id": str(uuid.uuid4()),
-                    "office_id": "MAU-99999",
-                    "device_id": "K",
-                    "occurred_at": start.isoformat(),
-                    "scale": 5,
-                    "value": 5,
-                }
-            ).encode(),
-        )
-    )
+    messages.append((b"MAU-99999", kiosk_press("MAU-99999", "K", start)))
 
     with running_worker(s, tmp_path / "worker.log") as worker, Warehouse(s) as wh:
         deliver(make_producer(s, SIMULATOR), s.topics.kiosk, messages)

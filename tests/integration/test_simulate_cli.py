@@ -4,8 +4,6 @@ in Kafka in exactly the number asked for."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,7 +12,7 @@ from hailong.contract import KioskRating, parse_event
 from hailong.errors import InvalidEvent
 from hailong.settings import Settings
 from producers.simulator import city_traffic, hanoi_offices
-from tests.conftest import read_topic, settings_env
+from tests.conftest import hailong, read_topic
 from tests.simulated import observe
 
 pytestmark = pytest.mark.integration
@@ -47,14 +45,7 @@ def test_simulate_sends_exactly_the_injected_counts(settings: Settings) -> None:
         "--skew",
         "720",
     ]
-    run = subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, "-m", "hailong.cli", "simulate", *args],
-        env=settings_env(settings),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    run = hailong(settings, "simulate", *args)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "sent " in run.stdout and "events/s" in run.stdout  # progress
     assert "invalid                      9" in run.stdout  # the closing summary
@@ -81,17 +72,9 @@ def test_simulate_sends_exactly_the_injected_counts(settings: Settings) -> None:
 
     # Clock skew: the same run without skew differs exactly in two kiosks' timestamps.
     until = datetime.fromisoformat(UNTIL)
+    faults = {"invalid": 9, "resent": 14, "reused_tokens": 6, "misuse_bursts": 5, "late": 8}
     plain = city_traffic(
-        hanoi_offices(seed=31),
-        40 * 132,
-        until - timedelta(days=6),
-        until,
-        seed=31,
-        invalid=9,
-        resent=14,
-        reused_tokens=6,
-        misuse_bursts=5,
-        late=8,
+        hanoi_offices(seed=31), 40 * 132, until - timedelta(days=6), until, seed=31, **faults
     )
     truth = {
         e.event_id: e.occurred_at

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from hailong.registry import Office, Unit
 from hailong.settings import Settings
-from pipelines.ranking import Period, build_ranking, publish, unit_counts
+from pipelines.ranking import Period, build_ranking
+from pipelines.ranking_store import publish, unit_counts
 from producers.kiosk import KioskDevice
 from tests.chdb_warehouse import ChdbWarehouse
 from tests.integration.test_kiosk_path import JULY_2025, known_ratings, local
@@ -20,7 +22,7 @@ from warehouse.channels import KIOSK
 from warehouse.client import Warehouse
 from warehouse.landing import Message, land
 from warehouse.migrate import migrate
-from warehouse.registry import Office, Unit, load_registry
+from warehouse.registry import load_registry
 
 pytestmark = pytest.mark.integration
 

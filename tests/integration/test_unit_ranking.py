@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 
 from hailong.methodology import Weights
+from hailong.registry import Office, Unit
 from hailong.settings import Settings
-from pipelines.ranking import Period, build_ranking, unit_counts
+from pipelines.ranking import Period, build_ranking
+from pipelines.ranking_store import unit_counts
 from tests.chdb_warehouse import ChdbWarehouse
+from warehouse import camera, kiosk, qr
 from warehouse.client import Warehouse
-from warehouse.registry import Office, Unit, load_registry
+from warehouse.registry import load_registry
 
 pytestmark = pytest.mark.integration
 
@@ -29,26 +32,17 @@ def fill(wh: Any) -> None:
     )
     wh.insert(
         "kiosk_hourly",
-        ("office_id", "hour", "k_n", "k_sat", "k_misuse", "version"),
+        kiosk.HOURLY_COLUMNS,
         [("O1", OCT, 20, 15, 2, 1), ("O2", OCT, 10, 10, 0, 1), ("O1", NOV_LOCAL, 100, 0, 0, 1)],
     )  # November in local time: not in October
     wh.insert(
         "qr_hourly",
-        ("office_id", "hour", "q_n", "q_duplicates", "version"),
+        qr.HOURLY_COLUMNS,
         [("O1", OCT, 5, 1, 1), ("O2", OCT, 3, 0, 1)],
     )
     wh.insert(
         "qr_criteria_hourly",
-        (
-            "office_id",
-            "hour",
-            "questionnaire",
-            "aspect",
-            "criterion",
-            "answered",
-            "satisfied",
-            "version",
-        ),
+        qr.CRITERIA_COLUMNS,
         [
             ("O1", OCT, "sipas-5/1", "A", "A1", 5, 4, 1),
             ("O1", OCT, "sipas-5/1", "S", "S1", 5, 2, 1),
@@ -57,19 +51,7 @@ def fill(wh: Any) -> None:
     )
     wh.insert(
         "camera_hourly",
-        (
-            "office_id",
-            "hour",
-            "c_n",
-            "c_pos",
-            "c_low_confidence",
-            "queue_obs",
-            "queue_length_sum",
-            "queue_length_max",
-            "wait_obs",
-            "wait_seconds_sum",
-            "version",
-        ),
+        camera.HOURLY_COLUMNS,
         [("O3", OCT, 10, 7, 3, 0, 0, 0, 0, 0.0, 1)],
     )
 

@@ -10,17 +10,19 @@ from collections.abc import Callable
 
 import pytest
 
-from streams.alert_engine import AlertEngine
-from streams.alert_life import ACKNOWLEDGED, RAISED, RESOLVED, Track, acknowledge
-from streams.alert_rules import (
-    Finding,
+from streams.alert_book import (
     HeldSurge,
-    Hour,
     MisuseSurge,
     NegativeShare,
     NewDevices,
     RuleBook,
     SilentDevice,
+)
+from streams.alert_life import ACKNOWLEDGED, RAISED, RESOLVED, Track, acknowledge
+from streams.alert_live import step_live
+from streams.alert_rules import (
+    Finding,
+    Hour,
     held_surge,
     misuse_surge,
     negative_share,
@@ -138,16 +140,16 @@ def test_each_live_rule_raises_once_is_acknowledged_and_resolves_itself(rule: st
     assert finding(False) is None
     found = finding(True)
     assert found is not None and found.rule == name
-    tracks, changes = AlertEngine._step_live({}, [found], 100)
+    tracks, changes = step_live({}, [found], 100)
     assert [(c.kind, c.alert.rule, c.alert.state) for c in changes] == [("raised", name, RAISED)]
-    tracks, changes = AlertEngine._step_live(tracks, [found], 100)  # the same hour again
+    tracks, changes = step_live(tracks, [found], 100)  # the same hour again
     assert changes == []
     tracks[("O", name)], _ = acknowledge(tracks[("O", name)], "head of O", "", 100)
-    tracks, changes = AlertEngine._step_live(tracks, [found], 130)  # a day on: no reminder
+    tracks, changes = step_live(tracks, [found], 130)  # a day on: no reminder
     assert changes == [] and tracks[("O", name)].alert.state == ACKNOWLEDGED  # type: ignore[union-attr]
-    tracks, changes = AlertEngine._step_live(tracks, [], 131)
+    tracks, changes = step_live(tracks, [], 131)
     assert [(c.kind, c.alert.state) for c in changes] == [("resolved", RESOLVED)]
-    tracks, changes = AlertEngine._step_live(tracks, [], 132)
+    tracks, changes = step_live(tracks, [], 132)
     assert changes == []
 
 
@@ -188,7 +190,7 @@ def test_a_silent_kiosk_is_flagged_after_the_configured_time() -> None:
     rule's ``minutes``, and not before; never at night or at the weekend."""
     from datetime import UTC, datetime, timedelta
 
-    from streams.alert_engine import silent_minutes
+    from streams.alert_live import silent_minutes
 
     opening = datetime(2026, 3, 4, 0, 30, tzinfo=UTC)  # 07:30 in Hanoi
     for minutes in (60, 30, 120):

@@ -8,8 +8,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from streams.alert_book import RuleBook
 from streams.alert_life import RESOLVED, Track
-from streams.alert_rules import Hour, RuleBook
+from streams.alert_rules import Hour
 from streams.alerting import catch_up, evaluate, office_hours
 from warehouse.camera import HOURLY_COLUMNS as CAMERA_HOURLY
 from warehouse.kiosk import HOURLY_COLUMNS as KIOSK_HOURLY
@@ -166,19 +167,12 @@ def check_alert_store(wh: Any) -> None:
     assert wh.execute("SELECT count() FROM alert_changes FINAL") == [(1,)]
     (only,) = current(wh)
     assert (only.alert_id, only.state, only.numbers) == ("a1", "raised", {"window_share": 0.55})
-    record(
-        wh,
-        [
-            raised._replace(
-                kind="acknowledged",
-                state="acknowledged",
-                hour=NOW + 1,
-                by="chair@HN-1",
-                comment="on it",
-            )
-        ],
-        now,
-    )
+
+    def then(state: str, hour: int, by: str, **more: Any) -> None:
+        """The alert's next change, recorded."""
+        record(wh, [raised._replace(kind=state, state=state, hour=hour, by=by, **more)], now)
+
+    then("acknowledged", NOW + 1, "chair@HN-1", comment="on it")
     (only,) = current(wh)
     assert (only.state, only.acknowledged_by, only.comment) == (
         "acknowledged",
@@ -203,19 +197,7 @@ def check_alert_store(wh: Any) -> None:
     ]
     assert AlertEngine.actions(wh, NOW + 2) == []
     assert AlertEngine.engine_done(wh) == NOW
-    record(
-        wh,
-        [
-            raised._replace(
-                kind="resolved",
-                state="resolved",
-                hour=NOW + 5,
-                by="hailong",
-                numbers={"window_share": 0.84},
-            )
-        ],
-        now,
-    )
+    then("resolved", NOW + 5, "hailong", numbers={"window_share": 0.84})
     assert AlertEngine.engine_done(wh) == NOW + 5
     assert AlertEngine.stored_open(wh) == []
     assert current(wh) == []
@@ -237,45 +219,25 @@ def check_live_reads(wh: Any) -> None:
 
     from hailong.settings import load_settings
     from streams.alert_engine import AlertEngine
-    from warehouse import devices
+    from streams.ingest import DEAD_LETTER_COLUMNS, DEAD_LETTERS_TABLE
+    from tests.events import kiosk_raw
+    from warehouse import device_health, devices, kiosk
 
     now = datetime(2026, 3, 4, 3, 30, tzinfo=UTC)
     us = int(now.timestamp() * 1e6)
     devices.register(wh, "K-1", "kiosk", "HN-1", by="t", valid_from=now - timedelta(days=60))
     devices.register(wh, "K-2", "kiosk", "HN-2", by="t", valid_from=now - timedelta(days=2))
-    wh.insert("device_seen", devices.SEEN_COLUMNS, [("K-2", "HN-2", "kiosk", us, us, 0.0)])
-    raw_cols = (
-        "event_id",
-        "office_id",
-        "device_id",
-        "occurred_at",
-        "occurred_at_us",
-        "scale",
-        "value",
-        "kafka_partition",
-        "kafka_offset",
-        "version",
-    )
+    wh.insert("device_seen", device_health.SEEN_COLUMNS, [("K-2", "HN-2", "kiosk", us, us, 0.0)])
 
     def rating(office: str, device: str, minutes_ago: int, value: int) -> tuple[Any, ...]:
-        at = now - timedelta(minutes=minutes_ago)
-        return (
-            uuid.uuid4(),
-            office,
-            device,
-            at,
-            int(at.timestamp() * 1e6),
-            5,
-            value,
-            0,
-            minutes_ago,
-            1,
+        return kiosk_raw(
+            office, device, now - timedelta(minutes=minutes_ago), value, offset=minutes_ago
         )
 
     # HN-1: 40 ratings, the latest 30 of them 20 "very dissatisfied"; HN-2: 40 from K-2.
     wh.insert(
-        "kiosk_ratings_raw",
-        raw_cols,
+        kiosk.RAW_TABLE,
+        kiosk.RAW_COLUMNS,
         [rating("HN-1", "K-1", 100 + i, 5) for i in range(10)]
         + [rating("HN-1", "K-1", i, 1 if i < 20 else 5) for i in range(30)]
         + [rating("HN-2", "K-2", i, 5) for i in range(40)],
@@ -304,48 +266,17 @@ def check_live_reads(wh: Any) -> None:
             for i in range(25)
         ],
     )
+
+    def dead(partition: int, offset: int, device: str, office: str) -> tuple[Any, ...]:
+        raw = _json.dumps({"device_id": device, "office_id": office})
+        return ("k", partition, offset, None, raw, "bad", now, us, 1)
+
     wh.insert(
-        "dead_letters",
-        (
-            "source_topic",
-            "kafka_partition",
-            "kafka_offset",
-            "key",
-            "raw",
-            "error",
-            "rejected_at",
-            "rejected_at_us",
-            "version",
-        ),
-        [
-            (
-                "k",
-                0,
-                i,
-                None,
-                _json.dumps({"device_id": f"X-{i % 2}", "office_id": "HN-9"}),
-                "bad",
-                now,
-                us,
-                1,
-            )
-            for i in range(50)
-        ]
+        DEAD_LETTERS_TABLE,
+        DEAD_LETTER_COLUMNS,
+        [dead(0, i, f"X-{i % 2}", "HN-9") for i in range(50)]
         # an office nobody registered, as an attacker names it: under "unregistered"
-        + [
-            (
-                "k",
-                1,
-                i,
-                None,
-                _json.dumps({"device_id": "X", "office_id": "<b>HN</b>"}),
-                "bad",
-                now,
-                us,
-                1,
-            )
-            for i in range(30)
-        ],
+        + [dead(1, i, "X", "<b>HN</b>") for i in range(30)],
     )
     # K-1: 25 of its presses of the last 8 hours flagged misuse.
     wh.insert(

@@ -45,9 +45,9 @@ def random_unit(
         chosen = rng.sample(CRITERIA, rng.randint(1, 10))
         subs.append({key: rng.random() < p for key in chosen})
     k_n, c_n = rng.randint(50, 400), rng.randint(10, 100)
-    return UnitSample.build(
-        code, group, k_n=k_n, k_sat=round(k_n * p), c_n=c_n, c_pos=round(c_n * p), submissions=subs
-    )
+    return UnitSample(
+        code, group, k_n=k_n, k_sat=round(k_n * p), c_n=c_n, c_pos=round(c_n * p)
+    ).with_submissions(subs)
 
 
 def some_units(seed: int = 7, n: int = 12) -> list[UnitSample]:
@@ -104,18 +104,12 @@ def test_a_units_intervals_do_not_depend_on_other_units_or_their_order() -> None
 
 
 def test_all_satisfied_gives_100_and_none_satisfied_gives_0() -> None:
-    happy = UnitSample.build(
-        "1",
-        "g",
-        k_n=50,
-        k_sat=50,
-        c_n=7,
-        c_pos=7,
-        submissions=[{CRITERIA[0]: True, CRITERIA[9]: True}, {CRITERIA[0]: True}] * 20,
+    happy = UnitSample("1", "g", k_n=50, k_sat=50, c_n=7, c_pos=7).with_submissions(
+        [{CRITERIA[0]: True, CRITERIA[9]: True}, {CRITERIA[0]: True}] * 20
     )
-    kiosk_zero = UnitSample.build("2", "g", k_n=40, k_sat=0)
-    camera_zero = UnitSample.build("3", "g", c_n=12, c_pos=0)
-    qr_zero = UnitSample.build("4", "g", submissions=[{CRITERIA[3]: False}] * 31)
+    kiosk_zero = UnitSample("2", "g", k_n=40, k_sat=0)
+    camera_zero = UnitSample("3", "g", c_n=12, c_pos=0)
+    qr_zero = UnitSample("4", "g").with_submissions([{CRITERIA[3]: False}] * 31)
     out = bootstrap_intervals(
         [happy, kiosk_zero, camera_zero, qr_zero], {"1", "2", "3", "4"}, W, seed=5
     )
@@ -196,7 +190,7 @@ def test_replicates_use_the_methodology_formulas_bit_for_bit() -> None:
         CRITERIA[5]: False,
         CRITERIA[14]: True,
     }
-    unit = UnitSample.build("7", "g", k_n=3, k_sat=3, submissions=[sub])
+    unit = UnitSample("7", "g", k_n=3, k_sat=3).with_submissions([sub])
     point = score(unit.counts(), W).osi
     reps = replicate_scores(unit, W, 1)
     assert reps is not None and point is not None
@@ -228,14 +222,8 @@ def test_qr_scores_equal_methodology_qr_score_exactly() -> None:
 
 
 def test_counts_of_a_sample() -> None:
-    unit = UnitSample.build(
-        "8",
-        "g",
-        k_n=10,
-        k_sat=4,
-        c_n=3,
-        c_pos=2,
-        submissions=[{("A", "q:A1"): True, ("S", "q:S2"): False}, {("A", "q:A1"): False}],
+    unit = UnitSample("8", "g", k_n=10, k_sat=4, c_n=3, c_pos=2).with_submissions(
+        [{("A", "q:A1"): True, ("S", "q:S2"): False}, {("A", "q:A1"): False}]
     )
     assert unit.criteria == (("A", "q:A1"), ("S", "q:S2"))
     # rows sorted: the sample is canonical
@@ -283,9 +271,9 @@ def test_a_dominant_unit_ranks_first_in_every_replicate() -> None:
 
 def test_equal_at_two_decimals_tie_in_each_replicate() -> None:
     # 100.0 and 99.999 are both 100.00: they tie for rank 1; the third unit is 3rd.
-    a = UnitSample.build("A", "g", k_n=30, k_sat=30)
-    b = UnitSample.build("B", "g", c_n=100000, c_pos=100000)
-    c = UnitSample.build("C", "g", k_n=30, k_sat=0)
+    a = UnitSample("A", "g", k_n=30, k_sat=30)
+    b = UnitSample("B", "g", c_n=100000, c_pos=100000)
+    c = UnitSample("C", "g", k_n=30, k_sat=0)
     out = bootstrap_intervals([a, b, c], {"A", "B", "C"}, W, seed=0)
     assert (out["A"].rank_lo, out["A"].rank_hi, out["B"].rank_lo, out["B"].rank_hi) == (1, 1, 1, 1)
     assert (out["C"].rank_lo, out["C"].rank_hi) == (3, 3)
@@ -335,21 +323,17 @@ def test_bad_input_is_refused() -> None:
         replicate_scores(UnitSample("x", "g", criteria=one, submissions=(b"\x00",)), W, 1)
     with pytest.raises(ValueError):  # one code per criterion
         replicate_scores(UnitSample("x", "g", criteria=one, submissions=(b"\x01\x01",)), W, 1)
-    u = UnitSample.build("x", "g", k_n=1, k_sat=1)
+    u = UnitSample("x", "g", k_n=1, k_sat=1)
     with pytest.raises(ValueError):
         bootstrap_intervals([u, u], {"x"}, W, 1)
 
 
 def test_samples_that_do_not_add_up_to_the_rankings_counts_are_named() -> None:
-    unit = UnitSample.build(
-        "8",
-        "g",
-        k_n=10,
-        k_sat=4,
-        submissions=[
+    unit = UnitSample("8", "g", k_n=10, k_sat=4).with_submissions(
+        [
             {("A", "sipas-5/1:A1"): True},
             {("A", "sipas-5/1:A1"): False, ("S", "sipas-5/1:S2"): True},
-        ],
+        ]
     )
     same = UnitCounts(
         "g",
@@ -372,10 +356,10 @@ def test_samples_that_do_not_add_up_to_the_rankings_counts_are_named() -> None:
     assert inconsistent_units([unit], [behind]) == ["8"]
 
 
-def test_streamed_submissions_are_encoded_as_build_encodes_them() -> None:
+def test_streamed_submissions_are_encoded_as_with_submissions_encodes_them() -> None:
     """unit_samples keeps each submission as packed codes while rows stream in; the
-    resulting criteria and rows are exactly UnitSample.build's."""
-    from pipelines.bootstrap import _encode_unit
+    resulting criteria and rows are exactly UnitSample.with_submissions's."""
+    from pipelines.bootstrap import encode_unit
 
     rng = random.Random(4)
     criteria = [(f"A{i % 5}", f"C{i:02d}") for i in range(22)]
@@ -392,15 +376,13 @@ def test_streamed_submissions_are_encoded_as_build_encodes_them() -> None:
                 [rng.randint(0, 1) for _ in answered],
             )
         )
-    expected = UnitSample.build(
-        "U1",
-        "ward",
-        submissions=[
+    expected = UnitSample("U1", "ward").with_submissions(
+        [
             {(a, f"{q}:{c}"): bool(s) for a, c, s in zip(asp, codes, sat, strict=True)}
             for _, q, asp, codes, sat in rows
-        ],
+        ]
     )
-    columns, submissions = _encode_unit(iter(rows))
+    columns, submissions = encode_unit(iter(rows))
     assert (columns, submissions) == (expected.criteria, expected.submissions)
     assert len(columns) == 44 and len(submissions) == 300
     assert set(b"".join(submissions)) == {NOT_ANSWERED, UNSATISFIED, SATISFIED}

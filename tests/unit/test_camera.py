@@ -10,10 +10,10 @@ from typing import Any, get_args
 import pytest
 
 from hailong.contract import CameraObservation, parse_event
-from producers.camera import (
+from hailong.http import Refused
+from producers.camera.webhook import (
     ALLOWED_FIELDS,
     EMOTIONS,
-    Refused,
     read_observations,
     safe_name,
     sentiment_of,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from warehouse.buckets import epoch_us
-from warehouse.devices import seen_rows, silent
+from warehouse.device_health import seen_rows, silent
 
 HANOI = timedelta(hours=7)
 

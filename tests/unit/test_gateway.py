@@ -12,11 +12,11 @@ import pytest
 
 from hailong import qrtoken as tokens
 from hailong.clock import TestingClock
+from hailong.http import RateLimiter, bearer_ok, json_loads_strict
 from hailong.questionnaire import questionnaires
 from producers.gateway import RedactTokens, page
-from producers.gateway.app import parse_form
+from producers.gateway.models import parse_form
 from producers.gateway.store import TokenStore
-from producers.web import RateLimiter, bearer_ok, json_loads_strict
 
 KEY = "test-secret-key"
 NOW = datetime(2026, 11, 24, 2, 15, 0, tzinfo=UTC)
@@ -296,3 +296,32 @@ def test_english_page_and_prefilled_answers() -> None:
 def test_message_pages_in_both_languages(kind: str, vi: str, en: str) -> None:
     assert f">{vi}</h1>" in page.message_page(kind, "vi", "N")
     assert f">{en}</h1>" in page.message_page(kind, "en", "N")
+
+
+HOSTILE = "</script><script>alert('x\"&')</script>"
+
+
+def test_hostile_strings_are_escaped_on_every_page() -> None:
+    """Office name and id, token, comment, banner values, questionnaire texts (also in the
+    embedded JSON for the script) and message values: text, never markup."""
+    q = Q.model_copy(update={"title": {"vi": HOSTILE, "en": HOSTILE}})
+    survey = page.survey_page(
+        q,
+        "T" + HOSTILE,
+        "HN-1" + HOSTILE,
+        "vi",
+        "N",
+        comment=HOSTILE,
+        banner=("invalid_banner", {"what": HOSTILE}),
+        office_label=HOSTILE,
+    )
+    message = page.message_page("rate", "en", "N", s=HOSTILE)
+    for html in (survey, message):
+        assert "<script>alert" not in html and "'x" not in html
+        assert html.count("<script") == 2 and html.count("</script>") == 2  # the page's own
+        texts = re.search(r'<script type="application/json" id="i18n">(.*?)</script>', html)
+        assert texts is not None and "<" not in texts.group(1)
+    assert "&lt;/script&gt;&lt;script&gt;alert(&#39;x&#34;&amp;&#39;)" in survey
+    # data-vars (single-quoted attribute): JSON without a quote or tag to break out with
+    for attr in re.findall(r"data-vars='([^']*)'", survey + message):
+        assert "<" not in attr and "&" not in attr

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hailong import strictjson
 from hailong.contract import parse_event
 from hailong.errors import InvalidEvent
-from producers.web import json_loads_strict
+from hailong.http import json_loads_strict
 from tests.unit.test_contract import CAMERA_QUEUE, CAMERA_SENTIMENT, KIOSK, QR
 
 VALID = [KIOSK, QR, CAMERA_SENTIMENT, CAMERA_QUEUE]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from datetime import UTC, datetime
 
 from hailong.contract import KioskRating
 from hailong.counting import HOUR_US
 from streams.ingest import Received, split
+from tests.events import kiosk_press
 from warehouse.buckets import epoch_us
 from warehouse.kiosk import affected, raw_row
 
@@ -19,17 +19,9 @@ NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
 def rating(second: float, eid: int = 1, office: str = "O1") -> bytes:
     at = datetime(2026, 11, 24, 2, 59, 0, tzinfo=UTC).timestamp() + second
-    return json.dumps(
-        {
-            "schema": "kiosk_rating/1",
-            "event_id": str(uuid.UUID(int=eid)),
-            "office_id": office,
-            "device_id": "D1",
-            "occurred_at": datetime.fromtimestamp(at, UTC).isoformat(),
-            "scale": 5,
-            "value": 4,
-        }
-    ).encode()
+    return kiosk_press(
+        office, "D1", datetime.fromtimestamp(at, UTC), value=4, event_id=uuid.UUID(int=eid)
+    )
 
 
 def test_split_routes_valid_and_invalid_and_keeps_every_copy() -> None:

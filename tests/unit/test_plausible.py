@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hailong.registry import OfficeCalendar
 from hailong.settings import load_settings
 from streams.plausible import DAY_US, Rules, doubts
 from warehouse.buckets import epoch_us
-from warehouse.registry import OfficeCalendar
 from warehouse.staleness import periods_of
 
 T = epoch_us(datetime(2026, 3, 10, 2, 0, tzinfo=UTC))

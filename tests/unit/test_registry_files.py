@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.registry import (
+from hailong.registry import (
     RegistryError,
     check_offices,
     hanoi_registry,

@@ -136,102 +136,17 @@ def test_csv_round_trip(files: tuple[Path, Path]) -> None:
     assert header[:3] == ["Kỳ", "Nhóm so sánh", "Hạng"]
     tail = ["1", "0123abcd" * 8]
     # by peer group, rank order, ties by unit code, unranked last; 2 decimals half up
+    # one row per line, the cells separated by "|" (the CSV itself uses commas)
     assert body == [
-        [
-            "2026-10",
-            "Xã, phường",
-            "1",
-            "3",
-            "1",
-            "2",
-            "00004",
-            "Phường Ba Đình",
-            "85.27",
-            "70.00",
-            "90.00",
-            "1.20",
-            "120",
-            "60",
-            "33",
-            "",
-            *tail,
-        ],
-        [
-            "2026-10",
-            "Xã, phường",
-            "2",
-            "3",
-            "",
-            "",
-            "00008",
-            'Phường <A&B> "Ngọc Hà"',
-            "82.35",
-            "",
-            "",
-            "0.00",
-            "40",
-            "20",
-            "5",
-            "",
-            *tail,
-        ],
-        [
-            "2026-10",
-            "Xã, phường",
-            "2",
-            "3",
-            "1",
-            "3",
-            "00025",
-            "Phường Giảng Võ",
-            "82.35",
-            "75.00",
-            "88.50",
-            "-0.50",
-            "40",
-            "20",
-            "5",
-            "",
-            *tail,
-        ],
-        [
-            "2026-10",
-            "Xã, phường",
-            "",
-            "3",
-            "",
-            "",
-            "00099",
-            "Xã Hòa Xá",
-            "64.00",
-            "",
-            "",
-            "",
-            "8",
-            "4",
-            "0",
+        [*line.split("|"), *tail]
+        for line in (
+            "2026-10|Xã, phường|1|3|1|2|00004|Phường Ba Đình|85.27|70.00|90.00|1.20|120|60|33|",
+            '2026-10|Xã, phường|2|3|||00008|Phường <A&B> "Ngọc Hà"|82.35|||0.00|40|20|5|',
+            "2026-10|Xã, phường|2|3|1|3|00025|Phường Giảng Võ|82.35|75.00|88.50|-0.50|40|20|5|",
+            "2026-10|Xã, phường||3|||00099|Xã Hòa Xá|64.00||||8|4|0|"
             "Chưa đủ số phiếu tối thiểu: K_n + Q_n = 12 < 30",
-            *tail,
-        ],
-        [
-            "2026-10",
-            "Sở, ban, ngành",
-            "1",
-            "1",
-            "1",
-            "1",
-            "SO-TP",
-            "Sở Tư pháp",
-            "77.00",
-            "70.50",
-            "82.25",
-            "",
-            "40",
-            "20",
-            "5",
-            "",
-            *tail,
-        ],
+            "2026-10|Sở, ban, ngành|1|1|1|1|SO-TP|Sở Tư pháp|77.00|70.50|82.25||40|20|5|",
+        )
     ]
 
 
@@ -293,8 +208,35 @@ def test_bar_and_whisker_coordinates(files: tuple[Path, Path]) -> None:
 def test_html_escapes_every_name(files: tuple[Path, Path]) -> None:
     html = files[1].read_text(encoding="utf-8")
     assert "<A&B>" not in html
-    assert "Phường &lt;A&amp;B&gt; &quot;Ngọc Hà&quot;" in html
+    assert "Phường &lt;A&amp;B&gt; &#34;Ngọc Hà&#34;" in html
     assert "a" not in {t for t, _, _ in parsed(files[1]).tags}  # no <A&B> element parsed
+
+
+HOSTILE = "<script>alert('x\"&')</script>"
+
+
+def test_html_escapes_every_field(tmp_path: Path) -> None:
+    """Header fields, peer group, unit code and name, reason: text, never markup."""
+    report = Report(
+        period="2026",
+        title=HOSTILE,
+        methodology_version=HOSTILE,
+        weights=HOSTILE,
+        min_sample=30,
+        input_checksum=HOSTILE,
+        generated_at=datetime(2026, 12, 31, 17, 0, tzinfo=UTC),
+    )
+    rows = [
+        row(HOSTILE, "A" + HOSTILE, "B" + HOSTILE, 1, 1, 50.0, 40.0, 60.0, 1, 1, trend=1.0),
+        row(HOSTILE, "C" + HOSTILE, "D" + HOSTILE, None, 1, None, reason=HOSTILE),
+    ]
+    _, html_path = write_report(report, rows, tmp_path)
+    html = html_path.read_text(encoding="utf-8")
+    assert "<script" not in html and "'x" not in html
+    assert "&lt;script&gt;alert(&#39;x&#34;&amp;&#39;)&lt;/script&gt;" in html
+    p = parsed(html_path)
+    assert [a["data-group"] for a, _ in p.find("svg", "chart")] == [HOSTILE]
+    assert [a["data-unit"] for a, _ in p.find("rect", "bar")] == ["A" + HOSTILE]
 
 
 def test_html_is_vietnamese_and_self_contained(files: tuple[Path, Path]) -> None:

@@ -25,6 +25,7 @@ from hailong.signing import (
     verify,
 )
 from streams.plausible import signature_doubt
+from tests.events import kiosk_press
 from warehouse.buckets import epoch_us
 from warehouse.devices import DeviceKeys, Key
 
@@ -46,17 +47,7 @@ KEYS = DeviceKeys(
 
 
 def press(device: str = "K1", office: str = "HN-1", event_id: uuid.UUID | None = None) -> bytes:
-    return json.dumps(
-        {
-            "schema": "kiosk_rating/1",
-            "event_id": str(event_id or uuid.uuid4()),
-            "office_id": office,
-            "device_id": device,
-            "occurred_at": "2026-03-10T09:00:00+07:00",
-            "scale": 5,
-            "value": 5,
-        }
-    ).encode()
+    return kiosk_press(office, device, "2026-03-10T09:00:00+07:00", event_id=event_id)
 
 
 def doubt(value: bytes, headers: Any, broker: int | None = T) -> str | None:
@@ -74,55 +65,41 @@ def test_a_signed_press_of_a_registered_kiosk_passes() -> None:
     assert not verify(PUBLIC, value + b" ", signed.signature)
 
 
+def signed(value: bytes, device: str, private: bytes = OTHER_PRIVATE) -> list[Any]:
+    """The headers of ``value`` signed by ``device`` with ``private`` (key 1)."""
+    return list(Signer(device, 1, private).headers(value))
+
+
 def test_each_attack_has_its_reason() -> None:
     value = press()
-    sig = Signer("K1", 1, PRIVATE)
     replayed = press(event_id=uuid.uuid4())  # the same press under a new event_id
+    k9, k3, k4, c1, for_b = press("K9"), press("K3"), press("K4"), press("C1"), press(office="HN-2")
+    mismatch = "does not match the message's value"
     cases = {
         "unsigned": (value, None, "unsigned"),
-        "unknown device": (
-            press("K9"),
-            Signer("K9", 1, PRIVATE).headers(press("K9")),
-            "device 'K9' key 1 is not registered",
-        ),
-        "registered id, wrong key": (
-            value,
-            Signer("K1", 1, OTHER_PRIVATE).headers(value),
-            "does not match the message's value",
-        ),
-        "replayed under a new event_id": (
-            replayed,
-            sig.headers(value),
-            "does not match the message's value",
-        ),
+        "unknown device": (k9, signed(k9, "K9", PRIVATE), "device 'K9' key 1 is not registered"),
+        "registered id, wrong key": (value, signed(value, "K1"), mismatch),
+        "replayed under a new event_id": (replayed, signed(value, "K1", PRIVATE), mismatch),
         "A's device for B": (
-            press(office="HN-2"),
-            sig.headers(press(office="HN-2")),
+            for_b,
+            signed(for_b, "K1", PRIVATE),
             "bound to office 'HN-1', not 'HN-2'",
         ),
-        "revoked": (
-            press("K3"),
-            Signer("K3", 1, OTHER_PRIVATE).headers(press("K3")),
-            "was revoked at",
-        ),
-        "ended key": (
-            press("K4"),
-            Signer("K4", 1, OTHER_PRIVATE).headers(press("K4")),
-            "not at the event's time",
-        ),
+        "revoked": (k3, signed(k3, "K3"), "was revoked at"),
+        "ended key": (k4, signed(k4, "K4"), "not at the event's time"),
         "signed by another kiosk": (
             value,
-            Signer("K2", 1, OTHER_PRIVATE).headers(value),
+            signed(value, "K2"),
             "signed an event of device_id 'K1'",
         ),
         "a camera signs a press": (
-            press("C1"),
-            Signer("C1", 1, OTHER_PRIVATE).headers(press("C1")),
+            c1,
+            signed(c1, "C1"),
             "is a camera, which does not sign kiosk events",
         ),
     }
     for name, (v, headers, reason) in cases.items():
-        got = doubt(v, list(headers) if headers is not None else None)
+        got = doubt(v, headers)
         assert got is not None and reason in got, (name, got)
 
 

@@ -12,7 +12,6 @@ import pytest
 
 from hailong.clock import TestingClock
 from hailong.settings import load_settings
-from pipelines.web.app import safe_next
 from pipelines.web.auth import (
     MAX_FAILURES,
     Account,
@@ -26,6 +25,7 @@ from pipelines.web.auth import (
 )
 from pipelines.web.i18n import WORDS
 from pipelines.web.store import Accounts, LockedOut
+from pipelines.web.views import safe_next
 from warehouse.private import SCHEMA
 
 UNIT_OF = {"HN-A1": "A", "HN-A2": "A", "HN-B1": "B"}

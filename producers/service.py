@@ -1,27 +1,23 @@
-"""What the HTTP channels (QR gateway, camera adapter) share.
+"""What the producers' HTTP services (QR gateway, camera adapter) share about Kafka and
+devices; what is plain HTTP is in :mod:`hailong.http`.
 
 - :class:`ConfirmingProducer`: publish from asyncio and wait for Kafka's ack. One
   confluent-kafka producer with the no-loss settings of :mod:`hailong.kafka`, but a short
   ``message.timeout.ms`` (a person or a camera is waiting for the answer); a thread
   serves delivery reports and hands each one to its asyncio future with
   ``loop.call_soon_threadsafe``.
-- :class:`BodyLimit`: ASGI middleware that refuses request bodies above a size with
-  413, whether or not a ``Content-Length`` was sent (chunked bodies are counted while
-  they arrive and buffered, never beyond the limit).
-- :class:`RateLimiter`: a token bucket per client address (in memory, per process).
-- :func:`bearer_ok`: constant-time check of an ``Authorization: Bearer`` header.
 - :class:`RegisteredTokens`: the bearer tokens of registered cameras or issuers.
 - :func:`service_signer`: the device key a service signs what it publishes with.
 - :class:`OfficeNames`: each office's name from the registry, for the survey page.
-- :func:`problem`: an RFC 9457 problem-details response.
+- :func:`strict_body`, :func:`add_healthz` and :func:`run_service`: the request models'
+  config, ``/healthz`` and ``hailong gateway|camera``.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import hmac
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -29,12 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.types import Message as AsgiMessage
+from fastapi import FastAPI
+from pydantic import ConfigDict
 
-from hailong import strictjson
 from hailong.errors import DeliveryError
+from hailong.http import RateLimiter, Refused, retry_after, serve
 from hailong.kafka import Headers, producer_config
 from hailong.settings import Settings
 from hailong.signing import Signer
@@ -43,38 +38,6 @@ log = logging.getLogger(__name__)
 
 # How long a publish may wait for Kafka before the request is answered with 503.
 DELIVERY_TIMEOUT_S = 15.0
-PROBLEM_TYPE = "urn:hailong:problem:"
-
-
-def problem(
-    status: int,
-    slug: str,
-    title: str,
-    detail: str,
-    headers: dict[str, str] | None = None,
-    **extra: Any,
-) -> JSONResponse:
-    """An ``application/problem+json`` response (RFC 9457)."""
-    body = {
-        "type": PROBLEM_TYPE + slug,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        **extra,
-    }
-    return JSONResponse(
-        body, status_code=status, headers=headers, media_type="application/problem+json"
-    )
-
-
-def bearer_ok(header: str | None, key: str) -> bool:
-    """True when ``header`` is ``Bearer <key>``; compared in constant time."""
-    if not header:
-        return False
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    return hmac.compare_digest(value.strip().encode("utf-8"), key.encode("utf-8"))
 
 
 class ConfirmingProducer:
@@ -188,24 +151,24 @@ class RegisteredTokens:
         self._by_digest: dict[str, Holder] = {}
         self._loaded_at: float | None = None
 
-    async def admit(self, token: str | None) -> Holder | JSONResponse:
-        """The holder of a bearer token, or the problem to answer: 401 (unknown), 429
-        (over the holder's rate), 503 (the registry cannot be read)."""
+    async def admit(self, token: str | None) -> Holder:
+        """The holder of a bearer token; else :class:`Refused`: 401 (unknown), 429 (over
+        the holder's rate), 503 (the registry cannot be read)."""
         from hailong.errors import WarehouseError
 
         try:
             holder = await asyncio.to_thread(self.find, token) if token else None
         except WarehouseError as exc:
             log.warning("the device registry is unreachable: %s", exc)
-            return problem(
+            raise Refused(
                 503,
                 "registry-unavailable",
                 "Not done",
                 "the device registry cannot be read; try again",
                 headers={"Retry-After": "30"},
-            )
+            ) from None
         if holder is None:
-            return problem(
+            raise Refused(
                 401,
                 "unauthorized",
                 "Unauthorized",
@@ -214,7 +177,7 @@ class RegisteredTokens:
             )
         wait = self.limiter.take(holder.device_id)
         if wait > 0:
-            return problem(
+            raise Refused(
                 429,
                 "rate-limited",
                 "Too many requests",
@@ -307,120 +270,45 @@ def service_signer(settings: Settings, device_id: str) -> Signer | None:
     return signer
 
 
-class RateLimiter:
-    """A token bucket per client address: ``per_minute`` requests, refilled evenly.
-
-    In memory and per process: several gateway processes behind a balancer each allow
-    ``per_minute`` (set the limit accordingly, or rate-limit at the balancer).
-    """
-
-    MAX_CLIENTS = 100_000
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.capacity = float(per_minute)
-        self.refill_per_s = per_minute / 60.0
-        self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # address → (tokens, at)
-        self._lock = threading.Lock()
-
-    def take(self, client: str) -> float:
-        """Take one request for ``client``: 0 if allowed, else the seconds to wait."""
-        now = self.clock()
-        with self._lock:
-            tokens, at = self._buckets.get(client, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - at) * self.refill_per_s)
-            if tokens >= 1.0:
-                self._buckets[client] = (tokens - 1.0, now)
-                if len(self._buckets) > self.MAX_CLIENTS:
-                    self._forget_full(now)
-                return 0.0
-            self._buckets[client] = (tokens, now)
-            return (1.0 - tokens) / self.refill_per_s
-
-    def _forget_full(self, now: float) -> None:
-        # Buckets that have refilled completely carry no information.
-        for client, (tokens, at) in list(self._buckets.items()):
-            if tokens + (now - at) * self.refill_per_s >= self.capacity:
-                del self._buckets[client]
+def strict_body(*examples: dict[str, Any]) -> ConfigDict:
+    """The config of a request body's model: strict types, no unknown field, and the
+    examples OpenAPI shows."""
+    return ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": list(examples)})
 
 
-def retry_after(seconds: float) -> str:
-    """A ``Retry-After`` value: whole seconds, at least 1."""
-    return str(max(1, math.ceil(seconds)))
+def add_healthz(
+    app: FastAPI, topic: str, description: str, check: Callable[[], object] | None = None
+) -> None:
+    """``GET /healthz``: the service runs (and ``check``, run in a thread, did not raise);
+    it answers with the topic the service publishes to."""
+
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness",
+        description=description,
+        responses={200: {"description": "the service runs"}},
+    )
+    async def healthz() -> dict[str, str]:
+        if check is not None:
+            await asyncio.to_thread(check)
+        return {"status": "ok", "topic": topic}
 
 
-TooLarge = Callable[[Scope], Response]
-
-
-class BodyLimit:
-    """Refuse bodies larger than ``max_bytes`` with 413, before the app sees them.
-
-    A declared ``Content-Length`` above the limit is refused at once; otherwise the
-    body is read (and counted) up to the limit and replayed to the app, so a chunked
-    body without a length is refused as soon as it crosses the limit. ``too_large``
-    builds the 413 response (an HTML page or problem details, by path).
-    """
-
-    def __init__(self, app: ASGIApp, max_bytes: int, too_large: TooLarge) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-        self.too_large = too_large
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None:
-            try:
-                declared = int(length)
-            except ValueError:
-                declared = -1
-            if declared > self.max_bytes:
-                await self.too_large(scope)(scope, receive, send)
-                return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # client went away
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self.too_large(scope)(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> AsgiMessage:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-
-def client_address(scope: Scope) -> str:
-    """The client's address as the server saw it (after trusted proxy headers)."""
-    client = scope.get("client")
-    return client[0] if client else "unknown"
-
-
-def json_loads_strict(raw: bytes) -> Any:
-    """Parse a request body with the platform's strict, bounded JSON parser
-    (``hailong.strictjson``: UTF-8 only, no duplicate keys, no NaN/Infinity, numbers and
-    nesting bounded; the body's size is bounded by the service).
-
-    Raises ``ValueError`` with a message that never quotes the input.
-    """
-    try:
-        return strictjson.loads(raw, "the body", max_bytes=None)
-    except strictjson.JsonRefused as exc:
-        raise ValueError(exc.unquoted) from None
+def run_service(
+    settings: Settings,
+    args: argparse.Namespace,
+    service: str,
+    create_app: Callable[[Settings], FastAPI],
+    banner: Callable[[Settings], str],
+    **options: Any,
+) -> None:
+    """Serve a producers' HTTP service until interrupted (``hailong gateway|camera``):
+    ``--host``/``--port`` over its settings ``<service>_host``/``<service>_port``, its
+    banner on stdout, then :func:`hailong.http.serve` with ``options``."""
+    given = {f"{service}_host": args.host, f"{service}_port": args.port}
+    settings = settings.model_copy(update={k: v for k, v in given.items() if v is not None})
+    app = create_app(settings)
+    print(banner(settings), flush=True)
+    host, port = getattr(settings, f"{service}_host"), getattr(settings, f"{service}_port")
+    serve(app, host, port, name=service, log_level=args.log_level, **options)

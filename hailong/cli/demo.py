@@ -9,26 +9,30 @@ the month's ranking, both read from ClickHouse.
 
 from __future__ import annotations
 
-import os
+import argparse
 import secrets
 import subprocess
-import sys
 import time
 from datetime import UTC
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from hailong.cli.common import Adder
 from hailong.clock import SYSTEM
 from hailong.errors import HailongError
 from hailong.methodology import LOCAL_TZ, two_decimals
 from hailong.settings import Settings
-from infra.stack import Stack, default_signals
-from producers.simulator import city_traffic, hanoi_offices, send, simulated_keyring
-from warehouse.client import Warehouse
-from warehouse.migrate import prepare
-from warehouse.registry import load_hanoi
+
+if TYPE_CHECKING:
+    from warehouse.client import Warehouse
 
 
 def prepare_warehouse(settings: Settings) -> None:
     """Database, schema and the Hanoi registry (all idempotent)."""
+    from warehouse.client import Warehouse
+    from warehouse.migrate import prepare
+    from warehouse.registry import load_hanoi
+
     prepare(settings)
     with Warehouse(settings) as wh:
         result = load_hanoi(wh)
@@ -36,22 +40,6 @@ def prepare_warehouse(settings: Settings) -> None:
             f"registry version {result.version}: {result.units} units, {result.offices} "
             f"office intervals, {result.lineage} lineage rows"
         )
-
-
-def start_worker(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
-    """A stream worker in a child process; its output goes to .stack/logs/worker.log."""
-    log_dir = settings.stack_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / "worker.log"
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hailong.cli", "stream"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=os.environ.copy(),
-            preexec_fn=default_signals,
-        )
-    return proc, str(log_path)
 
 
 RAW_TABLES = ("kiosk_ratings_raw", "qr_surveys_raw", "camera_observations_raw")
@@ -79,7 +67,7 @@ def wait_for_rows(
     expected: int,
     before: tuple[int, int],
     worker: subprocess.Popen[bytes],
-    log_path: str,
+    log_path: Path,
     timeout_s: float = 180.0,
 ) -> None:
     """Wait until raw and the hourly buckets each hold ``expected`` more events."""
@@ -116,7 +104,10 @@ def print_live_index(wh: Warehouse) -> None:
         "WHERE window = '30d' AND v.office_id IN "
         "(SELECT office_id FROM offices WHERE valid_to IS NULL) ORDER BY office_id"
     )
-    show = lambda x: "—" if x is None else f"{two_decimals(x)}"  # noqa: E731
+
+    def show(x: float | None) -> str:
+        return "—" if x is None else f"{two_decimals(x)}"
+
     print(
         f"\nLive index per office, last 30 days (view office_index_current, {len(rows)} offices):"
     )
@@ -136,6 +127,7 @@ def print_alerts(settings: Settings) -> None:
     alerts run`), then the open alerts by rule."""
     from streams.alert_engine import AlertEngine
     from warehouse.alerts import current
+    from warehouse.client import Warehouse
 
     print(f"\n{AlertEngine(settings, SYSTEM).run_once()}")
     with Warehouse(settings) as wh:
@@ -180,14 +172,19 @@ def print_dashboard(settings: Settings) -> None:
 
 
 def run(settings: Settings, per_office: int, seed: int | None) -> None:
-    from hailong.cli import rank_and_print  # the same code path as `hailong rank`
+    from hailong.cli.rank import rank_and_print  # the same code path as `hailong rank`
+    from infra.stack import Stack
+    from infra.worker import start_worker, stop_worker
+    from producers.simulator import city_traffic, hanoi_offices, send, simulated_keyring
+    from warehouse.client import Warehouse
 
     Stack(settings).start()
     prepare_warehouse(settings)
     now = SYSTEM.now()
     local_now = now.astimezone(LOCAL_TZ)
     month_start = local_now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    worker, log_path = start_worker(settings)
+    log_path = settings.stack_dir / "logs" / "worker.log"
+    worker = start_worker(settings, log_path)
     try:
         with Warehouse(settings) as wh:
             before = (landed_events(wh), bucketed_events(wh))
@@ -222,8 +219,25 @@ def run(settings: Settings, per_office: int, seed: int | None) -> None:
             f"reasons; worker log: {log_path}"
         )
     finally:
-        worker.terminate()
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    run(settings, args.per_office, args.seed)
+
+
+def register(add: Adder) -> None:
+    """Add ``hailong demo`` to the parser."""
+    p = add(
+        "demo",
+        cmd_demo,
+        "the main job end to end: stack, simulated events, live index, "
+        "ranking of the current month",
+    )
+    p.add_argument("--per-office", type=int, default=100, help="events per office (all channels)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the simulated events (default: new events every run)",
+    )

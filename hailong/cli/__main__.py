@@ -1,0 +1,5 @@
+"""``python -m hailong.cli`` is ``hailong``."""
+
+from hailong.cli.main import main
+
+main()
