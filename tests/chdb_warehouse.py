@@ -54,6 +54,15 @@ class ChdbWarehouse:
         self.session.query(text)
         return []
 
+    def execute_with_ids(
+        self, query: str, ids: Sequence[Any], params: Params = None
+    ) -> list[tuple[Any, ...]]:
+        """As Warehouse.execute_with_ids, with the ids as a tuple in the query's text
+        (chdb takes no external data)."""
+        return self.execute(
+            query.replace("_ids", "%(_ids)s"), {**(params or {}), "_ids": tuple(ids)}
+        )
+
     def iterate(
         self, query: str, params: Params = None, block_rows: int = 20_000
     ) -> Iterator[tuple[Any, ...]]:

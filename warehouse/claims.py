@@ -60,8 +60,6 @@ COLUMNS = (
     "office_id",
     "at_us",
 )
-# Ids per look-up: keeps the query text far below ClickHouse's 256 KiB max_query_size.
-_CHUNK = 1000
 
 
 class Position(NamedTuple):
@@ -105,21 +103,27 @@ Claims = dict[UUID, list[Claim]]
 
 
 def lookup(wh: Warehouse, ids: Iterable[UUID]) -> Claims:
-    """Every claim of these event_ids."""
+    """Every claim of these event_ids (sent as external data: ``_ids``)."""
     wanted = sorted(set(ids))
-    found: Claims = {}
-    for i in range(0, len(wanted), _CHUNK):
-        found.update(lookup_in(wh, "%(ids)s", {"ids": tuple(wanted[i : i + _CHUNK])}))
-    return found
+    if not wanted:
+        return {}
+    query = f"SELECT DISTINCT {', '.join(COLUMNS)} FROM {TABLE} WHERE event_id IN _ids"
+    return _claims(wh.execute_with_ids(query, wanted))
 
 
 def lookup_in(wh: Warehouse, ids: str, params: dict[str, Any]) -> Claims:
-    """Every claim of the event_ids that ``ids`` names: a tuple parameter, or a
-    subquery in parentheses, with its parameters."""
+    """Every claim of the event_ids that ``ids`` names: a subquery in parentheses,
+    with its parameters."""
+    return _claims(
+        wh.execute(
+            f"SELECT DISTINCT {', '.join(COLUMNS)} FROM {TABLE} WHERE event_id IN {ids}", params
+        )
+    )
+
+
+def _claims(rows: Iterable[tuple[Any, ...]]) -> Claims:
     found: Claims = defaultdict(list)
-    for e, channel, partition, offset, uncontested, office_id, at_us in wh.execute(
-        f"SELECT DISTINCT {', '.join(COLUMNS)} FROM {TABLE} WHERE event_id IN {ids}", params
-    ):
+    for e, channel, partition, offset, uncontested, office_id, at_us in rows:
         eid = e if isinstance(e, UUID) else UUID(str(e))
         found[eid].append(
             Claim(

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any, TypeVar
+from uuid import UUID
 
 from clickhouse_driver import Client
 from clickhouse_driver.errors import Error as DriverError
@@ -121,6 +122,26 @@ class Warehouse:
             raise WarehouseError(f"{row.__name__} has fields {fields}; the query gives {names}")
         make = getattr(row, "_make")  # noqa: B009 - NamedTuple's constructor from a row
         return [make(r) for r in rows]
+
+    def execute_with_ids(
+        self, query: str, ids: Sequence[UUID], params: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run a query that reads the table ``_ids`` (one column, ``event_id UUID``)
+        holding ``ids``. The ids travel as external data in the native format, not as
+        query text: nothing to escape and parse, and no limit of the query's size
+        (``WHERE event_id IN _ids`` over thousands of ids is several times faster)."""
+        external = [
+            {
+                "name": "_ids",
+                "structure": [("event_id", "UUID")],
+                "data": [{"event_id": i} for i in ids],
+            }
+        ]
+        with self._errors():
+            rows: list[tuple[Any, ...]] = self._client.execute(
+                query, params, external_tables=external
+            )
+        return rows
 
     def iterate(
         self, query: str, params: dict[str, Any] | None = None, block_rows: int = 20_000
