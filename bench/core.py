@@ -41,12 +41,16 @@ class Lab:
 @dataclass(frozen=True)
 class Value:
     """One measured quantity of a figure. ``reference``: 'figure_key.value_name' whose
-    median this value is compared with (ratio = this / reference)."""
+    median this value is compared with (ratio = this / reference). ``difference``: a
+    value no run returns, the median of the first 'figure_key.value_name' less the
+    median of the second (e.g. the worker's CPU per event less the bare faust agent's),
+    reported when both were measured."""
 
     name: str
     unit: str
     reference: str | None = None
     higher_is_better: bool = True
+    difference: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,10 +137,21 @@ def machine() -> dict[str, str]:
 
 
 def summarise(figures: list[Figure], runs: dict[str, dict[str, list[float]]]) -> list[Result]:
+    measured = {
+        f"{key}.{name}": statistics.median(xs)
+        for key, values in runs.items()
+        for name, xs in values.items()
+        if xs
+    }
     results = []
     for fig in figures:
         for v in fig.values:
             xs = runs.get(fig.key, {}).get(v.name, [])
+            if v.difference is not None:
+                minuend, subtrahend = (measured.get(name) for name in v.difference)
+                xs = (
+                    [minuend - subtrahend] if minuend is not None and subtrahend is not None else []
+                )
             if not xs:
                 continue
             results.append(

@@ -1,12 +1,15 @@
-"""What the ingest figures share: the pre-loaded topics and the stream worker process.
+"""What the ingest figures share: the pre-loaded topics, the stream worker process and
+its landing of the events.
 
-Figures 1-3 read the same kind of data: the simulator's mix of regular events (60 %
+Figures 1-3, 3b, 3r and 3p read the same kind of data: the simulator's mix of regular events (60 %
 kiosk ratings, 25 % QR surveys, 15 % camera observations from Hanoi's offices over
 October 2025, no injected faults, so every message is a valid, distinct event) in the
 lab's own three event topics. The events are generated and serialized once per process
 (:func:`messages`, cached by size) and produced as raw bytes into each run's fresh
 topics before the measurement starts (:func:`preload`), so neither the simulator nor
-the producer is part of what a figure measures.
+the producer is part of what a figure measures. :func:`land` waits until one or more
+workers have landed them in raw and every hourly bucket, and measures the CPU of the
+workers, the broker and the ClickHouse server meanwhile (figures 3 and 3p).
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from hailong.settings import Settings
 from hailong.signing import Keyring
@@ -142,27 +146,37 @@ def worker(s: Settings) -> Iterator[Worker]:
 
 
 def wait_for_group(
-    s: Settings, proc: subprocess.Popen[bytes] | None = None, timeout_s: float = 60.0
+    s: Settings,
+    procs: subprocess.Popen[bytes] | Sequence[subprocess.Popen[bytes]] | None = None,
+    timeout_s: float = 60.0,
+    members: int = 1,
 ) -> float:
-    """Wait until the lab's consumer group is stable with every event topic's partitions
-    assigned (the worker is ready to fetch); return the monotonic time it was seen."""
+    """Wait until the lab's consumer group is stable with at least ``members`` members and
+    every event topic's partitions assigned (the workers are ready to fetch); return the
+    monotonic time it was seen. A process of ``procs`` that exits first fails the wait."""
     from confluent_kafka import ConsumerGroupState
 
     from hailong.kafka import admin_client
 
+    watched = [procs] if isinstance(procs, subprocess.Popen) else list(procs or ())
     admin = admin_client(s)
     topics = set(s.topics.events)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the worker exited with {proc.returncode} before joining")
+        for proc in watched:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the worker exited with {proc.returncode} before joining")
         try:
             group = admin.describe_consumer_groups([s.consumer_group])[s.consumer_group].result(
                 timeout=5
             )
         except Exception:  # noqa: BLE001 - not known to the coordinator yet
             group = None
-        if group is not None and group.state == ConsumerGroupState.STABLE:
+        if (
+            group is not None
+            and group.state == ConsumerGroupState.STABLE
+            and len(group.members) >= members
+        ):
             assigned = {
                 tp.topic
                 for m in group.members
@@ -175,7 +189,8 @@ def wait_for_group(
 
 
 def cpu_seconds(pid: int | None) -> float:
-    """CPU time (user + system) a process has used so far; 0 if it is gone or unknown."""
+    """CPU time (user + system, all threads) a process has used so far; 0 if it is gone
+    or unknown."""
     if pid is None:
         return 0.0
     try:
@@ -183,3 +198,153 @@ def cpu_seconds(pid: int | None) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- landing: the workers until raw and every hourly bucket hold the pre-loaded events --
+
+
+def ch_client(s: Settings) -> Any:
+    """A clickhouse-driver client on the lab's database (the figures' own reads)."""
+    from clickhouse_driver import Client
+
+    return Client(
+        host=s.ch_host,
+        port=s.ch_port,
+        user=s.clickhouse_user,
+        password=s.clickhouse_password.get_secret_value(),
+        database=s.clickhouse_database,
+        send_receive_timeout=600,
+        settings={"use_client_time_zone": False},
+    )
+
+
+def _raw_tables() -> dict[str, str]:
+    from warehouse import camera, kiosk, qr
+
+    return {"kiosk": kiosk.RAW_TABLE, "qr": qr.RAW_TABLE, "camera": camera.RAW_TABLE}
+
+
+def landed_rows(client: Any) -> dict[str, int]:
+    """Raw rows per channel (count(): without replays, rows = events)."""
+    return {
+        name: client.execute(f"SELECT count() FROM {table}")[0][0]
+        for name, table in _raw_tables().items()
+    }
+
+
+def check_distinct(client: Any, msgs: Messages) -> None:
+    """Every pre-loaded event is in raw exactly once (by event_id)."""
+    for name, table in _raw_tables().items():
+        got = client.execute(f"SELECT uniqExact(event_id) FROM {table}")[0][0]
+        if got != msgs.counts[name]:
+            raise AssertionError(f"{table}: {got} distinct events, expected {msgs.counts[name]}")
+
+
+_BUCKETS = (
+    "SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL",
+    "SELECT sum(q_n + q_duplicates) FROM qr_hourly FINAL",
+    "SELECT sum(c_n + c_low_confidence + queue_obs) FROM camera_hourly FINAL",
+    "SELECT sum(answered) FROM qr_criteria_hourly FINAL",
+)
+
+
+def _buckets(client: Any) -> tuple[int, ...]:
+    """What the hourly buckets count so far: kiosk, QR, camera, QR criterion answers."""
+    return tuple(client.execute(q)[0][0] for q in _BUCKETS)
+
+
+STALL_S = 180.0  # no progress in raw or buckets for this long: the worker is stuck
+COMPONENTS = ("worker", "kafka", "clickhouse")
+
+
+@dataclass(frozen=True)
+class Landed:
+    """How the workers landed the pre-loaded events, timed from their group being whole
+    (every worker a member, every partition assigned)."""
+
+    events: int  # landed after the group was whole (all, but for a head start)
+    seconds: float  # from the group whole to raw and every bucket complete
+    raw_seconds: float  # from the group whole to raw complete
+    cpu_s: dict[str, float]  # CPU seconds used meanwhile: the workers (summed), kafka, clickhouse
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+    def cpu_pct(self, component: str) -> float:
+        """A component's CPU over the time, in % of one core."""
+        return 100 * self.cpu_s[component] / self.seconds
+
+    def cpu_us_per_event(self, component: str) -> float:
+        return 1e6 * self.cpu_s[component] / self.events
+
+
+def land(
+    s: Settings, msgs: Messages, workers: Sequence[Worker], progress: Callable[[str], None]
+) -> Landed:
+    """Wait until ``workers`` (one consumer group) have landed ``msgs`` in raw *and* in
+    every hourly bucket (kiosk k_n + k_misuse, QR q_n + q_duplicates and per-criterion
+    answers, camera c_n + c_low_confidence + queue_obs, all read FINAL, equal the
+    pre-loaded events), then check each event is in raw once. Measures the CPU of the
+    workers, the broker and the ClickHouse server meanwhile (theirs includes anything
+    else they serve). Events landed before the group was whole (a worker that joined
+    first) are not counted in :attr:`Landed.events`. No progress for ``STALL_S`` fails
+    with the workers' last warnings."""
+    from infra.stack import Stack
+
+    answers = sum(len(json.loads(v)["answers"]) for _, v in msgs.by_channel["qr"])
+    expected = (msgs.counts["kiosk"], msgs.counts["qr"], msgs.counts["camera"], answers)
+    stack = Stack(s)
+    pids: dict[str, list[int | None]] = {
+        "worker": [w.proc.pid for w in workers],
+        "kafka": [stack.kafka.pid()],
+        "clickhouse": [stack.clickhouse.pid()],
+    }
+
+    def cpu() -> dict[str, float]:
+        return {c: sum(cpu_seconds(pid) for pid in pids[c]) for c in COMPONENTS}
+
+    client = ch_client(s)
+    try:
+        t0 = wait_for_group(s, [w.proc for w in workers], 60.0 * len(workers), len(workers))
+        cpu0 = cpu()
+        head_start = sum(landed_rows(client).values())
+        progress(f"{len(workers)} worker(s) joined ({head_start:,} events landed before); ...")
+        raw_done: float | None = None
+        last_report = last_change = t0
+        state: tuple[Any, ...] = ()
+        while True:
+            for w in workers:
+                if w.proc.poll() is not None:
+                    raise RuntimeError(f"a worker exited with {w.proc.returncode}")
+            now = time.monotonic()
+            landed = landed_rows(client)
+            if raw_done is None and all(landed[c] >= n for c, n in msgs.counts.items()):
+                raw_done = now
+            buckets = _buckets(client) if raw_done is not None else ()
+            if buckets == expected:
+                break
+            if (landed, buckets) != state:
+                state, last_change = (landed, buckets), now
+            elif now - last_change > STALL_S:
+                warnings = "; ".join(w.last_warning() for w in workers if w.last_warning())
+                raise RuntimeError(
+                    f"hailong stream stalled: no progress for {STALL_S:.0f} s at "
+                    f"{sum(landed.values()):,} of {msgs.total:,} events in raw; the "
+                    f"workers' last warnings: {warnings or '(none)'}"
+                )
+            if now - last_report >= 30:
+                done = sum(landed.values())
+                progress(f"{done:,} in raw ({(done - head_start) / (now - t0):,.0f}/s)")
+                last_report = now
+            time.sleep(0.2)
+        seconds = time.monotonic() - t0
+        cpu1 = cpu()
+        check_distinct(client, msgs)
+    finally:
+        client.disconnect()
+    raw_seconds = (raw_done or now) - t0  # the buckets are complete only after raw is
+    progress(f"raw complete after {raw_seconds:.1f} s, buckets after {seconds:.1f} s")
+    return Landed(
+        msgs.total - head_start, seconds, raw_seconds, {c: cpu1[c] - cpu0[c] for c in COMPONENTS}
+    )

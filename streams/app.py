@@ -26,54 +26,15 @@ import faust
 from faust.types import TP, EventT, StreamT
 
 from hailong.clock import SYSTEM
-from hailong.kafka import WORKER, login, ssl_context
-from hailong.settings import Settings, load_settings
+from hailong.settings import load_settings
 from streams.alert_engine import AlertEngine
 from streams.ingest import Ingestor, Received
-from streams.lifecycle import Health, agent_died, worker_class
+from streams.lifecycle import Health, agent_died, app_options
 
 settings = load_settings()
 log = logging.getLogger(__name__)
 
-_datadir = settings.stack_dir / "faust" / settings.consumer_group
-_datadir.parent.mkdir(parents=True, exist_ok=True)
-
-
-def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
-    """The worker's Kafka account (hailong/kafka.py), in faust's (aiokafka's) terms."""
-    protocol = settings.kafka_security_protocol
-    context = ssl_context(settings) if protocol.endswith("SSL") else None
-    account = login(settings, WORKER)
-    if account is not None:
-        return faust.SASLCredentials(
-            username=account[0],
-            password=account[1],
-            mechanism=settings.kafka_sasl_mechanism,
-            ssl_context=context,
-        )
-    return faust.SSLCredentials(context) if context is not None else None
-
-
-app = faust.App(
-    settings.consumer_group,
-    broker=f"kafka://{settings.bootstrap_servers.replace(',', ';kafka://')}",
-    store="memory://",
-    broker_credentials=broker_credentials(settings),
-    datadir=str(_datadir),
-    key_serializer="raw",
-    value_serializer="raw",
-    # A new consumer group starts from the beginning of the topics: nothing is skipped.
-    consumer_auto_offset_reset="earliest",
-    # The contract topics are created by `hailong stack start` / `hailong topics`.
-    topic_allow_declare=False,
-    topic_disable_leader=True,
-    web_enabled=False,
-    producer_acks=-1,
-    broker_session_timeout=settings.session_timeout_s,
-    # SIGTERM ends the process within the session timeout; see streams/lifecycle.py.
-    Worker=worker_class(settings.session_timeout_s),
-    broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
-)
+app = faust.App(settings.consumer_group, **app_options(settings), producer_acks=-1)
 
 events_topic = app.topic(*settings.topics.events, key_type=bytes, value_type=bytes)
 health = Health(

@@ -27,6 +27,8 @@ from typing import Any
 import faust
 
 from hailong.clock import Clock
+from hailong.kafka import WORKER, login, ssl_context
+from hailong.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -136,3 +138,44 @@ def worker_class(session_timeout_s: float) -> type[faust.Worker]:
             super()._on_sigint()
 
     return Worker
+
+
+def broker_credentials(settings: Settings) -> faust.types.auth.CredentialsT | None:
+    """The worker's Kafka account (hailong/kafka.py), in faust's (aiokafka's) terms."""
+    protocol = settings.kafka_security_protocol
+    context = ssl_context(settings) if protocol.endswith("SSL") else None
+    account = login(settings, WORKER)
+    if account is not None:
+        return faust.SASLCredentials(
+            username=account[0],
+            password=account[1],
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
+
+
+def app_options(settings: Settings) -> dict[str, Any]:
+    """The faust app's options for these settings (besides its id, the consumer
+    group): the worker's (streams/app.py) and the benchmark's bare agent's
+    (bench/bare_faust.py), so that the two differ only in what their agents do."""
+    datadir = settings.stack_dir / "faust" / settings.consumer_group
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "broker": f"kafka://{settings.bootstrap_servers.replace(',', ';kafka://')}",
+        "store": "memory://",
+        "broker_credentials": broker_credentials(settings),
+        "datadir": str(datadir),
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        # A new consumer group starts from the beginning of the topics: nothing skipped.
+        "consumer_auto_offset_reset": "earliest",
+        # The contract topics are created by `hailong stack start` / `hailong topics`.
+        "topic_allow_declare": False,
+        "topic_disable_leader": True,
+        "web_enabled": False,
+        "broker_session_timeout": settings.session_timeout_s,
+        # SIGTERM ends the process within the session timeout (worker_class above).
+        "Worker": worker_class(settings.session_timeout_s),
+        "broker_heartbeat_interval": min(3.0, settings.session_timeout_s / 3),
+    }

@@ -1,4 +1,6 @@
-"""The figures of ``python -m bench``, in the order of issue 6."""
+"""The figures of ``python -m bench``, in the order of issue 6; the runtime's ceiling
+and the raw loops (3b, 3r) and the worker in several processes (3p) of issue 17 follow
+figure 3."""
 
 from __future__ import annotations
 
@@ -11,11 +13,15 @@ from bench.figures import (
     memory,
     producers,
     rankings,
+    runtime,
+    scaling,
     validation,
 )
 
 FIGURES: list[Figure] = [
     *ingest.FIGURES,
+    *runtime.FIGURES,
+    *scaling.FIGURES,
     *freshness.FIGURES,
     *producers.FIGURES,
     *rankings.FIGURES,

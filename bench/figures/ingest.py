@@ -21,11 +21,12 @@ and land them in the lab's raw tables (``kiosk_ratings_raw``, ``qr_surveys_raw``
    event index, raw rows, hourly buckets recomputed per batch, offsets committed after
    ClickHouse confirmed) as a child process. Timed from its consumer group being
    stable with every partition assigned to every event in raw *and* in the hourly
-   buckets (kiosk k_n + k_misuse, QR q_n + q_duplicates and per-criterion answers,
-   camera c_n + c_low_confidence + queue_obs, all read FINAL, equal the landed events).
-   Also reported: the worker's CPU and the ClickHouse server's CPU over that time, in
-   % of one core (the server's figure includes anything else it runs meanwhile). A
-   worker that makes no progress for ``STALL_S`` fails the run with its last warning.
+   buckets (:func:`bench.preload.land`). Also reported: the worker's CPU and the
+   ClickHouse server's CPU over that time, in % of one core (the server's figure
+   includes anything else it runs meanwhile), the worker's CPU per event against the
+   bare faust agent's (figure 3b, :mod:`bench.figures.runtime`), and the difference of
+   the two: Hailong's own CPU per event. A worker that makes no progress for
+   :data:`bench.preload.STALL_S` fails the run with its last warning.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.core import Figure, Lab, Value
-from bench.preload import Messages, cpu_seconds, preload, wait_for_group, worker
+from bench.preload import ch_client, check_distinct, land, landed_rows, preload, worker
 from hailong.kafka import ADMIN, client_config
 from hailong.settings import Settings
 from warehouse import camera, kiosk, qr
@@ -49,46 +50,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
+BARE = "3b-bare-faust"  # bench/figures/runtime.py: faust's own ceiling
+
+
 def events_for(lab: Lab) -> int:
     return QUICK_EVENTS if lab.quick else FULL_EVENTS
-
-
-def _client(s: Settings) -> Any:
-    from clickhouse_driver import Client
-
-    return Client(
-        host=s.ch_host,
-        port=s.ch_port,
-        user=s.clickhouse_user,
-        password=s.clickhouse_password.get_secret_value(),
-        database=s.clickhouse_database,
-        send_receive_timeout=600,
-        settings={"use_client_time_zone": False},
-    )
-
-
-def _landed(client: Any) -> dict[str, int]:
-    """Raw rows per channel (count(): no replays in these runs, so rows = events)."""
-    return {
-        name: client.execute(f"SELECT count() FROM {table}")[0][0]
-        for name, table in (
-            ("kiosk", kiosk.RAW_TABLE),
-            ("qr", qr.RAW_TABLE),
-            ("camera", camera.RAW_TABLE),
-        )
-    }
-
-
-def _check_distinct(client: Any, msgs: Messages) -> None:
-    """Every pre-loaded event is in raw exactly once (by event_id)."""
-    for name, table in (
-        ("kiosk", kiosk.RAW_TABLE),
-        ("qr", qr.RAW_TABLE),
-        ("camera", camera.RAW_TABLE),
-    ):
-        got = client.execute(f"SELECT uniqExact(event_id) FROM {table}")[0][0]
-        if got != msgs.counts[name]:
-            raise AssertionError(f"{table}: {got} distinct events, expected {msgs.counts[name]}")
 
 
 # -- 1. the Python limit -------------------------------------------------------------
@@ -189,7 +155,7 @@ def python_ingest(lab: Lab) -> dict[str, float]:
         for topic, (table, cols, _) in tables.items()
     }
     makers: dict[Any, Any] = {topic: maker for topic, (_, _, maker) in tables.items()}
-    client = _client(s)
+    client = ch_client(s)
     consumer = Consumer(
         {
             **client_config(s, ADMIN),
@@ -236,7 +202,7 @@ def python_ingest(lab: Lab) -> dict[str, float]:
                 flush()
                 buffered = 0
         seconds = time.monotonic() - t0
-        _check_distinct(client, msgs)
+        check_distinct(client, msgs)
     finally:
         consumer.close()
         client.disconnect()
@@ -377,7 +343,7 @@ def native_ingest(lab: Lab) -> dict[str, float]:
         _commit_beginning(s, getattr(t, channel), group)
     targets = {"kiosk": kiosk.RAW_TABLE, "qr": qr.RAW_TABLE, "camera": camera.RAW_TABLE}
     views = _native_views("")
-    client = _client(s)
+    client = ch_client(s)
     created: list[str] = []
     try:
         t0 = time.monotonic()
@@ -396,7 +362,7 @@ def native_ingest(lab: Lab) -> dict[str, float]:
             created.append(f"mv_{channel}")
         deadline = time.monotonic() + 600
         while True:
-            landed = _landed(client)
+            landed = landed_rows(client)
             if all(landed[c] >= n for c, n in msgs.counts.items()):
                 break
             if time.monotonic() > deadline:
@@ -406,7 +372,7 @@ def native_ingest(lab: Lab) -> dict[str, float]:
         for view in [c for c in created if c.startswith("mv_")]:
             client.execute(f"DROP TABLE {view}")
             created.remove(view)
-        _check_distinct(client, msgs)
+        check_distinct(client, msgs)
     finally:
         for table in reversed(created):
             client.execute(f"DROP TABLE IF EXISTS {table}")
@@ -429,29 +395,11 @@ def _delete_groups(s: Settings, groups: list[str]) -> None:
 
 # -- 3. Hailong's stream worker --------------------------------------------------------
 
-_BUCKETS = {
-    "kiosk": "SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL",
-    "qr": "SELECT sum(q_n + q_duplicates) FROM qr_hourly FINAL",
-    "camera": "SELECT sum(c_n + c_low_confidence + queue_obs) FROM camera_hourly FINAL",
-}
-
-
-def _buckets(client: Any) -> tuple[int, ...]:
-    """What the hourly buckets count so far: kiosk, QR, camera, QR criterion answers."""
-    return (
-        *(client.execute(q)[0][0] for q in _BUCKETS.values()),
-        client.execute("SELECT sum(answered) FROM qr_criteria_hourly FINAL")[0][0],
-    )
-
-
-STALL_S = 180.0  # no progress in raw or buckets for this long: the worker is stuck
-
 
 def hailong_stream(lab: Lab, signed: bool = False) -> dict[str, float]:
     """Figure 3 (``signed``: 3s, the same events signed by their simulated devices and a
     worker that verifies every signature against the device registry)."""
     from hailong.settings import load_settings
-    from infra.stack import Stack
     from producers.simulator import hanoi_offices, simulated_keyring
 
     s = lab.settings
@@ -463,57 +411,15 @@ def hailong_stream(lab: Lab, signed: bool = False) -> dict[str, float]:
         keyring = simulated_keyring(s, hanoi_offices())
     msgs = preload(s, events_for(lab), keyring=keyring)
     lab.progress(f"pre-loaded {msgs.total:,} events {msgs.counts}")
-    answers = sum(len(json.loads(v)["answers"]) for _, v in msgs.by_channel["qr"])
-    expected_buckets = (msgs.counts["kiosk"], msgs.counts["qr"], msgs.counts["camera"], answers)
-    ch_pid = Stack(s).clickhouse.pid()
-    client = _client(s)
-    try:
-        with worker(s) as w:
-            t0 = wait_for_group(s, w.proc)
-            cpu0 = (cpu_seconds(w.proc.pid), cpu_seconds(ch_pid))
-            lab.progress(f"worker pid {w.proc.pid} joined; landing ...")
-            raw_done: float | None = None
-            last_report = last_change = t0
-            state: tuple[Any, ...] = ()
-            while True:
-                if w.proc.poll() is not None:
-                    raise RuntimeError(f"the worker exited with {w.proc.returncode}")
-                now = time.monotonic()
-                landed = _landed(client)
-                if raw_done is None and all(landed[c] >= n for c, n in msgs.counts.items()):
-                    raw_done = now
-                buckets = _buckets(client) if raw_done is not None else ()
-                if buckets == expected_buckets:
-                    break
-                if (landed, buckets) != state:
-                    state, last_change = (landed, buckets), now
-                elif now - last_change > STALL_S:
-                    raise RuntimeError(
-                        f"hailong stream stalled: no progress for {STALL_S:.0f} s at "
-                        f"{sum(landed.values()):,} of {msgs.total:,} events in raw; the "
-                        f"worker's last warning: {w.last_warning() or '(none)'}"
-                    )
-                if now - last_report >= 30:
-                    done = sum(landed.values())
-                    lab.progress(f"{done:,} in raw ({done / (now - t0):,.0f}/s)")
-                    last_report = now
-                time.sleep(0.2)
-            seconds = time.monotonic() - t0
-            cpu1 = (cpu_seconds(w.proc.pid), cpu_seconds(ch_pid))
-        _check_distinct(client, msgs)
-    finally:
-        client.disconnect()
-    rate = msgs.total / seconds
-    lab.progress(
-        f"raw complete after {raw_done - t0:.1f} s, buckets after {seconds:.1f} s"
-        if raw_done is not None
-        else f"done after {seconds:.1f} s"
-    )
+    with worker(s) as w:
+        got = land(s, msgs, [w], lab.progress)
     return {
-        "events_per_s": rate,
-        "events_per_s_vs_native": rate,
-        "worker_cpu_pct": 100 * (cpu1[0] - cpu0[0]) / seconds,
-        "clickhouse_cpu_pct": 100 * (cpu1[1] - cpu0[1]) / seconds,
+        "events_per_s": got.rate,
+        "events_per_s_vs_native": got.rate,
+        "events_per_s_vs_bare_faust": got.rate,
+        "worker_cpu_pct": got.cpu_pct("worker"),
+        "clickhouse_cpu_pct": got.cpu_pct("clickhouse"),
+        "worker_cpu_us_per_event": got.cpu_us_per_event("worker"),
     }
 
 
@@ -538,8 +444,26 @@ FIGURES = [
         (
             Value("events_per_s", "events/s", reference="1-ingest-python.events_per_s"),
             Value("events_per_s_vs_native", "events/s", reference="2-ingest-native.events_per_s"),
+            Value("events_per_s_vs_bare_faust", "events/s", reference=f"{BARE}.events_per_s"),
             Value("worker_cpu_pct", "% of core", higher_is_better=False),
             Value("clickhouse_cpu_pct", "% of core", higher_is_better=False),
+            Value(
+                "worker_cpu_us_per_event",
+                "µs/event",
+                reference=f"{BARE}.cpu_us_per_event",
+                higher_is_better=False,
+            ),
+            # Hailong's own CPU per event: the worker's less the bare faust agent's
+            Value(
+                "hailong_cpu_us_per_event",
+                "µs/event",
+                reference="3-hailong-stream.worker_cpu_us_per_event",
+                higher_is_better=False,
+                difference=(
+                    "3-hailong-stream.worker_cpu_us_per_event",
+                    f"{BARE}.cpu_us_per_event",
+                ),
+            ),
         ),
         hailong_stream,
         note="from the worker's group joining to the last batch's buckets refreshed",
@@ -551,11 +475,17 @@ FIGURES = [
             Value("events_per_s", "events/s", reference="3-hailong-stream.events_per_s"),
             Value("worker_cpu_pct", "% of core", higher_is_better=False),
             Value("clickhouse_cpu_pct", "% of core", higher_is_better=False),
+            Value(
+                "worker_cpu_us_per_event",
+                "µs/event",
+                reference="3-hailong-stream.worker_cpu_us_per_event",
+                higher_is_better=False,
+            ),
         ),
         lambda lab: {
             k: v
             for k, v in hailong_stream(lab, signed=True).items()
-            if k != "events_per_s_vs_native"
+            if not k.startswith("events_per_s_vs_")
         },
         note="Ed25519 (cryptography/OpenSSL), one verification per event in the worker",
     ),

@@ -40,6 +40,36 @@ def test_medians_spreads_and_ratios() -> None:
     assert got.ratio == 4.5 / 90.0
 
 
+def test_a_difference_of_two_medians_is_a_value_when_both_were_measured() -> None:
+    bare = Figure("3b-bare", "bare", (Value("cpu_us", "µs/event"),), _run)
+    worker = Figure(
+        "3-worker",
+        "worker",
+        (
+            Value("cpu_us", "µs/event", reference="3b-bare.cpu_us"),
+            Value(
+                "own_cpu_us",
+                "µs/event",
+                reference="3-worker.cpu_us",
+                difference=("3-worker.cpu_us", "3b-bare.cpu_us"),
+            ),
+        ),
+        _run,
+    )
+    runs = {"3b-bare": {"cpu_us": [70.0, 80.0, 75.0]}, "3-worker": {"cpu_us": [200.0, 210.0]}}
+    results = summarise([worker, bare], runs)
+    assert [(r.figure, r.value) for r in results] == [
+        ("3-worker", "cpu_us"),
+        ("3-worker", "own_cpu_us"),
+        ("3b-bare", "cpu_us"),
+    ]
+    own = results[1]
+    assert (own.runs, own.median, own.low, own.high) == ([130.0], 130.0, 130.0, 130.0)
+    assert own.ratio == 130.0 / 205.0
+    alone = summarise([worker], {"3-worker": runs["3-worker"]})
+    assert [r.value for r in alone] == ["cpu_us"]
+
+
 def test_profile_steps_waits_and_the_event_loop(tmp_path: Path) -> None:
     p = 'process 1:"python -m hailong.cli stream"'
     pool = (
