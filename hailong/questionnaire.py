@@ -7,7 +7,7 @@ adding a questionnaire is adding a file. The id carries the version (``sipas-5/1
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
 from pydantic import BaseModel, ConfigDict
@@ -34,16 +34,19 @@ class Questionnaire(BaseModel):
     title: dict[str, str]
     aspects: tuple[Aspect, ...]
 
+    @cached_property
+    def aspects_by_criterion(self) -> dict[str, str]:
+        """Criterion code → aspect code (the first aspect that lists it), built once:
+        the worker asks for every answer it lands."""
+        return {c.code: a.code for a in reversed(self.aspects) for c in a.criteria}
+
     @property
     def criterion_codes(self) -> frozenset[str]:
-        return frozenset(c.code for a in self.aspects for c in a.criteria)
+        return frozenset(self.aspects_by_criterion)
 
     def aspect_of(self, criterion: str) -> str:
-        """The aspect code a criterion belongs to."""
-        for aspect in self.aspects:
-            if any(c.code == criterion for c in aspect.criteria):
-                return aspect.code
-        raise KeyError(criterion)
+        """The aspect code a criterion belongs to (KeyError for an unknown one)."""
+        return self.aspects_by_criterion[criterion]
 
 
 @cache
