@@ -219,9 +219,9 @@ def ch_client(s: Settings) -> Any:
 
 
 def _raw_tables() -> dict[str, str]:
-    from warehouse import camera, kiosk, qr
+    from warehouse.channels import BY_NAME
 
-    return {"kiosk": kiosk.RAW_TABLE, "qr": qr.RAW_TABLE, "camera": camera.RAW_TABLE}
+    return {name: c.raw_table for name, c in BY_NAME.items()}
 
 
 def landed_rows(client: Any) -> dict[str, int]:
@@ -240,17 +240,12 @@ def check_distinct(client: Any, msgs: Messages) -> None:
             raise AssertionError(f"{table}: {got} distinct events, expected {msgs.counts[name]}")
 
 
-_BUCKETS = (
-    "SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL",
-    "SELECT sum(q_n + q_duplicates) FROM qr_hourly FINAL",
-    "SELECT sum(c_n + c_low_confidence + queue_obs) FROM camera_hourly FINAL",
-    "SELECT sum(answered) FROM qr_criteria_hourly FINAL",
-)
-
-
 def _buckets(client: Any) -> tuple[int, ...]:
     """What the hourly buckets count so far: kiosk, QR, camera, QR criterion answers."""
-    return tuple(client.execute(q)[0][0] for q in _BUCKETS)
+    from warehouse.channels import bucketed
+
+    answers = client.execute("SELECT sum(answered) FROM qr_criteria_hourly FINAL")[0][0]
+    return (*bucketed(client).values(), answers)
 
 
 STALL_S = 180.0  # no progress in raw or buckets for this long: the worker is stuck

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,18 +22,24 @@ WORKER_COMMAND = (sys.executable, "-m", "hailong.cli", "stream")
 
 
 def start_worker(
-    settings: Settings, log_path: Path, env: Mapping[str, str] | None = None
+    settings: Settings,
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    command: Sequence[str] = WORKER_COMMAND,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start a worker with these settings (and ``env`` on top); its output is appended to
-    ``log_path``."""
+    ``log_path``. ``command``: another faust worker in its place (the benchmark's bare
+    agent), started the same way."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(  # noqa: S603 - our own command, no shell
-            WORKER_COMMAND,
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**settings.child_environment(), **(env or {})},
             preexec_fn=default_signals,
+            cwd=cwd,
         )
 
 

@@ -57,3 +57,25 @@ CAMERA = Channel(
     camera.refresh_at,
 )
 BY_NAME = {c.name: c for c in (KIOSK, QR, CAMERA)}
+
+# Per channel, the events its hourly buckets hold: every landed event is in exactly one
+# bucket (counted, or misuse, duplicate, low confidence, queue observation). What the
+# demo and the benchmarks wait for.
+BUCKETED_SQL = {
+    "kiosk": "SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL",
+    "qr": "SELECT sum(q_n + q_duplicates) FROM qr_hourly FINAL",
+    "camera": "SELECT sum(c_n + c_low_confidence + queue_obs) FROM camera_hourly FINAL",
+}
+
+
+def landed(wh: Any) -> dict[str, int]:
+    """Per channel, the distinct events in raw (``wh``: anything with ``execute``)."""
+    return {
+        name: int(wh.execute(f"SELECT uniqExact(event_id) FROM {c.raw_table}")[0][0])
+        for name, c in BY_NAME.items()
+    }
+
+
+def bucketed(wh: Any) -> dict[str, int]:
+    """Per channel, the events in its hourly buckets (:data:`BUCKETED_SQL`)."""
+    return {name: int(wh.execute(q)[0][0] or 0) for name, q in BUCKETED_SQL.items()}

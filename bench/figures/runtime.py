@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,8 +50,8 @@ def _bare_timeout_s(events: int) -> float:
 
 def bare_faust(lab: Lab) -> dict[str, float]:
     """Figure 3b: the bare faust agent on the pre-loaded events."""
-    from infra.stack import Stack, default_signals
-    from infra.worker import log_tail, stop_worker
+    from infra.stack import Stack
+    from infra.worker import log_tail, start_worker, stop_worker
 
     s = lab.settings
     msgs = preload(s, events_for(lab))
@@ -60,15 +59,12 @@ def bare_faust(lab: Lab) -> dict[str, float]:
     kafka_pid = Stack(s).kafka.pid()
     with tempfile.TemporaryDirectory(prefix="bench-bare-faust-") as tmp:
         done, log_path = Path(tmp) / "done.json", Path(tmp) / "bare.log"
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - our own module, no shell
-                [sys.executable, "-m", "bench.bare_faust", str(msgs.total), str(done)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=s.child_environment(),
-                preexec_fn=default_signals,
-                cwd=ROOT,
-            )
+        proc = start_worker(
+            s,
+            log_path,
+            command=(sys.executable, "-m", "bench.bare_faust", str(msgs.total), str(done)),
+            cwd=ROOT,
+        )
         try:
             t0 = wait_for_group(s, proc)
             cpu0 = (cpu_seconds(proc.pid), cpu_seconds(kafka_pid))

@@ -42,24 +42,18 @@ def prepare_warehouse(settings: Settings) -> None:
         )
 
 
-RAW_TABLES = ("kiosk_ratings_raw", "qr_surveys_raw", "camera_observations_raw")
-
-
 def landed_events(wh: Warehouse) -> int:
     """Distinct events in the raw tables."""
-    return sum(int(wh.execute(f"SELECT uniqExact(event_id) FROM {t}")[0][0]) for t in RAW_TABLES)
+    from warehouse.channels import landed
+
+    return sum(landed(wh).values())
 
 
 def bucketed_events(wh: Warehouse) -> int:
     """Events in the hourly buckets: each landed event is in exactly one."""
-    return sum(
-        int(wh.execute(q)[0][0])
-        for q in (
-            "SELECT sum(k_n + k_misuse) FROM kiosk_hourly FINAL",
-            "SELECT sum(q_n + q_duplicates) FROM qr_hourly FINAL",
-            "SELECT sum(c_n + c_low_confidence + queue_obs) FROM camera_hourly FINAL",
-        )
-    )
+    from warehouse.channels import bucketed
+
+    return sum(bucketed(wh).values())
 
 
 def wait_for_rows(
