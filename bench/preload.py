@@ -19,7 +19,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -232,12 +232,14 @@ def landed_rows(client: Any) -> dict[str, int]:
     }
 
 
-def check_distinct(client: Any, msgs: Messages) -> None:
-    """Every pre-loaded event is in raw exactly once (by event_id)."""
+def check_distinct(client: Any, msgs: Messages, before: Mapping[str, int] | None = None) -> None:
+    """Every pre-loaded event is in raw exactly once (by event_id), beside the ``before``
+    events of each channel that raw held already."""
     for name, table in _raw_tables().items():
         got = client.execute(f"SELECT uniqExact(event_id) FROM {table}")[0][0]
-        if got != msgs.counts[name]:
-            raise AssertionError(f"{table}: {got} distinct events, expected {msgs.counts[name]}")
+        want = msgs.counts[name] + (before or {}).get(name, 0)
+        if got != want:
+            raise AssertionError(f"{table}: {got} distinct events, expected {want}")
 
 
 def _buckets(client: Any) -> tuple[int, ...]:
@@ -275,7 +277,11 @@ class Landed:
 
 
 def land(
-    s: Settings, msgs: Messages, workers: Sequence[Worker], progress: Callable[[str], None]
+    s: Settings,
+    msgs: Messages,
+    workers: Sequence[Worker],
+    progress: Callable[[str], None],
+    before: Mapping[str, int] | None = None,
 ) -> Landed:
     """Wait until ``workers`` (one consumer group) have landed ``msgs`` in raw *and* in
     every hourly bucket (kiosk k_n + k_misuse, QR q_n + q_duplicates and per-criterion
@@ -284,7 +290,8 @@ def land(
     workers, the broker and the ClickHouse server meanwhile (theirs includes anything
     else they serve). Events landed before the group was whole (a worker that joined
     first) are not counted in :attr:`Landed.events`. No progress for ``STALL_S`` fails
-    with the workers' last warnings."""
+    with the workers' last warnings. ``before``: the raw rows of each channel that the
+    database held before ``msgs`` were sent (figure 3h's history)."""
     from infra.stack import Stack
 
     answers = sum(len(json.loads(v)["answers"]) for _, v in msgs.by_channel["qr"])
@@ -303,7 +310,8 @@ def land(
     try:
         t0 = wait_for_group(s, [w.proc for w in workers], 60.0 * len(workers), len(workers))
         cpu0 = cpu()
-        head_start = sum(landed_rows(client).values())
+        before = before or {}
+        head_start = sum(landed_rows(client).values()) - sum(before.values())
         progress(f"{len(workers)} worker(s) joined ({head_start:,} events landed before); ...")
         raw_done: float | None = None
         last_report = last_change = t0
@@ -314,7 +322,9 @@ def land(
                     raise RuntimeError(f"a worker exited with {w.proc.returncode}")
             now = time.monotonic()
             landed = landed_rows(client)
-            if raw_done is None and all(landed[c] >= n for c, n in msgs.counts.items()):
+            if raw_done is None and all(
+                landed[c] >= n + before.get(c, 0) for c, n in msgs.counts.items()
+            ):
                 raw_done = now
             buckets = _buckets(client) if raw_done is not None else ()
             if buckets == expected:
@@ -329,13 +339,13 @@ def land(
                     f"workers' last warnings: {warnings or '(none)'}"
                 )
             if now - last_report >= 30:
-                done = sum(landed.values())
+                done = sum(landed.values()) - sum(before.values())
                 progress(f"{done:,} in raw ({(done - head_start) / (now - t0):,.0f}/s)")
                 last_report = now
             time.sleep(0.2)
         seconds = time.monotonic() - t0
         cpu1 = cpu()
-        check_distinct(client, msgs)
+        check_distinct(client, msgs, before)
     finally:
         client.disconnect()
     raw_seconds = (raw_done or now) - t0  # the buckets are complete only after raw is

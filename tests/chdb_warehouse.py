@@ -55,7 +55,11 @@ class ChdbWarehouse:
         return []
 
     def execute_with_ids(
-        self, query: str, ids: Sequence[Any], params: Params = None
+        self,
+        query: str,
+        ids: Sequence[Any],
+        params: Params = None,
+        column: tuple[str, str] = ("event_id", "UUID"),
     ) -> list[tuple[Any, ...]]:
         """As Warehouse.execute_with_ids, with the ids as a tuple in the query's text
         (chdb takes no external data)."""

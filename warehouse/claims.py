@@ -38,6 +38,13 @@ Why this is safe under every interleaving of kills and copies:
 
 Claims are never replaced or deleted (plain MergeTree), so an event_id's claims only
 grow and every reader that sees the same claims sees the same owner.
+
+Both look-ups of a batch (before its claims, and after them) ask ``claim_keys`` first:
+each claim's 64-bit key, written before the claim itself (migration 0015). Only the ids
+whose key is there (claimed before; or, after, claimed twice) are read from
+``event_claims``, so a batch of new events costs about the same whatever the history.
+A key without its claim (a crash in between) or two ids sharing a key cost a read,
+never a wrong answer.
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ from uuid import UUID
 from warehouse.client import Warehouse
 
 TABLE = "event_claims"
+KEYS_TABLE = "claim_keys"  # migration 0015: the claims' keys, a filter for look-ups
+KEY_COLUMNS = ("key", "channel", "kafka_partition", "kafka_offset")
 CONTESTED_TABLE = "contested_events"
 COLUMNS = (
     "event_id",
@@ -102,12 +111,62 @@ class Claim(NamedTuple):
 Claims = dict[UUID, list[Claim]]
 
 
+# The same key computed by ClickHouse from an event_id (migration 0015 writes it out).
+KEY_SQL = (
+    "reinterpretAsUInt64(reverse(unhex(substring(replaceAll(toString(event_id), '-', ''), 1, 16))))"
+)
+
+
+def key_existing(wh: Warehouse) -> None:
+    """Write the key of every claim in ``event_claims`` (for claims written there
+    directly, not through :func:`record`: the benchmarks' generated history)."""
+    wh.execute(
+        f"INSERT INTO {KEYS_TABLE} ({', '.join(KEY_COLUMNS)}) "
+        f"SELECT {KEY_SQL}, channel, kafka_partition, kafka_offset FROM {TABLE}"
+    )
+
+
+def key(event_id: UUID) -> int:
+    """An event_id's key in ``claim_keys``: its first 8 bytes, big-endian (the SQL of
+    migration 0015 computes the same from the UUID's text)."""
+    return event_id.int >> 64
+
+
 def lookup(wh: Warehouse, ids: Iterable[UUID]) -> Claims:
-    """Every claim of these event_ids (sent as external data: ``_ids``)."""
+    """Every claim of these event_ids.
+
+    Asked first of ``claim_keys`` (its cost does not grow with the history: migration
+    0015), then of ``event_claims`` for the ids whose key is there: none for a batch of
+    new events, every one for a batch replayed after a crash."""
+    return _lookup_ids(wh, _keyed(wh, ids, "DISTINCT key", ""))
+
+
+def lookup_shared(wh: Warehouse, ids: Iterable[UUID]) -> Claims:
+    """Every claim of those of these event_ids that have two claims or more (other
+    messages than one's own): all :func:`contested` needs after a batch's claims are
+    written, since an event_id with one claim has one candidate at most."""
+    shared = "GROUP BY key HAVING uniqExact(channel, kafka_partition, kafka_offset) > 1"
+    return _lookup_ids(wh, _keyed(wh, ids, "key", shared))
+
+
+def _keyed(wh: Warehouse, ids: Iterable[UUID], select: str, rest: str) -> list[UUID]:
+    """The ids whose key ``SELECT {select} FROM claim_keys PREWHERE key IN _ids {rest}``
+    returns."""
+    by_key: dict[int, list[UUID]] = defaultdict(list)
+    for i in set(ids):
+        by_key[key(i)].append(i)
+    if not by_key:
+        return []
+    query = f"SELECT {select} FROM {KEYS_TABLE} PREWHERE key IN _ids {rest}"
+    found = wh.execute_with_ids(query, sorted(by_key), column=("key", "UInt64"))
+    return [i for (k,) in found for i in by_key[k]]
+
+
+def _lookup_ids(wh: Warehouse, ids: Iterable[UUID]) -> Claims:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    query = f"SELECT DISTINCT {', '.join(COLUMNS)} FROM {TABLE} WHERE event_id IN _ids"
+    query = f"SELECT DISTINCT {', '.join(COLUMNS)} FROM {TABLE} PREWHERE event_id IN _ids"
     return _claims(wh.execute_with_ids(query, wanted))
 
 
@@ -137,7 +196,18 @@ def _claims(rows: Iterable[tuple[Any, ...]]) -> Claims:
 
 
 def record(wh: Warehouse, claims: Sequence[Claim]) -> None:
-    """Write claims (one native block: a batch's claims land all or none)."""
+    """Write claims (one native block: a batch's claims land all or none), their keys
+    first: a claim is never visible without its key, so the filter of :func:`lookup`
+    misses none (a key without its claim, left by a crash in between, only costs a
+    look-up)."""
+    wh.insert(
+        KEYS_TABLE,
+        KEY_COLUMNS,
+        [
+            (key(c.event_id), c.position.channel, c.position.partition, c.position.offset)
+            for c in claims
+        ],
+    )
     wh.insert(TABLE, COLUMNS, [c.row() for c in claims])
 
 

@@ -124,19 +124,19 @@ class Warehouse:
         return [make(r) for r in rows]
 
     def execute_with_ids(
-        self, query: str, ids: Sequence[UUID], params: dict[str, Any] | None = None
+        self,
+        query: str,
+        ids: Sequence[UUID] | Sequence[int],
+        params: dict[str, Any] | None = None,
+        column: tuple[str, str] = ("event_id", "UUID"),
     ) -> list[tuple[Any, ...]]:
-        """Run a query that reads the table ``_ids`` (one column, ``event_id UUID``)
-        holding ``ids``. The ids travel as external data in the native format, not as
-        query text: nothing to escape and parse, and no limit of the query's size
-        (``WHERE event_id IN _ids`` over thousands of ids is several times faster)."""
-        external = [
-            {
-                "name": "_ids",
-                "structure": [("event_id", "UUID")],
-                "data": [{"event_id": i} for i in ids],
-            }
-        ]
+        """Run a query that reads the table ``_ids`` (one column, ``column``: its name
+        and type, ``event_id UUID`` unless told) holding ``ids``. The ids travel as
+        external data in the native format, not as query text: nothing to escape and
+        parse, and no limit of the query's size (``WHERE event_id IN _ids`` over
+        thousands of ids is several times faster)."""
+        name, _type = column
+        external = [{"name": "_ids", "structure": [column], "data": [{name: i} for i in ids]}]
         with self._errors():
             rows: list[tuple[Any, ...]] = self._client.execute(
                 query, params, external_tables=external

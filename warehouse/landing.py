@@ -149,7 +149,7 @@ def refresh(wh: Warehouse, p: Plan) -> None:
     candidate, so that the last of the two workers leaves them as the owner rule says."""
     if not p.messages:
         return
-    after = claims.lookup(wh, {m.event.event_id for m in p.landing})
+    after = claims.lookup_shared(wh, {m.event.event_id for m in p.landing})
     contested = claims.contested(after)
     # Marked before any refresh, so every refresh from here on counts the owner alone.
     claims.mark_contested(wh, contested)
