@@ -84,12 +84,11 @@ def _spans(wh: Warehouse, subs: Sequence[tuple[str, str, int]]) -> Ranges:
     """The hours of submissions (office, token, time in µs) and of every other
     submission of their tokens: a late first submission of a token turns a counted one,
     maybe hours away, into a duplicate."""
-    tokens = sorted({t for _, t, _ in subs})
-    offices = sorted({o for o, _, _ in subs})
+    # qr_token_index (migration 0016): by (office, token), not the offices' history
     siblings = wh.execute(
-        "SELECT office_id, submitted_at_us FROM qr_surveys_raw "
-        "WHERE office_id IN %(offices)s AND token_id IN %(tokens)s",
-        {"offices": tuple(offices), "tokens": tuple(tokens)},
+        "SELECT office_id, submitted_at_us FROM qr_token_index "
+        "WHERE (office_id, token_id) IN %(tokens)s",
+        {"tokens": tuple(sorted({(o, t) for o, t, _ in subs}))},
     )
     return hour_spans([(o, t) for o, _, t in subs] + siblings)
 

@@ -2,7 +2,8 @@
 -- raw key (the owned copy first, see kiosk_candidates.sql), each with whether it
 -- counts: per token, only the earliest (submitted_at, event_id) of the owned submissions
 -- counts; the others are duplicates, kept for audit. A token's submissions may lie in
--- other hours, so all submissions of the tokens seen are read. `weight` (as in
+-- other hours, so all submissions of the tokens seen are read (from qr_token_index,
+-- sorted by office and token: migration 0016). `weight` (as in
 -- kiosk_buckets.sql, over the row's event_id and its token's submissions) and
 -- `weight_hash` feed the bucket versions: they grow with every input that can change
 -- whether a row counts.
@@ -54,7 +55,7 @@ ANY LEFT JOIN
         (
             SELECT event_id, token_id, office_id, submitted_at_us, kafka_partition,
                    kafka_offset
-            FROM qr_surveys_raw
+            FROM qr_token_index
 @include qr_token_window
         ) AS raw
 @include claims_head
