@@ -19,7 +19,11 @@ CREATE TABLE IF NOT EXISTS qr_token_index
     kafka_offset     UInt64
 )
 ENGINE = MergeTree
-ORDER BY (office_id, token_id, submitted_at_us, event_id);
+ORDER BY (office_id, token_id, submitted_at_us, event_id)
+-- A refresh asks for a few thousand tokens scattered over the offices' history: each
+-- reads a granule, so small granules (measured with 7.7M rows of history and 2,301
+-- tokens: 484k rows read and 0.13 s at 256; 5.95M rows and 0.42 s at 8,192).
+SETTINGS index_granularity = 256;
 
 -- Every row written to raw from now on (in the same INSERT).
 CREATE MATERIALIZED VIEW IF NOT EXISTS qr_token_index_mv TO qr_token_index AS
