@@ -1,9 +1,11 @@
 """Which events count (methodology v1, "Which events count"), in plain Python.
 
 The stream worker computes hourly buckets in ClickHouse SQL (``warehouse/sql/``);
-this module is the independent reference the reconciliation compares them with, and
-what the unit tests pin each rule on. Times are integer microseconds since the epoch
-(UTC), so nothing here rounds.
+this module is the independent reference: what the unit tests pin each rule on. The
+reconciliation runs the same rules over numpy columns (``hailong/counting_np.py``, a
+month of millions of events), checked to give exactly these buckets on generated
+events (``tests/unit/test_counting_np.py``). Times are integer microseconds since the
+epoch (UTC), so nothing here rounds.
 """
 
 from __future__ import annotations

@@ -44,13 +44,17 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from itertools import repeat
+from multiprocessing import get_context
 from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from hailong.methodology import Counts, Weights, osi, two_decimals
+from pipelines.packed import Rows
 from pipelines.ranking import Interval, UnitCounts
 
 RESAMPLES = 1000
@@ -58,8 +62,10 @@ RESAMPLES = 1000
 # replicate values; as fractions of 1000 so the index is exact integer arithmetic.
 LO_PER_MILLE = 25
 HI_PER_MILLE = 975
-# QR resampling draws at most this many submission indices at a time (memory bound).
-CHUNK_DRAWS = 1 << 21
+CHUNK_DRAWS = 1 << 21  # QR resampling draws at most this many indices at a time (memory)
+# Replicates are drawn in PROCESSES processes once there are this many submissions.
+PROCESSES, POOL_FROM_SUBMISSIONS = 2, 200_000
+EXACT_FLOAT32 = 1 << 24  # integers up to this are exact in float32 (24-bit significand)
 
 # A submission's code for each criterion column of its unit (UnitSample.submissions).
 NOT_ANSWERED = 0
@@ -89,7 +95,7 @@ class UnitSample:
     c_n: int = 0
     c_pos: int = 0
     criteria: tuple[tuple[str, str], ...] = ()
-    submissions: tuple[bytes, ...] = ()
+    submissions: Sequence[bytes] = ()  # a tuple, or Rows (pipelines/packed.py)
 
     def __post_init__(self) -> None:
         if not (0 <= self.k_sat <= self.k_n and 0 <= self.c_pos <= self.c_n):
@@ -109,7 +115,7 @@ class UnitSample:
             for key, satisfied in s.items():
                 row[index[key]] = SATISFIED if satisfied else UNSATISFIED
             rows.append(bytes(row))
-        return replace(self, criteria=columns, submissions=tuple(sorted(rows)))
+        return replace(self, criteria=columns, submissions=Rows.of(sorted(rows)))
 
     @property
     def q_n(self) -> int:
@@ -135,10 +141,13 @@ class UnitSample:
         m = len(self.criteria)
         if not self.submissions:
             return np.zeros((0, m), dtype=np.uint8)
-        rows = sorted(self.submissions)
-        if any(len(r) != m for r in rows):
+        rows = self.submissions
+        if not m or any(len(r) != m for r in (rows if not isinstance(rows, Rows) else ())):
             raise ValueError(f"{self.unit_code}: each submission needs one code per criterion")
-        codes = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(rows), m)
+        packed = rows if isinstance(rows, Rows) else Rows.of(rows)
+        if packed.width != m:
+            raise ValueError(f"{self.unit_code}: each submission needs one code per criterion")
+        codes = np.sort(np.frombuffer(packed.data, f"V{m}")).view(np.uint8).reshape(-1, m)
         if codes.max() > SATISFIED:
             raise ValueError(f"{self.unit_code}: submission codes are 0, 1 or 2")
         if not (codes != NOT_ANSWERED).any(axis=1).all():
@@ -206,18 +215,20 @@ def _qr_replicates(
     resamples: int,
 ) -> FloatArray:
     n, m = codes.shape
-    # answered | satisfied indicator columns; weights @ them = the replicate's (a_c | s_c)
+    # answered | satisfied indicator columns; weights @ them = the replicate's (a_c | s_c),
+    # sums of non-negative integers up to n: exact in float32 up to 2**24 in any order
     indicators = np.concatenate([codes != NOT_ANSWERED, codes == SATISFIED], axis=1)
-    indicators_f = indicators.astype(np.float64)
+    exact: type[np.floating[Any]] = np.float32 if n <= EXACT_FLOAT32 else np.float64
+    indicators_f: npt.NDArray[np.floating[Any]] = indicators.astype(exact)
     chunk = max(1, min(resamples, CHUNK_DRAWS // n))
     out = np.empty(resamples)
     for start in range(0, resamples, chunk):
         size = min(chunk, resamples - start)
         drawn = rng.integers(0, n, size=(size, n), dtype=np.int64)
-        drawn += (np.arange(size, dtype=np.int64) * n)[:, None]
-        weights = np.bincount(drawn.ravel(), minlength=size * n).reshape(size, n)
-        # sums of integer products below 2**53: exact in float64 whatever the BLAS order
-        sums = weights.astype(np.float64) @ indicators_f
+        weights = np.empty((size, n), dtype=np.int64)  # how often each was drawn
+        for row in range(size):  # (a bincount per row: cheaper than one of offset rows)
+            weights[row] = np.bincount(drawn[row], minlength=n)
+        sums = (weights.astype(exact) @ indicators_f).astype(np.float64)
         out[start : start + size] = qr_scores(sums[:, :m], sums[:, m:], criteria)
     return out
 
@@ -243,6 +254,18 @@ def replicate_scores(
     if result is None:
         return None
     return np.broadcast_to(np.asarray(result, dtype=np.float64), (resamples,)).copy()
+
+
+def _all_replicates(
+    samples: Sequence[UnitSample], weights: Weights, seed: int, resamples: int, processes: int
+) -> list[FloatArray | None]:
+    """:func:`replicate_scores` of each sample, in order; in a pool of ``processes``
+    (spawned: the caller may run threads) when there are submissions enough to pay."""
+    args = (samples, repeat(weights), repeat(seed), repeat(resamples))
+    if processes < 2 or sum(s.q_n for s in samples) < POOL_FROM_SUBMISSIONS:
+        return list(map(replicate_scores, *args))
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(replicate_scores, *args))
 
 
 def cents(values: npt.ArrayLike) -> IntArray:
@@ -286,16 +309,21 @@ def bootstrap_intervals(
     weights: Weights,
     seed: int,
     resamples: int = RESAMPLES,
+    processes: int = PROCESSES,
 ) -> dict[str, Interval]:
     """The 95% interval of each unit's score and, for the ``eligible`` units (those the
     ranking ranks), of its rank within its peer group; replicate b ranks the eligible
     units of each group by their replicate-b scores (competition ranking, equal at 2
-    decimals half up: tie). Intervals as in :func:`percentile_bounds`."""
+    decimals half up: tie). Intervals as in :func:`percentile_bounds`. The units'
+    replicates are drawn in ``processes`` processes when there are many submissions
+    (each unit's from its own generator, so the same whichever process draws them)."""
     percentile_indices(resamples)  # checks resamples
     codes = [s.unit_code for s in samples]
     if len(set(codes)) != len(codes):
         raise ValueError("each unit once")
-    replicates = {s.unit_code: replicate_scores(s, weights, seed, resamples) for s in samples}
+    replicates = dict(
+        zip(codes, _all_replicates(samples, weights, seed, resamples, processes), strict=True)
+    )
     score_bounds: dict[str, tuple[float | None, float | None]] = {}
     for code, values in replicates.items():
         if values is None:

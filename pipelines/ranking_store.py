@@ -18,7 +18,10 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from pipelines.bootstrap import UnitSample, encode_unit
+import numpy as np
+
+from pipelines.bootstrap import NOT_ANSWERED, SATISFIED, UNSATISFIED, UnitSample, encode_unit
+from pipelines.packed import Rows
 from pipelines.ranking import (
     RANKING_COLUMNS,
     STAFF_COLUMNS,
@@ -29,6 +32,7 @@ from pipelines.ranking import (
     staff_rows,
 )
 from warehouse.client import Warehouse, sql
+from warehouse.columnar import Array, columns, prefetched, unpack_hex
 
 # The QR submissions are read this many (about) at a time: a few units per query.
 QR_CHUNK = 200_000
@@ -93,10 +97,14 @@ def unit_samples(
     of ``counts`` (read with :func:`unit_counts` when not given) and the counted QR
     submissions (``warehouse/sql/unit_qr_submissions.sql``).
 
-    The submissions stream in unit by unit and each is kept as a few bytes at once (not
-    as Python lists of answers, :func:`pipelines.bootstrap.encode_unit`): a month of
-    millions of submissions fits in memory (bench figure 6). The samples are those of
-    :meth:`UnitSample.with_submissions`."""
+    The submissions are read a few units at a time (two queries at once, while the
+    chunk before is laid out), as two numpy columns, each submission's answers packed
+    into one string by the query (:func:`_packed_columns`), and laid out in numpy as one
+    byte per criterion (:func:`_lay_out`), never as Python lists of answers: a month of
+    millions of submissions is read in seconds and fits in memory (bench figure 6). The
+    samples are those of :meth:`UnitSample.with_submissions`, as :func:`encode_unit`
+    makes them (which reads the rows when the packing can't: an answer the counts don't
+    know)."""
     if counts is None:
         counts = unit_counts(wh, period)
     params = period_params(period)
@@ -104,12 +112,22 @@ def unit_samples(
     for office, unit, _ in wh.execute(sql("office_units"), params):
         offices_of.setdefault(unit, []).append(office)
     q_n = {c.unit_code: c.q_n for c in counts}
-    qr: dict[str, tuple[tuple[tuple[str, str], ...], tuple[bytes, ...]]] = {}
-    for units in _chunks(sorted(offices_of), lambda u: 1 + q_n.get(u, 0), QR_CHUNK):
-        offices = tuple(o for u in units for o in offices_of[u])
-        rows = wh.iterate(sql("unit_qr_submissions"), {**params, "offices": offices})
-        for unit, unit_rows in groupby(rows, key=itemgetter(0)):
-            qr[unit] = encode_unit(unit_rows)
+    keys = sorted({(a, f"{q}:{criterion}") for c in counts for q, a, criterion, _, _ in c.criteria})
+    qr: dict[str, Encoded] = {}
+    chunks = [
+        {**params, "offices": tuple(o for u in units for o in offices_of[u])}
+        for units in _chunks(sorted(offices_of), lambda u: 1 + q_n.get(u, 0), QR_CHUNK)
+    ]
+
+    def read(conn: Warehouse, p: dict[str, Any]) -> list[Array] | None:
+        return _packed_columns(conn, p, keys)
+
+    for p, read_columns in prefetched(wh, chunks, read, ahead=2):  # two queries at once
+        packed = _lay_out(read_columns, keys) if read_columns is not None else None
+        if packed is None:  # an answer the counts don't know: each row as it is
+            rows = wh.iterate(sql("unit_qr_submissions"), p)
+            packed = {unit: encode_unit(rs) for unit, rs in groupby(rows, key=itemgetter(0))}
+        qr.update(packed)
     return [
         UnitSample(
             c.unit_code,
@@ -122,6 +140,70 @@ def unit_samples(
         )
         for c in counts
     ]
+
+
+Encoded = tuple[tuple[tuple[str, str], ...], Sequence[bytes]]
+_BASE = 4096  # an answer: hex(4096 + its key's number · 2 + satisfied), 4 digits
+
+
+def _packed_columns(
+    wh: Warehouse, params: dict[str, Any], keys: Sequence[tuple[str, str]]
+) -> list[Array] | None:
+    """The units' counted submissions (``unit_qr_submissions.sql``) as two columns: unit,
+    and the answers packed into one string by the query (hex of 4096 + the number of
+    its criterion in ``keys``, the criteria of the units' counts, · 2 + satisfied). None
+    when ``keys`` can't be numbered so (then :func:`encode_unit` reads the rows)."""
+    if not keys or 2 * len(keys) + 1 >= (1 << 16) - _BASE:
+        return None
+    words = [f"{len(a.encode())}:{a}{key}" for a, key in keys]  # length(): bytes
+    return columns(
+        wh,
+        "SELECT unit_code, arrayStringConcat(arrayMap((a, c, s, q) -> hex(toUInt16("
+        f"{_BASE} + transform(concat(toString(length(a)), ':', a, q, ':', c), "
+        "%(words)s, %(numbers)s, 0) * 2 + s)), answer_aspects, answer_codes, answer_satisfied, "
+        # 18.16's lambdas see only their arguments: the questionnaire once per answer
+        "arrayResize([questionnaire], length(answer_codes), questionnaire))) "
+        f"FROM ({sql('unit_qr_submissions')})",
+        {**params, "words": words, "numbers": list(range(1, len(words) + 1))},
+    )
+
+
+def _lay_out(read: list[Array], keys: Sequence[tuple[str, str]]) -> dict[str, Encoded] | None:
+    """The units' (criteria, submissions) of :func:`pipelines.bootstrap.encode_unit` from
+    :func:`_packed_columns`, laid out with numpy. None when an answer's criterion is not
+    in ``keys`` or a submission repeats or lacks answers (then :func:`encode_unit` reads
+    the rows)."""
+    if not read:
+        return {}
+    unit_col, packed = read
+    rows, numbers = unpack_hex(packed, 4)
+    numbers -= _BASE
+    key, satisfied = numbers >> 1, numbers & 1
+    if len(key) and key.min() < 1:
+        return None
+    out: dict[str, Encoded] = {}
+    n = len(unit_col)
+    starts: list[int] = (
+        np.flatnonzero(np.r_[True, unit_col[1:] != unit_col[:-1]]).tolist() if n else []
+    )
+    ends = [*starts[1:], n]
+    bounds: list[int] = np.searchsorted(rows, np.array([*starts, n])).tolist()
+    for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        a, b = bounds[i], bounds[i + 1]
+        used, column = np.unique(key[a:b], return_inverse=True)
+        m, row = len(used), rows[a:b] - start
+        cells = row * m + column
+        if m == 0 or len(np.unique(cells)) != len(cells) or len(np.unique(row)) != end - start:
+            return None
+        matrix = np.full((end - start) * m, NOT_ANSWERED, dtype=np.uint8)
+        matrix[cells] = np.where(satisfied[a:b] == 1, SATISFIED, UNSATISFIED)
+        ordered = matrix.view(f"V{m}")
+        ordered.sort()
+        out[unit_col[start].decode()] = (
+            tuple(keys[k - 1] for k in used.tolist()),
+            Rows(ordered.tobytes(), m),
+        )
+    return out
 
 
 def _chunks(items: Sequence[str], weight: Callable[[str], int], limit: int) -> list[list[str]]:

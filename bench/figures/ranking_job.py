@@ -128,8 +128,9 @@ def timed_job(database: str, month: str, report_dir: str, mode: str) -> dict[str
     stages.wrap(assets, "read_inputs", "read")
     stages.wrap(assets, "unit_samples", "read_qr_submissions")
     stages.wrap(assets, "check_inputs", "check")
-    stages.wrap(reconcile, "reference", "check_reference")  # raw → buckets in Python
-    stages.wrap(reconcile, "streamed", "check_streamed")
+    stages.wrap(reconcile, "disowned", "check_claims")  # which raw rows count, by the claims
+    # raw → buckets in numpy (each group's rows and streamed buckets are read meanwhile)
+    stages.wrap(reconcile, "reference", "check_reference")
     stages.wrap(assets, "bootstrap_intervals", "bootstrap")
     for name in ("publish", "publish_staff", "write_ranking_report"):
         stages.wrap(assets, name, "publish")
@@ -253,8 +254,8 @@ def describe(job: dict[str, Any]) -> str:
     inner = ", ".join(
         p
         for p in (
-            part("check_reference", "reference from raw"),
-            part("check_streamed", "streamed buckets"),
+            part("check_claims", "claims"),
+            part("check_reference", "recount from raw"),
         )
         if p
     )

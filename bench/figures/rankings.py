@@ -26,10 +26,12 @@ its timings: ``bench/figures/ranking_job.py``). The child times
 each stage by wrapping the functions the assets call: ``read`` (``read_inputs``: unit
 counts, staff scores, the QR submissions for the bootstrap), ``check``
 (``check_inputs``: silent offices and the reconciliation, which recomputes every bucket
-of the month in Python from raw), ``bootstrap`` (``bootstrap_intervals``) and
+of the month from raw, in numpy), ``bootstrap`` (``bootstrap_intervals``) and
 ``publish`` (rows and report files); the rest of ``seconds_*`` is Dagster (including
 storing the inputs between the two assets). ``rss_mb_*`` is the child's peak RSS,
-``check_rss_mb_*`` its peak during the checks. After each size the data is dropped.
+``check_rss_mb_*`` its peak during the checks (the bootstrap's two worker processes,
+which draw the replicates in parallel, hold a unit's submissions at a time and are not
+counted). After each size the data is dropped.
 
 A size whose job fails (out of memory, a ClickHouse limit, a failed check) has no
 ``seconds_*``; the reason and the stage are printed, and its parts are then run alone,
@@ -62,6 +64,8 @@ HOUR_US = 3_600_000_000
 RAW_TABLES = ("kiosk_ratings_raw", "qr_surveys_raw", "camera_observations_raw")
 DERIVED_TABLES = (
     "event_claims",
+    "claim_keys",  # a filter of event_claims (migration 0015)
+    "qr_token_index",  # raw's QR rows by token (0016): truncated with raw, or stale
     "kiosk_hourly",
     "kiosk_misuse_flags",
     "qr_hourly",
@@ -319,7 +323,7 @@ FIGURES = [
         repeats_itself=True,
         note="one month of raw events over Hanoi's offices, buckets built with the worker's "
         "refresh SQL; `materialize_period` (inputs, checks, ranking, report) in a child "
-        "process; stages: read, check (incl. reconciliation in Python), bootstrap, "
+        "process; stages: read, check (incl. reconciliation from raw), bootstrap, "
         "publish; quick: 20k/60k/200k events under the same names",
     ),
 ]
