@@ -19,6 +19,7 @@ import asyncio
 import functools
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, cast
 
@@ -96,6 +97,7 @@ async def ingest(stream: StreamT[bytes]) -> None:
     )
     try:
         async for events in batches:
+            started = time.monotonic()
             received = [
                 Received(
                     e.message.topic,
@@ -112,11 +114,12 @@ async def ingest(stream: StreamT[bytes]) -> None:
             for event in events:
                 await stream.ack(event)
             log.info(
-                "landed %d kiosk, %d qr, %d camera events, %d dead letters",
+                "landed %d kiosk, %d qr, %d camera events, %d dead letters in %.3f s",
                 len(batch.kiosk),
                 len(batch.qr),
                 len(batch.camera),
                 len(batch.dead),
+                time.monotonic() - started,  # the batch's work, from taken to acknowledged
             )
             last: dict[tuple[str, int], int] = {}
             for r in received:

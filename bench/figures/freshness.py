@@ -13,10 +13,12 @@ visible; the figure reports p50, p95 and p99 of the probes.
 
 from __future__ import annotations
 
+import re
 import statistics
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from bench.core import Figure, Lab, Value
 from bench.preload import wait_for_group, worker
@@ -44,14 +46,23 @@ def register_probes(lab: Lab) -> None:
 
 
 def _background(lab: Lab, rate: int, seconds: float) -> list[tuple[str, bytes, bytes]]:
-    """``rate * seconds`` events of the last hour, serialized, in time order."""
+    """``rate * seconds`` events of the 7 hours before the last 2, serialized, in time
+    order."""
     from hailong.contract import KioskRating, QrSurvey
     from producers.simulator import city_traffic, hanoi_offices
 
     t = lab.settings.topics
     now = SYSTEM.now()
+    # Hours before now: a kiosk's presses are >= 1 minute apart, so the simulator spreads
+    # each kiosk's ~180 presses over 3 hours or more, pushing later presses past the
+    # window's end; in the future they would be held (ahead of the broker's clock)
+    # instead of counted, and the load would be partly cheaper than it says.
     traffic = city_traffic(
-        hanoi_offices(), int(rate * seconds), now - timedelta(hours=1), now, seed=11
+        hanoi_offices(),
+        int(rate * seconds),
+        now - timedelta(hours=9),
+        now - timedelta(hours=2),
+        seed=11,
     )
     return [
         (
@@ -130,6 +141,7 @@ def freshness(lab: Lab) -> dict[str, float]:
             stop.set()
             background.join(60)
             probe.close()
+        batches = batch_seconds(w.log)
     if failure:
         raise RuntimeError(f"background load failed: {failure[0]}")
     if len(latencies) < 5:
@@ -140,7 +152,27 @@ def freshness(lab: Lab) -> dict[str, float]:
         f"({sent[0]:,} events sent): median {statistics.median(latencies):.2f} s, "
         f"max {max(latencies):.2f} s"
     )
-    return {"p50_s": statistics.median(latencies), "p95_s": q[94], "p99_s": q[98]}
+    b = statistics.quantiles(batches, n=100, method="inclusive") if len(batches) > 1 else [0.0] * 99
+    lab.progress(
+        f"{len(batches)} batches: their work took {statistics.median(batches or [0.0]):.2f} s "
+        f"at the median, {b[98]:.2f} s at p99, {max(batches or [0.0]):.2f} s at most"
+    )
+    return {
+        "p50_s": statistics.median(latencies),
+        "p95_s": q[94],
+        "p99_s": q[98],
+        "batch_p50_s": statistics.median(batches or [0.0]),
+        "batch_p99_s": b[98],
+    }
+
+
+_BATCH = re.compile(r"landed \d+ kiosk, \d+ qr, \d+ camera events, \d+ dead letters in ([0-9.]+) s")
+
+
+def batch_seconds(log_path: Path) -> list[float]:
+    """How long each batch's work took (taken to acknowledged), from the worker's log."""
+    text = log_path.read_text("utf-8", errors="replace") if log_path.exists() else ""
+    return [float(m.group(1)) for m in _BATCH.finditer(text)]
 
 
 FIGURES = [
@@ -151,6 +183,9 @@ FIGURES = [
             Value("p50_s", "s", higher_is_better=False),
             Value("p95_s", "s", higher_is_better=False),
             Value("p99_s", "s", higher_is_better=False),
+            # the worker's own batches meanwhile: from taken to acknowledged
+            Value("batch_p50_s", "s", higher_is_better=False),
+            Value("batch_p99_s", "s", higher_is_better=False),
         ),
         freshness,
         note="2,000 events/s background for 60 s (500/s for 20 s with --quick), a probe every ~2 s",
