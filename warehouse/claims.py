@@ -111,10 +111,17 @@ class Claim(NamedTuple):
 Claims = dict[UUID, list[Claim]]
 
 
+def uuid_half_sql(first_digit: int) -> str:
+    """SQL: the 16 hex digits of ``event_id``'s canonical text from ``first_digit`` (1:
+    the high half, 17: the low half) as a big-endian UInt64, on every engine."""
+    return (
+        "reinterpretAsUInt64(reverse(unhex(substring(replaceAll(toString(event_id), '-', ''), "
+        f"{first_digit}, 16))))"
+    )
+
+
 # The same key computed by ClickHouse from an event_id (migration 0015 writes it out).
-KEY_SQL = (
-    "reinterpretAsUInt64(reverse(unhex(substring(replaceAll(toString(event_id), '-', ''), 1, 16))))"
-)
+KEY_SQL = uuid_half_sql(1)
 
 
 def key_existing(wh: Warehouse) -> None:

@@ -143,6 +143,28 @@ class Warehouse:
             )
         return rows
 
+    def execute_columns(
+        self, query: str, params: dict[str, Any] | None = None
+    ) -> tuple[list[Any], list[tuple[str, str]]]:
+        """Run a query; return its result as one numpy array per column (strings as
+        bytes; none when there are no rows) and the columns' (name, type)."""
+        from clickhouse_driver.numpy.result import NumpyQueryResult
+
+        saved = self._client.query_result_cls
+        self._client.query_result_cls = NumpyQueryResult  # this query only: rows otherwise
+        try:
+            with self._errors():
+                data, types = self._client.execute(
+                    query,
+                    params,
+                    columnar=True,
+                    with_column_types=True,
+                    settings={"use_numpy": True, "strings_as_bytes": True},
+                )
+        finally:
+            self._client.query_result_cls = saved
+        return data, types
+
     def iterate(
         self, query: str, params: dict[str, Any] | None = None, block_rows: int = 20_000
     ) -> Iterator[tuple[Any, ...]]:

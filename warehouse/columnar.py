@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from clickhouse_driver.numpy.result import NumpyQueryResult
 
+from warehouse.claims import uuid_half_sql
 from warehouse.client import Warehouse
 
 Array = npt.NDArray[Any]
@@ -27,10 +27,6 @@ Array = npt.NDArray[Any]
 # engine's own bytes of the UUID where their layout is the one probed (18.16: each half
 # little-endian, high half first; cheap), else by the halves of its canonical text.
 HI, LO = "__event_id_hi__", "__event_id_lo__"
-_TEXT = (
-    "reinterpretAsUInt64(reverse(unhex(substring(replaceAll(toString(event_id), '-', ''), "
-    "{}, 16))))"
-)
 _BYTES = "reinterpretAsUInt64(substring(reinterpretAsString(event_id), {}, 8))"
 _PROBE = "00112233-4455-6677-8899-aabbccddeeff"
 _halves_of: dict[tuple[str, int], tuple[str, str]] = {}
@@ -45,7 +41,7 @@ def _halves(wh: Warehouse) -> tuple[str, str]:
             f"SELECT {fast[0]}, {fast[1]} FROM (SELECT toUUID('{_PROBE}') AS event_id)"
         )
         want = (0x0011223344556677, 0x8899AABBCCDDEEFF)
-        _halves_of[key] = fast if tuple(got[0]) == want else (_TEXT.format(1), _TEXT.format(17))
+        _halves_of[key] = fast if tuple(got[0]) == want else (uuid_half_sql(1), uuid_half_sql(17))
     return _halves_of[key]
 
 
@@ -67,20 +63,7 @@ def columns(wh: Warehouse, query: str, params: dict[str, Any]) -> list[Array]:
         rows = wh.execute(query, params)
         cols = zip(*rows, strict=True)
         return [np.array([v.encode() if isinstance(v, str) else v for v in c]) for c in cols]
-    client = wh._client
-    saved = client.query_result_cls
-    client.query_result_cls = NumpyQueryResult  # per query: the client reads rows otherwise
-    try:
-        with wh._errors():
-            data, types = client.execute(
-                query,
-                params,
-                columnar=True,
-                with_column_types=True,
-                settings={"use_numpy": True, "strings_as_bytes": True},
-            )
-    finally:
-        client.query_result_cls = saved
+    data, types = wh.execute_columns(query, params)
     if not data:
         return [np.zeros(0, dtype=_EMPTY.get(t.split("(")[0], np.int64)) for _, t in types]
     return [np.asarray(c) for c in data]
