@@ -7,6 +7,10 @@ Every setting is an environment variable ``HAILONG_<NAME>`` (case-insensitive), 
 Leaving ``kafka_bootstrap`` / ``clickhouse_host`` unset means "use the local stack
 that ``hailong stack start`` runs under ``.stack/``"; setting them points the whole
 platform at an existing cluster, and the stack commands leave that service alone.
+``HAILONG_CLUSTER=1`` uses the local stack's cluster profile instead of its single node.
+
+Over 400 lines on purpose: every setting of the platform, each with what it does, in
+the one place a deployment reads them from.
 """
 
 from __future__ import annotations
@@ -29,6 +33,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # developer's own Kafka or ClickHouse on the same machine is never disturbed.
 LOCAL_KAFKA_PORT = 19092
 LOCAL_CLICKHOUSE_PORT = 19000
+# The local stack's cluster profile (``hailong stack start --cluster``, infra/cluster.py):
+# three Kafka brokers (node i: client port 19200 + 10 i, controller +1, internal +2),
+# ClickHouse as 2 shards x 2 replicas (server j: native port 19300 + 10 j, HTTP +1,
+# replication +2) and one ZooKeeper (19400). Apart from the single node's ports, so a
+# developer can keep both profiles' data side by side.
+CLUSTER_KAFKA_NODES = 3
+CLUSTER_KAFKA_BASE_PORT = 19200
+CLUSTER_CLICKHOUSE_SHARDS = 2
+CLUSTER_CLICKHOUSE_REPLICAS = 2
+CLUSTER_CLICKHOUSE_BASE_PORT = 19300
+CLUSTER_ZOOKEEPER_PORT = 19400
+LOCAL_CLUSTER_NAME = "hailong"
 # The local stack's passwords: refused for any server not on this machine.
 DEFAULT_PASSWORD = "hailong"  # noqa: S105 - the local stack's, refused elsewhere
 DEFAULT_READONLY_PASSWORD = "city_it"  # noqa: S105
@@ -73,6 +89,18 @@ class Settings(BaseSettings):
     clickhouse_password: SecretStr = SecretStr(DEFAULT_PASSWORD)
     clickhouse_readonly_user: str = "city_it"
     clickhouse_readonly_password: SecretStr = SecretStr(DEFAULT_READONLY_PASSWORD)
+    clickhouse_cluster: str | None = Field(
+        None,
+        description="the ClickHouse cluster (a name in the servers' remote_servers) the "
+        "tables are spread over, sharded by office; unset = one server (the local "
+        "stack's cluster profile sets its own)",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+    )
+    clickhouse_alt_hosts: str = Field(
+        "",
+        description="comma-separated host:port of further ClickHouse servers to connect "
+        "to when the first does not answer (the driver's alt_hosts)",
+    )
     # City IT's limits on the local stack's server (its profile in infra/clickhouse/
     # users.xml.template; on a server of your own, see warehouse/README.md "Access"):
     # per query memory (the user's total: twice that), time, threads, and how many of its
@@ -84,6 +112,12 @@ class Settings(BaseSettings):
 
     # --- local stack ---------------------------------------------------------------
     stack_dir: Path = PROJECT_ROOT / ".stack"
+    cluster: bool = Field(
+        False,
+        description="the local stack's cluster profile: 3 Kafka brokers (replication "
+        "factor 3, min.insync.replicas 2), ZooKeeper and ClickHouse as 2 shards x 2 "
+        "replicas (`hailong stack start --cluster` sets it for its own command)",
+    )
     kafka_home: Path | None = Field(
         None,
         description="the local broker's folder: its data, TLS files and the platform "
@@ -232,7 +266,25 @@ class Settings(BaseSettings):
 
     @property
     def bootstrap_servers(self) -> str:
-        return self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}"
+        if self.kafka_bootstrap:
+            return self.kafka_bootstrap
+        if self.cluster:
+            return ",".join(f"127.0.0.1:{port}" for port in cluster_kafka_ports())
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def ch_cluster(self) -> str | None:
+        """The ClickHouse cluster the tables are spread over (None: one server)."""
+        if self.clickhouse_cluster is not None:
+            return self.clickhouse_cluster
+        return LOCAL_CLUSTER_NAME if self.cluster and self.local_clickhouse else None
+
+    @property
+    def ch_alt_hosts(self) -> str:
+        """The further servers the driver may connect to (``host:port,...``)."""
+        if self.clickhouse_alt_hosts or not (self.cluster and self.local_clickhouse):
+            return self.clickhouse_alt_hosts
+        return ",".join(f"127.0.0.1:{port}" for port in cluster_clickhouse_ports()[1:])
 
     @property
     def alert_routes_path(self) -> Path:
@@ -257,7 +309,9 @@ class Settings(BaseSettings):
     def ch_port(self) -> int:
         if self.clickhouse_port is not None:
             return self.clickhouse_port
-        return self.clickhouse_local_port if self.local_clickhouse else 9000
+        if not self.local_clickhouse:
+            return 9000
+        return cluster_clickhouse_ports()[0] if self.cluster else self.clickhouse_local_port
 
     def key(self, name: str) -> str:
         """A secret setting (``gateway_secret``): its value when set, else a random key
@@ -320,6 +374,18 @@ class Settings(BaseSettings):
     @cached_property
     def topics(self) -> Topics:
         return Topics(self.topic_prefix)
+
+
+def cluster_kafka_ports() -> list[int]:
+    """The client ports of the cluster profile's brokers (node ids 1, 2, 3)."""
+    return [CLUSTER_KAFKA_BASE_PORT + 10 * i for i in range(1, CLUSTER_KAFKA_NODES + 1)]
+
+
+def cluster_clickhouse_ports() -> list[int]:
+    """The native ports of the cluster profile's ClickHouse servers: shard 1's two
+    replicas, then shard 2's."""
+    count = CLUSTER_CLICKHOUSE_SHARDS * CLUSTER_CLICKHOUSE_REPLICAS
+    return [CLUSTER_CLICKHOUSE_BASE_PORT + 10 * j for j in range(count)]
 
 
 class Topics:

@@ -127,11 +127,13 @@ class _LocalService:
         if self.external:
             progress(f"{self.name}: external, not started here")
             return
+        self.await_ready(progress, self.launch(progress))
+
+    def launch(self, progress: Progress = print) -> subprocess.Popen[bytes] | None:
+        """Start the process unless it runs already, without waiting for it to answer (a
+        cluster's nodes answer only once a quorum of them runs)."""
         if self.pid() is not None:
-            self._wait_ready(progress)
-            progress(f"{self.name}: already running (pid {self.pid()})")
-            self._ready(progress)
-            return
+            return None
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._prepare(progress)
         out = (self.log_dir / "stdout.log").open("ab")
@@ -147,9 +149,19 @@ class _LocalService:
         out.close()
         self.pid_file.write_text(str(proc.pid))
         progress(f"{self.name}: starting (pid {proc.pid}) ...")
+        return proc
+
+    def await_ready(
+        self, progress: Progress = print, proc: subprocess.Popen[bytes] | None = None
+    ) -> None:
+        """Wait until the service answers (``proc``: the process :meth:`launch` started,
+        None when it was running already), then do what follows every start."""
         self._wait_ready(progress, proc)
         self._ready(progress)
-        progress(f"{self.name}: ready")
+        if proc is None:
+            progress(f"{self.name}: already running (pid {self.pid()})")
+        else:
+            progress(f"{self.name}: ready")
 
     def _wait_ready(self, progress: Progress, proc: subprocess.Popen[bytes] | None = None) -> None:
         deadline = time.monotonic() + self.settings.service_timeout_s
@@ -240,56 +252,32 @@ class Kafka(_LocalService):
 
     def install(self, progress: Progress = print) -> None:
         """Copy the broker's jars from Maven Central (via ``infra/kafka/pom.xml``)."""
-        marker = self.libs / ".installed"
-        pom = INFRA_DIR / "kafka" / "pom.xml"
-        digest = hashlib.sha256(pom.read_bytes()).hexdigest()
-        if marker.exists() and marker.read_text() == digest:
-            progress("kafka: jars already installed")
-            return
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise StackError("Maven (mvn) is needed to fetch the Kafka jars: apt-get install maven")
-        progress("kafka: fetching broker jars with Maven ...")
-        shutil.rmtree(self.libs, ignore_errors=True)
-        result = subprocess.run(  # noqa: S603
-            [
-                mvn,
-                "-q",
-                "-B",
-                "-f",
-                str(pom),
-                "dependency:copy-dependencies",
-                f"-DoutputDirectory={self.libs}",
-                "-DincludeScope=runtime",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise StackError(f"mvn failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-        marker.write_text(digest)
-        progress(f"kafka: {len(list(self.libs.glob('*.jar')))} jars in {self.libs}")
+        maven_jars(INFRA_DIR / "kafka" / "pom.xml", self.libs, "kafka", progress)
 
-    def _java(self, main: str, *args: str) -> list[str]:
+    @staticmethod
+    def java_prefix(libs: Path, heap_mb: int) -> list[str]:
+        """``java`` with a heap and the jars of ``libs`` on the class path (the brokers
+        and ZooKeeper)."""
         java = shutil.which("java")
         if java is None:
-            raise StackError(
-                "Java 17+ is needed for Kafka: apt-get install openjdk-17-jre-headless"
-            )
-        if not (self.libs / ".installed").exists():
-            raise StackError("Kafka jars are missing: run `hailong stack install` first")
-        heap = self.settings.kafka_heap_mb
+            raise StackError("Java 17+ is needed: apt-get install openjdk-17-jre-headless")
+        if not (libs / ".installed").exists():
+            raise StackError(f"jars are missing in {libs}: run `hailong stack install` first")
         return [
             java,
-            f"-Xms{min(heap, 256)}m",
-            f"-Xmx{heap}m",
+            f"-Xms{min(heap_mb, 256)}m",
+            f"-Xmx{heap_mb}m",
             "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
+            "-cp",
+            f"{libs}/*",
+        ]
+
+    def _java(self, main: str, *args: str) -> list[str]:
+        return [
+            *self.java_prefix(self.libs, self.settings.kafka_heap_mb),
             f"-Dkafka.logs.dir={self.log_dir}",
             f"-Dlog4j2.configurationFile={INFRA_DIR / 'kafka' / 'log4j2.properties'}",
-            "-cp",
-            f"{self.libs}/*",
             main,
             *args,
         ]
@@ -303,7 +291,7 @@ class Kafka(_LocalService):
         from infra.tls import ensure_certificates
 
         s = self.settings
-        _, keystore = ensure_certificates(self.home / "tls", SYSTEM)
+        _, keystore = ensure_certificates(s.kafka_dir / "tls", SYSTEM)
         template = Template((INFRA_DIR / "kafka" / "server.properties.template").read_text())
         data_dir = self.home / "data"
         properties = self.home / "server.properties"
@@ -317,19 +305,18 @@ class Kafka(_LocalService):
                     broker_password=account_password(s, "broker"),
                     keystore=keystore,
                     data_dir=data_dir,
+                    **self._topology(),
                 )
             )
         properties.chmod(0o600)
         if (data_dir / "meta.properties").exists():
             return
-        progress("kafka: formatting storage (first start) ...")
+        progress(f"{self.name}: formatting storage (first start) ...")
         result = subprocess.run(  # noqa: S603
             self._java(
                 "kafka.tools.StorageTool",
                 "format",
-                "--standalone",
-                "-t",
-                _kafka_cluster_id(),
+                *self._format_options(),
                 "-c",
                 str(self.home / "server.properties"),
             ),
@@ -339,6 +326,19 @@ class Kafka(_LocalService):
         )
         if result.returncode != 0:
             raise StackError(f"Kafka storage format failed:\n{result.stdout}\n{result.stderr}")
+
+    def _topology(self) -> dict[str, str | int]:
+        """The template's values that differ between the single node and a cluster's."""
+        return {
+            "node_id": 1,
+            "quorum": f"controller.quorum.bootstrap.servers=127.0.0.1:"
+            f"{self.settings.kafka_controller_port}",
+            "replicas": 1,
+            "min_isr": 1,
+        }
+
+    def _format_options(self) -> list[str]:
+        return ["--standalone", "-t", _kafka_cluster_id()]
 
     def _ready(self, progress: Progress) -> None:
         from infra.access import ensure_accounts
@@ -364,6 +364,40 @@ class Kafka(_LocalService):
         except Exception:  # noqa: BLE001 - any failure means "not answering yet"
             return False
         return bool(metadata.brokers)
+
+
+def maven_jars(pom: Path, libs: Path, name: str, progress: Progress = print) -> None:
+    """Copy the runtime jars ``pom`` lists from Maven Central into ``libs`` (skipped when
+    they are there for this very pom)."""
+    marker = libs / ".installed"
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()
+    if marker.exists() and marker.read_text() == digest:
+        progress(f"{name}: jars already installed")
+        return
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise StackError(f"Maven (mvn) is needed to fetch the {name} jars: apt-get install maven")
+    progress(f"{name}: fetching jars with Maven ...")
+    shutil.rmtree(libs, ignore_errors=True)
+    result = subprocess.run(  # noqa: S603
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(f"mvn failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    marker.write_text(digest)
+    progress(f"{name}: {len(list(libs.glob('*.jar')))} jars in {libs}")
 
 
 def _kafka_cluster_id() -> str:
@@ -424,10 +458,20 @@ class ClickHouse(_LocalService):
             "city_it_max_execution_s": s.city_it_max_execution_s,
             "city_it_max_threads": s.city_it_max_threads,
             "city_it_max_concurrent": s.city_it_max_concurrent_queries,
+            "cluster": self._extra_config(),
         }
         for name in ("config.xml", "users.xml"):
             template = Template((INFRA_DIR / "clickhouse" / f"{name}.template").read_text())
-            (self.home / name).write_text(template.substitute(values))
+            path = self.home / name
+            # A cluster server's config holds the password its shards use with each other.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(template.substitute(values))
+            path.chmod(0o600)
+
+    def _extra_config(self) -> str:
+        """More of config.xml: a cluster server's part (infra/cluster.py)."""
+        return ""
 
     def answers(self) -> bool:
         import logging
@@ -458,27 +502,48 @@ def _sha256(text: str) -> str:
 
 
 class Stack:
-    """Both services; what the ``hailong stack`` commands act on."""
+    """The local stack's services: what the ``hailong stack`` commands act on.
+
+    One Kafka broker and one ClickHouse server, or with ``settings.cluster`` the cluster
+    profile's (infra/cluster.py). ``kafka`` and ``clickhouse`` are the first of each.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.kafka = Kafka(settings)
-        self.clickhouse = ClickHouse(settings)
-        self.services: tuple[_LocalService, ...] = (self.kafka, self.clickhouse)
+        if settings.cluster:
+            from infra.cluster import cluster_services
+
+            self.groups = cluster_services(settings)
+        else:
+            self.groups = [[Kafka(settings)], [ClickHouse(settings)]]
+        self.services: tuple[_LocalService, ...] = tuple(s for g in self.groups for s in g)
+        self.kafka = next(s for s in self.services if isinstance(s, Kafka))
+        self.clickhouse = next(s for s in self.services if isinstance(s, ClickHouse))
 
     def install(self, progress: Progress = print) -> None:
+        installed: set[Path] = set()
+        for service in self.services:
+            libs = getattr(service, "libs", None)
+            if service.external or libs is None or libs in installed:
+                continue
+            installed.add(libs)
+            service.install(progress)  # type: ignore[attr-defined]
         if self.kafka.external:
             progress("kafka: external, no jars needed")
-        else:
-            self.kafka.install(progress)
         if not self.clickhouse.external:
             progress(f"clickhouse: using {ClickHouse.binary()}")
 
     def start(self, progress: Progress = print) -> None:
         from infra.topics import ensure_topics
 
-        for service in self.services:
-            service.start(progress)
+        for group in self.groups:
+            local = [s for s in group if not s.external]
+            for service in group:
+                if service.external:
+                    progress(f"{service.name}: external, not started here")
+            launched = [(s, s.launch(progress)) for s in local]
+            for service, proc in launched:
+                service.await_ready(progress, proc)
         ensure_topics(self.settings, progress)
 
     def stop(self, progress: Progress = print) -> None:

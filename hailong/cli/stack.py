@@ -14,11 +14,13 @@ from hailong.settings import Settings
 def cmd_stack(settings: Settings, args: argparse.Namespace) -> None:
     from infra.stack import Stack
 
+    if args.cluster and not settings.cluster:
+        settings = settings.model_copy(update={"cluster": True})
     stack = Stack(settings)
     if args.action == "status":
         for st in stack.status():
             state = "up" if st.running else "DOWN"
-            print(f"{st.name:<11} {st.mode:<9} {state:<5} {st.detail}")
+            print(f"{st.name:<20} {st.mode:<9} {state:<5} {st.detail}")
         if not all(st.running for st in stack.status()):
             raise SystemExit(1)
         return
@@ -82,6 +84,13 @@ def register(add: Adder) -> None:
         help="install: fetch Kafka jars; start: start both, create topics (waits "
         "until they answer); stop; status (exit 1 if a service is down); "
         "reset: stop and wipe all data",
+    )
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="the cluster profile (infra/cluster.py): 3 Kafka brokers, ZooKeeper, "
+        "ClickHouse 2 shards x 2 replicas; the same as HAILONG_CLUSTER=1, which every "
+        "other command run against that stack needs",
     )
     add("topics", cmd_topics, "create the contract's topics (partitions, retention) if missing")
     add("migrate", cmd_migrate, "create the database and apply pending schema migrations")

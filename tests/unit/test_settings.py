@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from pydantic import SecretStr
 
 from hailong.errors import ConfigError
 from hailong.settings import load_settings
@@ -52,3 +55,52 @@ def test_a_child_process_gets_what_was_set() -> None:
         False,
         "x.",
     )
+
+
+def test_the_cluster_profile_points_every_client_at_its_nodes(tmp_path: Path) -> None:
+    one = load_settings(stack_dir=tmp_path)
+    assert (one.bootstrap_servers, one.ch_port, one.ch_alt_hosts, one.ch_cluster) == (
+        "127.0.0.1:19092",
+        19000,
+        "",
+        None,
+    )
+    many = load_settings(stack_dir=tmp_path, cluster=True)
+    assert many.bootstrap_servers == "127.0.0.1:19210,127.0.0.1:19220,127.0.0.1:19230"
+    assert many.ch_port == 19300
+    assert many.ch_alt_hosts == "127.0.0.1:19310,127.0.0.1:19320,127.0.0.1:19330"
+    assert many.ch_cluster == "hailong"
+    # an existing cluster: its own name and servers, whatever the profile
+    theirs = load_settings(
+        stack_dir=tmp_path,
+        clickhouse_host="127.0.0.1",
+        clickhouse_cluster="city",
+        clickhouse_alt_hosts="127.0.0.1:9001",
+    )
+    assert (theirs.ch_port, theirs.ch_alt_hosts, theirs.ch_cluster) == (
+        9000,
+        "127.0.0.1:9001",
+        "city",
+    )
+    assert "HAILONG_CLUSTER" in many.environment()
+
+
+def test_a_cluster_server_knows_its_shard_replica_peers_and_zookeeper(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from infra.cluster import cluster_xml
+
+    s = load_settings(stack_dir=tmp_path, cluster=True, clickhouse_password=SecretStr("a<b&c"))
+    text = cluster_xml(s, 2, "clickhouse-s2r1", 19322)  # our own output
+    root = ET.fromstring(f"<yandex>{text}</yandex>")  # noqa: S314
+    assert root.findtext("macros/shard") == "2"
+    assert root.findtext("macros/replica") == "clickhouse-s2r1"
+    assert root.findtext("interserver_http_port") == "19322"
+    shards = root.findall("remote_servers/hailong/shard")
+    assert [[r.findtext("port") for r in sh.findall("replica")] for sh in shards] == [
+        ["19300", "19310"],
+        ["19320", "19330"],
+    ]
+    assert {p.text for p in root.iter("password")} == {"a<b&c"}
+    assert all(sh.findtext("internal_replication") == "true" for sh in shards)
+    assert root.findtext("zookeeper/node/port") == "19400"
