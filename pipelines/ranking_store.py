@@ -236,7 +236,7 @@ def _replace(
     wh: Warehouse, table: str, period: Period, columns: Sequence[str], rows: Sequence[Any]
 ) -> None:
     """Replace the period's rows of ``table``: drop its partition, insert the new rows."""
-    wh.execute(f"ALTER TABLE {table} DROP PARTITION %(period)s", {"period": period.key})
+    wh.drop_partition(table, period.key)
     wh.insert(table, columns, [astuple(r) for r in rows])
 
 

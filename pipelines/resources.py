@@ -26,6 +26,9 @@ SETTING_OF = {
     "host": "clickhouse_host",
     "port": "clickhouse_port",
     "local_port": "clickhouse_local_port",
+    "stack_cluster": "cluster",
+    "cluster": "clickhouse_cluster",
+    "alt_hosts": "clickhouse_alt_hosts",
     "database": "clickhouse_database",
     "user": "clickhouse_user",
     "password": "clickhouse_password",
@@ -77,6 +80,9 @@ class ClickHouseResource(ConfigurableResource["ClickHouseResource"]):
     host: str | None = _DEFAULTS["host"]  # None: the local stack's server
     port: int | None = _DEFAULTS["port"]  # native protocol; None: the usual one
     local_port: int = _DEFAULTS["local_port"]  # the local stack's server's port
+    stack_cluster: bool = _DEFAULTS["stack_cluster"]  # the local stack's cluster profile
+    cluster: str | None = _DEFAULTS["cluster"]  # the ClickHouse cluster; None: one server
+    alt_hosts: str = _DEFAULTS["alt_hosts"]  # further servers: host:port,...
     database: str = _DEFAULTS["database"]
     user: str = _DEFAULTS["user"]
     password: str = _DEFAULTS["password"]

@@ -30,8 +30,12 @@ def _plain(value: Any) -> Any:
 
 class ChdbWarehouse:
     def __init__(self, path: str, database: str = "hailong") -> None:
+        from hailong.settings import Settings
+
         self.session = session.Session(path)
         self.database = database
+        # One server, not a cluster: the settings' defaults (the environment unread).
+        self.settings = Settings.model_construct()
         self.session.query(f"CREATE DATABASE IF NOT EXISTS {database}")
         self.session.query(f"USE {database}")
 
@@ -72,6 +76,9 @@ class ChdbWarehouse:
     ) -> Iterator[tuple[Any, ...]]:
         """As Warehouse.iterate (in-process: the rows are already here)."""
         yield from self.execute(query, params)
+
+    def drop_partition(self, table: str, partition: str) -> None:
+        self.execute(f"ALTER TABLE {table} DROP PARTITION %(p)s", {"p": partition})
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
         if not rows:

@@ -25,7 +25,7 @@ def scratch(database: str, **more: Any) -> Iterator[Settings]:
     from hailong.kafka import admin_client
     from infra.access import drop_topic_grants
     from infra.topics import ensure_topics
-    from warehouse.client import Warehouse
+    from warehouse.client import drop_database
     from warehouse.migrate import prepare
 
     s = load_settings(
@@ -39,9 +39,8 @@ def scratch(database: str, **more: Any) -> Iterator[Settings]:
         prepare(s, progress=_quiet)
         yield s
     finally:
-        with Warehouse(s, database="default") as wh:
-            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}")
-            wh.execute(f"DROP DATABASE IF EXISTS {s.clickhouse_database}_private")
+        drop_database(s, s.clickhouse_database)
+        drop_database(s, f"{s.clickhouse_database}_private")
         admin = admin_client(s)
         topics = [t for t in admin.list_topics(timeout=10).topics if t.startswith(s.topic_prefix)]
         if topics:

@@ -54,27 +54,65 @@ def sql(name: str, **words: str) -> str:
     return "\n".join(lines)
 
 
+# Every query's settings on a cluster (warehouse/clustered.py):
+CLUSTER_SETTINGS: dict[str, Any] = {
+    # An INSERT into a Distributed table returns once every shard wrote its rows, not
+    # when they are queued on this server to be sent later.
+    "insert_distributed_sync": 1,
+    # A subquery (IN, JOIN) on a Distributed table inside a distributed query runs once,
+    # here, and its result is sent to the shards with the query (GLOBAL IN / GLOBAL
+    # JOIN): the shards need not share this session's database name.
+    "distributed_product_mode": "global",
+    # Read your writes: a shard's reads and writes go to its first replica that answers
+    # (the same one while it lives, whichever server a worker is connected to), not to
+    # a random one that may not have fetched the last insert yet;
+    "load_balancing": "in_order",
+    "prefer_localhost_replica": 0,
+    # and a replica whose oldest insert not yet fetched is a second old or more is not
+    # read: one that is back from a stop reads from its peer until it has caught up,
+    # and one whose peer died before sending it an insert makes the query fail (the
+    # worker retries until the peer is back) instead of counting without those rows.
+    "max_replica_delay_for_distributed_queries": 1,
+    "fallback_to_stale_replicas_for_distributed_queries": 0,
+}
+
+
 class Warehouse:
     """A connection to the platform's database, with errors wrapped in WarehouseError."""
 
     def __init__(
-        self, settings: Settings, database: str | None = None, *, readonly: bool = False
+        self,
+        settings: Settings,
+        database: str | None = None,
+        *,
+        readonly: bool = False,
+        node: tuple[str, int] | None = None,
     ) -> None:
+        """``node``: this one server only (the migrations on each server of a cluster);
+        by default the configured server, then ``ch_alt_hosts`` when it does not answer."""
         self.settings = settings
         self.database = database or settings.clickhouse_database
         user = settings.clickhouse_readonly_user if readonly else settings.clickhouse_user
         password = (
             settings.clickhouse_readonly_password if readonly else settings.clickhouse_password
         ).get_secret_value()
+        host, port = node or (settings.ch_host, settings.ch_port)
+        server_settings: dict[str, Any] = {"use_client_time_zone": False}
+        if settings.ch_cluster is not None:
+            server_settings |= CLUSTER_SETTINGS
+        alt_hosts = (
+            {} if node or not settings.ch_alt_hosts else {"alt_hosts": settings.ch_alt_hosts}
+        )
         self._client = Client(
-            host=settings.ch_host,
-            port=settings.ch_port,
+            host=host,
+            port=port,
             user=user,
             password=password,
             database=self.database,
             connect_timeout=5,
             send_receive_timeout=300,
-            settings={"use_client_time_zone": False},
+            settings=server_settings,
+            **alt_hosts,
         )
 
     def close(self) -> None:
@@ -175,6 +213,26 @@ class Warehouse:
                 query, params, settings={"max_block_size": block_rows}
             )
 
+    def drop_partition(self, table: str, partition: str) -> None:
+        """Drop one partition of ``table`` (a period's rankings before they are written
+        again). On a cluster, of ``<table>_local`` on the first replica of each shard,
+        waiting until every replica dropped it (a Distributed table has no partitions)."""
+        query = f"ALTER TABLE {table}{{local}} DROP PARTITION %(p)s"
+        cluster = self.settings.ch_cluster
+        if cluster is None:
+            self.execute(query.format(local=""), {"p": partition})
+            return
+        from warehouse.clustered import LOCAL
+        from warehouse.migrate import cluster_nodes
+
+        for node in cluster_nodes(self, cluster, first_replicas=True):
+            with Warehouse(self.settings, self.database, node=node) as server:
+                server.execute(
+                    query.format(local=LOCAL),
+                    {"p": partition},
+                    settings={"replication_alter_partitions_sync": 2},
+                )
+
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
         """Insert rows (one native block); return how many were sent."""
         if not rows:
@@ -190,8 +248,25 @@ class Warehouse:
 
 
 def create_database(settings: Settings, database: str | None = None) -> None:
-    """Create the platform's database if it is missing."""
+    """Create the platform's database if it is missing (on every server of a cluster)."""
     name = database or settings.clickhouse_database
+    # Identifiers can't be parameters; the name is validated by Settings' pattern.
+    _on_every_server(settings, f"CREATE DATABASE IF NOT EXISTS {name}")
+
+
+def drop_database(settings: Settings, database: str) -> None:
+    """Drop a database with its tables (a test's or a benchmark's), on every server of a
+    cluster; a replicated table's replica leaves ZooKeeper with it."""
+    _on_every_server(settings, f"DROP DATABASE IF EXISTS {database}")
+
+
+def _on_every_server(settings: Settings, statement: str) -> None:
     with Warehouse(settings, database="default") as wh:
-        # Identifiers can't be parameters; the name is validated by Settings' pattern.
-        wh.execute(f"CREATE DATABASE IF NOT EXISTS {name}")
+        if settings.ch_cluster is None:
+            wh.execute(statement)
+            return
+        from warehouse.migrate import cluster_nodes
+
+        for node in cluster_nodes(wh, settings.ch_cluster):
+            with Warehouse(settings, database="default", node=node) as server:
+                server.execute(statement)

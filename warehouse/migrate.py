@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 
@@ -19,6 +19,7 @@ from hailong.errors import MigrationError
 from hailong.methodology import Weights
 from hailong.settings import Settings
 from warehouse.client import Warehouse, create_database
+from warehouse.clustered import plan
 from warehouse.device_health import record_silent_minutes
 
 _NAME_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
@@ -69,8 +70,52 @@ def migrations() -> list[Migration]:
     return found
 
 
+def cluster_nodes(
+    wh: Warehouse, cluster: str, first_replicas: bool = False
+) -> list[tuple[str, int]]:
+    """Every server of ``cluster`` (host, native port), as the server ``wh`` is on
+    knows them from its ``remote_servers``; or the first replica of each shard."""
+    rows = wh.execute(
+        "SELECT host_address, port, replica_num FROM system.clusters WHERE cluster = %(c)s "
+        "ORDER BY shard_num, replica_num",
+        {"c": cluster},
+    )
+    if not rows:
+        raise MigrationError(f"the server knows no ClickHouse cluster named {cluster!r}")
+    return [
+        (str(host), int(port)) for host, port, replica in rows if replica == 1 or not first_replicas
+    ]
+
+
+def run_clustered(wh: Warehouse, statements: Iterable[str]) -> None:
+    """Run ``statements`` (a migration's, or the private tables') on ``wh``'s cluster:
+    each in its clustered form (warehouse/clustered.py) on every server, or once."""
+    cluster = wh.settings.ch_cluster
+    assert cluster is not None
+    firsts = set(cluster_nodes(wh, cluster, first_replicas=True))
+    nodes = {n: Warehouse(wh.settings, wh.database, node=n) for n in cluster_nodes(wh, cluster)}
+    targets = {
+        "each": list(nodes.values()),
+        "shard": [server for n, server in nodes.items() if n in firsts],
+        "once": [wh],
+    }
+    try:
+        for statement in statements:
+            for scope, sql in plan(statement, cluster, wh.database):
+                for target in targets[scope]:
+                    target.execute(sql)
+    finally:
+        for server in nodes.values():
+            server.close()
+
+
 def migrate(wh: Warehouse, progress: Callable[[str], None] = print) -> list[str]:
-    """Apply pending migrations; return the names applied."""
+    """Apply pending migrations; return the names applied.
+
+    On a cluster (``settings.ch_cluster``) each server keeps its own ledger, and a
+    migration is applied until every server has it."""
+    if wh.settings.ch_cluster is not None:
+        return _migrate_cluster(wh, progress)
     wh.execute(LEDGER_DDL)
     applied = {v: c for v, c in wh.execute("SELECT version, checksum FROM schema_migrations")}
     done = []
@@ -92,6 +137,40 @@ def migrate(wh: Warehouse, progress: Callable[[str], None] = print) -> list[str]
         done.append(mig.name)
     if not done:
         progress(f"migrate: {wh.database} is up to date")
+    return done
+
+
+def _migrate_cluster(wh: Warehouse, progress: Callable[[str], None]) -> list[str]:
+    cluster = wh.settings.ch_cluster
+    assert cluster is not None
+    nodes = cluster_nodes(wh, cluster)
+    ledgers = []
+    for node in nodes:
+        with Warehouse(wh.settings, wh.database, node=node) as server:
+            server.execute(LEDGER_DDL)
+            ledgers.append(dict(server.execute("SELECT version, checksum FROM schema_migrations")))
+    done = []
+    for mig in migrations():
+        found = [ledger.get(mig.version) for ledger in ledgers]
+        if any(c is not None and c != mig.checksum for c in found):
+            raise MigrationError(
+                f"{mig.name} was edited after it was applied; add a new migration instead"
+            )
+        if all(c is not None for c in found):
+            continue
+        progress(f"migrate: applying {mig.name} on the {len(nodes)} servers of {cluster}")
+        run_clustered(wh, mig.statements())
+        for node, checksum in zip(nodes, found, strict=True):
+            if checksum is None:
+                with Warehouse(wh.settings, wh.database, node=node) as server:
+                    server.execute(
+                        "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
+                        "SELECT %(v)s, %(n)s, %(c)s, now()",
+                        {"v": mig.version, "n": mig.name, "c": mig.checksum},
+                    )
+        done.append(mig.name)
+    if not done:
+        progress(f"migrate: {wh.database} is up to date on the {len(nodes)} servers of {cluster}")
     return done
 
 

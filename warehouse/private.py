@@ -49,8 +49,13 @@ def private_database(settings: Settings) -> str:
 
 def prepare_private(settings: Settings) -> None:
     """Create the private database and its tables (idempotent)."""
-    with Warehouse(settings, database="default") as wh:
-        wh.execute(f"CREATE DATABASE IF NOT EXISTS {private_database(settings)}")
+    from warehouse.client import create_database
+    from warehouse.migrate import run_clustered
+
+    create_database(settings, private_database(settings))
     with Warehouse(settings, database=private_database(settings)) as wh:
+        if settings.ch_cluster is not None:
+            run_clustered(wh, SCHEMA)
+            return
         for statement in SCHEMA:
             wh.execute(statement)
