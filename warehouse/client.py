@@ -8,6 +8,7 @@ parameters, which clickhouse-driver escapes (the 18.16 server predates server-si
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -215,8 +216,10 @@ class Warehouse:
 
     def drop_partition(self, table: str, partition: str) -> None:
         """Drop one partition of ``table`` (a period's rankings before they are written
-        again). On a cluster, of ``<table>_local`` on the first replica of each shard,
-        waiting until every replica dropped it (a Distributed table has no partitions)."""
+        again). On a cluster, of ``<table>_local`` on the leader replica of each shard
+        (another replica would forward it to the leader as the server's ``default``
+        user, which the platform's servers do not have), waiting until every replica
+        dropped it (a Distributed table has no partitions)."""
         query = f"ALTER TABLE {table}{{local}} DROP PARTITION %(p)s"
         cluster = self.settings.ch_cluster
         if cluster is None:
@@ -225,7 +228,27 @@ class Warehouse:
         from warehouse.clustered import LOCAL
         from warehouse.migrate import cluster_nodes
 
-        for node in cluster_nodes(self, cluster, first_replicas=True):
+        shards = len(cluster_nodes(self, cluster, first_replicas=True))
+        for _attempt in range(30):  # a leader is elected within seconds of a restart
+            leaders = []
+            for node in cluster_nodes(self, cluster):
+                with Warehouse(self.settings, self.database, node=node) as server:
+                    rows = server.execute(
+                        "SELECT is_leader FROM system.replicas "
+                        "WHERE database = %(d)s AND table = %(t)s",
+                        {"d": self.database, "t": f"{table}{LOCAL}"},
+                    )
+                if rows and rows[0][0]:
+                    leaders.append(node)
+            if len(leaders) == shards:
+                break
+            time.sleep(1.0)
+        else:
+            raise WarehouseError(
+                f"{table}: {len(leaders)} of {shards} shards have a leader replica; "
+                "try again when every shard has one"
+            )
+        for node in leaders:
             with Warehouse(self.settings, self.database, node=node) as server:
                 server.execute(
                     query.format(local=LOCAL),
