@@ -59,7 +59,13 @@ def bare_app(settings: Settings, expected: int, done: Path) -> faust.App:
 
 
 def main(argv: list[str]) -> None:
+    import os
+
     expected, done = int(argv[0]), Path(argv[1])
+    if os.environ.get("BENCH_FAUST_FAST_DRAIN"):  # evidence for upstream: bench/FAUST.md
+        from bench.fast_drain import patch
+
+        patch()
     app = bare_app(load_settings(), expected, done)
     # --without-web, as `hailong stream` (hailong/cli/stream.py)
     sys.argv = ["bench.bare_faust", "worker", "--without-web", "-l", "info"]

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hailong.clock import SYSTEM
 from hailong.settings import Settings
@@ -91,9 +92,10 @@ class Report:
 
 
 @contextmanager
-def lab(quick: bool, progress: Progress, repeat: int = 1) -> Iterator[Lab]:
+def lab(quick: bool, progress: Progress, repeat: int = 1, **more: Any) -> Iterator[Lab]:
     """Fresh topics and database for one run; both removed afterwards (the tests' own
-    :func:`tests.scratch.scratch`)."""
+    :func:`tests.scratch.scratch`). ``more``: further settings (``cluster=True``: on the
+    stack's cluster profile)."""
     from tests.scratch import scratch
     from warehouse.client import Warehouse
     from warehouse.registry import load_hanoi
@@ -102,7 +104,7 @@ def lab(quick: bool, progress: Progress, repeat: int = 1) -> Iterator[Lab]:
     # check runs, against the Hanoi registry, as in production. Unsigned events, no
     # signature check: figure 3s measures the worker with signed events and the check.
     with scratch(
-        f"bench_{uuid.uuid4().hex[:8]}", late_horizon_days=0, require_signatures=False
+        f"bench_{uuid.uuid4().hex[:8]}", late_horizon_days=0, require_signatures=False, **more
     ) as s:
         with Warehouse(s) as wh:
             load_hanoi(wh)

@@ -207,6 +207,9 @@ def ch_client(s: Settings) -> Any:
     """A clickhouse-driver client on the lab's database (the figures' own reads)."""
     from clickhouse_driver import Client
 
+    from warehouse.client import CLUSTER_SETTINGS
+
+    cluster = CLUSTER_SETTINGS if s.ch_cluster is not None else {}
     return Client(
         host=s.ch_host,
         port=s.ch_port,
@@ -214,7 +217,7 @@ def ch_client(s: Settings) -> Any:
         password=s.clickhouse_password.get_secret_value(),
         database=s.clickhouse_database,
         send_receive_timeout=600,
-        settings={"use_client_time_zone": False},
+        settings={"use_client_time_zone": False, **cluster},
     )
 
 
@@ -292,15 +295,16 @@ def land(
     first) are not counted in :attr:`Landed.events`. No progress for ``STALL_S`` fails
     with the workers' last warnings. ``before``: the raw rows of each channel that the
     database held before ``msgs`` were sent (figure 3h's history)."""
-    from infra.stack import Stack
+    from infra.stack import ClickHouse, Kafka, Stack
 
     answers = sum(len(json.loads(v)["answers"]) for _, v in msgs.by_channel["qr"])
     expected = (msgs.counts["kiosk"], msgs.counts["qr"], msgs.counts["camera"], answers)
     stack = Stack(s)
     pids: dict[str, list[int | None]] = {
         "worker": [w.proc.pid for w in workers],
-        "kafka": [stack.kafka.pid()],
-        "clickhouse": [stack.clickhouse.pid()],
+        # every broker and server of the stack (the cluster profile's three and four)
+        "kafka": [x.pid() for x in stack.services if isinstance(x, Kafka)],
+        "clickhouse": [x.pid() for x in stack.services if isinstance(x, ClickHouse)],
     }
 
     def cpu() -> dict[str, float]:

@@ -1,7 +1,12 @@
 """Where Hailong's stream worker spends its time: figure 3's run under py-spy.
 
-    .venv/bin/python -m bench.profile [--events 300000] [--rate 100]
-    .venv/bin/python -m bench.profile --from bench/results/profile-<time>.txt
+    .venv/bin/python -m bench.profile [--events 300000] [--rate 100] [--bare]
+    .venv/bin/python -m bench.profile --from bench/results/profile-<time>.txt [--bare]
+
+``--bare`` profiles the bare faust agent of figure 3b instead (``bench/bare_faust.py``:
+the runtime alone, counting), and breaks its event loop's time down by the part of
+faust, aiokafka or asyncio that the deepest frame of each sample belongs to
+(bench/FAUST.md reads it).
 
 Pre-loads ``--events`` of the simulator's mix (as figure 3 does) into a lab's fresh
 topics, starts ``hailong stream`` on them and samples it with py-spy (``--idle``: waits
@@ -126,6 +131,117 @@ def summarise(stacks: Stacks) -> str:
     return "\n".join(lines)
 
 
+# The bare agent's time by the deepest frame of a sample that falls in one of these, in
+# this order of precedence from the leaf up (the event loop thread only).
+BARE_PARTS = (
+    ("aiokafka: fetch, decode records", "aiokafka/"),
+    ("faust: consumer, fetch loop and acks", "faust/transport/consumer.py"),
+    ("faust: conductor (on_message per record)", "faust/transport/conductor.py"),
+    ("faust: channel decode, Event, Message", "faust/channels.py"),
+    ("faust: topic decode", "faust/topics.py"),
+    ("faust: events", "faust/events.py"),
+    ("mode: throttled queue (put, get)", "mode/utils/queues.py"),
+    ("faust: stream iteration, take, acks", "faust/streams.py"),
+    ("the agent (bench/bare_faust.py)", "bench/bare_faust.py"),
+    ("faust: agent", "faust/agents/"),
+    ("mode: services and timers", "mode/"),
+    ("asyncio: loop, tasks, futures, locks", "asyncio/"),
+)
+
+
+def summarise_bare(stacks: Stacks) -> str:
+    """The bare agent's event loop: busy share, and its time by part (see BARE_PARTS)."""
+    per_thread: Counter[str] = Counter()
+    for frames, n in stacks:
+        per_thread[frames[1]] += n
+    ticks = max(per_thread.values())
+    in_agent: Counter[str] = Counter()
+    for frames, n in stacks:
+        if any("bench/bare_faust.py" in f for f in frames):
+            in_agent[frames[1]] += n
+    loop_thread = in_agent.most_common(1)[0][0] if in_agent else per_thread.most_common(1)[0][0]
+    parts: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    busy = 0
+    for frames, n in stacks:
+        if frames[1] != loop_thread or frames[-1].startswith(IDLE_LEAVES):
+            continue
+        busy += n
+        leaves[frames[-1]] += n
+        part = next(
+            (name for frame in reversed(frames) for name, marker in BARE_PARTS if marker in frame),
+            "other",
+        )
+        parts[part] += n
+    lines = [
+        f"the bare agent's event loop ({loop_thread.split(': ')[-1]}): busy "
+        f"{100 * busy / ticks:.1f}% of wall time ({ticks:,} ticks); its busy time by the "
+        "deepest frame's part:"
+    ]
+    for part, n in parts.most_common():
+        lines.append(f"  {part:<48} {100 * n / busy:5.1f}%")
+    lines += ["", "busy time by function (leaf):"]
+    for leaf, n in leaves.most_common(20):
+        lines.append(f"  {100 * n / busy:5.1f}%  {leaf}")
+    return "\n".join(lines)
+
+
+def _spy(pid: int, out: Path, rate: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(  # noqa: S603 - the venv's own py-spy
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--idle",
+            "--threads",
+            "--subprocesses",
+            "--format",
+            "raw",
+            "--rate",
+            str(rate),
+            "--output",
+            str(out),
+            "--pid",
+            str(pid),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def profile_bare(events: int, rate: int, out: Path) -> str:
+    """Figure 3b's bare agent on ``events`` pre-loaded events, under py-spy."""
+    import tempfile
+
+    from bench.figures.runtime import ROOT
+    from infra.worker import start_worker, stop_worker
+
+    with lab(False, print) as the_lab, tempfile.TemporaryDirectory() as tmp:
+        s = the_lab.settings
+        msgs = preload(s, events)
+        print(f"pre-loaded {msgs.total:,} events {msgs.counts}", flush=True)
+        done = Path(tmp) / "done.json"
+        proc = start_worker(
+            s,
+            Path(tmp) / "bare.log",
+            command=(sys.executable, "-m", "bench.bare_faust", str(msgs.total), str(done)),
+            cwd=ROOT,
+        )
+        try:
+            t0 = wait_for_group(s, proc)
+            spy = _spy(proc.pid, out, rate)
+            while not done.exists():
+                if proc.poll() is not None or spy.poll() is not None:
+                    raise RuntimeError("the bare agent or py-spy ended early")
+                time.sleep(0.05)
+            seconds = time.monotonic() - t0
+            spy.send_signal(signal.SIGINT)
+            spy.wait(120)
+        finally:
+            stop_worker(proc, 60.0)
+    rate_s = msgs.total / seconds
+    return f"{msgs.total:,} events counted in {seconds:.1f} s ({rate_s:,.0f}/s under the profiler)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.profile", description=__doc__.split("\n\n")[0]
@@ -138,17 +254,27 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="summarise raw stacks recorded before, without running",
     )
+    parser.add_argument(
+        "--bare", action="store_true", help="the bare faust agent (figure 3b), not the worker"
+    )
     args = parser.parse_args(argv)
+    summary = summarise_bare if args.bare else summarise
     if args.source:
-        print(summarise(parse(args.source)))
+        print(summary(parse(args.source)))
         return 0
 
     from hailong.settings import load_settings
     from infra.stack import Stack
 
     Stack(load_settings()).start(lambda _m: None)
-    out = Path(__file__).parent / "results" / f"profile-{now().replace(':', '')}.txt"
+    kind = "profile-bare" if args.bare else "profile"
+    out = Path(__file__).parent / "results" / f"{kind}-{now().replace(':', '')}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.bare:
+        print("\n" + profile_bare(args.events, args.rate, out) + "\n")
+        print(summarise_bare(parse(out)))
+        print(f"\nraw stacks: {out}")
+        return 0
     with lab(False, print) as the_lab:
         s = the_lab.settings
         msgs = preload(s, args.events)
@@ -157,25 +283,7 @@ def main(argv: list[str] | None = None) -> int:
 
         with worker(s) as w, Warehouse(s) as wh:
             wait_for_group(s, w.proc)
-            spy = subprocess.Popen(  # noqa: S603 - the venv's own py-spy
-                [
-                    str(Path(sys.executable).parent / "py-spy"),
-                    "record",
-                    "--idle",
-                    "--threads",
-                    "--subprocesses",
-                    "--format",
-                    "raw",
-                    "--rate",
-                    str(args.rate),
-                    "--output",
-                    str(out),
-                    "--pid",
-                    str(w.proc.pid),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
+            spy = _spy(w.proc.pid, out, args.rate)
             t0 = time.monotonic()
             while True:
                 landed = sum(
