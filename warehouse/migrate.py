@@ -122,18 +122,12 @@ def migrate(wh: Warehouse, progress: Callable[[str], None] = print) -> list[str]
     for mig in migrations():
         if mig.version in applied:
             if applied[mig.version] != mig.checksum:
-                raise MigrationError(
-                    f"{mig.name} was edited after it was applied; add a new migration instead"
-                )
+                raise _edited(mig)
             continue
         progress(f"migrate: applying {mig.name}")
         for statement in mig.statements():
             wh.execute(statement)
-        wh.execute(
-            "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
-            "SELECT %(v)s, %(n)s, %(c)s, now()",
-            {"v": mig.version, "n": mig.name, "c": mig.checksum},
-        )
+        _record(wh, mig)
         done.append(mig.name)
     if not done:
         progress(f"migrate: {wh.database} is up to date")
@@ -153,9 +147,7 @@ def _migrate_cluster(wh: Warehouse, progress: Callable[[str], None]) -> list[str
     for mig in migrations():
         found = [ledger.get(mig.version) for ledger in ledgers]
         if any(c is not None and c != mig.checksum for c in found):
-            raise MigrationError(
-                f"{mig.name} was edited after it was applied; add a new migration instead"
-            )
+            raise _edited(mig)
         if all(c is not None for c in found):
             continue
         progress(f"migrate: applying {mig.name} on the {len(nodes)} servers of {cluster}")
@@ -163,15 +155,26 @@ def _migrate_cluster(wh: Warehouse, progress: Callable[[str], None]) -> list[str
         for node, checksum in zip(nodes, found, strict=True):
             if checksum is None:
                 with Warehouse(wh.settings, wh.database, node=node) as server:
-                    server.execute(
-                        "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
-                        "SELECT %(v)s, %(n)s, %(c)s, now()",
-                        {"v": mig.version, "n": mig.name, "c": mig.checksum},
-                    )
+                    _record(server, mig)
         done.append(mig.name)
     if not done:
         progress(f"migrate: {wh.database} is up to date on the {len(nodes)} servers of {cluster}")
     return done
+
+
+def _record(wh: Warehouse, mig: Migration) -> None:
+    """Write ``mig`` into the ledger of the server ``wh`` is on."""
+    wh.execute(
+        "INSERT INTO schema_migrations (version, name, checksum, applied_at) "
+        "SELECT %(v)s, %(n)s, %(c)s, now()",
+        {"v": mig.version, "n": mig.name, "c": mig.checksum},
+    )
+
+
+def _edited(mig: Migration) -> MigrationError:
+    return MigrationError(
+        f"{mig.name} was edited after it was applied; add a new migration instead"
+    )
 
 
 def record_weights(wh: Warehouse, weights: Weights) -> bool:

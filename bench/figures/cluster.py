@@ -14,12 +14,10 @@ replication costs per event, not what separate machines would give.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-
 from bench.core import Figure, Lab, Value
 from bench.core import lab as fresh_lab
 from bench.figures.ingest import events_for
-from bench.preload import COMPONENTS, land, preload, worker
+from bench.figures.scaling import land_with, process_values
 
 PROCESSES = (1, 2, 3)
 KEY = "3c-cluster"
@@ -37,17 +35,7 @@ def cluster_workers(lab: Lab) -> dict[str, float]:
     try:
         for n in PROCESSES:
             with fresh_lab(lab.quick, lab.progress, cluster=True) as corner:
-                s = corner.settings
-                msgs = preload(s, events_for(lab) // 3)
-                lab.progress(f"cluster, {n} worker(s): pre-loaded {msgs.total:,} events")
-                with ExitStack() as workers:
-                    got = land(
-                        s, msgs, [workers.enter_context(worker(s)) for _ in range(n)], lab.progress
-                    )
-            lab.progress(f"cluster, {n} worker(s): {got.rate:,.0f} events/s")
-            out[f"events_per_s_{n}"] = got.rate
-            for component in COMPONENTS:
-                out[f"{component}_cpu_us_{n}"] = got.cpu_us_per_event(component)
+                out |= land_with(lab, corner.settings, n, events_for(lab) // 3)
     finally:
         if not was_running:
             stack.stop(lambda _m: None)
@@ -55,28 +43,8 @@ def cluster_workers(lab: Lab) -> dict[str, float]:
 
 
 def _values() -> tuple[Value, ...]:
-    values = []
-    for n in PROCESSES:
-        first = n == PROCESSES[0]
-        values.append(
-            Value(
-                f"events_per_s_{n}",
-                "events/s",
-                reference="3p-processes.events_per_s_1" if first else f"{KEY}.events_per_s_1",
-            )
-        )
-        values += [
-            Value(
-                f"{component}_cpu_us_{n}",
-                "µs/event",
-                reference=f"3p-processes.{component}_cpu_us_1"
-                if first
-                else f"{KEY}.{component}_cpu_us_1",
-                higher_is_better=False,
-            )
-            for component in COMPONENTS
-        ]
-    return tuple(values)
+    """Against one node: the first count's events/s and CPU against 3p's one process."""
+    return process_values(KEY, PROCESSES, "3p-processes.events_per_s_1", "3p-processes")
 
 
 FIGURES = [

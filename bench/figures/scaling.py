@@ -24,9 +24,24 @@ from bench.core import Figure, Lab, Value
 from bench.core import lab as fresh_lab
 from bench.figures.ingest import events_for
 from bench.preload import COMPONENTS, land, preload, worker
+from hailong.settings import Settings
 
 PROCESSES = (1, 2, 4)
 KEY = "3p-processes"
+
+
+def land_with(lab: Lab, s: Settings, n: int, events: int) -> dict[str, float]:
+    """Pre-load ``events`` into the lab ``s`` and land them with ``n`` worker processes:
+    events/s and each component's CPU µs per event, named for ``n`` (3p, 3c)."""
+    msgs = preload(s, events)
+    lab.progress(f"{n} process(es): pre-loaded {msgs.total:,} events {msgs.counts}")
+    with ExitStack() as workers:
+        got = land(s, msgs, [workers.enter_context(worker(s)) for _ in range(n)], lab.progress)
+    lab.progress(f"{n} process(es): {got.rate:,.0f} events/s")
+    out = {f"events_per_s_{n}": got.rate}
+    for component in COMPONENTS:
+        out[f"{component}_cpu_us_{n}"] = got.cpu_us_per_event(component)
+    return out
 
 
 def processes(lab: Lab) -> dict[str, float]:
@@ -34,43 +49,45 @@ def processes(lab: Lab) -> dict[str, float]:
     for i, n in enumerate(PROCESSES):
         here = nullcontext(lab) if i == 0 else fresh_lab(lab.quick, lab.progress)
         with here as corner:
-            s = corner.settings
-            msgs = preload(s, events_for(lab))
-            lab.progress(f"{n} process(es): pre-loaded {msgs.total:,} events {msgs.counts}")
-            with ExitStack() as workers:
-                got = land(
-                    s, msgs, [workers.enter_context(worker(s)) for _ in range(n)], lab.progress
-                )
-        lab.progress(f"{n} process(es): {got.rate:,.0f} events/s")
-        out[f"events_per_s_{n}"] = got.rate
-        for component in COMPONENTS:
-            out[f"{component}_cpu_us_{n}"] = got.cpu_us_per_event(component)
+            out |= land_with(lab, corner.settings, n, events_for(lab))
     return out
 
 
-def _values() -> tuple[Value, ...]:
+def process_values(
+    key: str, counts: tuple[int, ...], first_events: str, first_cpu: str | None
+) -> tuple[Value, ...]:
     """events/s and each component's CPU µs per event, per process count; each against
-    one process's (the scaling), one process's events/s against figure 3's."""
+    the first count's (the scaling); the first count's against ``first_events`` and
+    ``first_cpu`` (a figure key whose ``<component>_cpu_us_1`` it compares with)."""
     values = []
-    for n in PROCESSES:
-        first = n == PROCESSES[0]
+    for n in counts:
+        first = n == counts[0]
         values.append(
             Value(
                 f"events_per_s_{n}",
                 "events/s",
-                reference="3-hailong-stream.events_per_s" if first else f"{KEY}.events_per_s_1",
+                reference=first_events if first else f"{key}.events_per_s_{counts[0]}",
             )
         )
         values += [
             Value(
                 f"{component}_cpu_us_{n}",
                 "µs/event",
-                reference=None if first else f"{KEY}.{component}_cpu_us_1",
+                reference=(
+                    (f"{first_cpu}.{component}_cpu_us_1" if first_cpu else None)
+                    if first
+                    else f"{key}.{component}_cpu_us_{counts[0]}"
+                ),
                 higher_is_better=False,
             )
             for component in COMPONENTS
         ]
     return tuple(values)
+
+
+def _values() -> tuple[Value, ...]:
+    """3p: one process's events/s against figure 3's; its CPU against nothing."""
+    return process_values(KEY, PROCESSES, "3-hailong-stream.events_per_s", None)
 
 
 FIGURES = [
