@@ -32,6 +32,7 @@ class WarehouseError(HailongError):
 
     def __init__(self, message: str, code: int | None = None) -> None:
         super().__init__(message if code is None else f"[ClickHouse {code}] {message}")
+        self.message = message
         self.code = code
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any, TypeVar
@@ -30,6 +30,15 @@ def _error(exc: DriverError) -> WarehouseError:
     return kind(message, code)
 
 
+# ClickHouse's ALL_REPLICAS_ARE_STALE: on a cluster, every replica of a shard is behind
+# by ``max_replica_delay_for_distributed_queries`` (CLUSTER_SETTINGS). The statement
+# did not start anywhere, so it is sent again after each of these pauses, then refused.
+# Under load both replicas of a shard can be a second behind for a moment; a replica
+# whose peer died holding inserts stays behind until the peer is back.
+ALL_REPLICAS_ARE_STALE = 369
+STALE_PAUSES_S = (0.2, 0.5, 1.0, 2.0, 2.0)
+
+T = TypeVar("T")
 # A NamedTuple type whose fields are a query's columns (Warehouse.records).
 Row = TypeVar("Row", bound=tuple[Any, ...])
 
@@ -71,8 +80,9 @@ CLUSTER_SETTINGS: dict[str, Any] = {
     "prefer_localhost_replica": 0,
     # and a replica whose oldest insert not yet fetched is a second old or more is not
     # read: one that is back from a stop reads from its peer until it has caught up,
-    # and one whose peer died before sending it an insert makes the query fail (the
-    # worker retries until the peer is back) instead of counting without those rows.
+    # and one whose peer died before sending it an insert makes the query fail (sent
+    # again a few times: STALE_PAUSES_S; then the worker retries until the peer is
+    # back) instead of counting without those rows.
     "max_replica_delay_for_distributed_queries": 1,
     "fallback_to_stale_replicas_for_distributed_queries": 0,
 }
@@ -125,6 +135,27 @@ class Warehouse:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)``, the driver's errors as WarehouseError; sent again
+        after a pause while every replica of a shard is stale (``STALE_PAUSES_S``)."""
+        for pause in (*STALE_PAUSES_S, None):
+            try:
+                with self._errors():
+                    return fn(*args, **kwargs)
+            except WarehouseError as exc:
+                if exc.code != ALL_REPLICAS_ARE_STALE:
+                    raise
+                if pause is None:
+                    waited = sum(STALE_PAUSES_S)
+                    raise WarehouseError(
+                        f"{exc.message} (still so after {waited:.1f} s: every replica of a "
+                        "shard is a second or more behind its inserts; replication is slow, "
+                        "or a replica stopped holding inserts its peer has not fetched)",
+                        exc.code,
+                    ) from exc
+                time.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     @contextmanager
     def _errors(self) -> Iterator[None]:
         """The driver's errors as WarehouseError (DataRefused where the data is at fault)."""
@@ -143,8 +174,9 @@ class Warehouse:
         settings: dict[str, Any] | None = None,
     ) -> list[tuple[Any, ...]]:
         """Run a query; return its rows. ``settings``: ClickHouse settings of this query."""
-        with self._errors():
-            rows: list[tuple[Any, ...]] = self._client.execute(query, params, settings=settings)
+        rows: list[tuple[Any, ...]] = self._call(
+            self._client.execute, query, params, settings=settings
+        )
         return rows
 
     def records(
@@ -153,8 +185,7 @@ class Warehouse:
         """Run a query; return its rows as ``row``, a NamedTuple whose fields are the
         query's column names in their order. The names are checked, so a query and the
         type its rows are read into cannot drift apart (no matching by position)."""
-        with self._errors():
-            rows, columns = self._client.execute(query, params, with_column_types=True)
+        rows, columns = self._call(self._client.execute, query, params, with_column_types=True)
         names = tuple(name for name, _type in columns)
         fields = tuple(getattr(row, "_fields", ()))
         if names != fields:
@@ -176,10 +207,9 @@ class Warehouse:
         thousands of ids is several times faster)."""
         name, _type = column
         external = [{"name": "_ids", "structure": [column], "data": [{name: i} for i in ids]}]
-        with self._errors():
-            rows: list[tuple[Any, ...]] = self._client.execute(
-                query, params, external_tables=external
-            )
+        rows: list[tuple[Any, ...]] = self._call(
+            self._client.execute, query, params, external_tables=external
+        )
         return rows
 
     def execute_columns(
@@ -192,14 +222,14 @@ class Warehouse:
         saved = self._client.query_result_cls
         self._client.query_result_cls = NumpyQueryResult  # this query only: rows otherwise
         try:
-            with self._errors():
-                data, types = self._client.execute(
-                    query,
-                    params,
-                    columnar=True,
-                    with_column_types=True,
-                    settings={"use_numpy": True, "strings_as_bytes": True},
-                )
+            data, types = self._call(
+                self._client.execute,
+                query,
+                params,
+                columnar=True,
+                with_column_types=True,
+                settings={"use_numpy": True, "strings_as_bytes": True},
+            )
         finally:
             self._client.query_result_cls = saved
         return data, types
@@ -209,10 +239,18 @@ class Warehouse:
     ) -> Iterator[tuple[Any, ...]]:
         """Run a query; yield its rows as they stream in, ``block_rows`` at a time (for
         results too big to hold as one list)."""
+
+        def start() -> tuple[Iterator[tuple[Any, ...]], tuple[Any, ...] | None]:
+            # The query is sent (or refused, and sent again: _call) on the first row.
+            rows = self._client.execute_iter(query, params, settings={"max_block_size": block_rows})
+            return rows, next(rows, None)
+
+        rows, first = self._call(start)
+        if first is None:
+            return
+        yield first
         with self._errors():
-            yield from self._client.execute_iter(
-                query, params, settings={"max_block_size": block_rows}
-            )
+            yield from rows
 
     def drop_partition(self, table: str, partition: str) -> None:
         """Drop one partition of ``table`` (a period's rankings before they are written

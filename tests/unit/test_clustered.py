@@ -98,3 +98,40 @@ def test_every_shipped_migration_has_a_clustered_form() -> None:
                     or "_local" in sql
                     or (not sql.startswith("CREATE TABLE"))
                 )
+
+
+def test_a_query_refused_for_stale_replicas_is_sent_again_then_refused_clearly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ALL_REPLICAS_ARE_STALE (369): nothing ran, so the client sends the statement
+    again after each pause; other errors, and the last refusal, are raised."""
+    from clickhouse_driver.errors import ServerException
+
+    from hailong.errors import WarehouseError
+    from hailong.settings import load_settings
+    from warehouse import client
+
+    pauses: list[float] = []
+    monkeypatch.setattr(client.time, "sleep", pauses.append)
+    wh = client.Warehouse(load_settings())  # the driver connects on its first query
+    stale = ServerException("Could not find enough connections to up-to-date replicas.", 369)
+    calls: list[int] = []
+
+    def refused_twice() -> str:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise stale
+        return "rows"
+
+    assert wh._call(refused_twice) == "rows"
+    assert pauses == list(client.STALE_PAUSES_S[:2])
+
+    pauses.clear()
+    with pytest.raises(WarehouseError, match=r"\[ClickHouse 369\].*still so after 5\.7 s"):
+        wh._call(lambda: (_ for _ in ()).throw(stale))
+    assert pauses == list(client.STALE_PAUSES_S)
+
+    pauses.clear()
+    with pytest.raises(WarehouseError, match=r"\[ClickHouse 60\]"):
+        wh._call(lambda: (_ for _ in ()).throw(ServerException("no such table", 60)))
+    assert pauses == []  # other errors are the caller's to handle, at once
