@@ -7,7 +7,9 @@ shards x 2 replicas, all on this machine (``hailong stack start --cluster``, or
   ACLs and TLS files; replication factor 3, ``min.insync.replicas`` 2. Node i listens
   on 19200 + 10 i (client), +1 (controller), +2 (its own listener).
 - **ZooKeeper** 3.9 (jars from Maven Central, ``infra/zookeeper/pom.xml``), one server on
-  127.0.0.1:19400: the replicated tables' coordination.
+  127.0.0.1:19400: the replicated tables' coordination. The ClickHouse servers log in
+  with a digest identity (``ZOOKEEPER_USER`` and the stack's secret) and create every
+  znode with the ACL ``auth``: no other client reads or changes them.
 - **ClickHouse**: four servers of Debian's ``clickhouse-server``, with the single node's
   config template plus the cluster's part (:func:`cluster_xml`): the cluster ``hailong``
   in ``remote_servers`` (2 shards of 2 replicas, internal replication), ZooKeeper, and
@@ -36,6 +38,10 @@ from hailong.settings import (
     Settings,
 )
 from infra.stack import INFRA_DIR, ClickHouse, Kafka, Progress, _LocalService, maven_jars
+
+# The ClickHouse servers' ZooKeeper identity (digest scheme); its password is the
+# stack's secret <stack_dir>/keys/zookeeper.
+ZOOKEEPER_USER = "clickhouse"
 
 
 def cluster_home(settings: Settings) -> Path:
@@ -179,6 +185,7 @@ def cluster_xml(settings: Settings, shard: int, replica_name: str, interserver_p
     """The part of a cluster server's config.xml that the single node does not have."""
     user = escape(settings.clickhouse_user)
     password = escape(settings.clickhouse_password.get_secret_value())
+    identity = escape(settings.stack_secret("zookeeper"))
     shards = []
     for s in range(CLUSTER_CLICKHOUSE_SHARDS):
         replicas = "".join(
@@ -198,6 +205,10 @@ def cluster_xml(settings: Settings, shard: int, replica_name: str, interserver_p
     <zookeeper>
         <node><host>127.0.0.1</host><port>{CLUSTER_ZOOKEEPER_PORT}</port></node>
         <session_timeout_ms>30000</session_timeout_ms>
+        <!-- Digest authentication: every znode the servers create is theirs alone
+             (ACL "auth"), so no other client can read or change the replication's
+             state. The secret is the stack's, <stack_dir>/keys/zookeeper (0600). -->
+        <identity>{ZOOKEEPER_USER}:{identity}</identity>
     </zookeeper>
     <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
 """

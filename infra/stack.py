@@ -22,9 +22,11 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -547,9 +549,20 @@ class Stack:
         ensure_topics(self.settings, progress)
 
     def stop(self, progress: Progress = print) -> None:
-        for service in reversed(self.services):
-            if not service.external:
-                service.stop(progress)
+        """Stop the local services, the last group first; a group's services together
+        (three KRaft nodes stopped one by one leave the last without a quorum of
+        controllers: it would wait out its timeout)."""
+        lock = threading.Lock()
+
+        def say(line: str) -> None:  # one whole line at a time from the threads
+            with lock:
+                progress(line)
+
+        for group in reversed(self.groups):
+            local = [s for s in reversed(group) if not s.external]
+            with ThreadPoolExecutor(max_workers=max(1, len(local))) as pool:
+                for done in [pool.submit(s.stop, say) for s in local]:
+                    done.result()
 
     def status(self) -> list[ServiceStatus]:
         return [service.status() for service in self.services]

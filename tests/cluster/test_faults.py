@@ -22,7 +22,6 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +33,6 @@ from hailong.settings import (
     Settings,
     cluster_clickhouse_ports,
     cluster_kafka_ports,
-    load_settings,
 )
 from infra.stack import ClickHouse, Kafka, Stack
 from infra.worker import WORKER_COMMAND, start_worker, stop_worker
@@ -64,21 +62,6 @@ TEST_SETTINGS = {
     "quarantine_unregistered": False,
     "require_signatures": False,
 }
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Settings]:
-    """The cluster profile, up for this module (stopped after unless it was running)."""
-    s = load_settings(cluster=True)
-    st = Stack(s)
-    was_running = all(x.running for x in st.status())
-    st.install()
-    st.start()
-    try:
-        yield s
-    finally:
-        if not was_running and not os.environ.get("HAILONG_KEEP_STACK"):
-            st.stop()
 
 
 def _traffic() -> Traffic:
