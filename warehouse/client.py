@@ -7,6 +7,7 @@ parameters, which clickhouse-driver escapes (the 18.16 server predates server-si
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +40,7 @@ ALL_REPLICAS_ARE_STALE = 369
 STALE_PAUSES_S = (0.2, 0.5, 1.0, 2.0, 2.0)
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 # A NamedTuple type whose fields are a query's columns (Warehouse.records).
 Row = TypeVar("Row", bound=tuple[Any, ...])
 
@@ -153,6 +155,7 @@ class Warehouse:
                         "or a replica stopped holding inserts its peer has not fetched)",
                         exc.code,
                     ) from exc
+                log.info("every replica of a shard is behind; sending again in %.1f s", pause)
                 time.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
