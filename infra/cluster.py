@@ -15,7 +15,9 @@ shards x 2 replicas, all on this machine (``hailong stack start --cluster``, or
   in ``remote_servers`` (2 shards of 2 replicas, internal replication), ZooKeeper, and
   each server's macros ``{shard}`` and ``{replica}``, which the clustered migrations'
   Replicated*MergeTree engines use (warehouse/migrate.py). Server j (shard j // 2 + 1)
-  listens on 19300 + 10 j (native), +1 (HTTP), +2 (replication).
+  listens on 19300 + 10 j (native), +1 (HTTP), +2 (replication: the replicas fetch
+  parts there with ``interserver_http_credentials``, ``INTERSERVER_USER`` and the
+  stack's secret; anyone else is refused).
 
 Each service's data is under ``<stack_dir>/cluster/``; the single node's stays where it
 is, so both profiles keep their data side by side (not both running at once).
@@ -42,6 +44,9 @@ from infra.stack import INFRA_DIR, ClickHouse, Kafka, Progress, _LocalService, m
 # The ClickHouse servers' ZooKeeper identity (digest scheme); its password is the
 # stack's secret <stack_dir>/keys/zookeeper.
 ZOOKEEPER_USER = "clickhouse"
+# The user the replicas fetch parts from each other as (HTTP basic authentication on
+# the replication port); its password is the stack's secret <stack_dir>/keys/interserver.
+INTERSERVER_USER = "replica"
 
 
 def cluster_home(settings: Settings) -> Path:
@@ -127,6 +132,14 @@ class KafkaNode(Kafka):
     def folder(self, settings: Settings) -> Path:
         return cluster_home(settings) / f"kafka{self.node_id}"
 
+    def stop(self, progress: Progress = print, timeout: float = 20.0) -> None:
+        """As any service, but killed after 20 s, not 60: when the whole cluster stops
+        (its nodes together, Stack.stop), the node that was the active controller can
+        keep its broker half waiting for a controller that is gone. Its log is
+        recovered on the next start; nothing it acknowledged is lost (the page cache
+        outlives the process)."""
+        super().stop(progress, timeout)
+
     @property
     def libs(self) -> Path:
         return self.settings.kafka_dir / "libs"
@@ -186,6 +199,7 @@ def cluster_xml(settings: Settings, shard: int, replica_name: str, interserver_p
     user = escape(settings.clickhouse_user)
     password = escape(settings.clickhouse_password.get_secret_value())
     identity = escape(settings.stack_secret("zookeeper"))
+    interserver = escape(settings.stack_secret("interserver"))
     shards = []
     for s in range(CLUSTER_CLICKHOUSE_SHARDS):
         replicas = "".join(
@@ -200,6 +214,12 @@ def cluster_xml(settings: Settings, shard: int, replica_name: str, interserver_p
          shard {shard} of the cluster {LOCAL_CLUSTER_NAME}. -->
     <interserver_http_host>127.0.0.1</interserver_http_host>
     <interserver_http_port>{interserver_port}</interserver_http_port>
+    <!-- The replicas fetch parts from each other over HTTP with these credentials;
+         a request without them is refused (401), so no other process reads the data
+         there. The secret is the stack's, <stack_dir>/keys/interserver (0600). -->
+    <interserver_http_credentials>
+        <user>{INTERSERVER_USER}</user><password>{interserver}</password>
+    </interserver_http_credentials>
     <macros><shard>{shard}</shard><replica>{replica_name}</replica></macros>
     <remote_servers><{LOCAL_CLUSTER_NAME}>{"".join(shards)}</{LOCAL_CLUSTER_NAME}></remote_servers>
     <zookeeper>
