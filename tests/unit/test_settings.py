@@ -101,6 +101,14 @@ def test_a_cluster_server_knows_its_shard_replica_peers_and_zookeeper(tmp_path: 
         ["19300", "19310"],
         ["19320", "19330"],
     ]
-    assert {p.text for p in root.iter("password")} == {"a<b&c"}
+    assert {p.text for p in root.find("remote_servers").iter("password")} == {"a<b&c"}
     assert all(sh.findtext("internal_replication") == "true" for sh in shards)
     assert root.findtext("zookeeper/node/port") == "19400"
+    # ZooKeeper and the replication port: the stack's own secrets (0600), one each
+    zookeeper, interserver = (tmp_path / "keys" / n for n in ("zookeeper", "interserver"))
+    assert root.findtext("zookeeper/identity") == f"clickhouse:{zookeeper.read_text()}"
+    credentials = root.find("interserver_http_credentials")
+    assert credentials.findtext("user") == "replica"
+    assert credentials.findtext("password") == interserver.read_text()
+    assert zookeeper.read_text() != interserver.read_text()
+    assert {oct(k.stat().st_mode & 0o777) for k in (zookeeper, interserver)} == {"0o600"}
