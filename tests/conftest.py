@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +26,28 @@ def stack_settings() -> Settings:
     return load_settings()
 
 
-@pytest.fixture(scope="session")
-def stack(stack_settings: Settings) -> Iterator[Settings]:
-    """The real Kafka and ClickHouse, up for the whole session."""
+@contextmanager
+def stack_up(settings: Settings) -> Iterator[Settings]:
+    """The stack of ``settings`` (single node or cluster profile) up inside the block;
+    stopped after unless it was running already or HAILONG_KEEP_STACK is set."""
     from infra.stack import Stack
 
-    st = Stack(stack_settings)
+    st = Stack(settings)
     was_running = all(s.running for s in st.status())
     st.install()
     st.start()
     try:
-        yield stack_settings
+        yield settings
     finally:
         if not was_running and not os.environ.get("HAILONG_KEEP_STACK"):
             st.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: Settings) -> Iterator[Settings]:
+    """The real Kafka and ClickHouse, up for the whole session."""
+    with stack_up(stack_settings) as s:
+        yield s
 
 
 @pytest.fixture

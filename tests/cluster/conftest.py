@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from hailong.settings import Settings, load_settings
-from infra.stack import Stack
+from tests.conftest import stack_up
 
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Settings]:
     """The cluster profile, up for these tests (stopped after unless it was running)."""
-    s = load_settings(cluster=True)
-    st = Stack(s)
-    was_running = all(x.running for x in st.status())
-    st.install()
-    st.start()
-    try:
+    with stack_up(load_settings(cluster=True)) as s:
         yield s
-    finally:
-        if not was_running and not os.environ.get("HAILONG_KEEP_STACK"):
-            st.stop()
